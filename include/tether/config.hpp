@@ -1,0 +1,58 @@
+#pragma once
+// Compile-time policies and run-time options of a server.
+//
+// Policies are types in a Config struct. A user inherits from default_config and overrides
+// only the policy that changes, which is what websocketpp's config lacks (there, changing one
+// policy means re-declaring all of them). Each policy is checked by a concept with a
+// static_assert in basic_server, so a wrong policy is one readable error, not a template
+// backtrace. Run-time knobs (port, threads, limits, timeouts) are an aggregate for designated
+// initializers.
+#include <asio.hpp>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <tether/http/limits.hpp>
+#include <tether/log.hpp>
+#include <tether/net/tcp.hpp>
+
+namespace tether {
+
+template <class T>
+concept transport_policy = requires(typename T::socket& s, char* data, std::size_t n, std::error_code& ec) {
+    typename T::protocol;
+    typename T::socket;
+    { T::prepare(s, ec) };
+    { T::read_some(s, data, n, ec) } -> std::convertible_to<std::size_t>;
+    { T::write_some(s, asio::const_buffer{}, ec) } -> std::convertible_to<std::size_t>;
+    { T::shutdown_send(s) };
+    { T::close(s) };
+};
+
+template <class T>
+concept logger_policy = std::default_initializable<T> && requires(const T& logger, log::level l, std::string_view m) {
+    { logger.log(l, m) };
+};
+
+struct default_config {
+    using transport = tether::transport::tcp;
+    using logger = tether::log::stderr_logger;
+};
+
+struct server_options {
+    std::string host = "127.0.0.1";   // loopback unless asked otherwise
+    std::uint16_t port = 8080;        // 0 picks a free port; see basic_server::port()
+    unsigned threads = 1;             // I/O threads; each connection lives on one for its whole life
+    http::limits limits{};
+    std::chrono::milliseconds header_timeout{10'000};   // first byte to end of header section (408)
+    std::chrono::milliseconds body_timeout{30'000};     // end of header section to end of body (408)
+    std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection with no request
+    std::chrono::milliseconds send_timeout{30'000};     // a peer that stops reading our responses
+    std::chrono::milliseconds drain_timeout{5'000};     // graceful stop: longest wait for in-flight work
+    bool handle_signals = false;      // SIGINT/SIGTERM stop the server gracefully
+};
+
+} // namespace tether

@@ -1,0 +1,85 @@
+#pragma once
+// Character classes of RFC 9110 §5.6.2 (tchar) and §5.5 (field-vchar), as 256-entry tables
+// so the parser's per-byte checks are one load each instead of a chain of comparisons.
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace tether::http::detail {
+
+inline constexpr std::array<bool, 256> tchar_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view{"!#$%&'*+-.^_`|~"}) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
+// field-value bytes: VCHAR, obs-text, SP and HTAB (RFC 9110 §5.5). CR, LF and NUL are not.
+inline constexpr std::array<bool, 256> field_value_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
+    for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+    t[' '] = t['\t'] = true;
+    return t;
+}();
+
+// request-target bytes: any VCHAR or obs-text; whitespace and CTLs end or break the line.
+inline constexpr std::array<bool, 256> target_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
+    for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+    return t;
+}();
+
+inline bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
+inline bool is_field_value_char(char c) noexcept { return field_value_table[static_cast<unsigned char>(c)]; }
+inline bool is_target_char(char c) noexcept { return target_table[static_cast<unsigned char>(c)]; }
+
+inline bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!is_tchar(c)) return false;
+    return true;
+}
+
+inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(token) for each element of a comma-separated list (RFC 9110 §5.6.1), skipping the
+// empty elements the grammar allows; returns false early if f does.
+template <class F>
+bool for_each_list_element(std::string_view list, F&& f) {
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        auto element = trim_ows(list.substr(0, comma));
+        if (!element.empty() && !f(element)) return false;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return true;
+}
+
+inline bool list_contains_token(std::string_view list, std::string_view token) {
+    bool found = false;
+    for_each_list_element(list, [&](std::string_view e) {
+        if (iequals(e, token)) found = true;
+        return !found;
+    });
+    return found;
+}
+
+} // namespace tether::http::detail

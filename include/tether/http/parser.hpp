@@ -1,0 +1,398 @@
+#pragma once
+// Incremental, zero-copy HTTP/1.1 request parser (RFC 9112), I/O-free.
+//
+// Contract: every call to parse() receives the bytes of the current request from its first
+// byte on, possibly extended since the last call and possibly moved to another buffer. The
+// parser therefore keeps offsets, never pointers, and resumes its search for the end of the
+// header section where it stopped, so a request trickled in one byte per read costs O(n), not
+// O(n^2). Once the header section is complete it is validated in one pass and the request's
+// fields become views into the caller's bytes. Many pipelined requests in one buffer are
+// parsed one after another: consumed() says where the next one starts.
+//
+// Strictness (RFC 9112 §2.2, §3, §5, §6): the grammar is enforced rather than guessed at,
+// because the lenient readings (bare LF, whitespace before the colon, line folding, both
+// Content-Length and Transfer-Encoding) are exactly where a proxy and a server can disagree
+// on message boundaries, which is request smuggling. Every rejection carries the status the
+// server answers with, always followed by closing the connection.
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <tether/http/char_class.hpp>
+#include <tether/http/chunked.hpp>
+#include <tether/http/limits.hpp>
+#include <tether/http/request.hpp>
+
+namespace tether::http {
+
+enum class parse_status : std::uint8_t { need_more, complete, error };
+
+struct parse_error {
+    int status = 0;                // 400, 408, 413, 414, 417, 431, 501 or 505
+    std::string_view reason;       // a short, static explanation for logs and the error body
+};
+
+class request_parser {
+public:
+    explicit request_parser(const limits& l = default_limits()) noexcept
+        : limits_(&l), chunked_(l.max_body_bytes, l.max_fields) {}
+
+    // Parses the request at the front of `data` into `req`. On `complete`, `req` holds views
+    // into `data` (and, for a chunked body, into this parser) and consumed() is its length.
+    parse_status parse(std::string_view data, request& req) {
+        switch (stage_) {
+        case stage::header: {
+            auto found = find_header_end(data);
+            if (found != parse_status::complete) return found;
+            if (!parse_header_section(data, req)) return parse_status::error;
+            if (!note_framing(req)) return parse_status::error;
+            if (stage_ == stage::done) {
+                consumed_ = header_end_;
+                req.body_ = {};
+                return parse_status::complete;
+            }
+            return parse_body(data, req, /*header_parsed_now=*/true);
+        }
+        case stage::body_length:
+        case stage::body_chunked: return parse_body(data, req, false);
+        case stage::done: return parse_status::complete;
+        case stage::failed: return parse_status::error;
+        }
+        return parse_status::error;
+    }
+
+    // Ready for the next request on the same connection.
+    void reset() noexcept {
+        stage_ = stage::header;
+        request_line_seen_ = false;
+        scan_from_ = start_ = header_end_ = consumed_ = 0;
+        content_length_ = 0;
+        chunk_pos_ = 0;
+        expect_continue_ = false;
+        chunked_.reset();
+        chunked_body_.clear();
+    }
+
+    // Frees the chunked-body buffer of an idle connection.
+    void release_memory() { std::string{}.swap(chunked_body_); }
+
+    std::size_t consumed() const noexcept { return consumed_; }
+    const parse_error& error() const noexcept { return error_; }
+    // True once the header section was accepted; the body may still be arriving.
+    bool header_complete() const noexcept { return stage_ != stage::header && stage_ != stage::failed; }
+    // True while a client that sent "Expect: 100-continue" waits for permission to send the body
+    // (RFC 9110 §10.1.1).
+    bool awaiting_body_after_continue() const noexcept {
+        return expect_continue_ && (stage_ == stage::body_length || stage_ == stage::body_chunked);
+    }
+    // True when nothing of a request has been seen yet (an idle keep-alive connection).
+    bool idle(std::string_view data) const noexcept { return stage_ == stage::header && data.empty(); }
+
+    static const limits& default_limits() noexcept {
+        static const limits defaults{};
+        return defaults;
+    }
+
+private:
+    enum class stage : std::uint8_t { header, body_length, body_chunked, done, failed };
+
+    parse_status fail(int status, std::string_view reason) noexcept {
+        stage_ = stage::failed;
+        error_ = {status, reason};
+        return parse_status::error;
+    }
+
+    // Locates the empty line ending the header section. Bare-LF line endings are recognised
+    // here only so that the strict pass below can reject them with 400 instead of waiting for
+    // the size limit.
+    parse_status find_header_end(std::string_view data) {
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+        while (start_ + 1 < data.size() && data[start_] == '\r' && data[start_ + 1] == '\n' && start_ < 8) {
+            start_ += 2;
+            if (scan_from_ < start_) scan_from_ = start_;
+        }
+        std::size_t pos = scan_from_ > start_ ? scan_from_ : start_;
+        while (pos < data.size()) {
+            const void* hit = std::memchr(data.data() + pos, '\n', data.size() - pos);
+            if (!hit) {
+                pos = data.size();
+                break;
+            }
+            std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(hit) - data.data());
+            if (!request_line_seen_ && lf - start_ > limits_->max_target_bytes + max_request_line_overhead)
+                return fail(414, "request-target too long");
+            if (lf > start_ + 1) request_line_seen_ = true;
+            if (lf + 1 < data.size() && data[lf + 1] == '\n') {
+                header_end_ = lf + 2;
+                break;
+            }
+            if (lf + 2 < data.size() && data[lf + 1] == '\r' && data[lf + 2] == '\n') {
+                header_end_ = lf + 3;
+                break;
+            }
+            if (lf + 2 >= data.size()) {   // the terminator may still be arriving: rescan from here
+                pos = lf;
+                break;
+            }
+            pos = lf + 1;
+        }
+        if (header_end_ == 0) {
+            scan_from_ = pos;
+            std::size_t seen = data.size() - start_;
+            if (!request_line_seen_ && seen > limits_->max_target_bytes + max_request_line_overhead)
+                return fail(414, "request-target too long");
+            if (seen > limits_->max_header_bytes) return fail(431, "header section too large");
+            return parse_status::need_more;
+        }
+        if (header_end_ - start_ > limits_->max_header_bytes) return fail(431, "header section too large");
+        return parse_status::complete;
+    }
+
+    // Validates the request-line and field lines of data[start_, header_end_) and fills `req`.
+    bool parse_header_section(std::string_view data, request& req) {
+        std::string_view block = data.substr(start_, header_end_ - start_);
+        std::size_t line_end = block.find('\n');
+        if (line_end == 0 || block[line_end - 1] != '\r') return fail(400, "request-line must end with CRLF"), false;
+        if (!parse_request_line(block.substr(0, line_end - 1), req)) return false;
+
+        req.field_count_ = 0;
+        std::size_t pos = line_end + 1;
+        for (;;) {
+            std::size_t lf = block.find('\n', pos);
+            // find_header_end guarantees the block ends with an empty line, so lf exists.
+            if (lf == pos || block[lf - 1] != '\r')
+                return fail(400, "bare LF in field section"), false;
+            std::string_view line = block.substr(pos, lf - 1 - pos);
+            pos = lf + 1;
+            if (line.empty()) break;
+            if (!parse_field_line(line, req)) return false;
+        }
+        return interpret_fields(req);
+    }
+
+    bool parse_request_line(std::string_view line, request& req) {
+        // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
+        std::size_t sp1 = line.find(' ');
+        if (sp1 == std::string_view::npos) return fail(400, "malformed request-line"), false;
+        std::size_t sp2 = line.find(' ', sp1 + 1);
+        if (sp2 == std::string_view::npos) return fail(400, "malformed request-line"), false;
+        std::string_view method_name = line.substr(0, sp1);
+        std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+        std::string_view version = line.substr(sp2 + 1);
+
+        if (!detail::is_token(method_name)) return fail(400, "invalid method"), false;
+        if (target.size() > limits_->max_target_bytes) return fail(414, "request-target too long"), false;
+        if (target.empty()) return fail(400, "empty request-target"), false;
+        for (char c : target)
+            if (!detail::is_target_char(c)) return fail(400, "invalid character in request-target"), false;
+
+        // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3)
+        if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+            version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+            return fail(400, "malformed HTTP-version"), false;
+        if (version[5] != '1') return fail(505, "only HTTP/1.x is supported"), false;
+
+        req.method_name_ = method_name;
+        req.method_ = method_from_string(method_name);
+        req.target_ = target;
+        // A later 1.x minor is handled as the highest minor we implement (RFC 9110 §2.5).
+        req.version_minor_ = version[7] == '0' ? 0 : 1;
+        return split_target(target, req);
+    }
+
+    // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT) or asterisk-form (OPTIONS).
+    bool split_target(std::string_view target, request& req) {
+        std::string_view path_and_query = target;
+        if (target.front() == '/') {
+            // origin-form
+        } else if (target == "*") {
+            if (req.method_ != method::options) return fail(400, "asterisk-form is only for OPTIONS"), false;
+            req.path_ = target;
+            req.query_ = {};
+            return true;
+        } else if (req.method_ == method::connect) {
+            req.path_ = target;   // authority-form
+            req.query_ = {};
+            return true;
+        } else {
+            auto scheme_end = target.find("://");
+            if (scheme_end == std::string_view::npos || scheme_end == 0) return fail(400, "invalid request-target form"), false;
+            auto path_start = target.find('/', scheme_end + 3);
+            auto query_start = target.find('?', scheme_end + 3);
+            if (path_start == std::string_view::npos || (query_start != std::string_view::npos && query_start < path_start))
+                path_and_query = query_start == std::string_view::npos ? std::string_view{"/"} : target.substr(query_start);
+            else
+                path_and_query = target.substr(path_start);
+        }
+        // A fragment is never sent by conforming clients; some old ones did, so drop it.
+        path_and_query = path_and_query.substr(0, path_and_query.find('#'));
+        auto q = path_and_query.find('?');
+        if (q == std::string_view::npos) {
+            req.path_ = path_and_query.empty() ? std::string_view{"/"} : path_and_query;
+            req.query_ = {};
+        } else {
+            req.path_ = path_and_query.substr(0, q);
+            if (req.path_.empty()) req.path_ = "/";
+            req.query_ = path_and_query.substr(q + 1);
+        }
+        return true;
+    }
+
+    bool parse_field_line(std::string_view line, request& req) {
+        // RFC 9112 §5.2: obs-fold is rejected with 400 outside message/http.
+        if (line.front() == ' ' || line.front() == '\t') return fail(400, "obsolete line folding"), false;
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) return fail(400, "field line without colon"), false;
+        std::string_view name = line.substr(0, colon);
+        // RFC 9112 §5.1: no whitespace between field name and colon; that and any other
+        // non-token byte fails the token check.
+        if (!detail::is_token(name)) return fail(400, "invalid field name"), false;
+        std::string_view value = detail::trim_ows(line.substr(colon + 1));
+        for (char c : value)
+            if (!detail::is_field_value_char(c)) return fail(400, "invalid character in field value"), false;
+        if (req.field_count_ == limits_->max_fields) return fail(431, "too many header fields"), false;
+        if (req.field_count_ == req.fields_.size()) req.fields_.emplace_back();
+        req.fields_[req.field_count_++] = field{name, value};
+        return true;
+    }
+
+    // Reads the fields that decide framing and connection handling.
+    bool interpret_fields(request& req) {
+        req.content_length_.reset();
+        req.chunked_ = req.upgrade_ = req.expect_continue_ = false;
+        bool connection_close = false, connection_keep_alive = false, connection_upgrade = false;
+        bool has_upgrade_field = false, has_transfer_encoding = false;
+        int hosts = 0;
+        std::string_view transfer_coding_last;
+        int transfer_codings = 0, chunked_count = 0;
+
+        for (const field& f : req.fields()) {
+            switch (detail::ascii_lower(f.name.front())) {
+            case 'c':
+                if (detail::iequals(f.name, "content-length")) {
+                    // Duplicates are refused even when equal: RFC 9112 §6.3 allows merging equal
+                    // values, but a peer that sends two is one worth not trusting.
+                    if (req.content_length_) return fail(400, "duplicate Content-Length"), false;
+                    std::uint64_t n = 0;
+                    auto [end, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+                    if (f.value.empty() || ec != std::errc{} || end != f.value.data() + f.value.size() ||
+                        f.value.front() == '+' || f.value.front() == '-')
+                        return fail(400, "invalid Content-Length"), false;
+                    req.content_length_ = n;
+                } else if (detail::iequals(f.name, "connection")) {
+                    detail::for_each_list_element(f.value, [&](std::string_view t) {
+                        if (detail::iequals(t, "close")) connection_close = true;
+                        else if (detail::iequals(t, "keep-alive")) connection_keep_alive = true;
+                        else if (detail::iequals(t, "upgrade")) connection_upgrade = true;
+                        return true;
+                    });
+                }
+                break;
+            case 't':
+                if (detail::iequals(f.name, "transfer-encoding")) {
+                    has_transfer_encoding = true;
+                    detail::for_each_list_element(f.value, [&](std::string_view t) {
+                        ++transfer_codings;
+                        if (detail::iequals(t, "chunked")) ++chunked_count;
+                        transfer_coding_last = t;
+                        return true;
+                    });
+                }
+                break;
+            case 'h':
+                if (detail::iequals(f.name, "host")) ++hosts;
+                break;
+            case 'e':
+                if (detail::iequals(f.name, "expect")) {
+                    if (!detail::iequals(f.value, "100-continue")) return fail(417, "unsupported expectation"), false;
+                    req.expect_continue_ = true;
+                }
+                break;
+            case 'u':
+                if (detail::iequals(f.name, "upgrade")) has_upgrade_field = true;
+                break;
+            default: break;
+            }
+        }
+
+        if (hosts > 1) return fail(400, "more than one Host field"), false;
+        if (hosts == 0 && req.version_minor_ >= 1 && limits_->require_host)
+            return fail(400, "HTTP/1.1 request without Host"), false;
+        if (has_transfer_encoding) {
+            if (req.content_length_) return fail(400, "both Content-Length and Transfer-Encoding"), false;
+            // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
+            if (req.version_minor_ == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request"), false;
+            // RFC 9112 §6.3: chunked must be the final coding, applied once.
+            if (transfer_codings == 0 || chunked_count != 1 || !detail::iequals(transfer_coding_last, "chunked"))
+                return fail(400, "chunked must be the final transfer coding"), false;
+            if (transfer_codings > 1) return fail(501, "unsupported transfer coding"), false;
+            req.chunked_ = true;
+        }
+        if (req.content_length_ && *req.content_length_ > limits_->max_body_bytes)
+            return fail(413, "body larger than the limit"), false;
+
+        req.upgrade_ = has_upgrade_field && connection_upgrade;
+        req.keep_alive_ = req.version_minor_ >= 1 ? !connection_close : (connection_keep_alive && !connection_close);
+        return true;
+    }
+
+    // Decides from the parsed fields how the body is framed (RFC 9112 §6.3).
+    bool note_framing(const request& req) {
+        expect_continue_ = req.expect_continue_;
+        if (req.chunked_) {
+            stage_ = stage::body_chunked;
+        } else if (req.content_length_ && *req.content_length_ > 0) {
+            content_length_ = static_cast<std::size_t>(*req.content_length_);
+            stage_ = stage::body_length;
+        } else {
+            stage_ = stage::done;   // a request without either has no body
+        }
+        return true;
+    }
+
+    parse_status parse_body(std::string_view data, request& req, bool header_parsed_now) {
+        if (stage_ == stage::body_length) {
+            if (data.size() - header_end_ < content_length_) return parse_status::need_more;
+            consumed_ = header_end_ + content_length_;
+            if (!header_parsed_now) parse_header_section(data, req);   // re-point views at `data`
+            req.body_ = data.substr(header_end_, content_length_);
+            stage_ = stage::done;
+            return parse_status::complete;
+        }
+        auto r = chunked_.decode(data.substr(header_end_ + chunk_pos_), chunked_body_);
+        chunk_pos_ += r.consumed;
+        switch (r.state) {
+        case chunked_decoder::status::need_more: return parse_status::need_more;
+        case chunked_decoder::status::bad_request: return fail(400, "malformed chunked body");
+        case chunked_decoder::status::too_large: return fail(413, "body larger than the limit");
+        case chunked_decoder::status::done: break;
+        }
+        consumed_ = header_end_ + chunk_pos_;
+        if (!header_parsed_now) parse_header_section(data, req);
+        req.body_ = chunked_body_;
+        stage_ = stage::done;
+        return parse_status::complete;
+    }
+
+    // Room for method, spaces and version around the request-target when bounding a request-line.
+    static constexpr std::size_t max_request_line_overhead = 64;
+
+    const limits* limits_;
+    stage stage_ = stage::header;
+    bool request_line_seen_ = false;
+    bool expect_continue_ = false;
+    std::size_t start_ = 0;        // after any leading empty lines
+    std::size_t scan_from_ = 0;    // where the search for the header end resumes
+    std::size_t header_end_ = 0;   // one past the empty line ending the header section
+    std::size_t consumed_ = 0;
+    std::size_t content_length_ = 0;
+    std::size_t chunk_pos_ = 0;    // chunked bytes consumed after header_end_
+    parse_error error_{};
+    chunked_decoder chunked_;
+    std::string chunked_body_;
+};
+
+} // namespace tether::http

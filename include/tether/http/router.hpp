@@ -1,0 +1,208 @@
+#pragma once
+// Maps (method, path) to a handler: literal segments, ":name" parameters and a trailing "*".
+//
+// Routes live in a segment trie, so matching costs one comparison per segment of the request
+// path however many routes there are. Literal segments win over parameters and parameters over
+// the wildcard, backtracking when a more specific branch dead-ends ("/files/new" beats
+// "/files/:id", and "/files/:id/raw" still matches "/files/new/raw"). A path that exists under
+// other methods answers 405 with Allow (RFC 9110 §15.5.6); OPTIONS is answered automatically
+// from the same knowledge, and HEAD falls back to GET (RFC 9110 §9.3.2).
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tether/http/method.hpp>
+#include <tether/http/query.hpp>
+#include <tether/http/request.hpp>
+
+namespace tether::http {
+
+// Grants the router access to the request's parameter slots.
+class router_base {
+protected:
+    struct capture {
+        std::string_view name, raw;
+    };
+
+    // Binds captures into `req`, percent-decoding values that need it. False when a value holds
+    // a malformed escape, which the caller answers with 400.
+    static bool bind(request& req, const capture* captures, std::size_t count, std::string_view wildcard) {
+        req.param_count_ = 0;
+        req.wildcard_ = wildcard;
+        std::size_t decoded_bytes = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            if (captures[i].raw.find('%') != std::string_view::npos) decoded_bytes += captures[i].raw.size();
+        // Reserve up front: decoding only shrinks, so the views below never see a reallocation.
+        req.param_storage_.clear();
+        req.param_storage_.reserve(decoded_bytes);
+        for (std::size_t i = 0; i < count; ++i) {
+            std::string_view value = captures[i].raw;
+            if (value.find('%') != std::string_view::npos) {
+                std::size_t start = req.param_storage_.size();
+                if (!percent_decode_append(req.param_storage_, value, /*plus_as_space=*/false)) return false;
+                value = std::string_view{req.param_storage_}.substr(start);
+            }
+            req.params_[req.param_count_++] = {captures[i].name, value};
+        }
+        return true;
+    }
+};
+
+template <class Handler>
+class router : router_base {
+public:
+    enum class outcome : std::uint8_t { found, not_found, method_not_allowed, options, bad_request };
+
+    struct match_result {
+        outcome result;
+        const Handler* handler = nullptr;
+        std::string allow;   // for 405 and automatic OPTIONS: the methods the path accepts
+    };
+
+    // Registers `handler` for `pattern`, e.g. "/api/items/:id" or "/static/*". Throws
+    // std::invalid_argument for a malformed pattern or a route registered twice.
+    void add(method m, std::string_view pattern, Handler handler) {
+        if (m == method::other) throw std::invalid_argument("tether: routes need a standard method");
+        if (pattern.empty() || pattern.front() != '/') throw std::invalid_argument("tether: route pattern must start with '/'");
+        node* at = &root_;
+        std::size_t params = 0;
+        std::string_view rest = pattern.substr(1);
+        bool last = pattern.size() == 1;   // "/" is the root itself
+        while (!last) {
+            auto slash = rest.find('/');
+            std::string_view segment = rest.substr(0, slash);
+            last = slash == std::string_view::npos;
+            rest = last ? std::string_view{} : rest.substr(slash + 1);
+            if (segment == "*") {
+                if (!last) throw std::invalid_argument("tether: '*' may only end a route pattern");
+                if (!at->wildcard) at->wildcard = std::make_unique<node>();
+                at = at->wildcard.get();
+                break;
+            }
+            if (!segment.empty() && segment.front() == ':') {
+                std::string_view name = segment.substr(1);
+                if (name.empty()) throw std::invalid_argument("tether: ':' needs a parameter name");
+                if (++params > request::max_params) throw std::invalid_argument("tether: too many route parameters");
+                if (!at->param) {
+                    at->param = std::make_unique<node>();
+                    at->param->param_name = std::string(name);
+                } else if (at->param->param_name != name) {
+                    throw std::invalid_argument("tether: conflicting parameter names at the same position");
+                }
+                at = at->param.get();
+                continue;
+            }
+            at = &at->literal_child(segment);
+        }
+        auto& slot = at->handlers[static_cast<std::size_t>(m)];
+        if (slot) throw std::invalid_argument("tether: route registered twice: " + std::string(pattern));
+        slot = std::make_unique<Handler>(std::move(handler));
+    }
+
+    // Finds the handler for `req` and binds its path parameters.
+    match_result match(request& req) const {
+        std::string_view path = req.path();
+        if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
+        const method m = req.method();
+        std::array<capture, request::max_params> captures{};
+        search_state state{captures.data(), 0, {}};
+
+        const node* found = m == method::other ? nullptr : find(root_, path.substr(1), path.size() == 1, m, state);
+        if (!found && m == method::head) found = find(root_, path.substr(1), path.size() == 1, method::get, state = {captures.data(), 0, {}});
+        if (found) {
+            auto slot = static_cast<std::size_t>(m);
+            const Handler* h = found->handlers[slot] ? found->handlers[slot].get()
+                                                     : found->handlers[static_cast<std::size_t>(method::get)].get();
+            if (!bind(req, captures.data(), state.count, state.wildcard)) return {outcome::bad_request, nullptr, {}};
+            return {outcome::found, h, {}};
+        }
+        state = {captures.data(), 0, {}};
+        const node* any = find(root_, path.substr(1), path.size() == 1, std::nullopt, state);
+        if (!any) return {outcome::not_found, nullptr, {}};
+        match_result r{m == method::options ? outcome::options : outcome::method_not_allowed, nullptr, {}};
+        r.allow = allow_list(*any);
+        return r;
+    }
+
+private:
+    struct node {
+        std::vector<std::pair<std::string, std::unique_ptr<node>>> literals;
+        std::unique_ptr<node> param;
+        std::unique_ptr<node> wildcard;
+        std::string param_name;
+        std::array<std::unique_ptr<Handler>, 9> handlers{};   // indexed by method, `other` excluded
+
+        node& literal_child(std::string_view segment) {
+            for (auto& [text, child] : literals)
+                if (text == segment) return *child;
+            literals.emplace_back(std::string(segment), std::make_unique<node>());
+            return *literals.back().second;
+        }
+        bool serves(std::optional<method> m) const noexcept {
+            if (m) return handlers[static_cast<std::size_t>(*m)] != nullptr;
+            for (auto& h : handlers)
+                if (h) return true;
+            return false;
+        }
+    };
+
+    struct search_state {
+        capture* captures;
+        std::size_t count;
+        std::string_view wildcard;
+    };
+
+    // Depth-first search in specificity order; `rest` is the path after the node's segment.
+    static const node* find(const node& at, std::string_view rest, bool at_end, std::optional<method> m,
+                            search_state& state) {
+        if (at_end) {
+            if (at.serves(m)) return &at;
+            // "/files/*" also serves "/files/" (an empty remainder), never "/files".
+            return nullptr;
+        }
+        auto slash = rest.find('/');
+        std::string_view segment = rest.substr(0, slash);
+        bool next_at_end = slash == std::string_view::npos;
+        std::string_view next = next_at_end ? std::string_view{} : rest.substr(slash + 1);
+
+        for (auto& [text, child] : at.literals)
+            if (text == segment)
+                if (auto* hit = find(*child, next, next_at_end, m, state)) return hit;
+        if (at.param && !segment.empty()) {
+            std::size_t saved = state.count;
+            state.captures[state.count++] = {at.param->param_name, segment};
+            if (auto* hit = find(*at.param, next, next_at_end, m, state)) return hit;
+            state.count = saved;
+        }
+        if (at.wildcard && at.wildcard->serves(m)) {
+            state.wildcard = rest;
+            return at.wildcard.get();
+        }
+        return nullptr;
+    }
+
+    static std::string allow_list(const node& n) {
+        std::string allow;
+        auto add = [&](std::string_view name) {
+            if (!allow.empty()) allow.append(", ");
+            allow.append(name);
+        };
+        for (std::size_t i = 0; i < n.handlers.size(); ++i) {
+            if (!n.handlers[i]) continue;
+            auto m = static_cast<method>(i);
+            add(to_string(m));
+            if (m == method::get && !n.handlers[static_cast<std::size_t>(method::head)]) add("HEAD");
+        }
+        if (!n.handlers[static_cast<std::size_t>(method::options)]) add("OPTIONS");
+        return allow;
+    }
+
+    node root_;
+};
+
+} // namespace tether::http

@@ -1,0 +1,281 @@
+#pragma once
+// One HTTP/1.1 connection: moves bytes between the socket and the parser, hands complete
+// requests to the server's dispatcher, and writes responses back in request order.
+//
+// Reading: wait for readability, then read without blocking into the thread's shared buffer
+// and parse straight from it; only the bytes of an unfinished request are copied into the
+// connection (`pending_input_`), so an idle keep-alive connection holds no buffer at all.
+// Asio's epoll reactor is edge-triggered and its async_wait does not re-check readiness, so a
+// wait is only started after a read reported would_block; when reading stops early (fairness,
+// output backpressure) the connection re-polls with a post instead.
+//
+// Writing: responses to every request parsed from one read are appended to one buffer and
+// sent with one write (pipelining costs one syscall per batch, not per request); a write is
+// attempted at once and only waits for writability when the socket is full.
+//
+// Closing after an error response uses a lingering close (RFC 9112 §9.6): shut down our
+// sending side, then discard input for a moment, so the client reads the 4xx instead of a
+// reset caused by unread pipelined bytes.
+#include <asio.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <tether/http/parser.hpp>
+#include <tether/http/response.hpp>
+#include <tether/http/serializer.hpp>
+#include <tether/net/io_thread.hpp>
+
+namespace tether::net {
+
+template <class Server>
+class http_connection final : public connection_base {
+    using transport = typename Server::transport;
+    using socket_type = typename transport::socket;
+    using thread_state = typename Server::thread_state;
+
+public:
+    http_connection(Server& server, thread_state& thread, socket_type socket)
+        : server_(server), thread_(thread), socket_(std::move(socket)), parser_(server.options().limits) {
+        thread_.add(*this);
+    }
+
+    void start() {
+        std::error_code ec;
+        transport::prepare(socket_, ec);
+        if (ec) return close();
+        arm_deadline(server_.options().header_timeout);
+        wait_readable();
+    }
+
+    void begin_drain() override {
+        draining_ = true;
+        if (!has_partial_request() && !output_pending()) close();
+    }
+    void force_close() override { close(); }
+
+private:
+    enum class phase : unsigned char { idle, header, body, sending, lingering, closed };
+
+    // ---- reading -------------------------------------------------------------------------
+    void wait_readable() {
+        if (reading_ || phase_ == phase::closed) return;
+        reading_ = true;
+        ++pending_ops_;
+        if (!input_drained_) {   // data may be waiting with no new edge coming: look again
+            asio::post(thread_.io(), [this] { on_readable({}); });
+            return;
+        }
+        transport::async_wait_readable(socket_, [this](std::error_code ec) { on_readable(ec); });
+    }
+
+    void on_readable(std::error_code ec) {
+        reading_ = false;
+        --pending_ops_;
+        if (phase_ == phase::closed) return destroy_if_done();
+        if (ec) return close();
+
+        char* buffer = thread_.read_buffer();
+        for (int round = 0; round < max_reads_per_turn; ++round) {
+            std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                input_drained_ = true;
+                break;
+            }
+            input_drained_ = false;
+            if (ec) {   // EOF or reset: answer what was complete, then go
+                peer_closed_ = true;
+                if (phase_ == phase::lingering || !output_pending()) return close();
+                close_after_write_ = true;
+                break;
+            }
+            if (phase_ == phase::lingering) {
+                if ((lingered_bytes_ += n) > max_linger_bytes) return close();
+                continue;
+            }
+            consume(std::string_view{buffer, n});
+            if (phase_ == phase::closed) return;
+            if (close_after_write_ || output_backlogged()) break;
+        }
+        flush();
+        if (phase_ == phase::closed) return;
+        if (!close_after_write_ && !peer_closed_ && !output_backlogged()) wait_readable();
+        if (phase_ == phase::lingering && !peer_closed_) wait_readable();
+    }
+
+    // Parses and answers every complete request in `fresh` (plus any earlier partial bytes).
+    void consume(std::string_view fresh) {
+        if (pending_input_.empty()) {
+            std::size_t used = process(fresh);
+            if (used < fresh.size() && !close_after_write_) pending_input_.assign(fresh.substr(used));
+        } else {
+            pending_input_.append(fresh);
+            std::size_t used = process(pending_input_);
+            pending_input_.erase(0, used);
+        }
+        if (pending_input_.empty() && pending_input_.capacity() > keep_capacity) std::string{}.swap(pending_input_);
+    }
+
+    std::size_t process(std::string_view data) {
+        std::size_t offset = 0;
+        auto& req = thread_.request;
+        while (offset < data.size() && !close_after_write_) {
+            auto status = parser_.parse(data.substr(offset), req);
+            if (status == http::parse_status::need_more) {
+                if (parser_.awaiting_body_after_continue() && !sent_continue_) {
+                    out_.append(http::continue_response);
+                    sent_continue_ = true;
+                }
+                break;
+            }
+            if (status == http::parse_status::error) {
+                server_.count_rejection(parser_.error().status);
+                respond_error(parser_.error().status, parser_.error().reason);
+                break;
+            }
+            respond(req);
+            offset += parser_.consumed();
+            parser_.reset();
+            sent_continue_ = false;
+        }
+        return offset;
+    }
+
+    void respond(http::request& req) {
+        auto& res = thread_.response;
+        res.clear();
+        server_.dispatch(req, res);
+        http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
+                                    req.keep_alive() && !draining_, thread_.dates.now()};
+        if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
+    }
+
+    void respond_error(int status, std::string_view reason) {
+        auto& res = thread_.response;
+        res.clear();
+        Server::write_error(res, status, reason);
+        res.close();
+        http::serialize(res, out_, {1, false, false, thread_.dates.now()});
+        close_after_write_ = true;
+        pending_input_.clear();
+    }
+
+    bool has_partial_request() const noexcept { return !pending_input_.empty() || !parser_.idle({}); }
+
+    // ---- deadlines ---------------------------------------------------------------------
+    // One deadline at a time, chosen by what the connection is waiting for. Header and body
+    // deadlines are armed when that wait begins and not extended by trickling bytes, which is
+    // what defeats slowloris; the send deadline restarts whenever the peer makes progress.
+    void update_deadline() {
+        if (phase_ == phase::closed || phase_ == phase::lingering) return;
+        phase next = output_pending()          ? phase::sending
+                     : !has_partial_request()  ? phase::idle
+                     : parser_.header_complete() ? phase::body
+                                                 : phase::header;
+        if (next == phase_ && (next == phase::header || next == phase::body)) return;
+        phase_ = next;
+        const auto& o = server_.options();
+        switch (next) {
+        case phase::idle: return arm_deadline(o.idle_timeout);
+        case phase::header: return arm_deadline(o.header_timeout);
+        case phase::body: return arm_deadline(o.body_timeout);
+        default: return arm_deadline(o.send_timeout);
+        }
+    }
+
+    void arm_deadline(std::chrono::milliseconds d) { thread_.wheel().arm(*this, d); }
+
+    void on_timer() override {
+        if ((phase_ == phase::header || phase_ == phase::body) && has_partial_request()) {
+            server_.count_rejection(408);
+            respond_error(408, phase_ == phase::header ? "header section not received in time"
+                                                       : "body not received in time");
+            flush();
+            if (phase_ != phase::closed) update_deadline();
+            return;
+        }
+        close();   // idle keep-alive, a connection that never sent a byte, a stalled reader, linger over
+    }
+
+    // ---- writing -----------------------------------------------------------------------
+    bool output_pending() const noexcept { return out_sent_ < out_.size(); }
+    bool output_backlogged() const noexcept { return out_.size() - out_sent_ > max_unsent_output; }
+
+    void flush() {
+        if (writing_ || phase_ == phase::closed || phase_ == phase::lingering) return;
+        while (output_pending()) {
+            std::error_code ec;
+            std::size_t n = transport::write_some(
+                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+            if (ec) return close();
+            out_sent_ += n;
+        }
+        out_.clear();
+        out_sent_ = 0;
+        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        if (close_after_write_ || (draining_ && !has_partial_request())) return finish();
+        update_deadline();
+        // Reading paused while the peer was not reading our responses: resume.
+        if (!reading_ && !peer_closed_) wait_readable();
+    }
+
+    void wait_writable() {
+        writing_ = true;
+        ++pending_ops_;
+        update_deadline();
+        transport::async_wait_writable(socket_, [this](std::error_code ec) {
+            writing_ = false;
+            --pending_ops_;
+            if (phase_ == phase::closed) return destroy_if_done();
+            if (ec) return close();
+            flush();
+        });
+    }
+
+    // All output written and the connection must end.
+    void finish() {
+        if (peer_closed_) return close();
+        transport::shutdown_send(socket_);
+        phase_ = phase::lingering;
+        arm_deadline(linger_time);
+        if (!reading_) wait_readable();
+    }
+
+    // ---- lifetime ----------------------------------------------------------------------
+    void close() {
+        if (phase_ == phase::closed) return;
+        phase_ = phase::closed;
+        thread_.wheel().cancel(*this);
+        transport::close(socket_);   // completes pending waits with operation_aborted
+        thread_.remove(*this);
+        destroy_if_done();
+    }
+
+    void destroy_if_done() {
+        if (pending_ops_ == 0) delete this;
+    }
+
+    static constexpr int max_reads_per_turn = 4;                  // fairness between connections
+    static constexpr std::size_t max_unsent_output = 1 << 20;    // stop reading past this
+    static constexpr std::size_t keep_capacity = 16 * 1024;      // larger buffers are freed when empty
+    static constexpr std::size_t max_linger_bytes = 256 * 1024;
+    static constexpr std::chrono::milliseconds linger_time{2000};
+
+    Server& server_;
+    thread_state& thread_;
+    socket_type socket_;
+    http::request_parser parser_;
+    std::string pending_input_;   // bytes of an unfinished request
+    std::string out_;             // serialized responses not yet written
+    std::size_t out_sent_ = 0;
+    std::size_t lingered_bytes_ = 0;
+    unsigned char pending_ops_ = 0;
+    phase phase_ = phase::header;
+    bool reading_ = false, writing_ = false, input_drained_ = true;
+    bool close_after_write_ = false, peer_closed_ = false, draining_ = false, sent_continue_ = false;
+};
+
+} // namespace tether::net

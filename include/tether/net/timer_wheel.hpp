@@ -1,0 +1,122 @@
+#pragma once
+// One coarse timer wheel per I/O thread for every connection deadline on that thread
+// (header read, body read, keep-alive idle, stalled writes).
+//
+// Why not one asio::steady_timer per connection: each costs a heap node and a heap operation
+// per re-arm, and a connection re-arms on every request. Deadlines here are coarse (seconds),
+// so a hashed wheel with intrusive entries makes arm/cancel O(1) with no allocation, and an
+// idle connection pays only the entry's three words.
+#include <array>
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+
+namespace tether::net {
+
+class timer_wheel {
+public:
+    using clock = std::chrono::steady_clock;
+    static constexpr std::chrono::milliseconds resolution{100};
+
+    // Embedded in whatever owns a deadline; on_timer() runs on the wheel's thread.
+    class entry {
+    public:
+        entry() = default;
+        entry(const entry&) = delete;
+        entry& operator=(const entry&) = delete;
+        bool armed() const noexcept { return wheel_ != nullptr; }
+        virtual void on_timer() = 0;
+
+    protected:
+        ~entry() { disarm(); }
+        void disarm() noexcept {
+            if (wheel_) wheel_->unlink(*this);
+        }
+
+    private:
+        friend class timer_wheel;
+        entry* prev_ = nullptr;
+        entry* next_ = nullptr;
+        timer_wheel* wheel_ = nullptr;
+        std::uint64_t due_tick_ = 0;
+    };
+
+    explicit timer_wheel(clock::time_point start = clock::now()) noexcept : start_(start) {}
+    timer_wheel(const timer_wheel&) = delete;
+    timer_wheel& operator=(const timer_wheel&) = delete;
+
+    // (Re)arms `e` to fire no earlier than `delay` from now, rounded up to the resolution.
+    void arm(entry& e, std::chrono::milliseconds delay) noexcept {
+        if (e.wheel_) unlink(e);
+        auto ticks = static_cast<std::uint64_t>((delay + resolution - std::chrono::milliseconds{1}) / resolution);
+        e.due_tick_ = current_tick_ + (ticks == 0 ? 1 : ticks);
+        link(e, slots_[e.due_tick_ % slot_count]);
+    }
+
+    void cancel(entry& e) noexcept {
+        if (e.wheel_) unlink(e);
+    }
+
+    // Fires every entry that is due by `now`. Entries may re-arm or cancel any entry from
+    // on_timer(), and may destroy themselves.
+    void advance(clock::time_point now) {
+        auto target = static_cast<std::uint64_t>((now - start_) / resolution);
+        while (current_tick_ < target) {
+            ++current_tick_;
+            auto& slot = slots_[current_tick_ % slot_count];
+            // Detach the due entries first so callbacks that touch the wheel cannot disturb
+            // the walk.
+            entry* due = nullptr;
+            for (entry* e = slot.next_; e != &slot;) {
+                entry* next = e->next_;
+                if (e->due_tick_ <= current_tick_) {
+                    unlink(*e);
+                    e->next_ = due;
+                    due = e;
+                }
+                e = next;
+            }
+            while (due) {
+                entry* e = due;
+                due = e->next_;
+                e->next_ = nullptr;
+                e->on_timer();
+            }
+        }
+    }
+
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    static constexpr std::size_t slot_count = 1024;   // ~102 s per lap; longer deadlines wait laps
+
+    struct sentinel final : entry {
+        sentinel() noexcept { prev_ = next_ = this; }
+        void on_timer() override {}
+        friend class timer_wheel;
+    };
+
+    void link(entry& e, sentinel& slot) noexcept {
+        e.wheel_ = this;
+        e.next_ = &slot;
+        e.prev_ = slot.prev_;
+        slot.prev_->next_ = &e;
+        slot.prev_ = &e;
+        ++size_;
+    }
+
+    void unlink(entry& e) noexcept {
+        e.prev_->next_ = e.next_;
+        e.next_->prev_ = e.prev_;
+        e.prev_ = e.next_ = nullptr;
+        e.wheel_ = nullptr;
+        --size_;
+    }
+
+    clock::time_point start_;
+    std::uint64_t current_tick_ = 0;
+    std::size_t size_ = 0;
+    std::array<sentinel, slot_count> slots_{};
+};
+
+} // namespace tether::net

@@ -1,0 +1,291 @@
+#pragma once
+// basic_server<Config>: composes the layers into a server a user configures with policies.
+//
+//   tether::server app{{.port = 8080, .threads = 2}};
+//   app.get("/hello/:name", [](auto& req, auto& res) { res.text(req.param("name")); });
+//   app.run();
+//
+// Threads: N I/O threads, each with its own io_context. One acceptor hands new sockets to
+// the threads round-robin and each connection then lives on its thread for good, so the
+// per-connection path takes no lock. The calling thread of run() is I/O thread 0.
+//
+// Stopping: stop() (any thread) or SIGINT/SIGTERM with handle_signals: the acceptor closes,
+// idle keep-alive connections close at once, connections with a request in flight finish it
+// (answered with Connection: close), and whatever is left after drain_timeout is closed.
+#include <asio.hpp>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <tether/config.hpp>
+#include <tether/core/json_reader.hpp>
+#include <tether/core/json_writer.hpp>
+#include <tether/http/date.hpp>
+#include <tether/http/error.hpp>
+#include <tether/http/request.hpp>
+#include <tether/http/response.hpp>
+#include <tether/http/router.hpp>
+#include <tether/net/http_connection.hpp>
+#include <tether/net/io_thread.hpp>
+
+namespace tether {
+
+// Counters, summed over I/O threads when read.
+struct server_stats {
+    std::uint64_t requests = 0;
+    std::uint64_t rejected = 0;        // answered 4xx by the server itself (parse errors, limits, 408)
+    std::uint64_t timeouts = 0;        // of which 408
+    std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
+    std::uint64_t connections = 0;     // accepted, all time
+};
+
+template <class Config = default_config>
+class basic_server {
+    static_assert(transport_policy<typename Config::transport>,
+                  "Config::transport must model tether::transport_policy (see tether/config.hpp), "
+                  "e.g. tether::transport::tcp");
+    static_assert(logger_policy<typename Config::logger>,
+                  "Config::logger must model tether::logger_policy: default-constructible with "
+                  "log(tether::log::level, std::string_view) const");
+
+public:
+    using config = Config;
+    using transport = typename Config::transport;
+    using logger_type = typename Config::logger;
+    using handler = std::function<void(http::request&, http::response&)>;
+
+    // Per I/O thread: the io_context and wheel (io_thread), plus the scratch request and
+    // response every connection on the thread reuses, since a thread runs one handler at a time.
+    struct thread_state : net::io_thread {
+        using net::io_thread::io_thread;
+        http::request request;
+        http::response response;
+        http::date_cache dates;
+        struct counters {
+            std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
+        } stats;
+    };
+
+    explicit basic_server(server_options options = {}) : options_(std::move(options)) {
+        if (options_.threads == 0) throw std::invalid_argument("tether: server needs at least one I/O thread");
+        for (unsigned i = 0; i < options_.threads; ++i) threads_.push_back(std::make_unique<thread_state>(i));
+        accept_retry_.emplace(threads_[0]->io());
+    }
+    basic_server(const basic_server&) = delete;
+    basic_server& operator=(const basic_server&) = delete;
+
+    // ---- routes ------------------------------------------------------------------------
+    basic_server& route(http::method m, std::string_view pattern, handler h) {
+        router_.add(m, pattern, std::move(h));
+        return *this;
+    }
+    basic_server& get(std::string_view p, handler h) { return route(http::method::get, p, std::move(h)); }
+    basic_server& post(std::string_view p, handler h) { return route(http::method::post, p, std::move(h)); }
+    basic_server& put(std::string_view p, handler h) { return route(http::method::put, p, std::move(h)); }
+    basic_server& patch(std::string_view p, handler h) { return route(http::method::patch, p, std::move(h)); }
+    basic_server& del(std::string_view p, handler h) { return route(http::method::delete_, p, std::move(h)); }
+    basic_server& options(std::string_view p, handler h) { return route(http::method::options, p, std::move(h)); }
+
+    // ---- lifecycle ---------------------------------------------------------------------
+    // Binds and listens. Throws std::system_error naming the address when that fails.
+    void listen() {
+        if (acceptor_) return;
+        auto& io = threads_[0]->io();
+        std::error_code ec;
+        asio::ip::address address = asio::ip::make_address(options_.host, ec);
+        if (ec) {   // a name such as "localhost": take the first address it resolves to
+            typename transport::protocol::resolver resolver(io);
+            auto results = resolver.resolve(options_.host, "", ec);
+            if (ec || results.empty()) throw_listen_error(ec ? ec : asio::error::host_not_found);
+            address = results.begin()->endpoint().address();
+        }
+        typename transport::protocol::endpoint endpoint(address, options_.port);
+        auto acceptor = std::make_unique<typename transport::protocol::acceptor>(io);
+        acceptor->open(endpoint.protocol(), ec);
+        if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor->bind(endpoint, ec);
+        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw_listen_error(ec);
+        port_ = acceptor->local_endpoint().port();
+        acceptor_ = std::move(acceptor);
+    }
+
+    std::uint16_t port() const noexcept { return port_; }
+    std::string url() const { return "http://" + options_.host + ":" + std::to_string(port_); }
+    const server_options& options() const noexcept { return options_; }
+    const logger_type& logger() const noexcept { return logger_; }
+
+    // Serves until stop(); the calling thread becomes I/O thread 0. Call once.
+    void run() {
+        listen();
+        if (options_.handle_signals) watch_signals();
+        for (auto& t : threads_) t->start_ticking();
+        accept_next();
+        std::vector<std::thread> others;
+        for (std::size_t i = 1; i < threads_.size(); ++i)
+            others.emplace_back([this, i] { run_thread(*threads_[i]); });
+        run_thread(*threads_[0]);
+        for (auto& t : others) t.join();
+    }
+
+    // Graceful stop; callable from any thread, any number of times.
+    void stop() {
+        if (stopping_.exchange(true)) return;
+        asio::post(threads_[0]->io(), [this] {
+            if (acceptor_) {
+                std::error_code ignored;
+                acceptor_->close(ignored);
+            }
+            if (signals_) signals_->cancel();
+            accept_retry_->cancel();
+        });
+        for (auto& t : threads_)
+            asio::post(t->io(), [this, state = t.get()] { state->drain(options_.drain_timeout); });
+    }
+
+    server_stats stats() const noexcept {
+        server_stats s;
+        for (auto& t : threads_) {
+            s.requests += t->stats.requests.load(std::memory_order_relaxed);
+            s.rejected += t->stats.rejected.load(std::memory_order_relaxed);
+            s.timeouts += t->stats.timeouts.load(std::memory_order_relaxed);
+            s.handler_errors += t->stats.handler_errors.load(std::memory_order_relaxed);
+            s.connections += t->stats.connections.load(std::memory_order_relaxed);
+        }
+        return s;
+    }
+
+    // ---- used by connections (on their own thread) ------------------------------------
+    void dispatch(http::request& req, http::response& res) {
+        auto& counters = current_thread().stats;
+        counters.requests.fetch_add(1, std::memory_order_relaxed);
+        auto match = router_.match(req);
+        switch (match.result) {
+        case http::router<handler>::outcome::found: return call_handler(*match.handler, req, res, counters);
+        case http::router<handler>::outcome::not_found: return write_error(res, 404, "no route for this path");
+        case http::router<handler>::outcome::method_not_allowed:
+            write_error(res, 405, "method not allowed for this path");
+            res.header("Allow", match.allow);
+            return;
+        case http::router<handler>::outcome::options: res.status(204).header("Allow", match.allow); return;
+        case http::router<handler>::outcome::bad_request:
+            return write_error(res, 400, "malformed percent-encoding in path");
+        }
+    }
+
+    void count_rejection(int status) noexcept {
+        auto& counters = current_thread().stats;
+        counters.rejected.fetch_add(1, std::memory_order_relaxed);
+        if (status == 408) counters.timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // The one error body shape: {"error":{"status":404,"message":"..."}}.
+    static void write_error(http::response& res, int status, std::string_view message) {
+        std::string body;
+        body.reserve(48 + message.size());
+        json::writer w(body);
+        w.begin_object().key("error").begin_object().member("status", status).member("message", message).end_object().end_object();
+        res.status(status).json(std::move(body));
+    }
+
+private:
+    void call_handler(const handler& h, http::request& req, http::response& res,
+                      typename thread_state::counters& counters) {
+        try {
+            h(req, res);
+        } catch (const http::error& e) {
+            res.clear();
+            write_error(res, e.status(), e.what());
+        } catch (const json::parse_error& e) {
+            res.clear();
+            write_error(res, 400, e.what());
+        } catch (const std::exception& e) {
+            counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+            logger_.log(log::level::error, std::string("handler for ") + std::string(req.path()) + " threw: " + e.what());
+            res.clear();
+            write_error(res, 500, "internal server error");
+        } catch (...) {
+            counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+            logger_.log(log::level::error, "handler for " + std::string(req.path()) + " threw a non-exception");
+            res.clear();
+            write_error(res, 500, "internal server error");
+        }
+    }
+
+    thread_state& current_thread() noexcept { return *current_thread_state(); }
+    static thread_state*& current_thread_state() noexcept {
+        thread_local thread_state* state = nullptr;
+        return state;
+    }
+
+    void run_thread(thread_state& t) {
+        current_thread_state() = &t;
+        for (;;) {
+            try {
+                t.io().run();
+                break;
+            } catch (const std::exception& e) {
+                logger_.log(log::level::error, std::string("I/O thread caught: ") + e.what());
+            }
+        }
+        current_thread_state() = nullptr;
+    }
+
+    void accept_next() {
+        thread_state& target = *threads_[next_thread_];
+        next_thread_ = (next_thread_ + 1) % threads_.size();
+        acceptor_->async_accept(target.io(), [this, &target](std::error_code ec, typename transport::socket socket) {
+            if (ec == asio::error::operation_aborted || stopping_.load()) return;
+            if (ec) {
+                // Out of descriptors (EMFILE/ENFILE) or a transient error: back off briefly rather
+                // than spin, and keep serving the connections we have.
+                logger_.log(log::level::warning, "accept failed: " + ec.message());
+                accept_retry_->expires_after(std::chrono::milliseconds(50));
+                accept_retry_->async_wait([this](std::error_code e) {
+                    if (!e && !stopping_.load()) accept_next();
+                });
+                return;
+            }
+            asio::post(target.io(), [this, &target, s = std::move(socket)]() mutable {
+                if (target.draining()) return;
+                target.stats.connections.fetch_add(1, std::memory_order_relaxed);
+                (new net::http_connection<basic_server>(*this, target, std::move(s)))->start();
+            });
+            accept_next();
+        });
+    }
+
+    void watch_signals() {
+        signals_ = std::make_unique<asio::signal_set>(threads_[0]->io(), SIGINT, SIGTERM);
+        signals_->async_wait([this](std::error_code ec, int) {
+            if (!ec) stop();
+        });
+    }
+
+    [[noreturn]] void throw_listen_error(std::error_code ec) const {
+        throw std::system_error(ec, "tether: cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+    }
+
+    server_options options_;
+    logger_type logger_{};
+    http::router<handler> router_;
+    std::vector<std::unique_ptr<thread_state>> threads_;
+    std::unique_ptr<typename transport::protocol::acceptor> acceptor_;
+    std::unique_ptr<asio::signal_set> signals_;
+    std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept
+    std::size_t next_thread_ = 0;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+};
+
+using server = basic_server<>;
+
+} // namespace tether

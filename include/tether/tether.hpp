@@ -1,0 +1,9 @@
+#pragma once
+// Everything a typical application needs, in one include.
+#include <tether/cli.hpp>
+#include <tether/config.hpp>
+#include <tether/core/json_reader.hpp>
+#include <tether/core/json_writer.hpp>
+#include <tether/http/error.hpp>
+#include <tether/http/query.hpp>
+#include <tether/server.hpp>
