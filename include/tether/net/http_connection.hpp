@@ -5,9 +5,10 @@
 // Reading: wait for readability, then read without blocking into the thread's shared buffer
 // and parse straight from it; only the bytes of an unfinished request are copied into the
 // connection (`pending_input_`), so an idle keep-alive connection holds no buffer at all.
-// Asio's epoll reactor is edge-triggered and its async_wait does not re-check readiness, so a
-// wait is only started after a read reported would_block; when reading stops early (fairness,
-// output backpressure) the connection re-polls with a post instead.
+// Asio's async_wait re-arms the descriptor with EPOLL_CTL_MOD, which re-checks readiness, so
+// after a short read the connection waits at once instead of spending a read on EAGAIN: three
+// system calls per request (read, re-arm, write), the same as a speculative async_read_some,
+// without a per-connection buffer.
 //
 // Writing: responses to every request parsed from one read are appended to one buffer and
 // sent with one write (pipelining costs one syscall per batch, not per request); a write is
@@ -64,10 +65,6 @@ private:
         if (reading_ || phase_ == phase::closed) return;
         reading_ = true;
         ++pending_ops_;
-        if (!input_drained_) {   // data may be waiting with no new edge coming: look again
-            asio::post(thread_.io(), [this] { on_readable({}); });
-            return;
-        }
         transport::async_wait_readable(socket_, [this](std::error_code ec) { on_readable(ec); });
     }
 
@@ -80,11 +77,7 @@ private:
         char* buffer = thread_.read_buffer();
         for (int round = 0; round < max_reads_per_turn; ++round) {
             std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                input_drained_ = true;
-                break;
-            }
-            input_drained_ = false;
+            if (ec == asio::error::would_block || ec == asio::error::try_again) break;
             if (ec) {   // EOF or reset: answer what was complete, then go
                 peer_closed_ = true;
                 if (phase_ == phase::lingering || !output_pending()) return close();
@@ -98,6 +91,7 @@ private:
             consume(std::string_view{buffer, n});
             if (phase_ == phase::closed) return;
             if (close_after_write_ || output_backlogged()) break;
+            if (n < io_thread::read_buffer_size) break;   // short read: the socket is very likely drained
         }
         flush();
         if (phase_ == phase::closed) return;
@@ -274,7 +268,7 @@ private:
     std::size_t lingered_bytes_ = 0;
     unsigned char pending_ops_ = 0;
     phase phase_ = phase::header;
-    bool reading_ = false, writing_ = false, input_drained_ = true;
+    bool reading_ = false, writing_ = false;
     bool close_after_write_ = false, peer_closed_ = false, draining_ = false, sent_continue_ = false;
 };
 

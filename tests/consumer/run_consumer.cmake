@@ -1,0 +1,18 @@
+# Script mode: [install tether into a fresh prefix], configure, build and run the consumer.
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " shown "${ARGV}")
+    message(FATAL_ERROR "failed (${rc}): ${shown}")
+  endif()
+endfunction()
+
+if(INSTALL_PREFIX)
+  file(REMOVE_RECURSE ${INSTALL_PREFIX})
+  run(${CMAKE_COMMAND} --install ${INSTALL_FROM} --prefix ${INSTALL_PREFIX})
+endif()
+file(REMOVE_RECURSE ${BUILD_DIR})
+string(REPLACE "|" ";" configure_command "${CONFIGURE}")
+run(${configure_command})
+run(${CMAKE_COMMAND} --build ${BUILD_DIR})
+run(${BUILD_DIR}/consumer)
