@@ -23,6 +23,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <tether/config.hpp>
@@ -58,8 +59,12 @@ class basic_server {
 
 public:
     using config = Config;
-    using transport = typename Config::transport;
-    using logger_type = typename Config::logger;
+    // After a failed static_assert the class goes on with the default policy, so the assert is
+    // the only error the user reads instead of the first of a cascade.
+    using transport = std::conditional_t<transport_policy<typename Config::transport>, typename Config::transport,
+                                         default_config::transport>;
+    using logger_type =
+        std::conditional_t<logger_policy<typename Config::logger>, typename Config::logger, default_config::logger>;
     using handler = std::function<void(http::request&, http::response&)>;
 
     // Per I/O thread: the io_context and wheel (io_thread), plus the scratch request and
