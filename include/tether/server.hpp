@@ -36,6 +36,9 @@
 #include <tether/http/router.hpp>
 #include <tether/net/http_connection.hpp>
 #include <tether/net/io_thread.hpp>
+#include <tether/net/ws_connection.hpp>
+#include <tether/ws/behaviour.hpp>
+#include <tether/ws/handshake.hpp>
 
 namespace tether {
 
@@ -67,6 +70,19 @@ public:
         std::conditional_t<logger_policy<typename Config::logger>, typename Config::logger, default_config::logger>;
     using handler = std::function<void(http::request&, http::response&)>;
 
+    // A protocol switch accepted by a handler, carried out by the HTTP connection once the 101
+    // response has been written (it owns the socket until then).
+    struct thread_state;
+    struct pending_upgrade {
+        virtual ~pending_upgrade() = default;
+        virtual void start(thread_state& thread, typename transport::socket&& socket, std::string early_bytes) = 0;
+    };
+
+    template <class UserData = ws::no_user_data>
+    using websocket_connection = net::ws_connection<basic_server, UserData>;
+    template <class UserData = ws::no_user_data>
+    using websocket_behaviour = ws::behaviour<websocket_connection<UserData>, UserData>;
+
     // Per I/O thread: the io_context and wheel (io_thread), plus the scratch request and
     // response every connection on the thread reuses, since a thread runs one handler at a time.
     struct thread_state : net::io_thread {
@@ -74,6 +90,7 @@ public:
         http::request request;
         http::response response;
         http::date_cache dates;
+        std::unique_ptr<pending_upgrade> upgrade;
         struct counters {
             std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
         } stats;
@@ -98,6 +115,15 @@ public:
     basic_server& patch(std::string_view p, handler h) { return route(http::method::patch, p, std::move(h)); }
     basic_server& del(std::string_view p, handler h) { return route(http::method::delete_, p, std::move(h)); }
     basic_server& options(std::string_view p, handler h) { return route(http::method::options, p, std::move(h)); }
+
+    // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
+    template <class UserData = ws::no_user_data>
+    basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
+        auto owned = std::make_shared<websocket_behaviour<UserData>>(std::move(behaviour));
+        const auto* b = owned.get();
+        kept_alive_.push_back(std::move(owned));
+        return get(pattern, [this, b](http::request& req, http::response& res) { accept_websocket(*b, req, res); });
+    }
 
     // ---- lifecycle ---------------------------------------------------------------------
     // Binds and listens. Throws std::system_error naming the address when that fails.
@@ -202,6 +228,70 @@ public:
     }
 
 private:
+    template <class UserData>
+    struct websocket_upgrade final : pending_upgrade {
+        websocket_upgrade(basic_server& s, const websocket_behaviour<UserData>& b, UserData&& d, std::string p)
+            : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)) {}
+        void start(thread_state& thread, typename transport::socket&& socket, std::string early) override {
+            auto* c = new websocket_connection<UserData>(server, thread, std::move(socket), behaviour, std::move(data),
+                                                         std::move(protocol));
+            c->start(std::move(early));
+        }
+        basic_server& server;
+        const websocket_behaviour<UserData>& behaviour;
+        UserData data;
+        std::string protocol;
+    };
+
+    // The server's side of the opening handshake (RFC 6455 §4.2).
+    template <class UserData>
+    void accept_websocket(const websocket_behaviour<UserData>& b, http::request& req, http::response& res) {
+        auto field = [&](std::string_view name) { return req.header(name).value_or(std::string_view{}); };
+        ws::upgrade_request upgrade{req.method_name(), field("upgrade"), field("connection"),
+                                    field("sec-websocket-version"), field("sec-websocket-key")};
+        switch (ws::check_upgrade_request(upgrade)) {
+        case ws::handshake_error::none: break;
+        case ws::handshake_error::unsupported_version:   // §4.4: say which version we speak
+            write_error(res, 426, ws::to_string(ws::handshake_error::unsupported_version));
+            res.header("Sec-WebSocket-Version", ws::websocket_version);
+            return;
+        case ws::handshake_error::missing_upgrade:   // a plain GET on a WebSocket route
+            write_error(res, 426, "this resource speaks WebSocket only");
+            res.header("Upgrade", "websocket");
+            return;
+        case ws::handshake_error::method_not_get:
+        case ws::handshake_error::missing_connection:
+        case ws::handshake_error::invalid_key:
+            return write_error(res, 400, ws::to_string(ws::check_upgrade_request(upgrade)));
+        }
+        if (req.version_minor() < 1) return write_error(res, 400, "WebSocket needs HTTP/1.1");
+        if (!b.allowed_origins.empty()) {
+            auto origin = req.header("origin");
+            bool allowed = false;
+            for (const auto& o : b.allowed_origins) allowed = allowed || (origin && *origin == o);
+            if (!allowed) return write_error(res, 403, "origin not allowed");
+        }
+        if (stopping_.load(std::memory_order_relaxed)) return write_error(res, 503, "server stopping");
+
+        UserData data{};
+        if (b.on_upgrade) b.on_upgrade(req, data);   // may throw http::error(401/403)
+        std::string protocol;
+        if (auto offered = req.header("sec-websocket-protocol"); offered && b.select_subprotocol) {
+            auto list = ws::split_tokens(*offered);
+            protocol = b.select_subprotocol(list);
+            bool was_offered = protocol.empty();
+            for (auto p : list) was_offered = was_offered || p == protocol;
+            if (!was_offered) throw std::logic_error("select_subprotocol chose a protocol the client did not offer");
+        }
+        res.status(101)
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Accept", ws::accept_key(upgrade.sec_websocket_key));
+        if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
+        current_thread().upgrade =
+            std::make_unique<websocket_upgrade<UserData>>(*this, b, std::move(data), std::move(protocol));
+    }
+
     void call_handler(const handler& h, http::request& req, http::response& res,
                       typename thread_state::counters& counters) {
         try {
@@ -285,6 +375,7 @@ private:
     std::vector<std::unique_ptr<thread_state>> threads_;
     std::unique_ptr<typename transport::protocol::acceptor> acceptor_;
     std::unique_ptr<asio::signal_set> signals_;
+    std::vector<std::shared_ptr<const void>> kept_alive_;   // WebSocket behaviours, referenced by connections
     std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept
     std::size_t next_thread_ = 0;
     std::uint16_t port_ = 0;

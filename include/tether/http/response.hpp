@@ -35,8 +35,8 @@ public:
         if (detail::iequals(name, "content-length") || detail::iequals(name, "transfer-encoding") ||
             detail::iequals(name, "date"))
             throw std::invalid_argument("tether: Content-Length, Transfer-Encoding and Date are set by the server");
-        if (detail::iequals(name, "connection")) {
-            if (detail::list_contains_token(value, "close")) close_ = true;
+        if (detail::iequals(name, "connection") && detail::list_contains_token(value, "close")) {
+            close_ = true;   // the serializer writes "Connection: close" itself
             return *this;
         }
         if (detail::iequals(name, "content-type")) has_content_type_ = true;

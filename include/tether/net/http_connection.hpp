@@ -19,6 +19,7 @@
 // reset caused by unread pipelined bytes.
 #include <asio.hpp>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -69,9 +70,9 @@ private:
     }
 
     void on_readable(std::error_code ec) {
+        op_guard guard(*this);
         reading_ = false;
-        --pending_ops_;
-        if (phase_ == phase::closed) return destroy_if_done();
+        if (phase_ == phase::closed) return;
         if (ec) return close();
 
         char* buffer = thread_.read_buffer();
@@ -90,7 +91,7 @@ private:
             }
             consume(std::string_view{buffer, n});
             if (phase_ == phase::closed) return;
-            if (close_after_write_ || output_backlogged()) break;
+            if (close_after_write_ || output_backlogged() || upgrade_) break;
             if (n < io_thread::read_buffer_size) break;   // short read: the socket is very likely drained
         }
         flush();
@@ -133,6 +134,7 @@ private:
             offset += parser_.consumed();
             parser_.reset();
             sent_continue_ = false;
+            if (upgrade_) break;   // what follows belongs to the upgraded protocol
         }
         return offset;
     }
@@ -141,6 +143,10 @@ private:
         auto& res = thread_.response;
         res.clear();
         server_.dispatch(req, res);
+        if (thread_.upgrade) {   // the handler accepted a protocol switch (WebSocket)
+            if (res.status() == 101) upgrade_ = std::move(thread_.upgrade);
+            thread_.upgrade.reset();
+        }
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
                                     req.keep_alive() && !draining_, thread_.dates.now()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
@@ -210,6 +216,7 @@ private:
         out_.clear();
         out_sent_ = 0;
         if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        if (upgrade_) return hand_off();
         if (close_after_write_ || (draining_ && !has_partial_request())) return finish();
         update_deadline();
         // Reading paused while the peer was not reading our responses: resume.
@@ -221,9 +228,9 @@ private:
         ++pending_ops_;
         update_deadline();
         transport::async_wait_writable(socket_, [this](std::error_code ec) {
+            op_guard guard(*this);
             writing_ = false;
-            --pending_ops_;
-            if (phase_ == phase::closed) return destroy_if_done();
+            if (phase_ == phase::closed) return;
             if (ec) return close();
             flush();
         });
@@ -238,6 +245,17 @@ private:
         if (!reading_) wait_readable();
     }
 
+    // The 101 response is out: give the socket, and any bytes the client sent behind its
+    // handshake, to the upgraded protocol's connection, and retire this one.
+    void hand_off() {
+        auto upgrade = std::move(upgrade_);
+        phase_ = phase::closed;
+        thread_.wheel().cancel(*this);
+        thread_.remove(*this);
+        upgrade->start(thread_, std::move(socket_), std::move(pending_input_));
+        destroy_if_done();
+    }
+
     // ---- lifetime ----------------------------------------------------------------------
     void close() {
         if (phase_ == phase::closed) return;
@@ -248,8 +266,9 @@ private:
         destroy_if_done();
     }
 
+    friend class op_guard<http_connection>;
     void destroy_if_done() {
-        if (pending_ops_ == 0) delete this;
+        if (pending_ops_ == 0 && phase_ == phase::closed) delete this;
     }
 
     static constexpr int max_reads_per_turn = 4;                  // fairness between connections
@@ -262,6 +281,7 @@ private:
     thread_state& thread_;
     socket_type socket_;
     http::request_parser parser_;
+    std::unique_ptr<typename Server::pending_upgrade> upgrade_;   // set between a 101 and the handoff
     std::string pending_input_;   // bytes of an unfinished request
     std::string out_;             // serialized responses not yet written
     std::size_t out_sent_ = 0;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 #include <tether/net/timer_wheel.hpp>
 
@@ -24,6 +25,8 @@ public:
     virtual void begin_drain() = 0;
     // Drain took too long: close now.
     virtual void force_close() = 0;
+    // The thread's once-per-turn write pass reached this corked connection (see io_thread::cork).
+    virtual void on_uncork() {}
 
 protected:
     ~connection_base() = default;
@@ -32,6 +35,24 @@ private:
     friend class io_thread;
     connection_base* prev_conn_ = nullptr;
     connection_base* next_conn_ = nullptr;
+};
+
+// Keeps a connection alive until the completion handler it guards returns, so a handler that
+// closes its connection half-way never touches freed memory. Taken when an operation starts
+// (++pending), released by constructing one of these at the top of its completion handler.
+template <class Connection>
+class op_guard {
+public:
+    explicit op_guard(Connection& c) noexcept : c_(c) {}
+    op_guard(const op_guard&) = delete;
+    op_guard& operator=(const op_guard&) = delete;
+    ~op_guard() {
+        --c_.pending_ops_;
+        c_.destroy_if_done();
+    }
+
+private:
+    Connection& c_;
 };
 
 class io_thread {
@@ -63,6 +84,24 @@ public:
         if (draining_ && connections_ == 0) tick_.cancel();   // nothing left: let run() return
     }
     std::size_t connections() const noexcept { return connections_; }
+
+    // Write batching across connections: a connection that produced output outside its own read
+    // handler (a broadcast, a timer) is queued here, and one posted pass per loop turn lets each
+    // write once, however many messages it received in that turn. The connection counts the
+    // queue as a pending operation, so it outlives its place in the list.
+    void cork(connection_base& c) {
+        corked_.push_back(&c);
+        if (uncork_posted_) return;
+        uncork_posted_ = true;
+        asio::post(io_, [this] {
+            uncork_posted_ = false;
+            std::vector<connection_base*> batch;
+            batch.swap(corked_);
+            for (connection_base* c : batch) c->on_uncork();
+            batch.clear();
+            if (corked_.empty()) corked_.swap(batch);   // keep the capacity for the next turn
+        });
+    }
 
     // Starts the wheel's clock; the io_context stays busy until drain completes.
     void start_ticking() {
@@ -106,6 +145,8 @@ private:
     std::unique_ptr<char[]> read_buffer_;
     connection_base* head_ = nullptr;
     std::size_t connections_ = 0;
+    std::vector<connection_base*> corked_;
+    bool uncork_posted_ = false;
     bool draining_ = false;
     timer_wheel::clock::time_point drain_deadline_{};
 };

@@ -1,0 +1,338 @@
+#pragma once
+// One I/O thread's reading of one topic: the subscribers that thread owns, one cursor into the ring, and
+// the drain that fans new messages out to them.
+//
+// Per-loop batching as in uWebSockets' TopicTree, but across threads: publishers wake the group at most
+// once per batch (wake.hpp); a drain then reads each new ring slot once and hands the same payload_ptr to
+// every local subscriber whose cursor is at that sequence - no per-subscriber copy or framing, and no lock:
+// everything here runs on the owning thread. Subscribers that are out of budget are parked off the walk and
+// caught up later from their own cursor, so a stalled connection costs the walk nothing.
+//
+// Integration contract (what a server does per I/O thread and topic):
+//   1. Create the group on the I/O thread:
+//        reader_group<my_delivery, backpressure::drop_oldest> group{
+//            topic, [ex](hub::drain_request r) { asio::post(ex, std::move(r)); }, my_delivery{...}};
+//      The wake callable runs on publisher threads, at most once per batch; it must only post. The posted
+//      drain_request must run on the group's thread; it is a harmless no-op once the group is gone.
+//   2. subscribe(s) for live messages, or subscribe(s, topic.resume(cursor).from) to replay.
+//   3. Delivery::deliver(s, message): queue message->encoded(s.format()); when those bytes are written
+//      (or dropped with the connection), call written(s, n). That is what frees budget.
+//   4. unsubscribe(s) (or destroy s) when the connection ends; destroy the group on its own thread.
+#include "tether/hub/backpressure.hpp"
+#include "tether/hub/subscriber.hpp"
+#include "tether/hub/topic.hpp"
+#include "tether/hub/wake.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace tether::hub {
+
+template <class Delivery, class Policy = backpressure::drop_oldest>
+class reader_group {
+    static_assert(delivery<Delivery>,
+                  "Delivery needs deliver(subscriber&, payload_ptr const&), missed(subscriber&, u64, u64) "
+                  "and disconnect(subscriber&, disconnect_reason)");
+    static_assert(backpressure::policy<Policy>,
+                  "Policy must be backpressure::disconnect, backpressure::drop_oldest or backpressure::conflate");
+    static constexpr bool conflating = std::is_same_v<Policy, backpressure::conflate>;
+    static constexpr bool disconnecting = std::is_same_v<Policy, backpressure::disconnect>;
+
+public:
+    /// On the owning I/O thread. Registers with the topic; from now on publishes wake this group.
+    reader_group(topic_handle source, wake_function wake, Delivery delivery = Delivery{})
+        : topic_{std::move(source)}, delivery_{std::move(delivery)},
+          wake_{make_ref<wake_target>(std::move(wake))}, next_{topic_->next_sequence()} {
+        if constexpr (conflating) {
+            // Start at the oldest retained message so the last-value table also covers the history a
+            // resuming subscriber may ask for; what is older was never seen.
+            next_ = topic_->oldest_retained();
+            if (next_ > 1) cache_.lose(1, next_ - 1);
+        }
+        wake_->bind(this, &drain_thunk);
+        topic_->attach(wake_);
+        if (next_ < topic_->next_sequence()) wake_->request();
+    }
+
+    reader_group(reader_group const&) = delete;
+    reader_group& operator=(reader_group const&) = delete;
+
+    /// On the owning thread. Subscribers are detached without notice.
+    ~reader_group() {
+        wake_->close();
+        topic_->detach(wake_.get());
+        lists_.clear();
+    }
+
+    /// Live subscription: messages published from now on.
+    void subscribe(subscriber& s) { subscribe(s, topic_->next_sequence()); }
+
+    /// Subscription starting at sequence `from` (a topic::resume() result, for replay). If part of that
+    /// history is overwritten before it is sent, the policy applies (drop_oldest reports it as missed).
+    void subscribe(subscriber& s, std::uint64_t from) {
+        if (s.format() >= topic_->format_count()) {
+            throw std::invalid_argument("tether::hub::reader_group: subscriber format out of range");
+        }
+        if (s.subscribed()) throw std::logic_error("tether::hub::reader_group: already subscribed");
+        s.next_sequence_ = std::max<std::uint64_t>(from, 1);
+        s.gap_reported_through_ = s.next_sequence_ - 1;
+        if (s.next_sequence_ < next_) {
+            lists_.add(s, subscriber_state::ready);
+            request_drain();
+        } else {
+            lists_.add(s, subscriber_state::live);
+        }
+    }
+
+    void unsubscribe(subscriber& s) noexcept {
+        if (s.lists_ == &lists_) lists_.remove(s);
+    }
+
+    /// The transport wrote (or discarded) `bytes` of what deliver() handed it for `s`. A parked subscriber
+    /// is caught up once at least half its budget is free (hysteresis: not one drain per small write).
+    void written(subscriber& s, std::size_t bytes) {
+        assert(bytes <= s.pending_);
+        s.pending_ -= std::min(bytes, s.pending_);
+        if (s.lists_ == &lists_ && s.state_ == subscriber_state::parked && s.pending_ <= s.budget_ / 2) {
+            lists_.move(s, subscriber_state::ready);
+            request_drain();
+        }
+    }
+
+    /// Serves parked subscribers that got budget back, then reads every new message once and hands it to
+    /// the live subscribers. Normally run by a drain_request; callable directly on the owning thread.
+    /// Reads at most one ring's worth per call, then re-posts itself so the I/O thread stays responsive.
+    void drain() {
+        if (draining_) {   // re-entered from a hook: let the current drain finish, and come back
+            request_drain();
+            return;
+        }
+        draining_ = true;
+        struct finish {
+            reader_group& group;
+            ~finish() {
+                if (auto* s = group.lists_.current; s != nullptr && s->state_ == subscriber_state::serving) {
+                    group.lists_.remove(*s);   // a hook threw while this one was being caught up
+                }
+                group.lists_.current = nullptr;
+                group.lists_.walk_next = nullptr;
+                group.flush_counters();
+                group.draining_ = false;
+            }
+        } guard{*this};
+        // Clear the wake flag before reading the ring (wake.hpp explains why no message can slip by).
+        wake_->clear_request();
+        serve_ready();
+        if (read_new_messages()) request_drain();
+    }
+
+    /// The next sequence this group will read from the ring.
+    std::uint64_t position() const noexcept { return next_; }
+    topic& source() const noexcept { return *topic_; }
+    Delivery& delivery() noexcept { return delivery_; }
+    /// Entries in the conflation table (always 0 for other policies).
+    std::size_t conflated_keys() const noexcept {
+        if constexpr (conflating) return cache_.size();
+        return 0;
+    }
+
+private:
+    enum class offer_result : std::uint8_t { delivered, skipped, no_room, gone };
+    enum class catch_up_result : std::uint8_t { caught_up, parked, gone };
+
+    static void drain_thunk(void* self) { static_cast<reader_group*>(self)->drain(); }
+
+    void request_drain() { wake_->request(); }
+
+    bool still_here(subscriber const& s) const noexcept { return lists_.current == &s; }
+
+    // The one place that applies the byte budget. `s` must be lists_.current.
+    offer_result offer(subscriber& s, payload_ptr const& message) {
+        auto const sequence = message->sequence();
+        if (message->format_count() == 0) {   // tombstone: its publisher's encoder threw
+            return report_missed(s, sequence, sequence) ? offer_result::skipped : offer_result::gone;
+        }
+        auto const size = message->encoded(s.format_).size();
+        if (size > s.budget_) {
+            if constexpr (disconnecting) {
+                cut_off(s, disconnect_reason::message_too_large);
+                return offer_result::gone;
+            } else {
+                return report_missed(s, sequence, sequence) ? offer_result::skipped : offer_result::gone;
+            }
+        }
+        if (s.pending_ + size > s.budget_) return offer_result::no_room;
+        s.pending_ += size;
+        s.next_sequence_ = sequence + 1;
+        ++delivered_;
+        delivery_.deliver(s, message);
+        return still_here(s) ? offer_result::delivered : offer_result::gone;
+    }
+
+    // Tells `s` it will never get [first, last] and moves its cursor past them. False if it left.
+    bool report_missed(subscriber& s, std::uint64_t first, std::uint64_t last) {
+        s.next_sequence_ = std::max(s.next_sequence_, last + 1);
+        dropped_ += last - first + 1;
+        delivery_.missed(s, first, last);
+        return still_here(s);
+    }
+
+    void cut_off(subscriber& s, disconnect_reason reason) {
+        lists_.remove(s);
+        ++disconnected_;
+        delivery_.disconnect(s, reason);
+    }
+
+    void serve_ready() {
+        while (subscriber* s = lists_.of(subscriber_state::ready).head) {
+            lists_.move(*s, subscriber_state::serving);
+            lists_.current = s;
+            auto const result = catch_up(*s);
+            if (!still_here(*s)) continue;   // unsubscribed (or cut off) during a hook
+            lists_.current = nullptr;
+            lists_.move(*s, result == catch_up_result::caught_up ? subscriber_state::live
+                                                                 : subscriber_state::parked);
+        }
+    }
+
+    catch_up_result catch_up(subscriber& s) {
+        if constexpr (conflating) {
+            return catch_up_from_cache(s);
+        } else {
+            return catch_up_from_ring(s);
+        }
+    }
+
+    // disconnect and drop_oldest: the ring is the subscriber's queue.
+    catch_up_result catch_up_from_ring(subscriber& s) {
+        while (s.next_sequence_ < next_) {
+            auto found = topic_->read(s.next_sequence_);
+            if (found.state == ring::slot_state::lapped) {
+                if constexpr (disconnecting) {
+                    cut_off(s, disconnect_reason::lapped);
+                    return catch_up_result::gone;
+                } else {
+                    // Skip to the oldest message still retained; O(1) however far behind we were.
+                    auto const resume_at = std::max(s.next_sequence_ + 1, topic_->oldest_retained());
+                    if (!report_missed(s, s.next_sequence_, resume_at - 1)) return catch_up_result::gone;
+                    continue;
+                }
+            }
+            // This group already read that sequence, and a slot never goes back: cannot be pending.
+            assert(found.state == ring::slot_state::ready);
+            if (found.state != ring::slot_state::ready) break;
+            switch (offer(s, found.message)) {
+            case offer_result::no_room: return catch_up_result::parked;
+            case offer_result::gone: return catch_up_result::gone;
+            default: break;
+            }
+        }
+        return catch_up_result::caught_up;
+    }
+
+    // conflate: only the newest message per key among those `s` has not had, in sequence order.
+    catch_up_result catch_up_from_cache(subscriber& s) {
+        if constexpr (conflating) {
+            if (auto lost = cache_.lost_from(std::max(s.next_sequence_, s.gap_reported_through_ + 1))) {
+                s.gap_reported_through_ = lost->last;
+                dropped_ += lost->last - lost->first + 1;
+                delivery_.missed(s, lost->first, lost->last);
+                if (!still_here(s)) return catch_up_result::gone;
+            }
+            // The table only changes in read_new_messages(), which cannot run inside this loop.
+            for (auto it = cache_.first_from(s.next_sequence_); it != cache_.end(); ++it) {
+                switch (offer(s, *it)) {
+                case offer_result::no_room: return catch_up_result::parked;
+                case offer_result::gone: return catch_up_result::gone;
+                default: break;
+                }
+            }
+            s.next_sequence_ = std::max(s.next_sequence_, next_);
+        }
+        return catch_up_result::caught_up;
+    }
+
+    // Returns true when it stopped at the batch limit with more to read.
+    bool read_new_messages() {
+        for (std::size_t budget = topic_->capacity(); budget != 0; --budget) {
+            auto found = topic_->read(next_);
+            if (found.state == ring::slot_state::pending) return false;
+            if (found.state == ring::slot_state::lapped) {
+                group_lapped();
+                continue;
+            }
+            if constexpr (conflating) cache_.remember(found.message);
+            offer_to_live(found.message);
+            ++next_;
+        }
+        return true;
+    }
+
+    void offer_to_live(payload_ptr const& message) {
+        auto const sequence = message->sequence();
+        for (auto* s = lists_.of(subscriber_state::live).head; s != nullptr; s = lists_.walk_next) {
+            lists_.walk_next = s->link_next_;
+            if (s->next_sequence_ != sequence) continue;   // joined later, or skipped ahead
+            lists_.current = s;
+            if (offer(*s, message) == offer_result::no_room) {
+                if constexpr (disconnecting) {
+                    cut_off(*s, disconnect_reason::budget_exceeded);
+                } else {
+                    lists_.move(*s, subscriber_state::parked);
+                }
+            }
+        }
+        lists_.current = nullptr;
+        lists_.walk_next = nullptr;
+    }
+
+    // This thread fell a whole ring behind (it was stalled): every live subscriber lost the same span.
+    // Parked ones find out from the ring (or the conflation table) when they resume.
+    void group_lapped() {
+        auto const resume_at = std::max(next_ + 1, topic_->oldest_retained());
+        for (auto* s = lists_.of(subscriber_state::live).head; s != nullptr; s = lists_.walk_next) {
+            lists_.walk_next = s->link_next_;
+            if (s->next_sequence_ >= resume_at) continue;
+            lists_.current = s;
+            if constexpr (disconnecting) {
+                cut_off(*s, disconnect_reason::lapped);
+            } else {
+                (void)report_missed(*s, s->next_sequence_, resume_at - 1);
+            }
+        }
+        lists_.current = nullptr;
+        lists_.walk_next = nullptr;
+        if constexpr (conflating) cache_.lose(next_, resume_at - 1);
+        next_ = resume_at;
+    }
+
+    void flush_counters() noexcept {
+        // relaxed: statistics only; nothing is ordered by them.
+        auto& counters = topic_->counters();
+        if (delivered_ != 0) counters.delivered.fetch_add(std::exchange(delivered_, 0), std::memory_order_relaxed);
+        if (dropped_ != 0) counters.dropped.fetch_add(std::exchange(dropped_, 0), std::memory_order_relaxed);
+        if (disconnected_ != 0) {
+            counters.disconnected.fetch_add(std::exchange(disconnected_, 0), std::memory_order_relaxed);
+        }
+    }
+
+    struct no_cache {};
+
+    topic_handle topic_;
+    Delivery delivery_;
+    ref_ptr<wake_target> wake_;
+    detail::subscriber_lists lists_;
+    std::uint64_t next_;
+    std::uint64_t delivered_ = 0;
+    std::uint64_t dropped_ = 0;
+    std::uint64_t disconnected_ = 0;
+    bool draining_ = false;
+    [[no_unique_address]] std::conditional_t<conflating, conflation_cache, no_cache> cache_;
+};
+
+}  // namespace tether::hub

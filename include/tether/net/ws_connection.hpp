@@ -1,0 +1,409 @@
+#pragma once
+// One WebSocket connection after the upgrade (RFC 6455 §5-§7): frames in through the codec,
+// messages out to the application, frames out through a bounded queue.
+//
+// Same I/O discipline as the HTTP connection (see http_connection.hpp): readiness-based reads
+// into the thread's shared buffer, frames parsed and unmasked in place there, and only a partial
+// frame header or control frame kept per connection. Data frame payload is consumed as it comes;
+// a message is copied only when it is fragmented or split across reads. An idle connection owns
+// no buffer, which is what keeps it near the 512-byte budget.
+//
+// Writes are corked: sends made while the connection handles its own input are written once at
+// the end of that batch; sends from elsewhere on the thread (a broadcast, a timer) mark the
+// connection dirty and the thread writes every dirty connection once per loop turn. The queue is
+// bounded by behaviour::max_buffered_bytes; past it the overflow action applies (close 1013/1008
+// or drop), never unbounded growth. Control frames (pong, close) bypass the bound: they are
+// small, and a connection that cannot send its Close must still end.
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <tether/net/io_thread.hpp>
+#include <tether/ws/behaviour.hpp>
+#include <tether/ws/close_code.hpp>
+#include <tether/ws/frame.hpp>
+
+namespace tether::net {
+
+template <class Server, class UserData>
+class ws_connection final : public connection_base {
+    using transport = typename Server::transport;
+    using socket_type = typename transport::socket;
+    using thread_state = typename Server::thread_state;
+
+public:
+    using behaviour_type = ws::behaviour<ws_connection, UserData>;
+
+    // ---- the application's view of a connection --------------------------------------------
+    // Queues a message. Returns false when it was not queued: the connection is closing, or the
+    // overflow action dropped it or closed the connection.
+    bool send(std::string_view message, ws::opcode op = ws::opcode::text) {
+        if (state_ != state::open) return false;
+        if (buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
+            return overflow();
+        ws::append_frame(out_, op, message);
+        schedule_flush();
+        return true;
+    }
+
+    // Starts the closing handshake (§7.1.2). Throws std::invalid_argument for a code that may not
+    // be sent or a reason over 123 bytes.
+    void close(ws::close_code code = ws::close_code::normal, std::string_view reason = {}) {
+        auto payload = ws::close_payload(code, reason);
+        if (state_ != state::open) return;
+        start_closing(code, payload);
+    }
+
+    std::size_t buffered_amount() const noexcept { return out_.size() - out_sent_; }
+    UserData& user_data() noexcept { return user_data_; }
+    const UserData& user_data() const noexcept { return user_data_; }
+    std::string_view subprotocol() const noexcept { return subprotocol_; }
+    bool is_open() const noexcept { return state_ == state::open; }
+
+    // A handle for other threads: send() and close() from anywhere, safe after the connection
+    // is gone (they then do nothing and return false).
+    class handle {
+    public:
+        handle() = default;
+        bool send(std::string message, ws::opcode op = ws::opcode::text) const {
+            if (!anchor_ || !anchor_->alive.load(std::memory_order_acquire)) return false;
+            asio::post(*anchor_->io, [a = anchor_, m = std::move(message), op] {
+                if (a->connection) a->connection->send(m, op);
+            });
+            return true;
+        }
+        void close(ws::close_code code = ws::close_code::normal, std::string reason = {}) const {
+            if (!anchor_ || !anchor_->alive.load(std::memory_order_acquire)) return;
+            asio::post(*anchor_->io, [a = anchor_, code, r = std::move(reason)] {
+                if (a->connection) a->connection->close(code, r);
+            });
+        }
+        bool alive() const noexcept { return anchor_ && anchor_->alive.load(std::memory_order_acquire); }
+
+    private:
+        friend class ws_connection;
+        struct anchor {
+            anchor(ws_connection* c, asio::io_context* context) noexcept : connection(c), io(context) {}
+            ws_connection* connection;   // touched only on the owning thread
+            asio::io_context* io;
+            std::atomic<bool> alive{true};
+        };
+        explicit handle(std::shared_ptr<anchor> a) : anchor_(std::move(a)) {}
+        std::shared_ptr<anchor> anchor_;
+    };
+
+    handle get_handle() {
+        if (!anchor_) anchor_ = std::make_shared<typename handle::anchor>(this, &thread_.io());
+        return handle(anchor_);
+    }
+
+    // ---- set up by the server -------------------------------------------------------------
+    ws_connection(Server& server, thread_state& thread, socket_type socket, const behaviour_type& behaviour,
+                  UserData user_data, std::string subprotocol)
+        : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
+          parser_(ws::role::server, {.max_message_size = behaviour.max_message_size}),
+          user_data_(std::move(user_data)), subprotocol_(std::move(subprotocol)) {
+        thread_.add(*this);
+    }
+
+    // `early` holds bytes the client sent right behind its handshake.
+    void start(std::string early) {
+        arm_keepalive();
+        in_callbacks_ = true;
+        if (behaviour_.on_open) behaviour_.on_open(*this);
+        if (!early.empty() && state_ != state::closed) consume(std::span<char>(early.data(), early.size()));
+        in_callbacks_ = false;
+        if (state_ == state::closed) return destroy_if_done();
+        flush();
+        if (state_ != state::closed) wait_readable();
+    }
+
+    void begin_drain() override {
+        if (state_ == state::open) start_closing(ws::close_code::going_away, ws::close_payload(ws::close_code::going_away, "server stopping"));
+    }
+    void force_close() override { abort(ws::close_code::abnormal_closure, "closed by the server"); }
+
+private:
+    enum class state : unsigned char { open, closing, closed };
+
+    // ---- reading -----------------------------------------------------------------------
+    void wait_readable() {
+        if (reading_ || state_ == state::closed) return;
+        reading_ = true;
+        ++pending_ops_;
+        transport::async_wait_readable(socket_, [this](std::error_code ec) { on_readable(ec); });
+    }
+
+    void on_readable(std::error_code ec) {
+        op_guard guard(*this);
+        reading_ = false;
+        if (state_ == state::closed) return;
+        if (ec) return abort(ws::close_code::abnormal_closure, "read failed");
+        char* buffer = thread_.read_buffer();
+        in_callbacks_ = true;
+        for (int round = 0; round < max_reads_per_turn; ++round) {
+            std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+            if (ec) {   // EOF without a closing handshake, or a reset
+                in_callbacks_ = false;
+                return abort(ws::close_code::abnormal_closure, "connection lost");
+            }
+            if (partial_.empty()) {
+                std::size_t used = consume(std::span<char>(buffer, n));
+                if (state_ != state::closed && used < n) partial_.assign(buffer + used, n - used);
+            } else {
+                partial_.append(buffer, n);
+                std::size_t used = consume(std::span<char>(partial_.data(), partial_.size()));
+                partial_.erase(0, used);
+            }
+            if (state_ == state::closed || buffered_amount() > behaviour_.max_buffered_bytes) break;
+            if (n < io_thread::read_buffer_size) break;
+        }
+        in_callbacks_ = false;
+        if (state_ == state::closed) return;
+        flush();
+        if (state_ != state::closed && buffered_amount() <= behaviour_.max_buffered_bytes) wait_readable();
+    }
+
+    // Feeds bytes to the frame parser; returns how many it consumed.
+    std::size_t consume(std::span<char> data) {
+        std::size_t pos = 0;
+        while (state_ != state::closed) {
+            ws::parse_result r = parser_.next(data.subspan(pos));
+            pos += r.consumed;
+            switch (r.status) {
+            case ws::parse_status::need_more: return pos;
+            case ws::parse_status::error: {
+                fail(parser_.error_code(), parser_.error_reason());
+                return pos;
+            }
+            case ws::parse_status::header:
+                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation) message_.clear();
+                continue;
+            case ws::parse_status::payload: on_payload(r); continue;
+            }
+        }
+        return pos;
+    }
+
+    void on_payload(const ws::parse_result& r) {
+        const ws::frame_header& h = parser_.header();
+        if (ws::is_control(h.op)) return on_control(h.op, r.payload);
+        if (h.op != ws::opcode::continuation && r.message_end && message_.empty() && r.payload.size() == h.payload_length)
+            return deliver(r.payload, parser_.message_opcode());   // whole message in one piece: no copy
+        message_.append(r.payload);
+        if (r.message_end) {
+            deliver(message_, parser_.message_opcode());
+            message_.clear();
+            if (message_.capacity() > keep_capacity) std::string{}.swap(message_);
+        }
+    }
+
+    void deliver(std::string_view message, ws::opcode op) {
+        if (state_ != state::open) return;   // §7.1.4: after sending Close, incoming data is discarded
+        last_message_ = std::chrono::steady_clock::now();
+        if (behaviour_.on_message) behaviour_.on_message(*this, message, op);
+    }
+
+    void on_control(ws::opcode op, std::string_view payload) {
+        switch (op) {
+        case ws::opcode::ping:   // §5.5.2: answer with the same payload, as soon as possible
+            if (state_ == state::open) {
+                ws::append_frame(out_, ws::opcode::pong, payload);
+                schedule_flush();
+            }
+            return;
+        case ws::opcode::pong:
+            if (awaiting_pong_) {
+                awaiting_pong_ = false;
+                arm_keepalive();
+            }
+            return;
+        case ws::opcode::close: {
+            auto info = ws::parse_close_payload(payload);   // the parser already rejected malformed ones
+            ws::close_code code = info ? info->code : ws::close_code::protocol_error;
+            std::string_view reason = info ? info->reason : std::string_view{};
+            if (state_ == state::closing) return finish_close(closing_code_, closing_reason_);
+            // §5.5.1: echo the status code; an empty Close is answered with an empty Close.
+            std::string echo = payload.empty() ? std::string{} : ws::close_payload(code);
+            ws::append_frame(out_, ws::opcode::close, echo);
+            state_ = state::closing;
+            closing_code_ = code;
+            closing_reason_.assign(reason);
+            close_after_flush_ = true;
+            schedule_flush();
+            return;
+        }
+        default: return;
+        }
+    }
+
+    // ---- closing -----------------------------------------------------------------------
+    // A protocol violation by the peer: send the Close the RFC asks for and stop reading (§7.1.7).
+    void fail(ws::close_code code, std::string_view reason) {
+        if (state_ != state::open) return abort(code, reason);
+        std::string_view shown = reason.substr(0, ws::max_close_reason_size);
+        start_closing(code, ws::close_payload(code, shown));
+        close_after_flush_ = true;
+    }
+
+    void start_closing(ws::close_code code, const std::string& payload) {
+        ws::append_frame(out_, ws::opcode::close, payload);
+        state_ = state::closing;
+        closing_code_ = code;
+        closing_reason_.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
+        thread_.wheel().arm(*this, behaviour_.close_timeout);
+        schedule_flush();
+    }
+
+    // The handshake is complete: the server closes the TCP connection first (§7.1.1).
+    void finish_close(ws::close_code code, std::string_view reason) { abort(code, reason); }
+
+    // Ends the connection now and tells the application once.
+    void abort(ws::close_code code, std::string_view reason) {
+        if (state_ == state::closed) return;
+        state_ = state::closed;
+        thread_.wheel().cancel(*this);
+        transport::close(socket_);
+        thread_.remove(*this);
+        if (anchor_) {
+            anchor_->alive.store(false, std::memory_order_release);
+            anchor_->connection = nullptr;
+        }
+        ++pending_ops_;   // on_close may do anything; stay alive until it returns
+        if (behaviour_.on_close) {
+            std::string kept(reason);   // the reason may live in a buffer that goes away
+            behaviour_.on_close(*this, code, kept);
+        }
+        --pending_ops_;
+        if (!in_callbacks_) destroy_if_done();
+    }
+
+    bool overflow() {
+        switch (behaviour_.on_overflow) {
+        case ws::overflow_action::drop_message: return false;
+        case ws::overflow_action::close_policy_violation:
+            start_closing(ws::close_code::policy_violation, ws::close_payload(ws::close_code::policy_violation, "send queue full"));
+            return false;
+        case ws::overflow_action::close_try_again_later:
+            start_closing(ws::close_code::try_again_later, ws::close_payload(ws::close_code::try_again_later, "send queue full"));
+            return false;
+        }
+        return false;
+    }
+
+    // ---- keep-alive -------------------------------------------------------------------
+    void arm_keepalive() {
+        auto interval = behaviour_.ping_interval.count() > 0 ? behaviour_.ping_interval : behaviour_.idle_timeout;
+        if (interval.count() > 0) thread_.wheel().arm(*this, interval);
+    }
+
+    void on_timer() override {
+        if (state_ == state::closing) return abort(closing_code_, "closing handshake timed out");
+        if (state_ != state::open) return;
+        if (awaiting_pong_) return abort(ws::close_code::abnormal_closure, "no pong before the deadline");
+        if (behaviour_.idle_timeout.count() > 0 &&
+            std::chrono::steady_clock::now() - last_message_ >= behaviour_.idle_timeout)
+            return start_closing(ws::close_code::going_away, ws::close_payload(ws::close_code::going_away, "idle"));
+        if (behaviour_.ping_interval.count() == 0) return arm_keepalive();
+        ws::append_frame(out_, ws::opcode::ping, {});
+        awaiting_pong_ = true;
+        thread_.wheel().arm(*this, behaviour_.pong_timeout);
+        schedule_flush();
+    }
+
+    // ---- writing -----------------------------------------------------------------------
+    // Inside our own callbacks the batch ends with a flush anyway; otherwise cork per thread.
+    void schedule_flush() {
+        if (in_callbacks_ || corked_) return;
+        corked_ = true;
+        ++pending_ops_;
+        thread_.cork(*this);
+    }
+
+    void on_uncork() override {
+        op_guard guard(*this);
+        corked_ = false;
+        if (state_ != state::closed) flush();
+    }
+
+    void flush() {
+        if (writing_ || state_ == state::closed) return;
+        while (out_sent_ < out_.size()) {
+            std::error_code ec;
+            std::size_t n = transport::write_some(
+                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+            if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
+            out_sent_ += n;
+        }
+        out_.clear();
+        out_sent_ = 0;
+        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        if (close_after_flush_ && state_ == state::closing) {
+            // We echoed the peer's Close (or failed the connection): the handshake is over for us.
+            return abort(closing_code_, closing_reason_);
+        }
+        if (waited_for_writable_) {
+            waited_for_writable_ = false;
+            if (behaviour_.on_drain && state_ == state::open) {
+                in_callbacks_ = true;
+                behaviour_.on_drain(*this);
+                in_callbacks_ = false;
+                if (state_ == state::closed) return;
+                if (out_sent_ < out_.size()) return flush();
+            }
+            if (!reading_) wait_readable();   // reading paused while the queue was over its bound
+        }
+    }
+
+    void wait_writable() {
+        writing_ = true;
+        waited_for_writable_ = true;
+        ++pending_ops_;
+        transport::async_wait_writable(socket_, [this](std::error_code ec) {
+            op_guard guard(*this);
+            writing_ = false;
+            if (state_ == state::closed) return;
+            if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
+            flush();
+        });
+    }
+
+    friend class op_guard<ws_connection>;
+    void destroy_if_done() {
+        if (pending_ops_ == 0 && state_ == state::closed) delete this;
+    }
+
+    static constexpr int max_reads_per_turn = 4;
+    static constexpr std::size_t keep_capacity = 16 * 1024;
+
+    Server& server_;
+    thread_state& thread_;
+    socket_type socket_;
+    const behaviour_type& behaviour_;
+    ws::frame_parser parser_;
+    std::string partial_;   // an incomplete frame header or control frame
+    std::string message_;   // fragments of a message in progress
+    std::string out_;       // frames not yet written
+    std::size_t out_sent_ = 0;
+    UserData user_data_;
+    std::string subprotocol_;
+    std::shared_ptr<typename handle::anchor> anchor_;
+    std::string closing_reason_;
+    std::chrono::steady_clock::time_point last_message_ = std::chrono::steady_clock::now();
+    ws::close_code closing_code_ = ws::close_code::normal;
+    state state_ = state::open;
+    unsigned char pending_ops_ = 0;
+    bool reading_ = false, writing_ = false, corked_ = false, in_callbacks_ = false;
+    bool awaiting_pong_ = false, close_after_flush_ = false, waited_for_writable_ = false;
+};
+
+} // namespace tether::net
