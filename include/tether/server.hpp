@@ -31,12 +31,15 @@
 #include <tether/core/json_writer.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/error.hpp>
+#include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/router.hpp>
 #include <tether/net/http_connection.hpp>
 #include <tether/net/io_thread.hpp>
+#include <tether/net/sse_connection.hpp>
 #include <tether/net/ws_connection.hpp>
+#include <tether/sse/behaviour.hpp>
 #include <tether/ws/behaviour.hpp>
 #include <tether/ws/handshake.hpp>
 
@@ -83,6 +86,11 @@ public:
     template <class UserData = ws::no_user_data>
     using websocket_behaviour = ws::behaviour<websocket_connection<UserData>, UserData>;
 
+    template <class UserData = sse::no_user_data>
+    using sse_stream = net::sse_connection<basic_server, UserData>;
+    template <class UserData = sse::no_user_data>
+    using sse_behaviour = sse::behaviour<sse_stream<UserData>, UserData>;
+
     // Per I/O thread: the io_context and wheel (io_thread), plus the scratch request and
     // response every connection on the thread reuses, since a thread runs one handler at a time.
     struct thread_state : net::io_thread {
@@ -123,6 +131,16 @@ public:
         const auto* b = owned.get();
         kept_alive_.push_back(std::move(owned));
         return get(pattern, [this, b](http::request& req, http::response& res) { accept_websocket(*b, req, res); });
+    }
+
+    // A Server-Sent Events endpoint driven by the application (see sse/behaviour.hpp): events
+    // are sent through the stream, or its handle from any thread.
+    template <class UserData = sse::no_user_data>
+    basic_server& sse(std::string_view pattern, sse_behaviour<UserData> behaviour) {
+        auto owned = std::make_shared<sse_behaviour<UserData>>(std::move(behaviour));
+        const auto* b = owned.get();
+        kept_alive_.push_back(std::move(owned));
+        return get(pattern, [this, b](http::request& req, http::response& res) { accept_sse(*b, req, res); });
     }
 
     // ---- lifecycle ---------------------------------------------------------------------
@@ -290,6 +308,44 @@ private:
         if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
         current_thread().upgrade =
             std::make_unique<websocket_upgrade<UserData>>(*this, b, std::move(data), std::move(protocol));
+    }
+
+    template <class UserData>
+    struct sse_upgrade final : pending_upgrade {
+        sse_upgrade(basic_server& s, const sse_behaviour<UserData>& b, UserData&& d, std::string id, bool c)
+            : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c) {}
+        void start(thread_state& thread, typename transport::socket&& socket, std::string) override {
+            auto* c = new sse_stream<UserData>(server, thread, std::move(socket), behaviour, std::move(data),
+                                               std::move(last_event_id), chunked);
+            c->start();
+        }
+        basic_server& server;
+        const sse_behaviour<UserData>& behaviour;
+        UserData data;
+        std::string last_event_id;
+        bool chunked;
+    };
+
+    template <class UserData>
+    void accept_sse(const sse_behaviour<UserData>& b, http::request& req, http::response& res) {
+        if (stopping_.load(std::memory_order_relaxed)) return write_error(res, 503, "server stopping");
+        UserData data{};
+        if (b.on_request) b.on_request(req, data);   // may throw http::error(401/403)
+        // The browser resends the last id it saw as Last-Event-ID; a page can also pass one on
+        // its first connect as ?lastEventId= (EventSource cannot set headers).
+        std::string last_event_id(req.header("last-event-id").value_or(std::string_view{}));
+        if (last_event_id.empty())
+            last_event_id = http::find_query_param(req.query_string(), "lastEventId").value_or(std::string{});
+        if (last_event_id.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+            return write_error(res, 400, "lastEventId must be one line");
+        res.status(200)
+            .content_type("text/event-stream")
+            .header("Cache-Control", "no-store")
+            .header("X-Accel-Buffering", "no");   // tell nginx-style proxies not to buffer the stream
+        if (req.method() == http::method::head) return;   // the head only, no stream
+        res.stream();
+        current_thread().upgrade = std::make_unique<sse_upgrade<UserData>>(
+            *this, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1);
     }
 
     void call_handler(const handler& h, http::request& req, http::response& res,

@@ -139,13 +139,14 @@ private:
 
     // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), where
     // chunk-ext-val = token / quoted-string (RFC 9112 §7.1.1). Extensions are validated and
-    // ignored: none is defined that a server must act on.
+    // ignored: none is defined that a server must act on. BWS only ever precedes a ';', so
+    // whitespace ending the line ("5 \r\n") is outside the grammar and refused.
     static bool valid_chunk_extensions(std::string_view s) noexcept {
         std::size_t i = 0;
         for (;;) {
-            skip_bws(s, i);
             if (i == s.size()) return true;
-            if (s[i] != ';') return false;
+            skip_bws(s, i);
+            if (i == s.size() || s[i] != ';') return false;
             ++i;
             skip_bws(s, i);
             auto name_end = token_end(s, i);

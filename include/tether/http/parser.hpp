@@ -308,7 +308,8 @@ private:
             case 'e':
                 if (detail::iequals(f.name, "expect")) {
                     if (!detail::iequals(f.value, "100-continue")) return fail(417, "unsupported expectation"), false;
-                    req.expect_continue_ = true;
+                    // RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored.
+                    req.expect_continue_ = req.version_minor_ >= 1;
                 }
                 break;
             case 'u':
@@ -331,6 +332,10 @@ private:
             if (transfer_codings > 1) return fail(501, "unsupported transfer coding"), false;
             req.chunked_ = true;
         }
+        // RFC 9110 §9.3.6: a CONNECT request has no content; the bytes after it belong to the tunnel, so
+        // a framing field there would make two readers disagree on where the next message starts.
+        if (req.method_ == method::connect && (req.content_length_ || has_transfer_encoding))
+            return fail(400, "CONNECT request with content"), false;
         if (req.content_length_ && *req.content_length_ > limits_->max_body_bytes)
             return fail(413, "body larger than the limit"), false;
 

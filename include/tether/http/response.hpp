@@ -57,6 +57,8 @@ public:
         chunked_ = false;
         return *this;
     }
+    // A string literal converts equally well to both overloads above; this one settles it.
+    response& body(const char* bytes) { return body(std::string_view{bytes}); }
 
     response& text(std::string_view bytes) {
         if (!has_content_type_) content_type("text/plain; charset=utf-8");
@@ -75,15 +77,28 @@ public:
         if (!has_content_type_) content_type("application/json");
         return body(std::move(encoded));
     }
+    response& json(const char* encoded) { return json(std::string_view{encoded}); }
 
     // Appends one piece of a body sent with chunked coding (RFC 9112 §7.1): for content whose
     // length is unknown when the first byte is produced. Empty pieces are skipped, because an
-    // empty chunk would end the body.
+    // empty chunk would end the body. The first piece replaces a body set with body(), just as
+    // body() replaces pieces written before it: the two framings never mix in one body.
     response& write(std::string_view piece) {
+        if (!chunked_) body_.clear();
         chunked_ = true;
         if (!piece.empty()) append_chunk(body_, piece);
         return *this;
     }
+
+    // Marks a response whose body is produced after the handler returns by a connection that
+    // takes over the socket (Server-Sent Events): only the head is serialized, announcing a
+    // chunked body the stream then writes chunk by chunk.
+    response& stream() noexcept {
+        streaming_ = true;
+        chunked_ = true;
+        return *this;
+    }
+    bool streaming() const noexcept { return streaming_; }
 
     // Ask for the connection to close once this response is written.
     response& close() noexcept {
@@ -102,7 +117,7 @@ public:
         status_ = 200;
         fields_.clear();
         body_.clear();
-        chunked_ = close_ = has_content_type_ = false;
+        chunked_ = close_ = has_content_type_ = streaming_ = false;
     }
 
     static void append_chunk(std::string& out, std::string_view piece) {
@@ -115,7 +130,7 @@ public:
 
 private:
     int status_ = 200;
-    bool chunked_ = false, close_ = false, has_content_type_ = false;
+    bool chunked_ = false, close_ = false, has_content_type_ = false, streaming_ = false;
     std::string fields_;
     std::string body_;   // for chunked responses: already framed chunks, without the last-chunk
 };

@@ -72,7 +72,9 @@ public:
         node* at = &root_;
         std::size_t params = 0;
         std::string_view rest = pattern.substr(1);
-        bool last = pattern.size() == 1;   // "/" is the root itself
+        // "/" is the empty segment under the root, as "/files/" is under "files", so "/*" serves "/"
+        // the way "/files/*" serves "/files/".
+        bool last = false;
         while (!last) {
             auto slash = rest.find('/');
             std::string_view segment = rest.substr(0, slash);
@@ -112,8 +114,9 @@ public:
         std::array<capture, request::max_params> captures{};
         search_state state{captures.data(), 0, {}};
 
-        const node* found = m == method::other ? nullptr : find(root_, path.substr(1), path.size() == 1, m, state);
-        if (!found && m == method::head) found = find(root_, path.substr(1), path.size() == 1, method::get, state = {captures.data(), 0, {}});
+        const std::string_view rest = path.substr(1);
+        const node* found = m == method::other ? nullptr : find(root_, rest, false, m, state);
+        if (!found && m == method::head) found = find(root_, rest, false, method::get, state = {captures.data(), 0, {}});
         if (found) {
             auto slot = static_cast<std::size_t>(m);
             const Handler* h = found->handlers[slot] ? found->handlers[slot].get()
@@ -122,10 +125,9 @@ public:
             return {outcome::found, h, {}};
         }
         state = {captures.data(), 0, {}};
-        const node* any = find(root_, path.substr(1), path.size() == 1, std::nullopt, state);
-        if (!any) return {outcome::not_found, nullptr, {}};
+        if (!find(root_, rest, false, std::nullopt, state)) return {outcome::not_found, nullptr, {}};
         match_result r{m == method::options ? outcome::options : outcome::method_not_allowed, nullptr, {}};
-        r.allow = allow_list(*any);
+        r.allow = allow_list(rest);
         return r;
     }
 
@@ -186,19 +188,27 @@ private:
         return nullptr;
     }
 
-    static std::string allow_list(const node& n) {
+    // The methods some route accepts for this path, each found the way match() would find it: the
+    // routes serving one path may sit on different nodes ("/files/new" for GET, "/files/:id" for
+    // POST), so every method is searched rather than one node's handlers listed. GET implies HEAD
+    // and OPTIONS is always answered. Only the 405 and OPTIONS answers pay for this.
+    std::string allow_list(std::string_view rest) const {
         std::string allow;
         auto add = [&](std::string_view name) {
             if (!allow.empty()) allow.append(", ");
             allow.append(name);
         };
-        for (std::size_t i = 0; i < n.handlers.size(); ++i) {
-            if (!n.handlers[i]) continue;
-            auto m = static_cast<method>(i);
-            add(to_string(m));
-            if (m == method::get && !n.handlers[static_cast<std::size_t>(method::head)]) add("HEAD");
+        bool get_served = false, options_served = false;
+        for (std::size_t i = 0; i < root_.handlers.size(); ++i) {
+            const auto m = static_cast<method>(i);
+            std::array<capture, request::max_params> captures{};
+            search_state state{captures.data(), 0, {}};
+            bool served = find(root_, rest, false, m, state) != nullptr;
+            if (m == method::get) get_served = served;
+            if (m == method::options) options_served = served;
+            if (served || (m == method::head && get_served)) add(to_string(m));
         }
-        if (!n.handlers[static_cast<std::size_t>(method::options)]) add("OPTIONS");
+        if (!options_served) add("OPTIONS");
         return allow;
     }
 

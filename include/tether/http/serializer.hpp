@@ -47,6 +47,7 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     const bool no_content = status_forbids_body(status);
     bool chunked = res.chunked() && !no_content;
     if (chunked && ctx.version_minor == 0) keep_alive = false;   // 1.0: body ends at close
+    if (res.streaming()) keep_alive = ctx.version_minor >= 1;     // a stream owns the connection until it ends
 
     append_status_line(out, status);
     out.append("Date: ").append(ctx.date).append("\r\n");
@@ -64,7 +65,7 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     else if (ctx.version_minor == 0) out.append("Connection: keep-alive\r\n");
     out.append("\r\n");
 
-    if (ctx.head || no_content) return keep_alive;
+    if (ctx.head || no_content || res.streaming()) return keep_alive;
     if (!chunked) {
         out.append(res.body_bytes());
     } else if (ctx.version_minor >= 1) {

@@ -212,7 +212,10 @@ private:
     catch_up_result catch_up_from_ring(subscriber& s) {
         while (s.next_sequence_ < next_) {
             auto found = topic_->read(s.next_sequence_);
-            if (found.state == ring::slot_state::lapped) {
+            // Not ready although this group is past it: overwritten (lapped), or - only where the group itself
+            // skipped ahead after a lap - still not stored by a publisher that stalled for a whole lap.
+            // Either way the sequence is older than the retained history.
+            if (found.state != ring::slot_state::ready) {
                 if constexpr (disconnecting) {
                     cut_off(s, disconnect_reason::lapped);
                     return catch_up_result::gone;
@@ -223,9 +226,6 @@ private:
                     continue;
                 }
             }
-            // This group already read that sequence, and a slot never goes back: cannot be pending.
-            assert(found.state == ring::slot_state::ready);
-            if (found.state != ring::slot_state::ready) break;
             switch (offer(s, found.message)) {
             case offer_result::no_room: return catch_up_result::parked;
             case offer_result::gone: return catch_up_result::gone;

@@ -66,6 +66,15 @@ public:
         }
     }
 
+    // Drops references the caller knows are not the last (it holds another one, to be released later with
+    // intrusive_release). relaxed: that later release orders this thread's uses before the destruction.
+    // Having no delete path here also tells the compiler the object is still alive afterwards.
+    friend void intrusive_release_not_last(Derived const* object, std::uint32_t count) noexcept {
+        [[maybe_unused]] auto const before =
+            static_cast<ref_counted const*>(object)->references_.fetch_sub(count, std::memory_order_relaxed);
+        assert(before > count);
+    }
+
     /// For tests and diagnostics only: the count may change as soon as it is read.
     std::uint32_t use_count() const noexcept { return references_.load(std::memory_order_relaxed); }
 
@@ -214,11 +223,12 @@ private:
     static std::uint64_t borrows_of(std::uint64_t word) noexcept { return word >> pointer_bits; }
 
     // Returns our borrow to the slot if it still holds `object`; otherwise the writer that replaced it has
-    // moved our borrow into the object's own count, so we drop it there.
+    // moved our borrow into the object's own count, so we drop it there (never the last reference: the
+    // caller took its own before calling this).
     void give_back_borrow(std::uint64_t word, T* object) const noexcept {
         for (;;) {
             if (pointer_of(word) != object) {
-                if (object != nullptr) intrusive_release(object, 1);
+                if (object != nullptr) intrusive_release_not_last(object, 1);
                 return;
             }
             assert(borrows_of(word) > 0);

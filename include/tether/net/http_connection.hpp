@@ -144,7 +144,7 @@ private:
         res.clear();
         server_.dispatch(req, res);
         if (thread_.upgrade) {   // the handler accepted a protocol switch (WebSocket)
-            if (res.status() == 101) upgrade_ = std::move(thread_.upgrade);
+            if (res.status() == 101 || (res.streaming() && res.status() == 200)) upgrade_ = std::move(thread_.upgrade);
             thread_.upgrade.reset();
         }
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,

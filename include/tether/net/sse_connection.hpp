@@ -1,0 +1,272 @@
+#pragma once
+// One Server-Sent Events stream (WHATWG HTML §9.2): the response head has been written by the
+// HTTP connection, which handed over the socket; from here on the connection only writes
+// event blocks, as HTTP/1.1 chunks (or raw bytes to an HTTP/1.0 client, whose body ends when
+// the connection closes).
+//
+// It still reads, to notice the browser going away (EOF) without waiting for a write to fail;
+// anything the client sends is discarded. Heartbeats use the thread's timer wheel, writes are
+// corked like WebSocket's (one write per loop turn), and the unsent bytes are bounded: a client
+// too slow for its stream is cut off and resumes later from its Last-Event-ID instead of
+// growing a queue without limit.
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <tether/http/response.hpp>
+#include <tether/net/io_thread.hpp>
+#include <tether/sse/behaviour.hpp>
+#include <tether/sse/event.hpp>
+
+namespace tether::net {
+
+template <class Server, class UserData>
+class sse_connection final : public connection_base {
+    using transport = typename Server::transport;
+    using socket_type = typename transport::socket;
+    using thread_state = typename Server::thread_state;
+
+public:
+    using behaviour_type = sse::behaviour<sse_connection, UserData>;
+
+    // ---- the application's view ----------------------------------------------------------
+    // Queues one event. False when the stream is closed or the event did not fit the bound
+    // (the stream is then ended). Throws std::invalid_argument for CR/LF in id or type.
+    bool send(const sse::event& e) {
+        if (closed_) return false;
+        scratch_.clear();
+        sse::append_event(scratch_, e);
+        return send_block(scratch_);
+    }
+
+    // Queues pre-encoded event bytes (a block from sse::append_event, shared by many streams).
+    bool send_block(std::string_view block) {
+        if (closed_) return false;
+        if (buffered_amount() + block.size() + 32 > behaviour_.max_buffered_bytes) {
+            end();
+            return false;
+        }
+        append_body(block);
+        return true;
+    }
+
+    // Ends the stream: the terminating chunk, then the connection closes.
+    void end() {
+        if (closed_ || ending_) return;
+        ending_ = true;
+        if (chunked_) out_.append("0\r\n\r\n");
+        schedule_flush();
+    }
+
+    std::size_t buffered_amount() const noexcept { return out_.size() - out_sent_; }
+    UserData& user_data() noexcept { return user_data_; }
+    // The id the browser last saw (Last-Event-ID header, or the lastEventId query parameter
+    // on a first connect), empty when none.
+    std::string_view last_event_id() const noexcept { return last_event_id_; }
+    bool is_open() const noexcept { return !closed_ && !ending_; }
+
+    class handle {
+    public:
+        handle() = default;
+        bool send(std::string data, std::string type = {}, std::string id = {}) const {
+            if (!alive()) return false;
+            asio::post(*anchor_->io, [a = anchor_, d = std::move(data), t = std::move(type), i = std::move(id)] {
+                if (a->connection) a->connection->send({.data = d, .type = t, .id = i});
+            });
+            return true;
+        }
+        void end() const {
+            if (!alive()) return;
+            asio::post(*anchor_->io, [a = anchor_] {
+                if (a->connection) a->connection->end();
+            });
+        }
+        bool alive() const noexcept { return anchor_ && anchor_->alive.load(std::memory_order_acquire); }
+
+    private:
+        friend class sse_connection;
+        struct anchor {
+            anchor(sse_connection* c, asio::io_context* context) noexcept : connection(c), io(context) {}
+            sse_connection* connection;   // touched only on the owning thread
+            asio::io_context* io;
+            std::atomic<bool> alive{true};
+        };
+        explicit handle(std::shared_ptr<anchor> a) : anchor_(std::move(a)) {}
+        std::shared_ptr<anchor> anchor_;
+    };
+
+    handle get_handle() {
+        if (!anchor_) anchor_ = std::make_shared<typename handle::anchor>(this, &thread_.io());
+        return handle(anchor_);
+    }
+
+    // ---- set up by the server --------------------------------------------------------------
+    sse_connection(Server& server, thread_state& thread, socket_type socket, const behaviour_type& behaviour,
+                   UserData user_data, std::string last_event_id, bool chunked)
+        : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
+          user_data_(std::move(user_data)), last_event_id_(std::move(last_event_id)), chunked_(chunked) {
+        thread_.add(*this);
+    }
+
+    void start() {
+        if (behaviour_.retry.count() > 0) {
+            auto retry = behaviour_.retry;
+            if (behaviour_.retry_jitter.count() > 0) {
+                thread_local std::minstd_rand jitter{std::random_device{}()};
+                retry += std::chrono::milliseconds(jitter() % (behaviour_.retry_jitter.count() + 1));
+            }
+            std::string block = "retry: " + std::to_string(retry.count()) + "\n\n";
+            append_body(block);
+        }
+        arm_heartbeat();
+        in_callbacks_ = true;
+        if (behaviour_.on_open) behaviour_.on_open(*this);
+        in_callbacks_ = false;
+        if (closed_) return destroy_if_done();
+        flush();
+        if (!closed_) wait_readable();
+    }
+
+    void begin_drain() override { end(); }
+    void force_close() override { close(); }
+
+private:
+    void append_body(std::string_view block) {
+        if (chunked_) {
+            http::response::append_chunk(out_, block);
+        } else {
+            out_.append(block);
+        }
+        wrote_since_heartbeat_ = true;
+        schedule_flush();
+    }
+
+    // ---- reading: only to notice the client leaving ------------------------------------------
+    void wait_readable() {
+        if (reading_ || closed_) return;
+        reading_ = true;
+        ++pending_ops_;
+        transport::async_wait_readable(socket_, [this](std::error_code ec) {
+            op_guard guard(*this);
+            reading_ = false;
+            if (closed_) return;
+            if (ec) return close();
+            char* buffer = thread_.read_buffer();
+            for (;;) {
+                std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+                if (ec || n == 0) return close();   // EOF: the browser closed the stream
+            }
+            wait_readable();
+        });
+    }
+
+    // ---- heartbeats ---------------------------------------------------------------------
+    void arm_heartbeat() {
+        if (behaviour_.heartbeat.count() > 0) thread_.wheel().arm(*this, behaviour_.heartbeat);
+    }
+
+    void on_timer() override {
+        if (closed_) return;
+        if (ending_) return close();   // a client that does not read the last chunk
+        if (!wrote_since_heartbeat_) {
+            std::string beat;
+            sse::append_comment(beat);
+            append_body(beat);
+        }
+        wrote_since_heartbeat_ = false;
+        arm_heartbeat();
+    }
+
+    // ---- writing ------------------------------------------------------------------------
+    void schedule_flush() {
+        if (in_callbacks_ || corked_ || closed_) return;
+        corked_ = true;
+        ++pending_ops_;
+        thread_.cork(*this);
+    }
+
+    void on_uncork() override {
+        op_guard guard(*this);
+        corked_ = false;
+        if (!closed_) flush();
+    }
+
+    void flush() {
+        if (writing_ || closed_) return;
+        while (out_sent_ < out_.size()) {
+            std::error_code ec;
+            std::size_t n = transport::write_some(
+                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+            if (ec) return close();
+            out_sent_ += n;
+        }
+        out_.clear();
+        out_sent_ = 0;
+        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        if (ending_) {
+            transport::shutdown_send(socket_);
+            thread_.wheel().arm(*this, std::chrono::seconds(2));   // then close, read or not
+        }
+    }
+
+    void wait_writable() {
+        writing_ = true;
+        ++pending_ops_;
+        transport::async_wait_writable(socket_, [this](std::error_code ec) {
+            op_guard guard(*this);
+            writing_ = false;
+            if (closed_) return;
+            if (ec) return close();
+            flush();
+        });
+    }
+
+    // ---- lifetime -----------------------------------------------------------------------
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        thread_.wheel().cancel(*this);
+        transport::close(socket_);
+        thread_.remove(*this);
+        if (anchor_) {
+            anchor_->alive.store(false, std::memory_order_release);
+            anchor_->connection = nullptr;
+        }
+        ++pending_ops_;
+        if (behaviour_.on_close) behaviour_.on_close(*this);
+        --pending_ops_;
+        if (!in_callbacks_) destroy_if_done();
+    }
+
+    friend class op_guard<sse_connection>;
+    void destroy_if_done() {
+        if (pending_ops_ == 0 && closed_) delete this;
+    }
+
+    static constexpr std::size_t keep_capacity = 16 * 1024;
+
+    Server& server_;
+    thread_state& thread_;
+    socket_type socket_;
+    const behaviour_type& behaviour_;
+    UserData user_data_;
+    std::string last_event_id_;
+    std::string out_;
+    std::string scratch_;
+    std::size_t out_sent_ = 0;
+    std::shared_ptr<typename handle::anchor> anchor_;
+    unsigned char pending_ops_ = 0;
+    bool chunked_;
+    bool closed_ = false, ending_ = false, reading_ = false, writing_ = false, corked_ = false;
+    bool in_callbacks_ = false, wrote_since_heartbeat_ = false;
+};
+
+} // namespace tether::net

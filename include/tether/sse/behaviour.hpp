@@ -1,0 +1,35 @@
+#pragma once
+// What a Server-Sent Events route does: callbacks and settings in one aggregate, like
+// ws::behaviour. `Stream` is the connection type handed to callbacks, `UserData` typed
+// per-stream state filled by on_request (which may refuse with http::error(401/403, ...)).
+//
+// Defaults follow what keeps EventSource streams healthy behind proxies: a comment heartbeat
+// every 15 s (idle proxies and NATs cut silent connections), and an optional per-client jitter
+// on the reconnection delay so a restart does not bring every browser back in the same second.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include <tether/http/request.hpp>
+
+namespace tether::sse {
+
+struct no_user_data {};
+
+template <class Stream, class UserData>
+struct behaviour {
+    // Before the response head is sent. Throw http::error(401/403, ...) to refuse.
+    std::function<void(const http::request&, UserData&)> on_request{};
+    // The stream is open: send events now or keep stream.get_handle() to send from anywhere.
+    std::function<void(Stream&)> on_open{};
+    std::function<void(Stream&)> on_close{};
+
+    std::chrono::milliseconds heartbeat{15'000};     // comment line when nothing else was sent; 0: none
+    std::chrono::milliseconds retry{0};              // sent as "retry:" at the start; 0: browser default
+    std::chrono::milliseconds retry_jitter{0};       // each client gets retry + uniform [0, jitter]
+    std::size_t max_buffered_bytes = 1024 * 1024;    // unsent bytes; past it the stream ends and the
+                                                     // client resumes with Last-Event-ID
+};
+
+} // namespace tether::sse
