@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# HTTP/1.1 plaintext benchmark: tether's `hello` example against Boost.Beast and cpp-httplib, side by side.
+#
+# Every server is started pinned to one core (SERVER_CPU, default 0), wrk runs pinned to another (CLIENT_CPU,
+# default 1), servers are interleaved inside each repetition so that drift in machine load hits all of them,
+# and the report leads with ratios against the peers rather than absolute numbers. See benchmarks/README.md.
+#
+#   benchmarks/http/run.sh               # DUR=10 s per run, REPS=3, writes benchmarks/results/http.md
+#   DUR=5 REPS=1 benchmarks/http/run.sh
+#   benchmarks/http/run.sh --smoke       # 1 s, 1 rep, correctness checks, non-zero exit on any failure
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR        use the binaries of this existing build instead of building [unset: build <repo>/build-bench]
+#   DUR [10]  REPS [3]  WARMUP [1]        seconds per measured run, repetitions, seconds of unmeasured warm-up
+#   CONNS [64]  DEPTH [16]                wrk connections, requests per pipelined write
+#   THREADS [1]                           --threads given to tether and Beast
+#   HTTPLIB_THREADS [CONNS]               --threads (pool size) given to cpp-httplib; see README
+#   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
+#   SERVERS ["tether beast httplib"]      subset to run
+#   RESULTS [<repo>/benchmarks/results/http.md]
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+command_line="benchmarks/http/run.sh${*:+ $*}"
+
+smoke=0
+for arg in "$@"; do
+    case $arg in
+        --smoke) smoke=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+DUR=${DUR:-10}
+REPS=${REPS:-3}
+WARMUP=${WARMUP:-1}
+if (( smoke )); then DUR=1; REPS=1; WARMUP=0; fi
+CONNS=${CONNS:-64}
+DEPTH=${DEPTH:-16}
+THREADS=${THREADS:-1}
+HTTPLIB_THREADS=${HTTPLIB_THREADS:-$CONNS}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SERVERS=${SERVERS:-"tether beast httplib"}
+RESULTS=${RESULTS:-$repo_root/benchmarks/results/http.md}
+clk_tck=$(getconf CLK_TCK)
+lua_script=$script_dir/pipeline.lua
+modes="plain pipelined"
+
+for tool in wrk curl taskset cmake; do
+    command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 2; }
+done
+
+log() { printf '[run.sh] %s\n' "$*" >&2; }
+loud() { printf '\n[run.sh] !!! %s\n\n' "$*" >&2; }
+
+# ---- processes we started: killed on any exit ----------------------------------------------------------
+declare -a live_pids=()
+work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-http-bench.XXXXXX")
+cleanup() {
+    local pid
+    for pid in "${live_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 0.5
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+    local keep=() pid
+    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+    live_pids=("${keep[@]}")
+}
+
+# ---- build ---------------------------------------------------------------------------------------------
+if [[ -n ${BUILD_DIR:-} ]]; then
+    build_dir=$BUILD_DIR
+    log "using existing build $build_dir (not rebuilding)"
+else
+    build_dir=$repo_root/build-bench
+    log "configuring and building $build_dir (Release)"
+    cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+        -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
+    for target in hello peer_beast_http peer_httplib; do
+        cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
+            || loud "building target '$target' failed; that server will be skipped"
+    done
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
+
+server_binary() {
+    case $1 in
+        tether) echo "$build_dir/examples/hello" ;;
+        beast) echo "$build_dir/benchmarks/peer_beast_http" ;;
+        httplib) echo "$build_dir/benchmarks/peer_httplib" ;;
+        *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
+    esac
+}
+server_threads() { if [[ $1 == httplib ]]; then echo "$HTTPLIB_THREADS"; else echo "$THREADS"; fi; }
+server_label() { if [[ $1 == httplib ]]; then echo "httplib (pool $HTTPLIB_THREADS)"; else echo "$1"; fi; }
+# cpp-httplib does not support pipelining (yhirose/cpp-httplib#1271, "not planning to support it"): it answers
+# the first request of a batch and drops the rest. Its failure of the pipelining probe is expected, not an error.
+known_without_pipelining=" httplib "
+
+failures=()
+declare -a servers=()
+for name in $SERVERS; do
+    bin=$(server_binary "$name")
+    if [[ -x $bin ]]; then
+        servers+=("$name")
+    else
+        loud "SKIPPING $name: $bin is missing"
+        if [[ $name == tether ]] && (( smoke )); then failures+=("tether: binary $bin is missing"); fi
+    fi
+done
+
+# ---- one server process --------------------------------------------------------------------------------
+server_pid=""
+server_port=""
+server_log=""
+start_error=""
+plaintext_answer=""
+
+free_port() {
+    local port
+    for _ in $(seq 100); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        ss -Htan "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+    echo "run.sh: no free port found" >&2
+    return 1
+}
+
+# start_server NAME: sets server_pid, server_port. Returns non-zero if, in 3 attempts on 3 free ports, the
+# server never announced itself within 10 s (a port can be taken between the check and the bind on a busy host).
+start_server() {
+    local name=$1 bin port line attempt deadline
+    bin=$(server_binary "$name")
+    server_log=$work_dir/$name.log
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$SERVER_CPU" "$bin" --port "$port" --threads "$(server_threads "$name")" >"$server_log" 2>&1 &
+        server_pid=$!
+        live_pids+=("$server_pid")
+        deadline=$(( SECONDS + 10 ))
+        while (( SECONDS < deadline )); do
+            line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
+            if [[ -n $line ]]; then
+                server_port=${line##*:}
+                return 0
+            fi
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
+        log "$name did not start on port $port (attempt $attempt): ${start_error:-no output}"
+        stop_server
+    done
+    return 1
+}
+
+stop_server() {
+    [[ -n $server_pid ]] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    forget_pid "$server_pid"
+    server_pid=""
+}
+
+cpu_ticks() {  # utime + stime of the whole process (all threads), in clock ticks: /proc/PID/stat fields 14, 15
+    local stat fields
+    stat=$(<"/proc/$1/stat")
+    read -r -a fields <<<"${stat##*) }"
+    echo $(( fields[11] + fields[12] ))
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---- correctness checks --------------------------------------------------------------------------------
+check_plaintext() {  # GET /plaintext with curl: status 200, body "Hello, World!"
+    # A transport-level failure (status 000: refused, reset, timed out) is retried twice, 1 s apart, so that a
+    # starved host does not fail a server; a wrong answer is never retried.
+    local out attempt
+    for attempt in 1 2 3; do
+        : >"$work_dir/body"
+        out=$(curl -sS -m 5 -o "$work_dir/body" -w '%{http_code}' "http://127.0.0.1:$server_port/plaintext" \
+              2>"$work_dir/curl.err" || true)
+        plaintext_answer="status ${out:-none}, body '$(head -c 80 "$work_dir/body" | tr -d '\r\n')'"
+        plaintext_answer+="$(head -c 200 "$work_dir/curl.err" | tr '\n' ' ' | sed 's/^./, curl: &/')"
+        [[ $out == 000 || -z $out ]] || break
+        log "GET /plaintext on port $server_port failed at the transport level (attempt $attempt): $plaintext_answer"
+        sleep 1
+    done
+    [[ $out == 200 && $(<"$work_dir/body") == "Hello, World!" ]]
+}
+
+check_pipelining() {  # DEPTH requests in one write, the last with Connection: close; expect DEPTH answers
+    local one="GET /plaintext HTTP/1.1"$'\r\n'"Host: 127.0.0.1"$'\r\n\r\n' batch="" n
+    for (( n = 1; n < DEPTH; n++ )); do batch+=$one; done
+    batch+="GET /plaintext HTTP/1.1"$'\r\n'"Host: 127.0.0.1"$'\r\n'"Connection: close"$'\r\n\r\n'
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s" "$2" >&3 && cat <&3' _ "$server_port" "$batch" \
+        >"$work_dir/pipelined" 2>/dev/null || true
+    n=$(grep -ao 'HTTP/1.1 200 OK' "$work_dir/pipelined" | wc -l)
+    [[ $n -eq $DEPTH && $(grep -ao 'Hello, World!' "$work_dir/pipelined" | wc -l) -eq $DEPTH ]]
+}
+
+# ---- one measured run ----------------------------------------------------------------------------------
+# measure NAME MODE REP: starts a fresh server, checks it, warms it up, measures; appends a record to $records.
+records=$work_dir/records.tsv
+: >"$records"
+
+wrk_command() {  # wrk_command SECONDS MODE: sets wrk_cmd; bounded by wrk -d and a hard timeout
+    local seconds=$1 mode=$2
+    wrk_cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 $(( seconds + 30 ))
+             wrk -t1 -c"$CONNS" -d"${seconds}s" --timeout 2s)
+    if [[ $mode == pipelined ]]; then
+        wrk_cmd+=(-s "$lua_script" "http://127.0.0.1:$server_port/plaintext" -- "$DEPTH")
+    else
+        wrk_cmd+=("http://127.0.0.1:$server_port/plaintext")
+    fi
+}
+
+measure() {
+    local name=$1 mode=$2 rep=$3 out wrk_pid wrk_cmd busy cpu0 cpu1 rss_start rss_mid rss_end requests rps errors us
+    if ! start_server "$name"; then
+        failures+=("$name: did not start (no 'listening on' line within 10 s, 3 attempts): ${start_error:-no output}")
+        loud "$name did not start"
+        return
+    fi
+    if ! check_plaintext; then
+        failures+=("$name: GET /plaintext did not answer 200 'Hello, World!' ($plaintext_answer)")
+        loud "$name answered GET /plaintext wrongly; not measured"
+        stop_server
+        return
+    fi
+    if [[ $mode == pipelined ]] && ! check_pipelining; then
+        if [[ $known_without_pipelining == *" $name "* ]]; then
+            log "$name: no HTTP/1.1 pipelining support (known, yhirose/cpp-httplib#1271); pipelined mode not measured"
+            printf '%s\t%s\t%s\tunsupported\n' "$name" "$mode" "$rep" >>"$records"
+        else
+            failures+=("$name: answered $(grep -ao 'HTTP/1.1 200 OK' "$work_dir/pipelined" | wc -l)/$DEPTH pipelined requests")
+            loud "$name failed the pipelining check; not measured"
+        fi
+        stop_server
+        return
+    fi
+
+    rss_start=$(rss_kib "$server_pid")
+    if (( WARMUP > 0 )); then
+        wrk_command "$WARMUP" "$mode"
+        "${wrk_cmd[@]}" >"$work_dir/warmup.txt" 2>&1 || true
+    fi
+
+    out=$work_dir/wrk-$name-$mode-$rep.txt
+    cpu0=$(cpu_ticks "$server_pid")
+    wrk_command "$DUR" "$mode"
+    "${wrk_cmd[@]}" >"$out" 2>&1 &   # a simple command: $! is the process itself (taskset execs timeout)
+    wrk_pid=$!
+    live_pids+=("$wrk_pid")
+    sleep "$(awk -v d="$DUR" 'BEGIN { print d / 2 }')"
+    rss_mid=$(rss_kib "$server_pid")
+    local wrk_rc=0
+    wait "$wrk_pid" || wrk_rc=$?
+    forget_pid "$wrk_pid"
+    cpu1=$(cpu_ticks "$server_pid")
+    rss_end=$(rss_kib "$server_pid")
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        failures+=("$name: died during the $mode run")
+    fi
+    stop_server
+
+    if (( wrk_rc != 0 )); then
+        failures+=("$name/$mode: wrk exited with $wrk_rc")
+        cat "$out" >&2
+        return
+    fi
+    requests=$(awk '/ requests in / { print $1 }' "$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+    errors=$(awk '/^  Non-2xx or 3xx responses:/ { n += $NF }
+                  /^  Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
+                  END { print n + 0 }' "$out")
+    us=$(awk -v t=$(( cpu1 - cpu0 )) -v hz="$clk_tck" -v r="$requests" 'BEGIN { printf "%.2f", (r > 0 ? t * 1e6 / hz / r : 0) }')
+    busy=$(awk -v t=$(( cpu1 - cpu0 )) -v hz="$clk_tck" -v d="$DUR" 'BEGIN { printf "%.0f", t * 100 / hz / d }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$rep" "$rps" "$us" "$rss_start" "$rss_mid" "$rss_end" "$errors" "$busy" >>"$records"
+    log "$(printf '%-8s %-9s rep %s: %12s req/s  %7s us/req  CPU %s%%  RSS %s/%s/%s KiB  errors %s' \
+        "$name" "$mode" "$rep" "$rps" "$us" "$busy" "$rss_start" "$rss_mid" "$rss_end" "$errors")"
+}
+
+(( ${#servers[@]} > 0 )) || { echo "run.sh: no server binary found" >&2; exit 1; }
+log "servers: ${servers[*]}; DUR=${DUR}s REPS=$REPS WARMUP=${WARMUP}s CONNS=$CONNS DEPTH=$DEPTH; server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU"
+for (( rep = 1; rep <= REPS; rep++ )); do
+    for mode in $modes; do
+        for name in "${servers[@]}"; do
+            measure "$name" "$mode" "$rep"
+        done
+    done
+done
+
+# ---- report --------------------------------------------------------------------------------------------
+# summary FIELD NAME MODE -> "median min max" over the repetitions (empty when there is no measurement)
+summary() {
+    awk -F'\t' -v f="$1" -v s="$2" -v m="$3" '$1 == s && $2 == m && $4 != "unsupported" { print $f }' "$records" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s %s %s", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+}
+unsupported() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m && $4 == "unsupported" { f = 1 } END { exit !f }' "$records"; }
+fmt_int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+report=$work_dir/report.md
+{
+    echo "# HTTP/1.1 plaintext: tether vs Boost.Beast vs cpp-httplib"
+    echo
+    echo "- command: \`${DUR:+DUR=$DUR }REPS=$REPS WARMUP=$WARMUP CONNS=$CONNS DEPTH=$DEPTH THREADS=$THREADS HTTPLIB_THREADS=$HTTPLIB_THREADS $command_line\`"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)"
+    echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r)"
+    echo "- tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(g++ --version | head -1), cmake $(cmake --version | head -1 | awk '{ print $3 }'), build type ${build_type:-unset}"
+    echo "- peers: Boost $(awk '/define BOOST_LIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/boost/version.hpp 2>/dev/null || echo '?'),"\
+         "cpp-httplib $(awk '/define CPPHTTPLIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/httplib.h 2>/dev/null || echo '?')"
+    echo "- load: \`taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d${DUR}s --timeout 2s\` (plain) and the same with \`-s pipeline.lua -- $DEPTH\` (pipelined);"\
+         "servers \`taskset -c $SERVER_CPU <server> --threads N\`, a fresh process per run, ${WARMUP}s warm-up, $REPS repetition(s) interleaved"
+    (( smoke )) && echo "- **smoke run**: 1 s, 1 repetition; a correctness check, not a measurement"
+    echo
+    echo "| server | mode | requests/s median (min–max) | server CPU µs/request | server CPU busy | RSS start / mid / end KiB | errors |"
+    echo "|---|---|---|---|---|---|---|"
+    for mode in $modes; do
+        for name in "${servers[@]}"; do
+            read -r rps rps_min rps_max <<<"$(summary 4 "$name" "$mode")" || true
+            if [[ -n ${rps:-} ]]; then
+                read -r us _ <<<"$(summary 5 "$name" "$mode")"
+                read -r rs _ <<<"$(summary 6 "$name" "$mode")"
+                read -r rm _ <<<"$(summary 7 "$name" "$mode")"
+                read -r re _ <<<"$(summary 8 "$name" "$mode")"
+                read -r _ _ err <<<"$(summary 9 "$name" "$mode")"
+                read -r busy _ <<<"$(summary 10 "$name" "$mode")"
+                echo "| $(server_label "$name") | $mode | $(fmt_int "$rps") ($(fmt_int "$rps_min")–$(fmt_int "$rps_max")) | $us | $busy% | $rs / $rm / $re | $err |"
+            elif unsupported "$name" "$mode"; then
+                echo "| $(server_label "$name") | $mode | not supported (answers the first request of a batch only) | – | – | – | – |"
+            else
+                echo "| $(server_label "$name") | $mode | FAILED (see log) | – | – | – | – |"
+            fi
+            rps=""
+        done
+    done
+    echo
+    echo "Ratios of medians (throughput: >1 means tether is faster; CPU: <1 means tether spends less per request):"
+    echo
+    echo "| mode | metric | tether/beast | tether/httplib |"
+    echo "|---|---|---|---|"
+    for mode in $modes; do
+        t_rps=$(summary 4 tether "$mode" | cut -d' ' -f1); t_us=$(summary 5 tether "$mode" | cut -d' ' -f1)
+        b_rps=$(summary 4 beast "$mode" | cut -d' ' -f1); b_us=$(summary 5 beast "$mode" | cut -d' ' -f1)
+        h_rps=$(summary 4 httplib "$mode" | cut -d' ' -f1); h_us=$(summary 5 httplib "$mode" | cut -d' ' -f1)
+        echo "| $mode | requests/s | $(ratio "$t_rps" "$b_rps") | $(ratio "$t_rps" "$h_rps") |"
+        echo "| $mode | CPU µs/request | $(ratio "$t_us" "$b_us") | $(ratio "$t_us" "$h_us") |"
+    done
+    echo
+    echo "RSS is the median over repetitions of VmRSS: before any load (start), halfway through the measured run"
+    echo "(mid) and right after it (end). Errors are wrk's non-2xx responses plus socket errors, worst repetition."
+    echo "CPU busy is the server's CPU time over the run's wall time on its one core: well under 100% means the"
+    echo "server was waiting for the client, so requests/s is client-bound and CPU µs/request is the number to compare."
+    if (( ${#failures[@]} > 0 )); then
+        echo
+        echo "Failures:"
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
+} >"$report"
+
+cat "$report"
+if (( smoke )); then
+    log "smoke run: report not written to $RESULTS"
+else
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$report" "$RESULTS"
+    log "report written to $RESULTS"
+fi
+
+if (( ${#failures[@]} > 0 )); then
+    loud "FAILED: ${failures[*]}"
+    exit 1
+fi
