@@ -16,7 +16,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include <tether/config.hpp>
+#include <tether/topic.hpp>
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
 #include <tether/http/date.hpp>
@@ -99,6 +102,12 @@ public:
         http::response response;
         http::date_cache dates;
         std::unique_ptr<pending_upgrade> upgrade;
+        net::topic_groups groups;   // this thread's reader group per topic
+
+        template <class Policy>
+        static net::group_base& group_for(thread_state& t, const hub::topic_handle& topic) {
+            return t.groups.template for_topic<Policy>(topic, t.io());
+        }
         struct counters {
             std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
         } stats;
@@ -141,6 +150,62 @@ public:
         const auto* b = owned.get();
         kept_alive_.push_back(std::move(owned));
         return get(pattern, [this, b](http::request& req, http::response& res) { accept_sse(*b, req, res); });
+    }
+
+    // ---- topics --------------------------------------------------------------------------
+    // Opens (or returns) the topic `name`. The policy decides what happens to a subscriber that
+    // falls a whole history behind or over its byte budget: backpressure::disconnect,
+    // drop_oldest (it is told exactly what it missed) or conflate (latest value per key).
+    // Opening the same name with another policy throws std::logic_error.
+    template <class Policy = backpressure::drop_oldest>
+    tether::topic<Policy> topic(std::string_view name, topic_options options = {}) {
+        std::lock_guard lock(topics_mutex_);
+        if (auto it = topics_.find(name); it != topics_.end()) {
+            if (it->second.group_for != &thread_state::template group_for<Policy>)
+                throw std::logic_error("tether: topic '" + std::string(name) + "' is already open with another policy");
+            return tether::topic<Policy>(it->second.handle);
+        }
+        auto handle = std::make_shared<hub::topic>(std::string(name), detail::server_formats(std::string(name)),
+                                                   hub::topic_options{.capacity = options.history});
+        topics_.emplace(std::string(name), topic_entry{handle, &thread_state::template group_for<Policy>});
+        return tether::topic<Policy>(std::move(handle));
+    }
+
+    // A WebSocket endpoint speaking tether's JSON control protocol, for browser clients:
+    //   client: {"type":"subscribe","topic":"t","since":"<id>"}   since optional (resume)
+    //           {"type":"unsubscribe","topic":"t"}
+    //           {"type":"publish","topic":"t","data":"text"}     only where can_publish allows
+    //   server: {"type":"subscribed","topic":"t","recovered":true|false,"id":"<id>"}
+    //           {"topic":"t","id":"<id>","data":"text"}          each message
+    //           {"type":"missed","topic":"t","first":"<id>","last":"<id>"}
+    //           {"type":"error","message":"..."}
+    struct pubsub_options {
+        std::function<bool(std::string_view topic)> can_subscribe{};   // default: every open topic
+        std::function<bool(std::string_view topic)> can_publish{};     // default: none
+        std::vector<std::string> allowed_origins{};
+        std::size_t max_message_size = 64 * 1024;
+    };
+    basic_server& pubsub(std::string_view pattern, pubsub_options options = {}) {
+        auto opts = std::make_shared<pubsub_options>(std::move(options));
+        kept_alive_.push_back(opts);
+        websocket_behaviour<> b;
+        b.allowed_origins = opts->allowed_origins;
+        b.max_message_size = opts->max_message_size;
+        b.on_message = [this, o = opts.get()](websocket_connection<>& ws, std::string_view text, ws::opcode) {
+            handle_control_message(*o, ws, text);
+        };
+        return websocket(pattern, std::move(b));
+    }
+
+    struct topic_entry {
+        hub::topic_handle handle;
+        net::group_base& (*group_for)(thread_state&, const hub::topic_handle&);
+    };
+    // The topic named `name`, or nullptr. Any thread.
+    const topic_entry* find_topic(std::string_view name) const {
+        std::lock_guard lock(topics_mutex_);
+        auto it = topics_.find(name);
+        return it == topics_.end() ? nullptr : &it->second;
     }
 
     // ---- lifecycle ---------------------------------------------------------------------
@@ -348,6 +413,42 @@ private:
             *this, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1);
     }
 
+    void handle_control_message(const pubsub_options& o, websocket_connection<>& ws, std::string_view text) {
+        auto reply_error = [&](std::string_view message) {
+            std::string out;
+            json::writer(out).begin_object().member("type", "error").member("message", message).end_object();
+            ws.send(out);
+        };
+        struct command {
+            std::string type, topic, since, data;
+        } c;
+        try {
+            c = json::parse(text, [](simdjson::ondemand::document& doc) {
+                auto obj = json::as<simdjson::ondemand::object>(doc, "message");
+                command r;
+                r.type = json::field<std::string>(obj, "type");
+                r.topic = json::field<std::string>(obj, "topic");
+                r.since = json::optional_field<std::string>(obj, "since").value_or("");
+                r.data = json::optional_field<std::string>(obj, "data").value_or("");
+                return r;
+            });
+        } catch (const json::parse_error& e) {
+            return reply_error(e.what());
+        }
+        if (!find_topic(c.topic)) return reply_error("no such topic: " + c.topic);
+        if (c.type == "subscribe") {
+            if (o.can_subscribe && !o.can_subscribe(c.topic)) return reply_error("not allowed to subscribe to " + c.topic);
+            ws.subscribe(c.topic, c.since);
+        } else if (c.type == "unsubscribe") {
+            ws.unsubscribe(c.topic);
+        } else if (c.type == "publish") {
+            if (!o.can_publish || !o.can_publish(c.topic)) return reply_error("not allowed to publish to " + c.topic);
+            find_topic(c.topic)->handle->publish(c.data);
+        } else {
+            reply_error("unknown type: " + c.type);
+        }
+    }
+
     void call_handler(const handler& h, http::request& req, http::response& res,
                       typename thread_state::counters& counters) {
         try {
@@ -431,7 +532,9 @@ private:
     std::vector<std::unique_ptr<thread_state>> threads_;
     std::unique_ptr<typename transport::protocol::acceptor> acceptor_;
     std::unique_ptr<asio::signal_set> signals_;
-    std::vector<std::shared_ptr<const void>> kept_alive_;   // WebSocket behaviours, referenced by connections
+    std::vector<std::shared_ptr<const void>> kept_alive_;
+    mutable std::mutex topics_mutex_;   // opening and looking up topics by name; never on publish
+    std::map<std::string, topic_entry, std::less<>> topics_;   // WebSocket behaviours, referenced by connections
     std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept
     std::size_t next_thread_ = 0;
     std::uint16_t port_ = 0;

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>

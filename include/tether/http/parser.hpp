@@ -122,8 +122,7 @@ private:
                 break;
             }
             std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(hit) - data.data());
-            if (!request_line_seen_ && lf - start_ > limits_->max_target_bytes + max_request_line_overhead)
-                return fail(414, "request-target too long");
+            if (!request_line_seen_ && !request_line_within_limits(lf - start_)) return parse_status::error;
             if (lf > start_ + 1) request_line_seen_ = true;
             if (lf + 1 < data.size() && data[lf + 1] == '\n') {
                 header_end_ = lf + 2;
@@ -142,13 +141,23 @@ private:
         if (header_end_ == 0) {
             scan_from_ = pos;
             std::size_t seen = data.size() - start_;
-            if (!request_line_seen_ && seen > limits_->max_target_bytes + max_request_line_overhead)
-                return fail(414, "request-target too long");
+            if (!request_line_seen_ && !request_line_within_limits(seen)) return parse_status::error;
             if (seen > limits_->max_header_bytes) return fail(431, "header section too large");
             return parse_status::need_more;
         }
         if (header_end_ - start_ > limits_->max_header_bytes) return fail(431, "header section too large");
         return parse_status::complete;
+    }
+
+    // Bounds a request-line of `length` bytes so far (complete or still arriving): past the target
+    // limit it is a 414, past the header limit a 431. Whichever limit a line trickled in byte by byte
+    // would cross first decides, so the status never depends on how the bytes were split into reads.
+    bool request_line_within_limits(std::size_t length) noexcept {
+        const std::size_t target_bound = limits_->max_target_bytes + max_request_line_overhead;
+        if (length > target_bound && target_bound <= limits_->max_header_bytes)
+            return fail(414, "request-target too long"), false;
+        if (length > limits_->max_header_bytes) return fail(431, "header section too large"), false;
+        return true;
     }
 
     // Validates the request-line and field lines of data[start_, header_end_) and fills `req`.

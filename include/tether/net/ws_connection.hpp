@@ -24,8 +24,14 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
+#include <tether/core/json_writer.hpp>
+#include <tether/hub/cursor.hpp>
 #include <tether/net/io_thread.hpp>
+#include <tether/net/output_queue.hpp>
+#include <tether/net/topic_groups.hpp>
+#include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
 #include <tether/ws/close_code.hpp>
 #include <tether/ws/frame.hpp>
@@ -33,7 +39,7 @@
 namespace tether::net {
 
 template <class Server, class UserData>
-class ws_connection final : public connection_base {
+class ws_connection final : public connection_base, private topic_sink {
     using transport = typename Server::transport;
     using socket_type = typename transport::socket;
     using thread_state = typename Server::thread_state;
@@ -48,7 +54,7 @@ public:
         if (state_ != state::open) return false;
         if (buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
             return overflow();
-        ws::append_frame(out_, op, message);
+        out_.append_with([&](std::string& o) { ws::append_frame(o, op, message); });
         schedule_flush();
         return true;
     }
@@ -61,7 +67,30 @@ public:
         start_closing(code, payload);
     }
 
-    std::size_t buffered_amount() const noexcept { return out_.size() - out_sent_; }
+    std::size_t buffered_amount() const noexcept { return out_.size(); }
+
+    // ---- topics (see tether/topic.hpp) -------------------------------------------------------
+    // Subscribes to `t` from `cursor` (the "id" of the last message the client has; empty: live
+    // only). The client first gets {"type":"subscribed","topic":..,"recovered":..,"id":..}: with
+    // recovered=false the history no longer covers the cursor and no replay is attempted, so
+    // nothing is ever silently skipped. Messages then arrive as {"topic":..,"id":..,"data":..}.
+    template <class Policy>
+    bool subscribe(const tether::topic<Policy>& t, std::string_view cursor = {}) {
+        return subscribe_to(t.handle(), &Server::thread_state::template group_for<Policy>, cursor);
+    }
+    // By name, for topics the server knows (the JSON control protocol). False if there is no such topic.
+    bool subscribe(std::string_view topic_name, std::string_view cursor = {}) {
+        auto* entry = server_.find_topic(topic_name);
+        if (!entry) return false;
+        return subscribe_to(entry->handle, entry->group_for, cursor);
+    }
+    void unsubscribe(std::string_view topic_name) {
+        for (auto& sub : subscriptions_)
+            if (sub->group && sub->group->source().name() == topic_name) {
+                sub->group->unsubscribe(*sub);
+                sub->group = nullptr;
+            }
+    }
     UserData& user_data() noexcept { return user_data_; }
     const UserData& user_data() const noexcept { return user_data_; }
     std::string_view subprotocol() const noexcept { return subprotocol_; }
@@ -216,7 +245,7 @@ private:
         switch (op) {
         case ws::opcode::ping:   // §5.5.2: answer with the same payload, as soon as possible
             if (state_ == state::open) {
-                ws::append_frame(out_, ws::opcode::pong, payload);
+                out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::pong, payload); });
                 schedule_flush();
             }
             return;
@@ -233,7 +262,7 @@ private:
             if (state_ == state::closing) return finish_close(closing_code_, closing_reason_);
             // §5.5.1: echo the status code; an empty Close is answered with an empty Close.
             std::string echo = payload.empty() ? std::string{} : ws::close_payload(code);
-            ws::append_frame(out_, ws::opcode::close, echo);
+            out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, echo); });
             state_ = state::closing;
             closing_code_ = code;
             closing_reason_.assign(reason);
@@ -255,7 +284,7 @@ private:
     }
 
     void start_closing(ws::close_code code, const std::string& payload) {
-        ws::append_frame(out_, ws::opcode::close, payload);
+        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, payload); });
         state_ = state::closing;
         closing_code_ = code;
         closing_reason_.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
@@ -273,6 +302,9 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        for (auto& sub : subscriptions_)
+            if (sub->group) sub->group->unsubscribe(*sub);
+        out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
         if (anchor_) {
             anchor_->alive.store(false, std::memory_order_release);
             anchor_->connection = nullptr;
@@ -299,6 +331,50 @@ private:
         return false;
     }
 
+    // ---- topics -------------------------------------------------------------------------
+    template <class GroupFor>
+    bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
+        if (state_ != state::open) return false;
+        for (auto& sub : subscriptions_)
+            if (sub->group && &sub->group->source() == topic.get()) return true;   // already subscribed
+        auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
+        std::string notice;
+        json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic->name())
+            .member("recovered", cursor.empty() || resume.recovered)
+            .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
+        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        auto& sub = *subscriptions_.emplace_back(std::make_unique<topic_subscription>(
+            static_cast<topic_sink&>(*this), topic_format::ws_frame, behaviour_.max_buffered_bytes));
+        group_for(thread_, topic).subscribe(sub, resume.from);
+        schedule_flush();
+        return true;
+    }
+
+    void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+        out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::ws_frame)), &sub);
+        schedule_flush();
+    }
+    // drop_oldest and conflate: say exactly which messages will never come.
+    void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
+        std::string notice;
+        json::writer(notice).begin_object().member("type", "missed").member("topic", sub.group->source().name())
+            .member("first", hub::to_string({sub.group->source().epoch(), first}))
+            .member("last", hub::to_string({sub.group->source().epoch(), last})).end_object();
+        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        schedule_flush();
+    }
+    void cut_off(topic_subscription&, hub::disconnect_reason why) override {
+        if (state_ != state::open) return;
+        auto code = why == hub::disconnect_reason::budget_exceeded   ? ws::close_code::try_again_later
+                    : why == hub::disconnect_reason::lapped          ? ws::close_code::policy_violation
+                                                                     : ws::close_code::message_too_big;
+        start_closing(code, ws::close_payload(code, "subscriber fell behind"));
+    }
+    void give_back(void* tag, std::size_t bytes) {
+        auto* sub = static_cast<topic_subscription*>(tag);
+        if (sub->group) sub->group->written(*sub, bytes);
+    }
+
     // ---- keep-alive -------------------------------------------------------------------
     void arm_keepalive() {
         auto interval = behaviour_.ping_interval.count() > 0 ? behaviour_.ping_interval : behaviour_.idle_timeout;
@@ -313,7 +389,7 @@ private:
             std::chrono::steady_clock::now() - last_message_ >= behaviour_.idle_timeout)
             return start_closing(ws::close_code::going_away, ws::close_payload(ws::close_code::going_away, "idle"));
         if (behaviour_.ping_interval.count() == 0) return arm_keepalive();
-        ws::append_frame(out_, ws::opcode::ping, {});
+        out_.append_with([](std::string& o) { ws::append_frame(o, ws::opcode::ping, {}); });
         awaiting_pong_ = true;
         thread_.wheel().arm(*this, behaviour_.pong_timeout);
         schedule_flush();
@@ -336,17 +412,9 @@ private:
 
     void flush() {
         if (writing_ || state_ == state::closed) return;
-        while (out_sent_ < out_.size()) {
-            std::error_code ec;
-            std::size_t n = transport::write_some(
-                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
-            if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
-            out_sent_ += n;
-        }
-        out_.clear();
-        out_sent_ = 0;
-        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+        if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
             // We echoed the peer's Close (or failed the connection): the handshake is over for us.
             return abort(closing_code_, closing_reason_);
@@ -358,7 +426,7 @@ private:
                 behaviour_.on_drain(*this);
                 in_callbacks_ = false;
                 if (state_ == state::closed) return;
-                if (out_sent_ < out_.size()) return flush();
+                if (!out_.empty()) return flush();
             }
             if (!reading_) wait_readable();   // reading paused while the queue was over its bound
         }
@@ -383,7 +451,7 @@ private:
     }
 
     static constexpr int max_reads_per_turn = 4;
-    static constexpr std::size_t keep_capacity = 16 * 1024;
+    static constexpr std::size_t keep_capacity = 16 * 1024;   // a larger message buffer is freed after use
 
     Server& server_;
     thread_state& thread_;
@@ -392,8 +460,8 @@ private:
     ws::frame_parser parser_;
     std::string partial_;   // an incomplete frame header or control frame
     std::string message_;   // fragments of a message in progress
-    std::string out_;       // frames not yet written
-    std::size_t out_sent_ = 0;
+    output_queue out_;      // frames not yet written, own and shared
+    std::vector<std::unique_ptr<topic_subscription>> subscriptions_;   // live until the connection goes
     UserData user_data_;
     std::string subprotocol_;
     std::shared_ptr<typename handle::anchor> anchor_;

@@ -1,0 +1,108 @@
+#pragma once
+// Where the hub meets the I/O threads: for every (I/O thread, topic) pair one hub::reader_group,
+// created the first time a connection on that thread subscribes, woken by a post to the
+// thread's io_context, draining to the thread's own connections (hub/reader_group.hpp).
+//
+// Connections receive messages through topic_sink, the one interface every streaming transport
+// (WebSocket, SSE, long-poll waiters) implements, and hold one topic_subscription per topic.
+// The policy (disconnect, drop_oldest, conflate) is a property of the topic, chosen when the
+// application opens it, so groups are reached through a small virtual base; the per-message
+// path inside a group stays fully typed.
+#include <asio.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include <tether/hub/backpressure.hpp>
+#include <tether/hub/reader_group.hpp>
+#include <tether/hub/topic.hpp>
+
+namespace tether::net {
+
+// Wire formats every server topic is encoded into at publish time, by index.
+enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2 };
+
+class group_base;
+struct topic_subscription;
+
+class topic_sink {
+public:
+    virtual void deliver(topic_subscription& s, const hub::payload_ptr& message) = 0;
+    // The subscriber will never get [first, last] (drop_oldest lapped it, conflation, history lost).
+    virtual void missed(topic_subscription& s, std::uint64_t first, std::uint64_t last) = 0;
+    // The disconnect policy cut this subscriber off.
+    virtual void cut_off(topic_subscription& s, hub::disconnect_reason why) = 0;
+
+protected:
+    ~topic_sink() = default;
+};
+
+struct topic_subscription : hub::subscriber {
+    topic_subscription(topic_sink& owner, topic_format f, std::size_t budget)
+        : hub::subscriber(static_cast<std::size_t>(f), budget), sink(&owner) {}
+    topic_sink* sink;
+    group_base* group = nullptr;
+};
+
+struct sink_delivery {
+    void deliver(hub::subscriber& s, const hub::payload_ptr& m) {
+        auto& t = static_cast<topic_subscription&>(s);
+        t.sink->deliver(t, m);
+    }
+    void missed(hub::subscriber& s, std::uint64_t first, std::uint64_t last) {
+        auto& t = static_cast<topic_subscription&>(s);
+        t.sink->missed(t, first, last);
+    }
+    void disconnect(hub::subscriber& s, hub::disconnect_reason why) {
+        auto& t = static_cast<topic_subscription&>(s);
+        t.sink->cut_off(t, why);
+    }
+};
+
+class group_base {
+public:
+    virtual ~group_base() = default;
+    // from: first sequence to deliver (replay), or nullopt for live only.
+    virtual void subscribe(topic_subscription& s, std::optional<std::uint64_t> from) = 0;
+    virtual void unsubscribe(topic_subscription& s) noexcept = 0;
+    virtual void written(topic_subscription& s, std::size_t bytes) = 0;
+    virtual hub::topic& source() noexcept = 0;
+};
+
+template <class Policy>
+class group final : public group_base {
+public:
+    group(hub::topic_handle topic, asio::io_context& io)
+        : group_(std::move(topic), [&io](hub::drain_request r) { asio::post(io, std::move(r)); }) {}
+    void subscribe(topic_subscription& s, std::optional<std::uint64_t> from) override {
+        s.group = this;
+        if (from) group_.subscribe(s, *from);
+        else group_.subscribe(s);
+    }
+    void unsubscribe(topic_subscription& s) noexcept override {
+        group_.unsubscribe(s);
+        s.group = nullptr;
+    }
+    void written(topic_subscription& s, std::size_t bytes) override { group_.written(s, bytes); }
+    hub::topic& source() noexcept override { return group_.source(); }
+
+private:
+    hub::reader_group<sink_delivery, Policy> group_;
+};
+
+// One I/O thread's groups, by topic.
+class topic_groups {
+public:
+    template <class Policy>
+    group_base& for_topic(const hub::topic_handle& topic, asio::io_context& io) {
+        auto& slot = groups_[topic.get()];
+        if (!slot) slot = std::make_unique<group<Policy>>(topic, io);
+        return *slot;
+    }
+
+private:
+    std::unordered_map<const hub::topic*, std::unique_ptr<group_base>> groups_;
+};
+
+} // namespace tether::net
