@@ -208,6 +208,15 @@ public:
         return it == topics_.end() ? nullptr : &it->second;
     }
 
+    // SSE over topics: `app.sse("/events", prices)` streams every message of `prices`, resumed
+    // from Last-Event-ID (or ?lastEventId= on a first connect).
+    template <class... Policies>
+    basic_server& sse(std::string_view pattern, const tether::topic<Policies>&... topics) {
+        sse_behaviour<> b;
+        (b.topics.push_back(std::string(topics.name())), ...);
+        return sse(pattern, std::move(b));
+    }
+
     // ---- lifecycle ---------------------------------------------------------------------
     // Binds and listens. Throws std::system_error naming the address when that fails.
     void listen() {

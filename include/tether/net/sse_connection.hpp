@@ -10,6 +10,8 @@
 // too slow for its stream is cut off and resumes later from its Last-Event-ID instead of
 // growing a queue without limit.
 #include <asio.hpp>
+#include <charconv>
+#include <vector>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -19,7 +21,11 @@
 #include <system_error>
 #include <utility>
 
+#include <tether/core/json_writer.hpp>
 #include <tether/http/response.hpp>
+#include <tether/hub/cursor.hpp>
+#include <tether/net/output_queue.hpp>
+#include <tether/net/topic_groups.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/sse/behaviour.hpp>
 #include <tether/sse/event.hpp>
@@ -27,7 +33,7 @@
 namespace tether::net {
 
 template <class Server, class UserData>
-class sse_connection final : public connection_base {
+class sse_connection final : public connection_base, private topic_sink {
     using transport = typename Server::transport;
     using socket_type = typename transport::socket;
     using thread_state = typename Server::thread_state;
@@ -48,7 +54,7 @@ public:
     // Queues pre-encoded event bytes (a block from sse::append_event, shared by many streams).
     bool send_block(std::string_view block) {
         if (closed_) return false;
-        if (buffered_amount() + block.size() + 32 > behaviour_.max_buffered_bytes) {
+        if (out_.size() + block.size() + 32 > behaviour_.max_buffered_bytes) {
             end();
             return false;
         }
@@ -64,7 +70,7 @@ public:
         schedule_flush();
     }
 
-    std::size_t buffered_amount() const noexcept { return out_.size() - out_sent_; }
+    std::size_t buffered_amount() const noexcept { return out_.size(); }
     UserData& user_data() noexcept { return user_data_; }
     // The id the browser last saw (Last-Event-ID header, or the lastEventId query parameter
     // on a first connect), empty when none.
@@ -126,6 +132,7 @@ public:
         }
         arm_heartbeat();
         in_callbacks_ = true;
+        subscribe_topics();
         if (behaviour_.on_open) behaviour_.on_open(*this);
         in_callbacks_ = false;
         if (closed_) return destroy_if_done();
@@ -139,12 +146,103 @@ public:
 private:
     void append_body(std::string_view block) {
         if (chunked_) {
-            http::response::append_chunk(out_, block);
+            out_.append_with([&](std::string& o) { http::response::append_chunk(o, block); });
         } else {
             out_.append(block);
         }
         wrote_since_heartbeat_ = true;
         schedule_flush();
+    }
+
+    // ---- topics -------------------------------------------------------------------------
+    struct stream_topic {
+        std::unique_ptr<topic_subscription> subscription;
+        hub::cursor position;   // of the last message this client has
+    };
+
+    // Subscribes to the route's topics, resuming each from its part of Last-Event-ID. A topic
+    // whose history no longer covers its cursor gets an explicit "reset" event and continues live.
+    void subscribe_topics() {
+        if (behaviour_.topics.empty()) return;
+        std::vector<std::string_view> cursors;
+        for (std::string_view rest = last_event_id_; !rest.empty();) {
+            auto comma = rest.find(',');
+            cursors.push_back(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+        bool resuming = !cursors.empty();
+        if (resuming && cursors.size() != behaviour_.topics.size()) cursors.assign(behaviour_.topics.size(), "");
+        for (std::size_t i = 0; i < behaviour_.topics.size(); ++i) {
+            auto* entry = server_.find_topic(behaviour_.topics[i]);
+            if (!entry) continue;
+            const hub::topic& t = *entry->handle;
+            auto resume = resuming ? t.resume(cursors[i]) : hub::resumption{true, t.next_sequence()};
+            if (!resume.recovered) {
+                std::string data;
+                json::writer(data).begin_object().member("topic", t.name()).member("recovered", false).end_object();
+                std::string block;
+                sse::append_event(block, {.data = data, .type = "reset"});
+                append_body(block);
+            }
+            auto& st = topics_.emplace_back(stream_topic{
+                std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), topic_format::sse_block,
+                                                     behaviour_.max_buffered_bytes),
+                hub::cursor{t.epoch(), resume.from - 1}});
+            entry->group_for(thread_, entry->handle).subscribe(*st.subscription, resume.from);
+        }
+    }
+
+    stream_topic* find(topic_subscription& sub) {
+        for (auto& t : topics_)
+            if (t.subscription.get() == &sub) return &t;
+        return nullptr;
+    }
+
+    // "id: c1,c2,...\n": every topic's position, so one Last-Event-ID resumes all of them.
+    std::string composite_id_line() const {
+        std::string line = "id: ";
+        char text[hub::cursor_max_chars];
+        for (std::size_t i = 0; i < topics_.size(); ++i) {
+            if (i) line.push_back(',');
+            line.append(text, hub::format_cursor(topics_[i].position, text));
+        }
+        line.push_back('\n');
+        return line;
+    }
+
+    void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+        stream_topic* t = find(sub);
+        t->position.sequence = message->sequence();
+        std::string_view block = message->encoded(static_cast<std::size_t>(topic_format::sse_block));
+        std::string id = composite_id_line();
+        if (chunked_) {   // one chunk: our id line, then the shared event bytes
+            char size[20];
+            auto [end, ec] = std::to_chars(size, size + sizeof size, id.size() + block.size(), 16);
+            (void)ec;
+            out_.append(std::string_view(size, static_cast<std::size_t>(end - size)));
+            out_.append("\r\n");
+        }
+        out_.append(id);
+        out_.append_shared(message, block, &sub);
+        if (chunked_) out_.append("\r\n");
+        wrote_since_heartbeat_ = true;
+        schedule_flush();
+    }
+    void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
+        stream_topic* t = find(sub);
+        t->position.sequence = last;
+        std::string data;
+        json::writer(data).begin_object().member("topic", sub.group->source().name())
+            .member("first", hub::to_string({t->position.epoch, first}))
+            .member("last", hub::to_string({t->position.epoch, last})).end_object();
+        std::string block = composite_id_line();
+        sse::append_event(block, {.data = data, .type = "missed"});
+        append_body(block);
+    }
+    void cut_off(topic_subscription&, hub::disconnect_reason) override { end(); }
+    void give_back(void* tag, std::size_t bytes) {
+        auto* sub = static_cast<topic_subscription*>(tag);
+        if (sub->group) sub->group->written(*sub, bytes);
     }
 
     // ---- reading: only to notice the client leaving ------------------------------------------
@@ -200,17 +298,9 @@ private:
 
     void flush() {
         if (writing_ || closed_) return;
-        while (out_sent_ < out_.size()) {
-            std::error_code ec;
-            std::size_t n = transport::write_some(
-                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
-            if (ec) return close();
-            out_sent_ += n;
-        }
-        out_.clear();
-        out_sent_ = 0;
-        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+        std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+        if (ec) return close();
         if (ending_) {
             transport::shutdown_send(socket_);
             thread_.wheel().arm(*this, std::chrono::seconds(2));   // then close, read or not
@@ -236,6 +326,9 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        for (auto& t : topics_)
+            if (t.subscription->group) t.subscription->group->unsubscribe(*t.subscription);
+        out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
         if (anchor_) {
             anchor_->alive.store(false, std::memory_order_release);
             anchor_->connection = nullptr;
@@ -251,17 +344,15 @@ private:
         if (pending_ops_ == 0 && closed_) delete this;
     }
 
-    static constexpr std::size_t keep_capacity = 16 * 1024;
-
     Server& server_;
     thread_state& thread_;
     socket_type socket_;
     const behaviour_type& behaviour_;
     UserData user_data_;
     std::string last_event_id_;
-    std::string out_;
+    output_queue out_;
     std::string scratch_;
-    std::size_t out_sent_ = 0;
+    std::vector<stream_topic> topics_;
     std::shared_ptr<typename handle::anchor> anchor_;
     unsigned char pending_ops_ = 0;
     bool chunked_;

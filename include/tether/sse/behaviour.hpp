@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <tether/http/request.hpp>
 
@@ -24,6 +25,10 @@ struct behaviour {
     // The stream is open: send events now or keep stream.get_handle() to send from anywhere.
     std::function<void(Stream&)> on_open{};
     std::function<void(Stream&)> on_close{};
+
+    // Topics (opened with app.topic()) the stream carries, resumed from Last-Event-ID. The
+    // event type is the topic name; the id holds one cursor per topic, comma-separated.
+    std::vector<std::string> topics{};
 
     std::chrono::milliseconds heartbeat{15'000};     // comment line when nothing else was sent; 0: none
     std::chrono::milliseconds retry{0};              // sent as "retry:" at the start; 0: browser default
