@@ -40,6 +40,9 @@
 #include <tether/http/router.hpp>
 #include <tether/net/http_connection.hpp>
 #include <tether/net/io_thread.hpp>
+#include <tether/net/long_poll_waiter.hpp>
+#include <tether/poll/batch.hpp>
+#include <tether/http/etag.hpp>
 #include <tether/net/sse_connection.hpp>
 #include <tether/net/ws_connection.hpp>
 #include <tether/sse/behaviour.hpp>
@@ -102,6 +105,8 @@ public:
         http::response response;
         http::date_cache dates;
         std::unique_ptr<pending_upgrade> upgrade;
+        std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
+        net::connection_base* current = nullptr;        // the connection whose request is dispatched
         net::topic_groups groups;   // this thread's reader group per topic
 
         template <class Policy>
@@ -217,6 +222,81 @@ public:
         return sse(pattern, std::move(b));
     }
 
+    // Long polling: GET ?since=<id> answers at once when newer messages exist (or the cursor is
+    // unknown: recovered=false), else holds the request until news or the timeout (empty batch).
+    // The answer is poll/batch.hpp's JSON. Without since, it answers at once with the current
+    // position as "next". Requests held per client address are capped (429 past it).
+    struct long_poll_options {
+        std::chrono::milliseconds timeout{25'000};
+        std::size_t max_batch = 100;
+        std::size_t max_held_per_client = 6;
+    };
+    template <class Policy>
+    basic_server& long_poll(std::string_view pattern, const tether::topic<Policy>& t, long_poll_options o = {}) {
+        auto handle = t.handle();
+        return get(pattern, [this, handle, o](http::request& req, http::response& res) {
+            const hub::topic& topic = *handle;
+            auto since = http::find_query_param(req.query_string(), "since");
+            std::string body;
+            if (!since) {   // first request: learn the cursor
+                poll::append_batch(body, topic, topic.next_sequence(), true, 0, 0);
+                res.header("Cache-Control", "no-store").json(std::move(body));
+                return;
+            }
+            auto resume = topic.resume(*since);
+            if (!resume.recovered || resume.from < topic.next_sequence()) {
+                poll::append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(),
+                                   resume.recovered, o.max_batch, 0);
+                res.header("Cache-Control", "no-store").json(std::move(body));
+                return;
+            }
+            thread_state& thread = current_thread();
+            std::string peer = thread.current ? thread.current->peer_address() : std::string{};
+            if (!hold_for(peer, o.max_held_per_client)) {
+                write_error(res, 429, "too many long polls held for this client");
+                res.header("Retry-After", "1");
+                return;
+            }
+            thread.deferred = std::make_unique<net::long_poll_waiter>(
+                handle, thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout, o.max_batch,
+                [this, peer] { release_hold(peer); });
+        });
+    }
+
+    // Short polling: GET answers at once with what is newer than ?since= (or, without it, the
+    // latest message as the current state), with a strong ETag, 304 for If-None-Match, and a
+    // poll interval hint (X-Poll-Interval-Ms).
+    struct short_poll_options {
+        std::chrono::milliseconds interval{2'000};
+        std::size_t max_batch = 100;
+    };
+    template <class Policy>
+    basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
+        auto handle = t.handle();
+        return get(pattern, [handle, o](http::request& req, http::response& res) {
+            const hub::topic& topic = *handle;
+            auto since = http::find_query_param(req.query_string(), "since");
+            hub::resumption resume{false, topic.next_sequence()};
+            if (since) resume = topic.resume(*since);
+            std::uint64_t from = resume.recovered ? resume.from : topic.next_sequence();
+            if (!resume.recovered && topic.next_sequence() > topic.oldest_retained())   // the latest state
+                from = topic.next_sequence() - 1;
+            bool recovered = resume.recovered || !since;
+            // The answer depends only on (from, the topic's position, recovered): that is the tag.
+            std::string etag = "\"" + hub::to_string(topic.position()) + "." + std::to_string(from) + (recovered ? "" : ".r") + "\"";
+            res.header("ETag", etag)
+                .header("Cache-Control", "no-cache")
+                .header("X-Poll-Interval-Ms", std::to_string(o.interval.count()));
+            if (auto inm = req.header("if-none-match"); inm && http::etag_list_matches(*inm, etag)) {
+                res.status(304);
+                return;
+            }
+            std::string body;
+            poll::append_batch(body, topic, from, recovered, o.max_batch, 0);
+            res.json(std::move(body));
+        });
+    }
+
     // ---- lifecycle ---------------------------------------------------------------------
     // Binds and listens. Throws std::system_error naming the address when that fails.
     void listen() {
@@ -273,6 +353,8 @@ public:
         for (auto& t : threads_)
             asio::post(t->io(), [this, state = t.get()] { state->drain(options_.drain_timeout); });
     }
+
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
 
     server_stats stats() const noexcept {
         server_stats s;
@@ -458,6 +540,19 @@ private:
         }
     }
 
+    bool hold_for(const std::string& peer, std::size_t cap) {
+        std::lock_guard lock(held_mutex_);
+        auto& n = held_per_client_[peer];
+        if (n >= cap) return false;
+        ++n;
+        return true;
+    }
+    void release_hold(const std::string& peer) {
+        std::lock_guard lock(held_mutex_);
+        auto it = held_per_client_.find(peer);
+        if (it != held_per_client_.end() && --it->second == 0) held_per_client_.erase(it);
+    }
+
     void call_handler(const handler& h, http::request& req, http::response& res,
                       typename thread_state::counters& counters) {
         try {
@@ -542,6 +637,8 @@ private:
     std::unique_ptr<typename transport::protocol::acceptor> acceptor_;
     std::unique_ptr<asio::signal_set> signals_;
     std::vector<std::shared_ptr<const void>> kept_alive_;
+    std::mutex held_mutex_;   // long polls held per client address
+    std::map<std::string, std::size_t> held_per_client_;
     mutable std::mutex topics_mutex_;   // opening and looking up topics by name; never on publish
     std::map<std::string, topic_entry, std::less<>> topics_;   // WebSocket behaviours, referenced by connections
     std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept

@@ -17,7 +17,7 @@ struct serialize_context {
     int version_minor = 1;     // the request's: HTTP/1.0 peers get HTTP/1.0-compatible framing
     bool head = false;         // the request was HEAD: fields as for GET, no body (RFC 9110 §9.3.2)
     bool keep_alive = true;    // false: send "Connection: close" and close after writing
-    std::string_view date;     // IMF-fixdate, from date_cache
+    std::string_view date{};   // IMF-fixdate, from date_cache
 };
 
 inline void append_status_line(std::string& out, int status) {

@@ -28,12 +28,13 @@
 #include <tether/http/parser.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/serializer.hpp>
+#include <tether/net/deferred.hpp>
 #include <tether/net/io_thread.hpp>
 
 namespace tether::net {
 
 template <class Server>
-class http_connection final : public connection_base {
+class http_connection final : public connection_base, private responder {
     using transport = typename Server::transport;
     using socket_type = typename transport::socket;
     using thread_state = typename Server::thread_state;
@@ -54,12 +55,19 @@ public:
 
     void begin_drain() override {
         draining_ = true;
+        if (deferred_) return complete_deferred(true);   // answer the held request now, then close
         if (!has_partial_request() && !output_pending()) close();
+    }
+
+    std::string peer_address() const override {
+        std::error_code ec;
+        auto endpoint = socket_.remote_endpoint(ec);
+        return ec ? std::string{} : endpoint.address().to_string();
     }
     void force_close() override { close(); }
 
 private:
-    enum class phase : unsigned char { idle, header, body, sending, lingering, closed };
+    enum class phase : unsigned char { idle, header, body, held, sending, lingering, closed };
 
     // ---- reading -------------------------------------------------------------------------
     void wait_readable() {
@@ -96,12 +104,17 @@ private:
         }
         flush();
         if (phase_ == phase::closed) return;
-        if (!close_after_write_ && !peer_closed_ && !output_backlogged()) wait_readable();
+        bool held_input_full = deferred_ && pending_input_.size() > max_held_input;
+        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full) wait_readable();
         if (phase_ == phase::lingering && !peer_closed_) wait_readable();
     }
 
     // Parses and answers every complete request in `fresh` (plus any earlier partial bytes).
     void consume(std::string_view fresh) {
+        if (deferred_) {   // later requests wait their turn behind the held one
+            pending_input_.append(fresh);
+            return;
+        }
         if (pending_input_.empty()) {
             std::size_t used = process(fresh);
             if (used < fresh.size() && !close_after_write_) pending_input_.assign(fresh.substr(used));
@@ -134,7 +147,8 @@ private:
             offset += parser_.consumed();
             parser_.reset();
             sent_continue_ = false;
-            if (upgrade_) break;   // what follows belongs to the upgraded protocol
+            if (upgrade_) break;     // what follows belongs to the upgraded protocol
+            if (deferred_) break;    // answer in order: nothing more until the held one is done
         }
         return offset;
     }
@@ -142,13 +156,24 @@ private:
     void respond(http::request& req) {
         auto& res = thread_.response;
         res.clear();
+        thread_.current = this;
         server_.dispatch(req, res);
+        thread_.current = nullptr;
+        if (thread_.deferred) {   // a held response (long polling): filled when its work wakes us
+            deferred_ = std::move(thread_.deferred);
+            deferred_version_minor_ = static_cast<unsigned char>(req.version_minor());
+            deferred_keep_alive_ = req.keep_alive();
+            deferred_->start(*this);
+            return;
+        }
         if (thread_.upgrade) {   // the handler accepted a protocol switch (WebSocket)
             if (res.status() == 101 || (res.streaming() && res.status() == 200)) upgrade_ = std::move(thread_.upgrade);
             thread_.upgrade.reset();
         }
+        // stopping() as well as draining_: stop() reaches this thread by a post, which may run
+        // only after a slow handler; the response it produces must already say close.
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
-                                    req.keep_alive() && !draining_, thread_.dates.now()};
+                                    req.keep_alive() && !draining_ && !server_.stopping(), thread_.dates.now()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
     }
 
@@ -162,7 +187,36 @@ private:
         pending_input_.clear();
     }
 
-    bool has_partial_request() const noexcept { return !pending_input_.empty() || !parser_.idle({}); }
+    bool has_partial_request() const noexcept { return deferred_ || !pending_input_.empty() || !parser_.idle({}); }
+
+    // ---- held responses ------------------------------------------------------------------
+    void wake() override {
+        if (wake_posted_) return;
+        wake_posted_ = true;
+        ++pending_ops_;
+        asio::post(thread_.io(), [this] {
+            op_guard guard(*this);
+            wake_posted_ = false;
+            if (phase_ != phase::closed) complete_deferred(false);
+        });
+    }
+
+    void complete_deferred(bool timed_out) {
+        if (!deferred_) return;
+        auto& res = thread_.response;
+        res.clear();
+        deferred_->fill(res, timed_out);
+        deferred_.reset();
+        http::serialize_context ctx{deferred_version_minor_, false,
+                                    deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now()};
+        if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
+        if (!close_after_write_ && !pending_input_.empty()) {   // requests that queued up behind it
+            std::size_t used = process(pending_input_);
+            pending_input_.erase(0, used);
+        }
+        flush();
+        if (phase_ != phase::closed && !reading_ && !peer_closed_ && !close_after_write_) wait_readable();
+    }
 
     // ---- deadlines ---------------------------------------------------------------------
     // One deadline at a time, chosen by what the connection is waiting for. Header and body
@@ -171,16 +225,18 @@ private:
     void update_deadline() {
         if (phase_ == phase::closed || phase_ == phase::lingering) return;
         phase next = output_pending()          ? phase::sending
+                     : deferred_               ? phase::held
                      : !has_partial_request()  ? phase::idle
                      : parser_.header_complete() ? phase::body
                                                  : phase::header;
-        if (next == phase_ && (next == phase::header || next == phase::body)) return;
+        if (next == phase_ && (next == phase::header || next == phase::body || next == phase::held)) return;
         phase_ = next;
         const auto& o = server_.options();
         switch (next) {
         case phase::idle: return arm_deadline(o.idle_timeout);
         case phase::header: return arm_deadline(o.header_timeout);
         case phase::body: return arm_deadline(o.body_timeout);
+        case phase::held: return arm_deadline(deferred_->timeout());
         default: return arm_deadline(o.send_timeout);
         }
     }
@@ -188,6 +244,7 @@ private:
     void arm_deadline(std::chrono::milliseconds d) { thread_.wheel().arm(*this, d); }
 
     void on_timer() override {
+        if (phase_ == phase::held && deferred_) return complete_deferred(true);
         if ((phase_ == phase::header || phase_ == phase::body) && has_partial_request()) {
             server_.count_rejection(408);
             respond_error(408, phase_ == phase::header ? "header section not received in time"
@@ -260,6 +317,7 @@ private:
     void close() {
         if (phase_ == phase::closed) return;
         phase_ = phase::closed;
+        deferred_.reset();   // cancels a held request (its work unsubscribes)
         thread_.wheel().cancel(*this);
         transport::close(socket_);   // completes pending waits with operation_aborted
         thread_.remove(*this);
@@ -275,6 +333,7 @@ private:
     static constexpr std::size_t max_unsent_output = 1 << 20;    // stop reading past this
     static constexpr std::size_t keep_capacity = 16 * 1024;      // larger buffers are freed when empty
     static constexpr std::size_t max_linger_bytes = 256 * 1024;
+    static constexpr std::size_t max_held_input = 64 * 1024;      // pipelined bytes behind a held request
     static constexpr std::chrono::milliseconds linger_time{2000};
 
     Server& server_;
@@ -282,13 +341,16 @@ private:
     socket_type socket_;
     http::request_parser parser_;
     std::unique_ptr<typename Server::pending_upgrade> upgrade_;   // set between a 101 and the handoff
+    std::unique_ptr<deferred_work> deferred_;                     // a held request (long polling)
     std::string pending_input_;   // bytes of an unfinished request
     std::string out_;             // serialized responses not yet written
     std::size_t out_sent_ = 0;
     std::size_t lingered_bytes_ = 0;
     unsigned char pending_ops_ = 0;
     phase phase_ = phase::header;
-    bool reading_ = false, writing_ = false;
+    bool reading_ = false, writing_ = false, wake_posted_ = false;
+    unsigned char deferred_version_minor_ = 1;
+    bool deferred_keep_alive_ = true;
     bool close_after_write_ = false, peer_closed_ = false, draining_ = false, sent_continue_ = false;
 };
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tether/net/timer_wheel.hpp>
@@ -27,6 +28,8 @@ public:
     virtual void force_close() = 0;
     // The thread's once-per-turn write pass reached this corked connection (see io_thread::cork).
     virtual void on_uncork() {}
+    // The peer's IP address as text (a system call: only for the handlers that need it).
+    virtual std::string peer_address() const { return {}; }
 
 protected:
     ~connection_base() = default;

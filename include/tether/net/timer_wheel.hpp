@@ -6,6 +6,7 @@
 // per re-arm, and a connection re-arms on every request. Deadlines here are coarse (seconds),
 // so a hashed wheel with intrusive entries makes arm/cancel O(1) with no allocation, and an
 // idle connection pays only the entry's three words.
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <chrono>
@@ -45,11 +46,12 @@ public:
     timer_wheel(const timer_wheel&) = delete;
     timer_wheel& operator=(const timer_wheel&) = delete;
 
-    // (Re)arms `e` to fire no earlier than `delay` from now, rounded up to the resolution.
-    void arm(entry& e, std::chrono::milliseconds delay) noexcept {
+    // (Re)arms `e` to fire no earlier than `delay` from now. The due tick is computed from the
+    // clock, not from the last processed tick, which may lag now by up to one resolution.
+    void arm(entry& e, std::chrono::milliseconds delay, clock::time_point now = clock::now()) noexcept {
         if (e.wheel_) unlink(e);
-        auto ticks = static_cast<std::uint64_t>((delay + resolution - std::chrono::milliseconds{1}) / resolution);
-        e.due_tick_ = current_tick_ + (ticks == 0 ? 1 : ticks);
+        auto due = (now - start_ + delay + resolution - clock::duration{1}) / resolution;
+        e.due_tick_ = std::max<std::uint64_t>(current_tick_ + 1, static_cast<std::uint64_t>(due));
         link(e, slots_[e.due_tick_ % slot_count]);
     }
 

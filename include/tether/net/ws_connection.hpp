@@ -52,7 +52,9 @@ public:
     // overflow action dropped it or closed the connection.
     bool send(std::string_view message, ws::opcode op = ws::opcode::text) {
         if (state_ != state::open) return false;
-        if (buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
+        // An empty queue always takes one message, so a route can send anything it may receive.
+        if (buffered_amount() != 0 &&
+            buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
             return overflow();
         out_.append_with([&](std::string& o) { ws::append_frame(o, op, message); });
         schedule_flush();

@@ -1,0 +1,29 @@
+#pragma once
+// A response that is not ready when its handler returns (long polling): the handler hands the
+// connection a deferred_work, the connection stops answering later pipelined requests (they
+// must stay in order), keeps watching the socket for the client leaving, and fills the
+// response when the work wakes it or its timeout passes. Destroying the work is cancelling it.
+#include <chrono>
+
+#include <tether/http/response.hpp>
+
+namespace tether::net {
+
+class responder {
+public:
+    // The work is ready: the connection calls fill() soon, from its own loop (never re-entrantly).
+    virtual void wake() = 0;
+
+protected:
+    ~responder() = default;
+};
+
+class deferred_work {
+public:
+    virtual ~deferred_work() = default;
+    virtual void start(responder& r) = 0;
+    virtual void fill(http::response& res, bool timed_out) = 0;
+    virtual std::chrono::milliseconds timeout() const = 0;
+};
+
+} // namespace tether::net

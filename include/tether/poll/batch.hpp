@@ -1,0 +1,48 @@
+#pragma once
+// The JSON batch long polling and short polling answer with, read straight from a topic's
+// history ring (no per-client queue: the ring is the queue, so a poller costs nothing between
+// requests and any connection presenting the same cursor gets the same answer).
+//
+//   {"messages":[{"topic":"t","id":"<cursor>","data":"..."}, ...], "next":"<cursor>", "recovered":true}
+//
+// `next` is what the client sends back as ?since=. recovered=false means the history no longer
+// covered the client's cursor: the batch starts at the oldest retained message (or is empty)
+// and the client must refresh its state, because something is missing that cannot be replayed.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <tether/core/json_writer.hpp>
+#include <tether/hub/cursor.hpp>
+#include <tether/hub/topic.hpp>
+
+namespace tether::poll {
+
+struct batch_result {
+    std::size_t count = 0;
+    hub::cursor next;
+};
+
+// Messages from sequence `from` on, at most `max_messages`, in the pre-encoded polling format.
+inline batch_result append_batch(std::string& out, const hub::topic& t, std::uint64_t from, bool recovered,
+                                 std::size_t max_messages, std::size_t format) {
+    batch_result r{0, {t.epoch(), from == 0 ? 0 : from - 1}};
+    out.append("{\"messages\":[");
+    for (std::uint64_t seq = from; seq < t.next_sequence() && r.count < max_messages; ++seq) {
+        auto slot = t.read(seq);
+        // pending: a publisher is still writing this slot, so stop before it (next time);
+        // lapped: overwritten while we read; what we have is contiguous, and the next poll will
+        // report recovered=false. Never skip silently.
+        if (slot.state != hub::ring::slot_state::ready) break;
+        if (r.count) out.push_back(',');
+        out.append(slot.message->encoded(format));
+        r.next.sequence = seq;
+        ++r.count;
+    }
+    out.append("],\"next\":");
+    json::escape_quoted(out, hub::to_string(r.next));
+    out.append(recovered ? ",\"recovered\":true}" : ",\"recovered\":false}");
+    return r;
+}
+
+} // namespace tether::poll

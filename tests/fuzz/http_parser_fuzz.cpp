@@ -1,0 +1,155 @@
+// libFuzzer target for include/tether/http/parser.hpp (and the chunked decoder under it): request bytes come
+// straight from the network, so on any input the parser must not crash and must keep these invariants:
+// - fed in one piece or in chunks (each prefix copied into a fresh allocation, so a kept pointer would read
+//   freed memory), it reaches the same outcome, status and consumed() for every pipelined request;
+// - consumed() never exceeds the bytes it was given and always makes progress;
+// - every view it hands out lies inside the bytes given to that call (a chunked body lies in the parser);
+// - the limits hold: body size, field count and target length never exceed them.
+//
+// Input layout: byte 0 picks the chunk sizes, byte 1 the limits; the rest is the byte stream of one
+// connection, parsed as pipelined requests until an error or the end.
+#include <tether/http/limits.hpp>
+#include <tether/http/parser.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace tether::http;
+
+void check(bool ok) {
+    if (!ok) __builtin_trap();
+}
+
+bool inside(std::string_view part, std::string_view whole) {
+    if (part.empty()) return true;
+    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+
+// What one parse produced, enough to compare the feeding modes.
+struct event {
+    parse_status status = parse_status::need_more;
+    int error_status = 0;
+    std::size_t consumed = 0;
+    std::size_t fields = 0;
+    std::string method, target, path, query, body;
+    int version_minor = 0;
+    bool keep_alive = false, upgrade = false, expects_continue = false, chunked = false;
+    // For the need_more that ends a stream: the bytes left over and the parser's state.
+    std::size_t leftover = 0;
+    bool header_complete = false, awaiting_continue = false;
+
+    bool operator==(const event&) const = default;
+};
+
+event observe(const request_parser& parser, const request& req, std::string_view data, const limits& lim,
+              parse_status status) {
+    event e;
+    e.status = status;
+    if (status == parse_status::error) {
+        e.error_status = parser.error().status;
+        check(e.error_status >= 400 && e.error_status <= 599);
+        return e;
+    }
+    if (status != parse_status::complete) return e;
+    e.consumed = parser.consumed();
+    check(e.consumed > 0 && e.consumed <= data.size());
+    check(inside(req.method_name(), data) && inside(req.target(), data) && inside(req.query_string(), data));
+    check(inside(req.path(), data) || req.path() == "/");
+    for (const field& f : req.fields()) check(inside(f.name, data) && inside(f.value, data) && !f.name.empty());
+    if (!req.chunked()) check(inside(req.body(), data.substr(0, e.consumed)));
+    check(req.body().size() <= lim.max_body_bytes);
+    check(req.fields().size() <= lim.max_fields);
+    check(req.target().size() <= lim.max_target_bytes);
+    e.fields = req.fields().size();
+    e.method = req.method_name();
+    e.target = req.target();
+    e.path = req.path();
+    e.query = req.query_string();
+    e.body = req.body();
+    e.version_minor = req.version_minor();
+    e.keep_alive = req.keep_alive();
+    e.upgrade = req.wants_upgrade();
+    e.expects_continue = req.expects_continue();
+    e.chunked = req.chunked();
+    return e;
+}
+
+// Parses the stream as pipelined requests. chunk_sizes empty: in one piece; otherwise the bytes arrive in
+// pieces of those sizes (cycled), each prefix in a new allocation.
+std::vector<event> parse_stream(std::string_view wire, const std::vector<std::size_t>& chunk_sizes, const limits& lim) {
+    request_parser parser(lim);
+    request req;
+    std::vector<event> events;
+    std::size_t begin = 0;
+    std::size_t end = chunk_sizes.empty() ? wire.size() : 0;
+    std::size_t next_chunk = 0;
+    std::unique_ptr<std::string> buffer;
+    for (;;) {
+        std::string_view data = wire.substr(begin, end - begin);
+        if (!chunk_sizes.empty()) {
+            buffer = std::make_unique<std::string>(data);
+            data = *buffer;
+        }
+        const parse_status status = parser.parse(data, req);
+        if (status == parse_status::complete) {
+            events.push_back(observe(parser, req, data, lim, status));
+            begin += parser.consumed();
+            parser.reset();
+            continue;
+        }
+        if (status == parse_status::error) {
+            events.push_back(observe(parser, req, data, lim, status));
+            // An error is final until reset().
+            check(parser.parse(data, req) == parse_status::error);
+            return events;
+        }
+        if (end == wire.size()) {
+            event last;
+            last.status = status;
+            last.leftover = end - begin;
+            last.header_complete = parser.header_complete();
+            last.awaiting_continue = parser.awaiting_body_after_continue();
+            events.push_back(last);
+            return events;
+        }
+        const std::size_t step = chunk_sizes[next_chunk++ % chunk_sizes.size()];
+        end = end + step < wire.size() ? end + step : wire.size();
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) return 0;
+    const unsigned shape = data[0];
+    const unsigned knobs = data[1];
+    const std::string_view wire(reinterpret_cast<const char*>(data) + 2, size - 2);
+
+    limits lim;
+    if (knobs & 1) {   // small limits, so 413, 414 and 431 are reachable in short inputs
+        lim.max_header_bytes = 64 + (knobs >> 2) * 8;
+        lim.max_fields = 1 + (knobs >> 4);
+        lim.max_target_bytes = 1 + (knobs >> 3);
+        lim.max_body_bytes = (knobs >> 2) & 31;
+    }
+    lim.require_host = (knobs & 2) != 0;
+
+    // Chunk sizes from the first byte: one byte at a time, or a short cycle of sizes 1..8.
+    std::vector<std::size_t> chunks;
+    if (shape == 0) {
+        chunks = {1};
+    } else {
+        chunks = {(shape & 7u) + 1, ((shape >> 3) & 7u) + 1, ((shape >> 6) & 3u) + 1};
+    }
+
+    const std::vector<event> whole = parse_stream(wire, {}, lim);
+    const std::vector<event> pieces = parse_stream(wire, chunks, lim);
+    check(whole == pieces);
+    return 0;
+}
