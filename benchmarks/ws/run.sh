@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# WebSocket benchmark: tether's `ws_echo` example against a Boost.Beast echo server (peer_beast_ws), side by side,
+# driven by the same load generator (benchmarks/loadgen/ws_load.cpp). Two questions from the issue:
+#   echo  - messages/s and server CPU per message, 100 and 1,000 connections x 64 B and 1 KiB messages;
+#   idle  - user-space memory per idle connection: server VmRSS after IDLE_CONNS connections are open minus
+#           before connecting, divided by IDLE_CONNS (and the same for Private_Dirty from smaps_rollup).
+# Every server runs pinned to one core (SERVER_CPU), ws_load to another (CLIENT_CPU); the servers are interleaved
+# inside each repetition, and the report leads with ratios. See benchmarks/README.md.
+#
+#   benchmarks/ws/run.sh                 # DUR=10 s per run, REPS=3, writes benchmarks/results/ws.md
+#   DUR=5 REPS=1 benchmarks/ws/run.sh
+#   PIPELINE=1 CONNS=100 benchmarks/ws/run.sh   # a subset
+#   benchmarks/ws/run.sh --smoke         # 1 s, 1 rep, 50 connections, 500 idle; non-zero exit on any failure
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR        use the binaries of this existing build instead of building [unset: build <repo>/build-bench]
+#   DUR [10]  REPS [3]  WARMUP [1]        seconds per measured echo run, repetitions, seconds of unmeasured warm-up
+#   CONNS ["100 1000"]  SIZES ["64 1024"] echo scenarios: connections x message bytes
+#   PIPELINE ["1 8"]                      messages in flight per connection, one echo scenario per value
+#   IDLE_CONNS [10000]  HOLD [3]          idle scenario: connections, seconds they are held open
+#   THREADS [1]                           --threads given to both servers
+#   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
+#   SERVERS ["tether beast"]              subset to run
+#   RESULTS [<repo>/benchmarks/results/ws.md; with --smoke <repo>/benchmarks/results/ws-smoke.md]
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+command_line="benchmarks/ws/run.sh${*:+ $*}"
+
+smoke=0
+for arg in "$@"; do
+    case $arg in
+        --smoke) smoke=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+DUR=${DUR:-10}
+REPS=${REPS:-3}
+WARMUP=${WARMUP:-1}
+CONNS=${CONNS:-"100 1000"}
+SIZES=${SIZES:-"64 1024"}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+HOLD=${HOLD:-3}
+if (( smoke )); then DUR=1; REPS=1; WARMUP=0; CONNS=50; IDLE_CONNS=500; HOLD=2; fi
+PIPELINE=${PIPELINE:-"1 8"}
+THREADS=${THREADS:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SERVERS=${SERVERS:-"tether beast"}
+if (( smoke )); then
+    RESULTS=${RESULTS:-$repo_root/benchmarks/results/ws-smoke.md}
+else
+    RESULTS=${RESULTS:-$repo_root/benchmarks/results/ws.md}
+fi
+
+for tool in taskset cmake timeout awk; do
+    command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 2; }
+done
+
+log() { printf '[ws/run.sh] %s\n' "$*" >&2; }
+loud() { printf '\n[ws/run.sh] !!! %s\n\n' "$*" >&2; }
+
+# Each side holds IDLE_CONNS sockets in its own process: raise our soft limit (inherited by both) to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (( $(ulimit -n) < IDLE_CONNS + 64 )); then
+    echo "run.sh: the file descriptor limit ($(ulimit -n)) is too low for IDLE_CONNS=$IDLE_CONNS" >&2
+    exit 2
+fi
+
+# ---- processes we started: killed on any exit ----------------------------------------------------------
+declare -a live_pids=()
+work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-ws-bench.XXXXXX")
+cleanup() {
+    local pid
+    for pid in "${live_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 0.5
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+    local keep=() pid
+    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+    live_pids=("${keep[@]}")
+}
+
+# ---- build ---------------------------------------------------------------------------------------------
+if [[ -n ${BUILD_DIR:-} ]]; then
+    build_dir=$BUILD_DIR
+    log "using existing build $build_dir (not rebuilding)"
+else
+    build_dir=$repo_root/build-bench
+    log "configuring and building $build_dir (Release)"
+    cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+        -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
+    for target in ws_echo ws_load peer_beast_ws; do
+        cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
+            || loud "building target '$target' failed (is add_subdirectory(ws) in benchmarks/CMakeLists.txt?)"
+    done
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
+
+# The usual place of a binary in the build tree, else wherever it is (a build that includes tether as a subproject).
+find_binary() {
+    local usual=$build_dir/$1 found
+    if [[ -x $usual ]]; then echo "$usual"; return; fi
+    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
+    echo "${found:-$usual}"
+}
+server_binary() {
+    case $1 in
+        tether) find_binary examples/ws_echo ;;
+        beast) find_binary benchmarks/ws/peer_beast_ws ;;
+        *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
+    esac
+}
+ws_load=$(find_binary benchmarks/ws/ws_load)
+[[ -x $ws_load ]] || { echo "run.sh: load generator $ws_load is missing (target ws_load)" >&2; exit 1; }
+
+failures=()
+declare -a servers=()
+for name in $SERVERS; do
+    bin=$(server_binary "$name")
+    if [[ -x $bin ]]; then
+        servers+=("$name")
+    else
+        loud "SKIPPING $name: $bin is missing"
+        if [[ $name == tether ]]; then failures+=("tether: binary $bin is missing"); fi
+    fi
+done
+
+# ---- one server process --------------------------------------------------------------------------------
+server_pid=""
+server_port=""
+server_log=""
+
+# start_server NAME: sets server_pid, server_port; returns non-zero if it did not announce itself in 10 s.
+# --port 0: the kernel picks a free port, which the server prints in its "listening on" line.
+start_server() {
+    local name=$1 bin line
+    bin=$(server_binary "$name")
+    server_log=$work_dir/$name.log
+    taskset -c "$SERVER_CPU" "$bin" --port 0 --threads "$THREADS" >"$server_log" 2>&1 &
+    server_pid=$!
+    live_pids+=("$server_pid")
+    for _ in $(seq 200); do
+        line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
+        if [[ -n $line ]]; then
+            server_port=${line##*:}
+            server_port=${server_port%%/*}
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "--- $name output:" >&2; cat "$server_log" >&2 || true
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [[ -n $server_pid ]] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    forget_pid "$server_pid"
+    server_pid=""
+}
+
+# field KEY FILE: the value of KEY=value on the "result" line ws_load prints last.
+field() { awk -v k="$1" '/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v = kv[2] } } END { print v }' "$2"; }
+
+# run_load NAME LABEL SECONDS_BOUND ARGS...: ws_load pinned to CLIENT_CPU against the running server, bounded in
+# time; output in $load_out. Returns ws_load's status (124 on timeout).
+run_load() {
+    local name=$1 label=$2 bound=$3 pid rc=0
+    shift 3
+    load_out=$work_dir/load-$name-$label.out
+    taskset -c "$CLIENT_CPU" timeout -k 5 "$bound" "$ws_load" "$@" --port "$server_port" --server-pid "$server_pid" \
+        >"$load_out" 2>"$load_out.err" &
+    pid=$!
+    live_pids+=("$pid")
+    wait "$pid" || rc=$?
+    forget_pid "$pid"
+    cat "$load_out.err" >&2
+    return "$rc"
+}
+
+records=$work_dir/records.tsv
+: >"$records"
+
+# echo_label CONNS SIZE PIPELINE: the scenario's name in logs and the report.
+echo_label() { if (( $3 > 1 )); then echo "echo ${1}c x ${2}B, ${3} in flight"; else echo "echo ${1}c x ${2}B"; fi; }
+
+# measure_echo NAME CONNS SIZE PIPELINE REP: fresh server, one echo run; appends a record.
+measure_echo() {
+    local name=$1 conns=$2 size=$3 pipeline=$4 rep=$5 scenario rc=0 rate us p50 p99 secs scpu ccpu errors busy cbusy
+    scenario=$(echo_label "$conns" "$size" "$pipeline")
+    if ! start_server "$name"; then
+        failures+=("$name: did not start (no 'listening on' line within 10 s)")
+        return
+    fi
+    run_load "$name" "echo-$conns-$size-$pipeline-$rep" $(( DUR + WARMUP + 90 )) echo --connections "$conns" \
+        --size "$size" --duration "$DUR" --warmup "$WARMUP" --pipeline "$pipeline" || rc=$?
+    kill -0 "$server_pid" 2>/dev/null || failures+=("$name: died during $scenario")
+    stop_server
+    if (( rc != 0 )); then
+        failures+=("$name/$scenario: ws_load exited with $rc ($(field errors "$load_out") errors; see log)")
+        return
+    fi
+    rate=$(field msgs_per_s "$load_out"); us=$(field server_cpu_us_per_msg "$load_out")
+    p50=$(field p50_us "$load_out"); p99=$(field p99_us "$load_out"); secs=$(field seconds "$load_out")
+    scpu=$(field server_cpu_s "$load_out"); ccpu=$(field client_cpu_s "$load_out"); errors=$(field errors "$load_out")
+    busy=$(awk -v c="$scpu" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / s }')
+    cbusy=$(awk -v c="$ccpu" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / s }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$scenario" "$rep" "$rate" "$us" "$busy" "$cbusy" "$p50" "$p99" "$errors" >>"$records"
+    log "$(printf '%-7s %-32s rep %s: %9s msg/s  %7s us/msg  server CPU %s%%  client CPU %s%%  p50 %s us  p99 %s us' \
+        "$name" "$scenario" "$rep" "$rate" "$us" "$busy" "$cbusy" "$p50" "$p99")"
+}
+
+# measure_idle NAME REP: fresh server, IDLE_CONNS idle connections; appends a record.
+measure_idle() {
+    local name=$1 rep=$2 scenario="idle ${IDLE_CONNS}c" rc=0 before after per pd_per
+    if ! start_server "$name"; then
+        failures+=("$name: did not start (no 'listening on' line within 10 s)")
+        return
+    fi
+    run_load "$name" "idle-$rep" $(( HOLD + 150 )) idle --connections "$IDLE_CONNS" --hold "$HOLD" || rc=$?
+    kill -0 "$server_pid" 2>/dev/null || failures+=("$name: died during $scenario")
+    stop_server
+    if (( rc != 0 )); then
+        failures+=("$name/$scenario: ws_load exited with $rc ($(field errors "$load_out") errors; see log)")
+        return
+    fi
+    before=$(field rss_before_kib "$load_out"); after=$(field rss_after_kib "$load_out")
+    per=$(field rss_bytes_per_conn "$load_out"); pd_per=$(field private_dirty_bytes_per_conn "$load_out")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$scenario" "$rep" "$per" "$pd_per" "$before" "$after" >>"$records"
+    log "$(printf '%-7s %-32s rep %s: VmRSS %s -> %s KiB = %s B/connection (Private_Dirty %s B/connection)' \
+        "$name" "$scenario" "$rep" "$before" "$after" "$per" "$pd_per")"
+}
+
+(( ${#servers[@]} > 0 )) || { echo "run.sh: no server binary found" >&2; exit 1; }
+log "servers: ${servers[*]}; DUR=${DUR}s REPS=$REPS WARMUP=${WARMUP}s CONNS='$CONNS' SIZES='$SIZES' PIPELINE='$PIPELINE'" \
+    "IDLE_CONNS=$IDLE_CONNS; server on cpu $SERVER_CPU, ws_load on cpu $CLIENT_CPU"
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo_scenarios=()
+for pipeline in $PIPELINE; do
+    for conns in $CONNS; do for size in $SIZES; do echo_scenarios+=("$conns $size $pipeline"); done; done
+done
+for (( rep = 1; rep <= REPS; rep++ )); do
+    for sc in "${echo_scenarios[@]}"; do
+        read -r conns size pipeline <<<"$sc"
+        for name in "${servers[@]}"; do measure_echo "$name" "$conns" "$size" "$pipeline" "$rep"; done
+    done
+    for name in "${servers[@]}"; do measure_idle "$name" "$rep"; done
+done
+
+# ---- report --------------------------------------------------------------------------------------------
+# summary FIELD NAME SCENARIO -> "median min max" over the repetitions (empty when there is no measurement)
+summary() {
+    awk -F'\t' -v f="$1" -v s="$2" -v m="$3" '$1 == s && $2 == m { print $f }' "$records" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s %s %s", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+}
+median() { summary "$@" | cut -d' ' -f1; }
+fmt_int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+boost_version=$(awk '/define BOOST_LIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/boost/version.hpp 2>/dev/null || echo '?')
+
+report=$work_dir/report.md
+{
+    echo "# WebSocket: tether vs Boost.Beast (echo throughput, memory per idle connection)"
+    echo
+    echo "- command: \`DUR=$DUR REPS=$REPS WARMUP=$WARMUP CONNS=\"$CONNS\" SIZES=\"$SIZES\" PIPELINE=\"$PIPELINE\" IDLE_CONNS=$IDLE_CONNS HOLD=$HOLD THREADS=$THREADS $command_line\`"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)" \
+         "$(git -C "$repo_root" status --porcelain -- include examples 2>/dev/null | grep -q . && echo '+ uncommitted changes in include/ or examples/')"
+    echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r);" \
+         "load average at start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above ~2 means other work shared our cores)"
+    echo "- tools: $(g++ --version | head -1), cmake $(cmake --version | head -1 | awk '{ print $3 }'), build type ${build_type:-unset}, Boost $boost_version (Beast)"
+    echo "- load: \`taskset -c $CLIENT_CPU ws_load echo --connections C --size S --duration $DUR --warmup $WARMUP --pipeline K\` (K in $PIPELINE)" \
+         "and \`ws_load idle --connections $IDLE_CONNS --hold $HOLD\` (benchmarks/loadgen/ws_load.cpp, one thread, epoll, masked binary frames," \
+         "every echo verified); servers \`taskset -c $SERVER_CPU <server> --threads $THREADS\`, a fresh process per run, $REPS repetition(s) interleaved"
+    (( smoke )) && echo "- **smoke run**: 1 s, 1 repetition, 50 connections, 500 idle; a correctness check, not a measurement"
+    echo
+    echo "## Echo"
+    echo
+    echo "| server | scenario | messages/s median (min–max) | server CPU µs/message | server CPU busy | client CPU busy | latency p50 / p99 µs | errors |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for sc in "${echo_scenarios[@]}"; do
+        read -r conns size pipeline <<<"$sc"
+        scenario=$(echo_label "$conns" "$size" "$pipeline")
+        for name in "${servers[@]}"; do
+            read -r rate rate_min rate_max <<<"$(summary 4 "$name" "$scenario")" || true
+            if [[ -n ${rate:-} ]]; then
+                echo "| $name | $scenario | $(fmt_int "$rate") ($(fmt_int "$rate_min")–$(fmt_int "$rate_max")) |" \
+                     "$(median 5 "$name" "$scenario") | $(median 6 "$name" "$scenario")% | $(median 7 "$name" "$scenario")% |" \
+                     "$(median 8 "$name" "$scenario") / $(median 9 "$name" "$scenario") | $(summary 10 "$name" "$scenario" | cut -d' ' -f3) |"
+            else
+                echo "| $name | $scenario | FAILED (see log) | – | – | – | – | – |"
+            fi
+            rate=""
+        done
+    done
+    echo
+    echo "Ratios of medians (messages/s: >1 means tether is faster; CPU: <1 means tether spends less per message)."
+    echo "Issue target: tether ≥ 2× Beast's echo throughput."
+    echo
+    echo "| scenario | messages/s tether/beast | CPU µs/message tether/beast | target ≥ 2× |"
+    echo "|---|---|---|---|"
+    for sc in "${echo_scenarios[@]}"; do
+        read -r conns size pipeline <<<"$sc"
+        scenario=$(echo_label "$conns" "$size" "$pipeline")
+        r=$(ratio "$(median 4 tether "$scenario")" "$(median 4 beast "$scenario")")
+        c=$(ratio "$(median 5 tether "$scenario")" "$(median 5 beast "$scenario")")
+        met=$(awk -v r="$r" 'BEGIN { if (r == "n/a") print "n/a"; else print (r >= 2 ? "met" : "**missed**") }')
+        echo "| $scenario | $r | $c | $met |"
+    done
+    echo
+    echo "## Memory per idle connection"
+    echo
+    echo "(VmRSS after all $IDLE_CONNS connections are open and the server has settled for 1 s − VmRSS before connecting) ÷ $IDLE_CONNS;"
+    echo "the same for Private_Dirty from /proc/PID/smaps_rollup. User-space memory only: kernel socket buffers are not in RSS."
+    echo "Issue target: ≤ 512 bytes per idle tether connection."
+    echo
+    echo "| server | connections | bytes/connection (RSS) median (min–max) | bytes/connection (Private_Dirty) | VmRSS before → after KiB | target ≤ 512 B |"
+    echo "|---|---|---|---|---|---|"
+    scenario="idle ${IDLE_CONNS}c"
+    for name in "${servers[@]}"; do
+        read -r per per_min per_max <<<"$(summary 4 "$name" "$scenario")" || true
+        if [[ -n ${per:-} ]]; then
+            met="–"
+            [[ $name == tether ]] && met=$(awk -v p="$per" 'BEGIN { print (p <= 512 ? "met" : "**missed**") }')
+            echo "| $name | $IDLE_CONNS | $(fmt_int "$per") ($(fmt_int "$per_min")–$(fmt_int "$per_max")) |" \
+                 "$(fmt_int "$(median 5 "$name" "$scenario")") | $(median 6 "$name" "$scenario") → $(median 7 "$name" "$scenario") | $met |"
+        else
+            echo "| $name | $IDLE_CONNS | FAILED (see log) | – | – | – |"
+        fi
+        per=""
+    done
+    echo
+    echo "Server CPU µs/message = (utime + stime of the server, all threads, /proc/PID/stat) over the measured window ÷"
+    echo "echoed messages, both sampled by ws_load at the window's edges. CPU busy is CPU time ÷ wall time on one core:"
+    echo "well under 100% means the server waited for the client (or the host was busy), and then messages/s says"
+    echo "more about the client than the server: compare CPU µs/message."
+    if (( ${#failures[@]} > 0 )); then
+        echo
+        echo "Failures:"
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
+} >"$report"
+
+cat "$report"
+mkdir -p "$(dirname "$RESULTS")"
+cp "$report" "$RESULTS"
+log "report written to $RESULTS"
+
+if (( ${#failures[@]} > 0 )); then
+    loud "FAILED: ${failures[*]}"
+    exit 1
+fi
