@@ -598,7 +598,7 @@ private:
     void accept_next() {
         thread_state& target = *threads_[next_thread_];
         next_thread_ = (next_thread_ + 1) % threads_.size();
-        acceptor_->async_accept(target.io(), [this, &target](std::error_code ec, typename transport::socket socket) {
+        acceptor_->async_accept(target.io().get_executor(), [this, &target](std::error_code ec, typename transport::socket socket) {
             if (ec == asio::error::operation_aborted || stopping_.load()) return;
             if (ec) {
                 // Out of descriptors (EMFILE/ENFILE) or a transient error: back off briefly rather

@@ -15,7 +15,10 @@ namespace tether::transport {
 
 struct tcp {
     using protocol = asio::ip::tcp;
-    using socket = asio::ip::tcp::socket;
+    // Bound to the io_context's own executor rather than asio's type-erased any_io_executor:
+    // 48 bytes less in every socket and in every pending wait, which is most of an idle
+    // connection's budget.
+    using socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
     static void prepare(socket& s, std::error_code& ec) {
         s.set_option(asio::ip::tcp::no_delay(true), ec);   // responses are whole; never wait for Nagle

@@ -87,7 +87,8 @@ public:
         return subscribe_to(entry->handle, entry->group_for, cursor);
     }
     void unsubscribe(std::string_view topic_name) {
-        for (auto& sub : subscriptions_)
+        if (!extras_) return;
+        for (auto& sub : extras_->subscriptions)
             if (sub->group && sub->group->source().name() == topic_name) {
                 sub->group->unsubscribe(*sub);
                 sub->group = nullptr;
@@ -95,7 +96,7 @@ public:
     }
     UserData& user_data() noexcept { return user_data_; }
     const UserData& user_data() const noexcept { return user_data_; }
-    std::string_view subprotocol() const noexcept { return subprotocol_; }
+    std::string_view subprotocol() const noexcept { return extras_ ? std::string_view(extras_->subprotocol) : std::string_view{}; }
     bool is_open() const noexcept { return state_ == state::open; }
 
     // A handle for other threads: send() and close() from anywhere, safe after the connection
@@ -131,8 +132,9 @@ public:
     };
 
     handle get_handle() {
-        if (!anchor_) anchor_ = std::make_shared<typename handle::anchor>(this, &thread_.io());
-        return handle(anchor_);
+        auto& anchor = extras().anchor;
+        if (!anchor) anchor = std::make_shared<typename handle::anchor>(this, &thread_.io());
+        return handle(anchor);
     }
 
     // ---- set up by the server -------------------------------------------------------------
@@ -140,7 +142,8 @@ public:
                   UserData user_data, std::string subprotocol)
         : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
           parser_(ws::role::server, {.max_message_size = behaviour.max_message_size}),
-          user_data_(std::move(user_data)), subprotocol_(std::move(subprotocol)) {
+          user_data_(std::move(user_data)) {
+        if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
         thread_.add(*this);
     }
 
@@ -216,7 +219,8 @@ private:
                 return pos;
             }
             case ws::parse_status::header:
-                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation) message_.clear();
+                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation && extras_)
+                    extras_->message.clear();
                 continue;
             case ws::parse_status::payload: on_payload(r); continue;
             }
@@ -227,13 +231,15 @@ private:
     void on_payload(const ws::parse_result& r) {
         const ws::frame_header& h = parser_.header();
         if (ws::is_control(h.op)) return on_control(h.op, r.payload);
-        if (h.op != ws::opcode::continuation && r.message_end && message_.empty() && r.payload.size() == h.payload_length)
+        if (h.op != ws::opcode::continuation && r.message_end && r.payload.size() == h.payload_length &&
+            (!extras_ || extras_->message.empty()))
             return deliver(r.payload, parser_.message_opcode());   // whole message in one piece: no copy
-        message_.append(r.payload);
+        std::string& message = extras().message;
+        message.append(r.payload);
         if (r.message_end) {
-            deliver(message_, parser_.message_opcode());
-            message_.clear();
-            if (message_.capacity() > keep_capacity) std::string{}.swap(message_);
+            deliver(message, parser_.message_opcode());
+            extras_->message.clear();
+            if (extras_->message.capacity() > keep_capacity) std::string{}.swap(extras_->message);
         }
     }
 
@@ -261,13 +267,13 @@ private:
             auto info = ws::parse_close_payload(payload);   // the parser already rejected malformed ones
             ws::close_code code = info ? info->code : ws::close_code::protocol_error;
             std::string_view reason = info ? info->reason : std::string_view{};
-            if (state_ == state::closing) return finish_close(closing_code_, closing_reason_);
+            if (state_ == state::closing) return finish_close(closing_code_, closing_reason());
             // §5.5.1: echo the status code; an empty Close is answered with an empty Close.
             std::string echo = payload.empty() ? std::string{} : ws::close_payload(code);
             out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, echo); });
             state_ = state::closing;
             closing_code_ = code;
-            closing_reason_.assign(reason);
+            extras().closing_reason.assign(reason);
             close_after_flush_ = true;
             schedule_flush();
             return;
@@ -289,7 +295,7 @@ private:
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, payload); });
         state_ = state::closing;
         closing_code_ = code;
-        closing_reason_.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
+        extras().closing_reason.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
         thread_.wheel().arm(*this, behaviour_.close_timeout);
         schedule_flush();
     }
@@ -304,12 +310,14 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
-        for (auto& sub : subscriptions_)
-            if (sub->group) sub->group->unsubscribe(*sub);
+        if (extras_) {
+            for (auto& sub : extras_->subscriptions)
+                if (sub->group) sub->group->unsubscribe(*sub);
+        }
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
-        if (anchor_) {
-            anchor_->alive.store(false, std::memory_order_release);
-            anchor_->connection = nullptr;
+        if (extras_ && extras_->anchor) {
+            extras_->anchor->alive.store(false, std::memory_order_release);
+            extras_->anchor->connection = nullptr;
         }
         ++pending_ops_;   // on_close may do anything; stay alive until it returns
         if (behaviour_.on_close) {
@@ -337,7 +345,7 @@ private:
     template <class GroupFor>
     bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
         if (state_ != state::open) return false;
-        for (auto& sub : subscriptions_)
+        for (auto& sub : extras().subscriptions)
             if (sub->group && &sub->group->source() == topic.get()) return true;   // already subscribed
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
         std::string notice;
@@ -345,7 +353,7 @@ private:
             .member("recovered", cursor.empty() || resume.recovered)
             .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
-        auto& sub = *subscriptions_.emplace_back(std::make_unique<topic_subscription>(
+        auto& sub = *extras().subscriptions.emplace_back(std::make_unique<topic_subscription>(
             static_cast<topic_sink&>(*this), topic_format::ws_frame, behaviour_.max_buffered_bytes));
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
@@ -419,7 +427,7 @@ private:
         if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
             // We echoed the peer's Close (or failed the connection): the handshake is over for us.
-            return abort(closing_code_, closing_reason_);
+            return abort(closing_code_, closing_reason());
         }
         if (waited_for_writable_) {
             waited_for_writable_ = false;
@@ -461,13 +469,25 @@ private:
     const behaviour_type& behaviour_;
     ws::frame_parser parser_;
     std::string partial_;   // an incomplete frame header or control frame
-    std::string message_;   // fragments of a message in progress
     output_queue out_;      // frames not yet written, own and shared
-    std::vector<std::unique_ptr<topic_subscription>> subscriptions_;   // live until the connection goes
     UserData user_data_;
-    std::string subprotocol_;
-    std::shared_ptr<typename handle::anchor> anchor_;
-    std::string closing_reason_;
+    // What most connections never need, allocated the first time one does: an idle connection
+    // then pays one pointer for it (DESIGN.md: an idle connection well under 1 KiB).
+    struct rarely_used {
+        std::string message;   // fragments of a message in progress
+        std::string subprotocol;
+        std::string closing_reason;
+        std::shared_ptr<typename handle::anchor> anchor;
+        std::vector<std::unique_ptr<topic_subscription>> subscriptions;   // live until the connection goes
+    };
+    std::unique_ptr<rarely_used> extras_;
+    rarely_used& extras() {
+        if (!extras_) extras_ = std::make_unique<rarely_used>();
+        return *extras_;
+    }
+    std::string_view closing_reason() const noexcept {
+        return extras_ ? std::string_view(extras_->closing_reason) : std::string_view{};
+    }
     std::chrono::steady_clock::time_point last_message_ = std::chrono::steady_clock::now();
     ws::close_code closing_code_ = ws::close_code::normal;
     state state_ = state::open;
