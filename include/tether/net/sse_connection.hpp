@@ -26,6 +26,7 @@
 #include <tether/hub/cursor.hpp>
 #include <tether/net/output_queue.hpp>
 #include <tether/net/topic_groups.hpp>
+#include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/sse/behaviour.hpp>
 #include <tether/sse/event.hpp>
@@ -77,38 +78,26 @@ public:
     std::string_view last_event_id() const noexcept { return last_event_id_; }
     bool is_open() const noexcept { return !closed_ && !ending_; }
 
-    class handle {
+    // send() and end() from any thread; they do nothing once the stream is gone.
+    class handle : public connection_handle_base<sse_connection> {
     public:
         handle() = default;
         bool send(std::string data, std::string type = {}, std::string id = {}) const {
-            if (!alive()) return false;
-            asio::post(*anchor_->io, [a = anchor_, d = std::move(data), t = std::move(type), i = std::move(id)] {
-                if (a->connection) a->connection->send({.data = d, .type = t, .id = i});
+            return this->post([d = std::move(data), t = std::move(type), i = std::move(id)](sse_connection& c) {
+                c.send({.data = d, .type = t, .id = i});
             });
-            return true;
         }
         void end() const {
-            if (!alive()) return;
-            asio::post(*anchor_->io, [a = anchor_] {
-                if (a->connection) a->connection->end();
-            });
+            this->post([](sse_connection& c) { c.end(); });
         }
-        bool alive() const noexcept { return anchor_ && anchor_->alive.load(std::memory_order_acquire); }
 
     private:
         friend class sse_connection;
-        struct anchor {
-            anchor(sse_connection* c, asio::io_context* context) noexcept : connection(c), io(context) {}
-            sse_connection* connection;   // touched only on the owning thread
-            asio::io_context* io;
-            std::atomic<bool> alive{true};
-        };
-        explicit handle(std::shared_ptr<anchor> a) : anchor_(std::move(a)) {}
-        std::shared_ptr<anchor> anchor_;
+        using connection_handle_base<sse_connection>::connection_handle_base;
     };
 
     handle get_handle() {
-        if (!anchor_) anchor_ = std::make_shared<typename handle::anchor>(this, &thread_.io());
+        if (!anchor_) anchor_ = std::make_shared<connection_anchor<sse_connection>>(this, &thread_.io());
         return handle(anchor_);
     }
 
@@ -211,6 +200,12 @@ private:
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+        if (topics_.size() == 1 && chunked_) {   // the whole chunk was encoded once at publish
+            topics_.front().position.sequence = message->sequence();
+            out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::sse_chunk)), &sub);
+            wrote_since_heartbeat_ = true;
+            return schedule_flush();
+        }
         stream_topic* t = find(sub);
         t->position.sequence = message->sequence();
         std::string_view block = message->encoded(static_cast<std::size_t>(topic_format::sse_block));
@@ -329,10 +324,7 @@ private:
         for (auto& t : topics_)
             if (t.subscription->group) t.subscription->group->unsubscribe(*t.subscription);
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
-        if (anchor_) {
-            anchor_->alive.store(false, std::memory_order_release);
-            anchor_->connection = nullptr;
-        }
+        if (anchor_) anchor_->release();
         ++pending_ops_;
         if (behaviour_.on_close) behaviour_.on_close(*this);
         --pending_ops_;
@@ -353,7 +345,7 @@ private:
     output_queue out_;
     std::string scratch_;
     std::vector<stream_topic> topics_;
-    std::shared_ptr<typename handle::anchor> anchor_;
+    std::shared_ptr<connection_anchor<sse_connection>> anchor_;
     unsigned char pending_ops_ = 0;
     bool chunked_;
     bool closed_ = false, ending_ = false, reading_ = false, writing_ = false, corked_ = false;

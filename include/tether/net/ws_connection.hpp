@@ -28,6 +28,7 @@
 
 #include <tether/core/json_writer.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/output_queue.hpp>
 #include <tether/net/topic_groups.hpp>
@@ -101,39 +102,25 @@ public:
 
     // A handle for other threads: send() and close() from anywhere, safe after the connection
     // is gone (they then do nothing and return false).
-    class handle {
+    // send() and close() from any thread; they do nothing once the connection is gone.
+    class handle : public connection_handle_base<ws_connection> {
     public:
         handle() = default;
         bool send(std::string message, ws::opcode op = ws::opcode::text) const {
-            if (!anchor_ || !anchor_->alive.load(std::memory_order_acquire)) return false;
-            asio::post(*anchor_->io, [a = anchor_, m = std::move(message), op] {
-                if (a->connection) a->connection->send(m, op);
-            });
-            return true;
+            return this->post([m = std::move(message), op](ws_connection& c) { c.send(m, op); });
         }
         void close(ws::close_code code = ws::close_code::normal, std::string reason = {}) const {
-            if (!anchor_ || !anchor_->alive.load(std::memory_order_acquire)) return;
-            asio::post(*anchor_->io, [a = anchor_, code, r = std::move(reason)] {
-                if (a->connection) a->connection->close(code, r);
-            });
+            this->post([code, r = std::move(reason)](ws_connection& c) { c.close(code, r); });
         }
-        bool alive() const noexcept { return anchor_ && anchor_->alive.load(std::memory_order_acquire); }
 
     private:
         friend class ws_connection;
-        struct anchor {
-            anchor(ws_connection* c, asio::io_context* context) noexcept : connection(c), io(context) {}
-            ws_connection* connection;   // touched only on the owning thread
-            asio::io_context* io;
-            std::atomic<bool> alive{true};
-        };
-        explicit handle(std::shared_ptr<anchor> a) : anchor_(std::move(a)) {}
-        std::shared_ptr<anchor> anchor_;
+        using connection_handle_base<ws_connection>::connection_handle_base;
     };
 
     handle get_handle() {
         auto& anchor = extras().anchor;
-        if (!anchor) anchor = std::make_shared<typename handle::anchor>(this, &thread_.io());
+        if (!anchor) anchor = std::make_shared<connection_anchor<ws_connection>>(this, &thread_.io());
         return handle(anchor);
     }
 
@@ -315,10 +302,7 @@ private:
                 if (sub->group) sub->group->unsubscribe(*sub);
         }
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
-        if (extras_ && extras_->anchor) {
-            extras_->anchor->alive.store(false, std::memory_order_release);
-            extras_->anchor->connection = nullptr;
-        }
+        if (extras_ && extras_->anchor) extras_->anchor->release();
         ++pending_ops_;   // on_close may do anything; stay alive until it returns
         if (behaviour_.on_close) {
             std::string kept(reason);   // the reason may live in a buffer that goes away
@@ -477,7 +461,7 @@ private:
         std::string message;   // fragments of a message in progress
         std::string subprotocol;
         std::string closing_reason;
-        std::shared_ptr<typename handle::anchor> anchor;
+        std::shared_ptr<connection_anchor<ws_connection>> anchor;
         std::vector<std::unique_ptr<topic_subscription>> subscriptions;   // live until the connection goes
     };
     std::unique_ptr<rarely_used> extras_;
