@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <tether/core/json_writer.hpp>
+#include <tether/http/response.hpp>
 #include <tether/hub/backpressure.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/hub/topic.hpp>
@@ -40,7 +41,7 @@ inline void append_envelope(std::string& out, std::string_view topic, const hub:
 }
 
 inline std::vector<hub::wire_format> server_formats(std::string topic_name) {
-    std::vector<hub::wire_format> formats(3);
+    std::vector<hub::wire_format> formats(4);
     formats[0] = {"poll", [name = topic_name](const hub::encode_input& in, std::string& out) {
                       append_envelope(out, name, in.position, in.body);
                   }};
@@ -54,6 +55,14 @@ inline std::vector<hub::wire_format> server_formats(std::string topic_name) {
     // composite id in front of these shared bytes.
     formats[2] = {"sse", [name = topic_name](const hub::encode_input& in, std::string& out) {
                       sse::append_event(out, {.data = in.body, .type = name});
+                  }};
+    formats[3] = {"sse-chunk", [name = topic_name](const hub::encode_input& in, std::string& out) {
+                      char id[hub::cursor_max_chars];
+                      std::string_view id_text(id, static_cast<std::size_t>(hub::format_cursor(in.position, id) - id));
+                      std::string block;
+                      block.reserve(in.body.size() + name.size() + 64);
+                      sse::append_event(block, {.data = in.body, .type = name, .id = id_text});
+                      http::response::append_chunk(out, block);
                   }};
     return formats;
 }

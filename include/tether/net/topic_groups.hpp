@@ -21,7 +21,10 @@
 namespace tether::net {
 
 // Wire formats every server topic is encoded into at publish time, by index.
-enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2 };
+// sse_block has no id (a stream carrying several topics writes its own composite id in front);
+// sse_chunk is the whole HTTP/1.1 chunk for a single-topic stream, id included, so those
+// streams, the common case, queue nothing but the shared bytes.
+enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3 };
 
 class group_base;
 struct topic_subscription;
