@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Server-Sent Events against real third-party clients.
+#   tests/interop/run_sse_interop.sh hybrid path/to/hybrid
+#   tests/interop/run_sse_interop.sh sse_tokens path/to/sse_tokens
+# Both run sse_eventsource.mjs (npm `eventsource`; it starts, kills and restarts the example itself).
+# With hybrid, `curl -N` then checks that the stream arrives incrementally: each published message is
+# in curl's output while the stream is still open, not only when it ends. Installs the locked npm
+# dependencies on first use; stops what it started by PID whatever happens.
+# Environment: NODE, NPM, CURL (defaults: node, npm, curl on PATH).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+scenario=${1:?usage: run_sse_interop.sh hybrid|sse_tokens path/to/example}
+example=${2:?usage: run_sse_interop.sh hybrid|sse_tokens path/to/example}
+node=${NODE:-node}
+npm=${NPM:-npm}
+curl=${CURL:-curl}
+
+if [ ! -d "$here/node_modules/eventsource" ] || [ ! -d "$here/node_modules/ws" ]; then
+  # ci: exactly the versions in package-lock.json (see run_ws_interop.sh on concurrent installs).
+  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
+fi
+
+"$node" "$here/sse_eventsource.mjs" "$scenario" "$example"
+[ "$scenario" = hybrid ] || exit 0
+
+# ---- curl -N against hybrid's /events ------------------------------------------------------------
+log=$(mktemp)
+stream=$(mktemp)
+server_pid=
+curl_pid=
+stop_pid() {   # stop_pid PID: TERM, up to 5 s, then KILL
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$curl_pid"
+  stop_pid "$server_pid"
+  rm -f "$log" "$stream"
+}
+trap cleanup EXIT
+fail() {
+  echo "curl -N: FAILED: $*"
+  echo "--- curl received:"; cat "$stream"
+  echo "--- hybrid output:"; cat "$log"
+  exit 1
+}
+
+"$example" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$log" | head -n 1)
+  [ -n "$port" ] && break
+  kill -0 "$server_pid" 2>/dev/null || fail "hybrid exited early"
+  sleep 0.1
+done
+[ -n "$port" ] || fail "hybrid did not print its port"
+base="http://127.0.0.1:$port"
+
+# Start the stream at the topic's current cursor, so nothing published from here on can be missed.
+next=$("$curl" -sS --max-time 5 "$base/poll" | sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p')
+[ -n "$next" ] || fail "GET /poll gave no cursor"
+"$curl" -sS -N --max-time 60 "$base/events?lastEventId=$next" >"$stream" 2>&1 &
+curl_pid=$!
+
+for i in 1 2 3; do
+  "$curl" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish" >/dev/null || fail "publish curl-$i"
+  got=
+  for _ in $(seq 100); do   # up to 10 s for the event to reach curl's output
+    if grep -q "^data: curl-$i\$" "$stream"; then got=1; break; fi
+    kill -0 "$curl_pid" 2>/dev/null || fail "curl ended before receiving curl-$i"
+    sleep 0.1
+  done
+  [ -n "$got" ] || fail "curl-$i did not arrive within 10 s"
+done
+kill -0 "$curl_pid" 2>/dev/null || fail "the stream ended; it should stay open"
+grep -q "^event: news\$" "$stream" || fail "no event: news line"
+[ "$(grep -c '^id: ' "$stream")" -eq 3 ] || fail "expected three id: lines"
+echo "curl -N: ok (three events received one by one while the stream stayed open)"
