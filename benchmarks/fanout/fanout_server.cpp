@@ -1,0 +1,60 @@
+// fanout_server: tether's side of the fan-out benchmark (benchmarks/fanout/run.sh). One topic, "bench",
+// reached over WebSocket (tether's pubsub protocol at /ws) and Server-Sent Events (/events), and a publish
+// trigger the load generator drives:
+//
+//   POST /publish?n=K&size=B   publishes K messages of B bytes (benchmarks/fanout/bench_message.hpp: sequence,
+//                              send time, padding) from the handler, then answers 204
+//
+//   GET /sequence              the sequence number the next message will carry (text)
+//
+// so the load generator alone decides the rate: it keeps at most a window of messages unconfirmed by its
+// slowest subscriber (benchmarks/loadgen/fanout_load.cpp). Publishing from the I/O thread that serves the
+// request is what an application handler would do; topic::publish() is the same lock-free call from any thread.
+//
+//   ./fanout_server --port 8080 [--threads 1]
+//   websocat ws://127.0.0.1:8080/ws   then type {"type":"subscribe","topic":"bench"}
+//   curl -N http://127.0.0.1:8080/events          and, elsewhere:  curl -X POST 'http://127.0.0.1:8080/publish?n=3&size=64'
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <tether/tether.hpp>
+
+#include "bench_message.hpp"
+
+int main(int argc, char** argv) try {
+    auto options = tether::parse_command_line(argc, argv);
+    options.handle_signals = true;
+    tether::server app{options};
+
+    // History 4096: comfortably above any flow-control window the load generator uses, so no subscriber that
+    // keeps up with the window can be lapped; drop_oldest (the default) would report any loss as "missed".
+    auto bench = app.topic("bench", {.history = 4096});
+    app.pubsub("/ws");
+    app.sse("/events", bench);
+
+    std::atomic<std::uint64_t> next_sequence{0};
+    app.post("/publish", [&](auto& req, auto& res) {
+        tether_bench::publish_request r;
+        if (!tether_bench::parse_publish_query(req.query_string(), r))
+            throw tether::http::error(400, "expected ?n=1..4096&size=42..65536");
+        thread_local std::string body;
+        const std::uint64_t first = next_sequence.fetch_add(r.count, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < r.count; ++i) {
+            tether_bench::make_message(body, first + i, r.size);
+            bench.publish(body);
+        }
+        res.status(204);
+    });
+    // The sequence the next published message will carry: the load generator reads it once before it starts.
+    app.get("/sequence", [&](auto&, auto& res) { res.text(std::to_string(next_sequence.load(std::memory_order_relaxed))); });
+
+    app.listen();
+    std::printf("listening on %s\n", app.url().c_str());
+    std::fflush(stdout);
+    app.run();
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "fanout_server: %s\n", e.what());
+    return 1;
+}
