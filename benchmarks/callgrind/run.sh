@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Instruction counts per request: tether against Boost.Beast, under valgrind's callgrind, with a fixed number
+# of requests from a deterministic client (fixed_client.cpp). Unlike requests/s, an instruction count does not
+# depend on how busy the machine is, so it is the number to guard against regressions.
+#
+# For each server and each run: start it under callgrind (whole process, --threads 1), let fixed_client do
+# COUNT sequential requests on one keep-alive connection, stop the server by PID (SIGTERM: it exits cleanly and
+# callgrind writes its totals), read the total instructions (Ir). The same with COUNT=0 (start, connect, close,
+# stop) is the baseline; (Ir_COUNT - Ir_0) / COUNT is the user-space instructions per request. Kernel work
+# (syscalls, TCP) is not counted: callgrind sees user space only.
+#   http  tether `hello` vs `peer_beast_http`:  GET /plaintext, keep-alive, one request in flight
+#   ws    tether `ws_echo` vs `peer_beast_ws`:  one masked binary message of SIZE bytes echoed, one in flight
+# Every measurement is taken RUNS times (default 2) to show that it repeats.
+#
+#   BUILD_DIR=build/bench benchmarks/callgrind/run.sh
+#   benchmarks/callgrind/run.sh --smoke          # COUNT=200, RUNS=1
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR [<repo>/build/bench]   an existing Release build with hello, ws_echo, peer_beast_http, peer_beast_ws
+#                                    and callgrind_fixed_client (this script does not build)
+#   COUNT [2000]  RUNS [2]  SIZE [64]
+#   CASES ["tether-http beast-http tether-ws beast-ws"]
+#   SERVER_CPU [0]  CLIENT_CPU [1]
+#   RESULTS [unset: the report goes to stdout only]
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+command_line="benchmarks/callgrind/run.sh${*:+ $*}"
+
+smoke=0
+for arg in "$@"; do
+    case $arg in
+        --smoke) smoke=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "callgrind/run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+build_dir=${BUILD_DIR:-$repo_root/build/bench}
+COUNT=${COUNT:-2000}
+RUNS=${RUNS:-2}
+if (( smoke )); then COUNT=200; RUNS=1; fi
+SIZE=${SIZE:-64}
+CASES=${CASES:-"tether-http beast-http tether-ws beast-ws"}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+for tool in valgrind taskset timeout awk; do
+    command -v "$tool" >/dev/null || { echo "callgrind/run.sh: '$tool' is required" >&2; exit 2; }
+done
+
+log() { printf '[callgrind/run.sh] %s\n' "$*" >&2; }
+loud() { printf '\n[callgrind/run.sh] !!! %s\n\n' "$*" >&2; }
+
+# ---- processes we started: killed on any exit ----------------------------------------------------------
+declare -a live_pids=()
+work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-callgrind.XXXXXX")
+cleanup() {
+    local pid
+    for pid in "${live_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 0.5
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+forget_pid() {
+    local keep=() pid
+    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+    live_pids=("${keep[@]}")
+}
+
+find_binary() {
+    local usual=$build_dir/$1 found
+    if [[ -x $usual ]]; then echo "$usual"; return; fi
+    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
+    echo "${found:-$usual}"
+}
+client=$(find_binary benchmarks/micro/callgrind_fixed_client)
+[[ -x $client ]] || { echo "callgrind/run.sh: $client is missing (target callgrind_fixed_client)" >&2; exit 1; }
+case_binary() {
+    case $1 in
+        tether-http) find_binary examples/hello ;;
+        beast-http) find_binary benchmarks/peer_beast_http ;;
+        tether-ws) find_binary examples/ws_echo ;;
+        beast-ws) find_binary benchmarks/ws/peer_beast_ws ;;
+        *) echo "callgrind/run.sh: unknown case '$1'" >&2; exit 2 ;;
+    esac
+}
+case_client_args() {
+    case $1 in
+        *-http) echo "http" ;;
+        *-ws) echo "ws --size $SIZE" ;;
+    esac
+}
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: counts are not comparable"
+
+failures=()
+declare -a cases=()
+for c in $CASES; do
+    if [[ -x $(case_binary "$c") ]]; then cases+=("$c"); else loud "SKIPPING $c: $(case_binary "$c") is missing"; fi
+done
+(( ${#cases[@]} > 0 )) || { echo "callgrind/run.sh: no server binary found" >&2; exit 1; }
+
+# measure CASE COUNT: prints the process's total Ir (empty on failure, with a note in failures).
+measure() {
+    local name=$1 count=$2 bin pid port line out logf rc=0 ir
+    bin=$(case_binary "$name")
+    logf=$work_dir/$name-$count.log
+    out=$work_dir/callgrind.%p.out
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$bin" --port 0 --threads 1 >"$logf" 2>&1 &
+    pid=$!
+    live_pids+=("$pid")
+    port=""
+    for _ in $(seq 600); do   # valgrind starts slowly: up to 60 s
+        line=$(grep -m1 -o 'listening on http://[^ ]*' "$logf" || true)
+        if [[ -n $line ]]; then port=${line##*:}; port=${port%%/*}; break; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        failures+=("$name: did not start under valgrind: $(tail -c 300 "$logf" | tr '\n' ' ')")
+        kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; forget_pid "$pid"
+        return
+    fi
+    # shellcheck disable=SC2046
+    taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" $(case_client_args "$name") --port "$port" --count "$count" \
+        >"$work_dir/client.out" 2>&1 || rc=$?
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        failures+=("$name: ignored SIGTERM for 60 s under valgrind (killed; no count)")
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+    if (( rc != 0 )); then
+        failures+=("$name: fixed_client failed with status $rc: $(head -c 300 "$work_dir/client.out" | tr '\n' ' ')")
+        return
+    fi
+    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$work_dir/callgrind.$pid.out" 2>/dev/null | head -1)
+    if [[ -z $ir ]]; then
+        failures+=("$name: no callgrind totals in $work_dir/callgrind.$pid.out")
+        return
+    fi
+    # Keep the first run's two profiles of each case for "where do the instructions go".
+    if (( count > 0 )) && [[ ! -e $work_dir/profile-$name.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name.out"; fi
+    if (( count == 0 )) && [[ ! -e $work_dir/profile-$name-base.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name-base.out"; fi
+    rm -f "$work_dir/callgrind.$pid.out"
+    echo "$ir"
+}
+
+records=$work_dir/records.tsv
+: >"$records"
+log "cases: ${cases[*]}; COUNT=$COUNT RUNS=$RUNS SIZE=$SIZE (ws); $(( ${#cases[@]} * RUNS * 2 )) valgrind runs"
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+start_time=$SECONDS
+for (( run = 1; run <= RUNS; run++ )); do
+    for name in "${cases[@]}"; do
+        base=$(measure "$name" 0)
+        full=$(measure "$name" "$COUNT")
+        if [[ -n $base && -n $full ]]; then
+            per=$(awk -v a="$full" -v b="$base" -v n="$COUNT" 'BEGIN { printf "%.0f", (a - b) / n }')
+            printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$run" "$base" "$full" "$per" >>"$records"
+            log "$(printf '%-12s run %s: Ir baseline %s, with %s requests %s: %s Ir/request' "$name" "$run" "$base" "$COUNT" "$full" "$per")"
+        fi
+    done
+done
+
+# ---- report --------------------------------------------------------------------------------------------
+per_run() { awk -F'\t' -v s="$1" -v r="$2" '$1 == s && $2 == r { print $5 }' "$records"; }
+mean_of() { awk -F'\t' -v s="$1" '$1 == s { t += $5; n++ } END { if (n) printf "%.0f", t / n }' "$records"; }
+spread_of() { awk -F'\t' -v s="$1" '$1 == s { v[n++] = $5 } END { if (n > 1) { lo = v[0]; hi = v[0]; for (i in v) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }; printf "%.2f%%", (hi - lo) * 100 / ((hi + lo) / 2) } else print "–" }' "$records"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+case_label() {
+    case $1 in
+        tether-http) echo "tether \`hello\`" ;;
+        beast-http) echo "Beast \`peer_beast_http\`" ;;
+        tether-ws) echo "tether \`ws_echo\`" ;;
+        beast-ws) echo "Beast \`peer_beast_ws\`" ;;
+    esac
+}
+case_what() { case $1 in *-http) echo "HTTP GET /plaintext" ;; *-ws) echo "WebSocket echo ${SIZE} B" ;; esac; }
+
+# Self Ir per function from a profile (callgrind_annotate's listing), as "Ir<TAB>name": the name without its
+# source file, template arguments, parameter list and binary; costs of the same short name are summed.
+function_costs() {
+    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
+        awk '
+            /PROGRAM TOTALS/ { listing = 1; next }
+            listing && match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {
+                ir = substr($0, 1, RLENGTH); sub(/\(.*/, "", ir); gsub(/[ ,]/, "", ir)
+                line = substr($0, RLENGTH + 1)
+                sub(/^[^:]*:/, "", line)            # the source file ("???" without debug info)
+                sub(/ \[[^]]*\]$/, "", line)        # the binary
+                # Template arguments collapse to <…> (innermost first), then the parameter list goes.
+                while (gsub(/<[^<>]*>/, "@T@", line) > 0) {}
+                gsub(/@T@/, "<…>", line); gsub(/operator\(\)/, "operator@@", line)
+                p = index(line, "("); if (p > 1) line = substr(line, 1, p - 1)
+                gsub(/operator@@/, "operator()", line)
+                cost[line] += ir
+            }
+            END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
+}
+
+# The N functions that cost the most per request: (self Ir with COUNT requests - self Ir at baseline) / COUNT,
+# from the first run's two profiles of a case.
+top_functions() {
+    local full=$work_dir/profile-$1.out base=$work_dir/profile-$1-base.out
+    [[ -e $full && -e $base ]] && command -v callgrind_annotate >/dev/null || return 0
+    function_costs "$base" >"$work_dir/costs-base"
+    function_costs "$full" >"$work_dir/costs-full"
+    awk -F'\t' -v n="$COUNT" -v per="$3" '
+            NR == FNR { base[$2] = $1; next }
+            { d = ($1 - base[$2]) / n; if (d > 0) printf "%.0f\t%.1f\t%s\n", d, 100 * d / per, $2 }' \
+        "$work_dir/costs-base" "$work_dir/costs-full" | sort -t$'\t' -k1,1nr |
+        awk -F'\t' -v max="${2:-8}" '{ name = $3; if (length(name) > 110) name = substr(name, 1, 107) "..."
+                                       if (shown++ < max) printf "| %s | %s%% | `%s` |\n", $1, $2, name }'
+}
+
+report=$work_dir/report.md
+{
+    echo "# Instructions per request (callgrind): tether vs Boost.Beast"
+    echo
+    echo "- command: \`COUNT=$COUNT RUNS=$RUNS SIZE=$SIZE $command_line\`; build \`$build_dir\` (${build_type:-unset})"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none);" \
+         "$(valgrind --version); load average at start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg); took $(( SECONDS - start_time )) s"
+    echo "- method: each server runs \`valgrind --tool=callgrind <server> --threads 1\`; \`callgrind_fixed_client\` does COUNT sequential"\
+         "requests on one keep-alive connection (ws: one masked binary message in flight, echo checked); the server is stopped with SIGTERM."\
+         "Ir/request = (Ir with COUNT requests − Ir with 0 requests) ÷ COUNT: user-space instructions only, kernel work is not counted."
+    (( smoke )) && echo "- **smoke run**: COUNT=$COUNT, one run; a check that the harness works, not a measurement"
+    echo
+    header="| what | server |"; rule="|---|---|"
+    for (( run = 1; run <= RUNS; run++ )); do header+=" Ir/request run $run |"; rule+="---|"; done
+    echo "$header spread | ratio to Beast |"
+    echo "$rule---|---|"
+    for name in "${cases[@]}"; do
+        row="| $(case_what "$name") | $(case_label "$name") |"
+        for (( run = 1; run <= RUNS; run++ )); do v=$(per_run "$name" "$run"); row+=" ${v:-FAILED} |"; done
+        peer=beast-${name#*-}
+        if [[ $name == tether-* ]]; then r=$(ratio "$(mean_of "$name")" "$(mean_of "$peer")"); else r="1"; fi
+        echo "$row $(spread_of "$name") | $r |"
+    done
+    echo
+    echo "Ratio < 1: tether executes fewer user-space instructions per request than Beast (mean of the runs)."
+    echo "Spread: (max − min) ÷ mean over the runs; instruction counts repeat to well under 1 % when the harness is sound."
+    for name in "${cases[@]}"; do
+        if [[ -e $work_dir/profile-$name.out ]] && command -v callgrind_annotate >/dev/null; then
+            echo
+            echo "Where $(case_label "$name")'s instructions per request go ($(case_what "$name"); first run: self Ir per function with"
+            echo "$COUNT requests minus at baseline, ÷ $COUNT; functions under 100 Ir in a whole run are not listed):"
+            echo
+            echo "| Ir/request | share | function |"
+            echo "|---|---|---|"
+            top_functions "$name" 10 "$(per_run "$name" 1)"
+        fi
+    done
+    if (( ${#failures[@]} > 0 )); then
+        echo
+        echo "Failures:"
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
+} >"$report"
+
+cat "$report"
+if [[ -n ${RESULTS:-} ]]; then
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$report" "$RESULTS"
+    log "report written to $RESULTS"
+fi
+if (( ${#failures[@]} > 0 )); then
+    loud "FAILED: ${failures[*]}"
+    exit 1
+fi
