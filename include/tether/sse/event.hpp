@@ -11,6 +11,7 @@
 // bytes with every subscriber.
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,42 @@ inline void append_field(std::string& out, std::string_view name, std::string_vi
     out.push_back('\n');
 }
 
+// Splits a payload into lines on CRLF, CR or LF. Two memchr scans (vectorized in libc) rather
+// than find_first_of, which tests every byte against the set one by one and made encoding a 1 KiB
+// event cost about 2 µs; each scan's hit is remembered until passed, so many short lines do not
+// rescan the rest of the payload (which would be quadratic in the number of lines).
+class line_splitter {
+public:
+    explicit line_splitter(std::string_view text) noexcept : text_(text), cr_(find('\r')), lf_(find('\n')) {}
+
+    // The next line, or false after the last one (a payload always has at least one line).
+    bool next(std::string_view& line) noexcept {
+        if (done_) return false;
+        if (cr_ < pos_) cr_ = find('\r');
+        if (lf_ < pos_) lf_ = find('\n');
+        std::size_t end = cr_ < lf_ ? cr_ : lf_;
+        if (end == npos) {
+            line = text_.substr(pos_);
+            done_ = true;
+            return true;
+        }
+        line = text_.substr(pos_, end - pos_);
+        pos_ = end + ((text_[end] == '\r' && lf_ == end + 1) ? 2 : 1);
+        return true;
+    }
+
+private:
+    static constexpr std::size_t npos = std::string_view::npos;
+    std::size_t find(char c) const noexcept {
+        if (pos_ >= text_.size()) return npos;
+        const void* hit = std::memchr(text_.data() + pos_, c, text_.size() - pos_);
+        return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text_.data()) : npos;
+    }
+    std::string_view text_;
+    std::size_t pos_ = 0, cr_, lf_;   // the first CR and LF at or after pos_ once refreshed; npos: none
+    bool done_ = false;
+};
+
 // Appends one event block, ending with the blank line that dispatches it.
 inline void append_event(std::string& out, const event& e) {
     check_single_line(e.id, "an event id", true);
@@ -53,14 +90,8 @@ inline void append_event(std::string& out, const event& e) {
         (void)ec;
         append_field(out, "retry", std::string_view(digits, static_cast<std::size_t>(end - digits)));
     }
-    std::string_view rest = e.data;
-    for (;;) {   // one data line per line of the payload, whatever the line ending
-        auto end = rest.find_first_of("\r\n");
-        append_field(out, "data", rest.substr(0, end));
-        if (end == std::string_view::npos) break;
-        std::size_t skip = (rest[end] == '\r' && end + 1 < rest.size() && rest[end + 1] == '\n') ? 2 : 1;
-        rest.remove_prefix(end + skip);
-    }
+    line_splitter lines(e.data);   // one data line per line of the payload, whatever the line ending
+    for (std::string_view line; lines.next(line);) append_field(out, "data", line);
     out.push_back('\n');
 }
 
