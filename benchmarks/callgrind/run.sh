@@ -46,41 +46,8 @@ CASES=${CASES:-"tether-http beast-http tether-ws beast-ws"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
-for tool in valgrind taskset timeout awk; do
-    command -v "$tool" >/dev/null || { echo "callgrind/run.sh: '$tool' is required" >&2; exit 2; }
-done
-
-log() { printf '[callgrind/run.sh] %s\n' "$*" >&2; }
-loud() { printf '\n[callgrind/run.sh] !!! %s\n\n' "$*" >&2; }
-
-# ---- processes we started: killed on any exit ----------------------------------------------------------
-declare -a live_pids=()
-work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-callgrind.XXXXXX")
-cleanup() {
-    local pid
-    for pid in "${live_pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            sleep 0.5
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$work_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-forget_pid() {
-    local keep=() pid
-    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    live_pids=("${keep[@]}")
-}
-
-find_binary() {
-    local usual=$build_dir/$1 found
-    if [[ -x $usual ]]; then echo "$usual"; return; fi
-    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
-    echo "${found:-$usual}"
-}
+source "$script_dir/../lib.sh"
+bench_init callgrind/run.sh valgrind taskset timeout awk
 client=$(find_binary benchmarks/micro/callgrind_fixed_client)
 [[ -x $client ]] || { echo "callgrind/run.sh: $client is missing (target callgrind_fixed_client)" >&2; exit 1; }
 case_binary() {

@@ -62,69 +62,15 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/fanout.md}
 fi
 
-for tool in taskset cmake timeout awk curl; do
-    command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 2; }
-done
-
-log() { printf '[fanout/run.sh] %s\n' "$*" >&2; }
-loud() { printf '\n[fanout/run.sh] !!! %s\n\n' "$*" >&2; }
-
-# Each side holds up to max(WS_SUBS) sockets in its own process: raise our soft limit (inherited) to the hard one.
+source "$script_dir/../lib.sh"
+bench_init fanout/run.sh taskset cmake timeout awk curl
+# Each side holds up to max(WS_SUBS) sockets in its own process; the raised limit is inherited by both.
 max_subs=0
 for s in $WS_SUBS $SSE_SUBS; do (( s > max_subs )) && max_subs=$s; done
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if (( $(ulimit -n) < max_subs + 64 )); then
-    echo "run.sh: the file descriptor limit ($(ulimit -n)) is too low for $max_subs subscribers" >&2
-    exit 2
-fi
-
-# ---- processes we started: killed on any exit ----------------------------------------------------------
-declare -a live_pids=()
-work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-fanout-bench.XXXXXX")
-cleanup() {
-    local pid
-    for pid in "${live_pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            sleep 0.5
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$work_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-    local keep=() pid
-    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    live_pids=("${keep[@]}")
-}
-
-# ---- build ---------------------------------------------------------------------------------------------
+raise_fd_limit "$max_subs"
 targets="fanout_server fanout_load peer_naive_broadcast hub_publish_bench"
-if [[ -n ${BUILD_DIR:-} ]]; then
-    build_dir=$BUILD_DIR
-    log "using existing build $build_dir (not rebuilding)"
-else
-    build_dir=$repo_root/build-bench
-    log "configuring and building $build_dir (Release)"
-    cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-        -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
-    for target in $targets; do
-        cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
-            || loud "building target '$target' failed (is fanout/ added in benchmarks/CMakeLists.txt?)"
-    done
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
-
-find_binary() {
-    local usual=$build_dir/$1 found
-    if [[ -x $usual ]]; then echo "$usual"; return; fi
-    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
-    echo "${found:-$usual}"
-}
+# shellcheck disable=SC2086
+bench_build $targets
 server_binary() {
     case $1 in
         tether) find_binary benchmarks/fanout/fanout_server ;;

@@ -49,52 +49,9 @@ clk_tck=$(getconf CLK_TCK)
 lua_script=$script_dir/pipeline.lua
 modes="plain pipelined"
 
-for tool in wrk curl taskset cmake; do
-    command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 2; }
-done
-
-log() { printf '[run.sh] %s\n' "$*" >&2; }
-loud() { printf '\n[run.sh] !!! %s\n\n' "$*" >&2; }
-
-# ---- processes we started: killed on any exit ----------------------------------------------------------
-declare -a live_pids=()
-work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-http-bench.XXXXXX")
-cleanup() {
-    local pid
-    for pid in "${live_pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            sleep 0.5
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$work_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-    local keep=() pid
-    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    live_pids=("${keep[@]}")
-}
-
-# ---- build ---------------------------------------------------------------------------------------------
-if [[ -n ${BUILD_DIR:-} ]]; then
-    build_dir=$BUILD_DIR
-    log "using existing build $build_dir (not rebuilding)"
-else
-    build_dir=$repo_root/build-bench
-    log "configuring and building $build_dir (Release)"
-    cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-        -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
-    for target in hello peer_beast_http peer_httplib; do
-        cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
-            || loud "building target '$target' failed; that server will be skipped"
-    done
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
+source "$script_dir/../lib.sh"
+bench_init http/run.sh wrk curl taskset cmake
+bench_build hello peer_beast_http peer_httplib
 
 server_binary() {
     case $1 in

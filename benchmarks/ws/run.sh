@@ -56,67 +56,11 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/ws.md}
 fi
 
-for tool in taskset cmake timeout awk; do
-    command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is required" >&2; exit 2; }
-done
-
-log() { printf '[ws/run.sh] %s\n' "$*" >&2; }
-loud() { printf '\n[ws/run.sh] !!! %s\n\n' "$*" >&2; }
-
-# Each side holds IDLE_CONNS sockets in its own process: raise our soft limit (inherited by both) to the hard one.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if (( $(ulimit -n) < IDLE_CONNS + 64 )); then
-    echo "run.sh: the file descriptor limit ($(ulimit -n)) is too low for IDLE_CONNS=$IDLE_CONNS" >&2
-    exit 2
-fi
-
-# ---- processes we started: killed on any exit ----------------------------------------------------------
-declare -a live_pids=()
-work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-ws-bench.XXXXXX")
-cleanup() {
-    local pid
-    for pid in "${live_pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            sleep 0.5
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$work_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-    local keep=() pid
-    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    live_pids=("${keep[@]}")
-}
-
-# ---- build ---------------------------------------------------------------------------------------------
-if [[ -n ${BUILD_DIR:-} ]]; then
-    build_dir=$BUILD_DIR
-    log "using existing build $build_dir (not rebuilding)"
-else
-    build_dir=$repo_root/build-bench
-    log "configuring and building $build_dir (Release)"
-    cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-        -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
-    for target in ws_echo ws_load peer_beast_ws; do
-        cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
-            || loud "building target '$target' failed (is add_subdirectory(ws) in benchmarks/CMakeLists.txt?)"
-    done
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-[[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
-
-# The usual place of a binary in the build tree, else wherever it is (a build that includes tether as a subproject).
-find_binary() {
-    local usual=$build_dir/$1 found
-    if [[ -x $usual ]]; then echo "$usual"; return; fi
-    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
-    echo "${found:-$usual}"
-}
+source "$script_dir/../lib.sh"
+bench_init ws/run.sh taskset cmake timeout awk
+# Each side holds IDLE_CONNS sockets in its own process; the raised limit is inherited by both.
+raise_fd_limit "$IDLE_CONNS"
+bench_build ws_echo ws_load peer_beast_ws
 server_binary() {
     case $1 in
         tether) find_binary examples/ws_echo ;;

@@ -1,0 +1,79 @@
+# Shared by the scenario scripts (http/, ws/, fanout/, callgrind/run.sh): sourced, not run.
+#   bench_init NAME TOOL...      log prefix, required tools, a work directory, and the EXIT trap that stops
+#                                every process the script started (by PID: TERM, then KILL after 0.5 s)
+#   track_pid PID / forget_pid PID
+#   bench_build TARGET...        sets build_dir: BUILD_DIR as it is, or <repo>/build-bench configured in Release
+#                                and the targets built; warns loudly when the build is not Release
+#   find_binary PATH             PATH under build_dir, else the same file name anywhere in it (tether built as a
+#                                subproject), else PATH (missing: the caller checks -x)
+#   raise_fd_limit N             soft limit up to the hard one; exits 2 when N sockets (+64) still do not fit
+# Expects repo_root to be set.
+
+log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
+loud() { printf '\n[%s] !!! %s\n\n' "$bench_name" "$*" >&2; }
+
+bench_init() {
+    bench_name=$1; shift
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$bench_name: '$tool' is required" >&2; exit 2; }
+    done
+    live_pids=()
+    work_dir=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+    local pid
+    for pid in "${live_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 0.5
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$work_dir"
+}
+
+track_pid() { live_pids+=("$1"); }
+forget_pid() {
+    local keep=() pid
+    for pid in "${live_pids[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+    live_pids=("${keep[@]}")
+}
+
+bench_build() {
+    if [[ -n ${BUILD_DIR:-} ]]; then
+        build_dir=$BUILD_DIR
+        log "using existing build $build_dir (not rebuilding)"
+    else
+        build_dir=$repo_root/build-bench
+        log "configuring and building $build_dir (Release)"
+        cmake -S "$repo_root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+            -DTETHER_BUILD_TESTS=OFF -DTETHER_BUILD_EXAMPLES=ON -DTETHER_BUILD_BENCHMARKS=ON >&2
+        local target
+        for target in "$@"; do
+            cmake --build "$build_dir" --target "$target" -j "$(nproc)" >&2 \
+                || loud "building target '$target' failed; what needs it is skipped"
+        done
+    fi
+    local build_type
+    build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+    [[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
+}
+
+find_binary() {
+    local usual=$build_dir/$1 found
+    if [[ -x $usual ]]; then echo "$usual"; return; fi
+    found=$(find "$build_dir" -path '*/CMakeFiles' -prune -o -type f -name "$(basename "$1")" -perm -u+x -print 2>/dev/null | head -1)
+    echo "${found:-$usual}"
+}
+
+raise_fd_limit() {
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    if (( $(ulimit -n) < $1 + 64 )); then
+        echo "$bench_name: the file descriptor limit ($(ulimit -n)) is too low for $1 connections" >&2
+        exit 2
+    fi
+}
