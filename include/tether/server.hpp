@@ -32,6 +32,7 @@
 #include <tether/topic.hpp>
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/http/cors.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/query.hpp>
@@ -137,6 +138,14 @@ public:
     basic_server& patch(std::string_view p, handler h) { return route(http::method::patch, p, std::move(h)); }
     basic_server& del(std::string_view p, handler h) { return route(http::method::delete_, p, std::move(h)); }
     basic_server& options(std::string_view p, handler h) { return route(http::method::options, p, std::move(h)); }
+
+    // CORS for every route (see http/cors.hpp): preflights are answered before routing (204
+    // with the Access-Control-* fields, or 403 for a disallowed origin or method), and every
+    // other response gets the fields its Origin calls for. Call before run().
+    basic_server& cors(http::cors_options o) {
+        cors_ = std::make_shared<const http::cors_options>(std::move(o));
+        return *this;
+    }
 
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
@@ -372,18 +381,21 @@ public:
     void dispatch(http::request& req, http::response& res) {
         auto& counters = current_thread().stats;
         counters.requests.fetch_add(1, std::memory_order_relaxed);
-        auto match = router_.match(req);
-        switch (match.result) {
-        case http::router<handler>::outcome::found: return call_handler(*match.handler, req, res, counters);
-        case http::router<handler>::outcome::not_found: return write_error(res, 404, "no route for this path");
-        case http::router<handler>::outcome::method_not_allowed:
-            write_error(res, 405, "method not allowed for this path");
-            res.header("Allow", match.allow);
+        if (!cors_) return route_request(req, res, counters);
+        // CORS: a preflight never reaches the routes; other responses get the fields appended
+        // after the handler, so handler errors (res.clear()) keep them too. A held long-poll
+        // response is filled later by its connection and carries no CORS fields.
+        auto origin = req.header("origin");
+        if (origin && http::is_cors_preflight(req.method_name(), true, req.has_header("access-control-request-method"))) {
+            auto answer = http::cors_preflight(*cors_, *origin, *req.header("access-control-request-method"),
+                                               req.header("access-control-request-headers"));
+            if (answer.allowed) res.status(204);
+            else write_error(res, 403, "CORS preflight refused");
+            for (const auto& f : answer.fields) res.header(f.name, f.value);
             return;
-        case http::router<handler>::outcome::options: res.status(204).header("Allow", match.allow); return;
-        case http::router<handler>::outcome::bad_request:
-            return write_error(res, 400, "malformed percent-encoding in path");
         }
+        route_request(req, res, counters);
+        for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
     }
 
     void count_rejection(int status) noexcept {
@@ -402,6 +414,22 @@ public:
     }
 
 private:
+    // Routing and the handler call: dispatch() without CORS.
+    void route_request(http::request& req, http::response& res, typename thread_state::counters& counters) {
+        auto match = router_.match(req);
+        switch (match.result) {
+        case http::router<handler>::outcome::found: return call_handler(*match.handler, req, res, counters);
+        case http::router<handler>::outcome::not_found: return write_error(res, 404, "no route for this path");
+        case http::router<handler>::outcome::method_not_allowed:
+            write_error(res, 405, "method not allowed for this path");
+            res.header("Allow", match.allow);
+            return;
+        case http::router<handler>::outcome::options: res.status(204).header("Allow", match.allow); return;
+        case http::router<handler>::outcome::bad_request:
+            return write_error(res, 400, "malformed percent-encoding in path");
+        }
+    }
+
     template <class UserData>
     struct websocket_upgrade final : pending_upgrade {
         websocket_upgrade(basic_server& s, const websocket_behaviour<UserData>& b, UserData&& d, std::string p)
@@ -637,6 +665,7 @@ private:
     std::unique_ptr<typename transport::protocol::acceptor> acceptor_;
     std::unique_ptr<asio::signal_set> signals_;
     std::vector<std::shared_ptr<const void>> kept_alive_;
+    std::shared_ptr<const http::cors_options> cors_;   // set by cors(); null: no CORS handling
     std::mutex held_mutex_;   // long polls held per client address
     std::map<std::string, std::size_t> held_per_client_;
     mutable std::mutex topics_mutex_;   // opening and looking up topics by name; never on publish

@@ -6,4 +6,5 @@
 #include <tether/core/json_writer.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/query.hpp>
+#include <tether/http/static_files.hpp>
 #include <tether/server.hpp>
