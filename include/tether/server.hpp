@@ -383,8 +383,8 @@ public:
         counters.requests.fetch_add(1, std::memory_order_relaxed);
         if (!cors_) return route_request(req, res, counters);
         // CORS: a preflight never reaches the routes; other responses get the fields appended
-        // after the handler, so handler errors (res.clear()) keep them too. A held long-poll
-        // response is filled later by its connection and carries no CORS fields.
+        // after the handler, so handler errors (res.clear()) keep them too, and a held long-poll
+        // response gets them when its connection fills it (deferred_work::kept_fields).
         auto origin = req.header("origin");
         if (origin && http::is_cors_preflight(req.method_name(), true, req.has_header("access-control-request-method"))) {
             auto answer = http::cors_preflight(*cors_, *origin, *req.header("access-control-request-method"),

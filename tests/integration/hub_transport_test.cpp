@@ -1157,3 +1157,21 @@ TEST_CASE("a short poll whose since is older than the history gets recovered fal
     CHECK_FALSE(other.recovered);
     require_numbered(entries_of(other), 20, 20);
 }
+
+TEST_CASE("a held long poll answered later carries the CORS fields of its request's origin") {
+    test_server server{[](tether::server& app) {
+        poll_server()(app);
+        app.cors({.allowed_origins = {"https://app.example"}});
+    }};
+    auto news = server.app().topic("news");
+    raw_client c(server.port());
+    auto first = poll_batch(c, "/poll");
+    REQUIRE(c.send("GET /poll?since=" + first.next + " HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example\r\n\r\n"));
+    CHECK(c.open_and_quiet_for(200ms));   // held
+    news.publish("m1");
+    auto r = c.read_response(5s);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("access-control-allow-origin") == std::optional<std::string>("https://app.example"));
+    require_numbered(entries_of(parse_batch(r->body)), 1, 1);
+}

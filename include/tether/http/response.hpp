@@ -107,6 +107,12 @@ public:
     }
 
     std::string_view fields() const noexcept { return fields_; }
+    // Appends fields taken from fields() of another response: they were validated when set.
+    // Only for framing-neutral fields (the held long-poll response keeps its CORS fields so).
+    response& append_fields(std::string_view validated) {
+        fields_.append(validated);
+        return *this;
+    }
     std::string_view body_bytes() const noexcept { return body_; }
     bool chunked() const noexcept { return chunked_; }
     bool wants_close() const noexcept { return close_; }

@@ -4,6 +4,7 @@
 // must stay in order), keeps watching the socket for the client leaving, and fills the
 // response when the work wakes it or its timeout passes. Destroying the work is cancelling it.
 #include <chrono>
+#include <string>
 
 #include <tether/http/response.hpp>
 
@@ -24,6 +25,10 @@ public:
     virtual void start(responder& r) = 0;
     virtual void fill(http::response& res, bool timed_out) = 0;
     virtual std::chrono::milliseconds timeout() const = 0;
+
+    // Fields already on the response when the handler deferred it (CORS, anything the handler
+    // set first): the connection adds them to the filled response, which starts out cleared.
+    std::string kept_fields;
 };
 
 } // namespace tether::net

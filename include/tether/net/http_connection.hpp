@@ -161,6 +161,7 @@ private:
         thread_.current = nullptr;
         if (thread_.deferred) {   // a held response (long polling): filled when its work wakes us
             deferred_ = std::move(thread_.deferred);
+            deferred_->kept_fields.assign(res.fields());
             deferred_version_minor_ = static_cast<unsigned char>(req.version_minor());
             deferred_keep_alive_ = req.keep_alive();
             deferred_->start(*this);
@@ -206,6 +207,7 @@ private:
         auto& res = thread_.response;
         res.clear();
         deferred_->fill(res, timed_out);
+        res.append_fields(deferred_->kept_fields);
         deferred_.reset();
         http::serialize_context ctx{deferred_version_minor_, false,
                                     deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now()};
