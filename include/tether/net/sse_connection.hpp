@@ -161,6 +161,10 @@ private:
         }
         bool resuming = !cursors.empty();
         if (resuming && cursors.size() != behaviour_.topics.size()) cursors.assign(behaviour_.topics.size(), "");
+        // A chunked stream of one topic takes the whole chunk encoded at publish (id included); the
+        // subscription's format is what the group charges against the byte budget, so it must
+        // name the bytes deliver() really queues.
+        auto format = chunked_ && behaviour_.topics.size() == 1 ? topic_format::sse_chunk : topic_format::sse_block;
         for (std::size_t i = 0; i < behaviour_.topics.size(); ++i) {
             auto* entry = server_.find_topic(behaviour_.topics[i]);
             if (!entry) continue;
@@ -174,7 +178,7 @@ private:
                 append_body(block);
             }
             auto& st = topics_.emplace_back(stream_topic{
-                std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), topic_format::sse_block,
+                std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), format,
                                                      behaviour_.max_buffered_bytes),
                 hub::cursor{t.epoch(), resume.from - 1}});
             entry->group_for(thread_, entry->handle).subscribe(*st.subscription, resume.from);
@@ -200,9 +204,9 @@ private:
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
-        if (topics_.size() == 1 && chunked_) {   // the whole chunk was encoded once at publish
+        if (sub.format() == static_cast<std::size_t>(topic_format::sse_chunk)) {   // one topic: its chunk as is
             topics_.front().position.sequence = message->sequence();
-            out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::sse_chunk)), &sub);
+            out_.append_shared(message, message->encoded(sub.format()), &sub);
             wrote_since_heartbeat_ = true;
             return schedule_flush();
         }
