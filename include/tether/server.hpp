@@ -546,13 +546,21 @@ private:
                 auto obj = json::as<simdjson::ondemand::object>(doc, "message");
                 command r;
                 r.type = json::field<std::string>(obj, "type");
-                r.topic = json::field<std::string>(obj, "topic");
+                r.topic = json::optional_field<std::string>(obj, "topic").value_or("");
                 r.since = json::optional_field<std::string>(obj, "since").value_or("");
                 r.data = json::optional_field<std::string>(obj, "data").value_or("");
                 return r;
             });
         } catch (const json::parse_error& e) {
             return reply_error(e.what());
+        }
+        // An application-level ping (browsers cannot send WebSocket pings): the client's proof that
+        // the connection still carries traffic both ways, through proxies that ignore control frames.
+        if (c.type == "ping") {
+            std::string out;
+            json::writer(out).begin_object().member("type", "pong").end_object();
+            ws.send(out);
+            return;
         }
         if (!find_topic(c.topic)) return reply_error("no such topic: " + c.topic);
         if (c.type == "subscribe") {

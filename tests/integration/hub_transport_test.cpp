@@ -1175,3 +1175,19 @@ TEST_CASE("a held long poll answered later carries the CORS fields of its reques
     CHECK(r->header("access-control-allow-origin") == std::optional<std::string>("https://app.example"));
     require_numbered(entries_of(parse_batch(r->body)), 1, 1);
 }
+
+TEST_CASE("a pubsub ping is answered with a pong, and an unknown command with an error, on a live subscription") {
+    test_server server{pubsub_server};
+    auto news = server.app().topic("news");
+    ws_client c;
+    open_ws(c, server.port());
+    subscribe(c, "news");
+    c.send_text(R"({"type":"ping"})");
+    CHECK(receive_envelope(c).type == "pong");
+    c.send_text(R"({"type":"dance","topic":"news"})");
+    auto e = receive_envelope(c);
+    CHECK(e.type == "error");
+    CHECK(e.message == "unknown type: dance");
+    news.publish("m1");
+    require_numbered(receive_messages(c, 1), 1, 1);   // the subscription is unaffected
+}
