@@ -1,0 +1,581 @@
+#pragma once
+// tether.js: the browser client, shipped inside the header so the library stays header-only and
+// the client always matches the server it is served by.
+//
+//   tether::browser::serve_client(app);                // GET /tether.js
+//   <script type="module"> import tether from '/tether.js'; const t = tether.connect(location.origin); </script>
+//
+// The raw string below is the source of truth for the client (read it as plain JavaScript). It
+// is served with a strong ETag computed once, 304 for a matching If-None-Match and
+// Cache-Control: no-cache, so a reload revalidates instead of downloading it again.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <tether/http/etag.hpp>
+#include <tether/http/request.hpp>
+#include <tether/http/response.hpp>
+
+namespace tether::browser {
+
+inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser client for tether servers (WebSocket, SSE, long polling, short polling).
+//
+//   import tether from '/tether.js';
+//   const t = tether.connect(location.origin, {transports: ['websocket', 'sse', 'longpoll', 'shortpoll']});
+//   const off = t.subscribe('news', (data, meta) => show(data), {since: savedCursor});
+//   t.on('reset', ({topic}) => refetchState(topic));        // history lost: re-read the state
+//   t.on('transport', ({name}) => console.log('now on', name));
+//   await t.publish('news', 'hello');                       // WebSocket, else POST routes.publish
+//   const items = await t.json('/api/items');                // throws tether.TetherError on 4xx/5xx
+//
+// Delivery: every message carries a cursor "<epoch hex>-<sequence>". The client keeps the last
+// cursor delivered per topic, resumes every topic from it after any reconnect or transport
+// change, and drops anything not newer than it, so a message is delivered at most once. When
+// the server cannot replay from the cursor (restart: new epoch; or history overrun) it says so
+// and the client emits 'recovered' {recovered:false} and 'reset': the application must re-read
+// its state, because something was missed that cannot be replayed. Nothing is skipped silently.
+//
+// Transports are tried in order. One that does not open before `connectTimeout` (a proxy that
+// swallows the WebSocket upgrade never errors, it just hangs) or fails before opening is given
+// up for the next one, but only if a plain HTTP probe shows the server is reachable: when the
+// server is simply down, the client stays on its transport and retries with exponential
+// backoff and full jitter instead of sliding down to short polling.
+//
+// Liveness: on WebSocket, after idleProbe of silence, {"type":"ping"}, answered by a pong; on SSE
+// (whose heartbeat comments never reach EventSource) a reconnect on error, on 'online' and when
+// the tab becomes visible again, and after idleTimeout when set; long polls are abandoned a
+// little after the server's hold time. 'offline' pauses retries, 'online' reconnects at once.
+//
+// SSE and long polling hold one HTTP connection per topic, and browsers allow six per origin
+// over HTTP/1.1: keep to a few topics on those transports.
+
+const DEFAULTS = {
+  transports: ['websocket', 'sse', 'longpoll', 'shortpoll'],
+  // "{topic}" is replaced by the encoded topic name. SSE and polling routes serve one topic each.
+  routes: {
+    websocket: '/ws',
+    sse: '/sse/{topic}',
+    longpoll: '/poll/{topic}',
+    shortpoll: '/status/{topic}',
+    publish: null,        // e.g. '/api/publish/{topic}': POST used when not on WebSocket
+    probe: '/',           // any answer (even 404) proves the server is reachable over HTTP
+  },
+  connectTimeout: 5000,   // handshake / first byte deadline per attempt
+  backoff: {base: 500, max: 15000},
+  longPollTimeout: 25000, // the server's hold time; the request is abandoned a little after it
+  shortPollInterval: 2000, // overridden by the server's X-Poll-Interval-Ms
+  idleProbe: 30000,       // WebSocket: this long without traffic, check the connection answers
+  idleTimeout: 0,         // any transport: reconnect after this long without a message (0: off)
+};
+
+export class TetherError extends Error {
+  constructor(response, body) {
+    const message = body && body.error && body.error.message;
+    super(message || `${response.status} ${response.statusText}`);
+    this.name = 'TetherError';
+    this.status = response.status;
+    this.body = body;        // the server's {"error":{"status","message"}} when it sent one
+    this.response = response;
+  }
+}
+
+// "<16 hex>-<decimal>" -> {epoch, sequence}; BigInt because sequences are 64-bit.
+export function parseCursor(id) {
+  const m = /^([0-9a-f]{16})-(0|[1-9][0-9]*)$/.exec(id || '');
+  return m ? {epoch: m[1], sequence: BigInt(m[2])} : null;
+}
+
+const fill = (template, topic) => template.replace('{topic}', encodeURIComponent(topic));
+const withQuery = (url, name, value) => value ? `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}` : url;
+
+class Client {
+  #base; #options; #topics = new Map(); #listeners = new Map();
+  #transport = null; #index = 0; #attempt = 0; #timer = null; #state = 'idle'; #closed = false;
+  #hiddenSince = 0; #cleanup = [];
+
+  constructor(baseUrl, options = {}) {
+    this.#base = new URL(baseUrl || globalThis.location.href);
+    this.#options = {...DEFAULTS, ...options, routes: {...DEFAULTS.routes, ...options.routes},
+                     backoff: {...DEFAULTS.backoff, ...options.backoff}};
+    for (const name of this.#options.transports)
+      if (!TRANSPORTS[name]) throw new Error(`tether: unknown transport '${name}'`);
+    this.#watchNetwork();
+    queueMicrotask(() => this.#open());
+  }
+
+  get transport() { return this.#transport ? this.#transport.name : null; }
+  get state() { return this.#state; }
+  cursor(topic) { const t = this.#topics.get(topic); return t ? t.cursor : null; }
+
+  // Returns a function that unsubscribes this handler (the topic itself when it was the last).
+  subscribe(topic, onMessage, {since} = {}) {
+    let entry = this.#topics.get(topic);
+    if (!entry) {
+      entry = {topic, cursor: since || null, handlers: new Set(), reset: false, resuming: !!since};
+      this.#topics.set(topic, entry);
+      this.#transport?.subscribe(entry);
+    }
+    entry.handlers.add(onMessage);
+    return () => {
+      entry.handlers.delete(onMessage);
+      if (entry.handlers.size || this.#topics.get(topic) !== entry) return;
+      this.#topics.delete(topic);
+      this.#transport?.unsubscribe(topic);
+    };
+  }
+
+  // Events: 'state' (connecting|open|reconnecting|offline|closed), 'transport' {name, previous,
+  // reason}, 'recovered' {topic, recovered}, 'reset' {topic, cursor}, 'missed' {topic, first,
+  // last} (drop_oldest/conflate skipped these on purpose), 'error' {message}.
+  on(event, fn) {
+    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
+    this.#listeners.get(event).add(fn);
+    return () => this.#listeners.get(event).delete(fn);
+  }
+
+  async publish(topic, body) {
+    if (this.#transport?.name === 'websocket' && this.#transport.publish(topic, body)) return;
+    if (!this.#options.routes.publish) throw new Error('tether: publishing needs WebSocket or routes.publish');
+    await this.fetch(fill(this.#options.routes.publish, topic), {method: 'POST', body});
+  }
+
+  // fetch() against the server; a 4xx/5xx answer throws TetherError with the server's error body.
+  async fetch(path, init = {}) {
+    const response = await fetch(new URL(path, this.#base), init);
+    if (!response.ok && response.status !== 304) {
+      let body = null;
+      try { body = await response.json(); } catch { /* not JSON */ }
+      throw new TetherError(response, body);
+    }
+    return response;
+  }
+
+  // JSON in, JSON out: t.json('/api/items', {method: 'POST', body: {name: 'lamp'}}).
+  async json(path, {body, headers, ...init} = {}) {
+    if (body !== undefined) {
+      body = JSON.stringify(body);
+      headers = {'Content-Type': 'application/json', ...headers};
+    }
+    const response = await this.fetch(path, {...init, body, headers});
+    return response.status === 204 ? null : response.json();
+  }
+
+  close() {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#stop(this.#transport);
+    this.#transport = null;
+    for (const undo of this.#cleanup) undo();
+    this.#setState('closed');
+  }
+
+  // ---- connection management -----------------------------------------------------------
+  #emit(event, detail) {
+    for (const fn of this.#listeners.get(event) || []) {
+      try { fn(detail); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  }
+  #setState(state) { if (state !== this.#state) { this.#state = state; this.#emit('state', state); } }
+  #url(path) { return new URL(path, this.#base); }
+
+  #open(reason = 'start') {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    const name = this.#options.transports[this.#index];
+    const previous = this.#transport?.name ?? null;
+    this.#stop(this.#transport);
+    this.#setState(this.#state === 'idle' ? 'connecting' : 'reconnecting');
+    const transport = new TRANSPORTS[name](this, this.#options, (path) => this.#url(path));
+    transport.name = name;
+    this.#transport = transport;
+    if (previous !== name) this.#emit('transport', {name, previous, reason});
+    // The deadline catches what raises no error: a proxy holding the upgrade or the first byte.
+    this.#timer = setTimeout(() => this._failed(transport, 'deadline'), this.#options.connectTimeout);
+    for (const entry of this.#topics.values()) entry.resuming = !!entry.cursor;
+    transport.start([...this.#topics.values()]);
+  }
+
+  #stop(transport) {
+    if (!transport) return;
+    clearTimeout(transport.idleTimer);
+    transport.stop();
+  }
+
+  #backoff() {   // full jitter: uniform in [0, min(max, base * 2^attempt)]
+    const {base, max} = this.#options.backoff;
+    return Math.random() * Math.min(max, base * 2 ** Math.min(this.#attempt++, 20));
+  }
+
+  #later(delay, reason) {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#open(reason), delay);
+  }
+
+  async #reachable() {
+    try {
+      // no-cors: any answer will do, even an opaque one from a server on another origin.
+      await fetch(this.#url(this.#options.routes.probe), {method: 'HEAD', mode: 'no-cors', cache: 'no-store',
+        signal: AbortSignal.timeout(this.#options.connectTimeout)});
+      return true;
+    } catch { return false; }
+  }
+
+  // ---- called by transports (only the current one counts) ------------------------------
+  _opened(transport) {
+    if (transport !== this.#transport || transport.isOpen) return;
+    transport.isOpen = true;
+    clearTimeout(this.#timer);
+    this.#attempt = 0;
+    this.#setState('open');
+    this._alive(transport);
+  }
+
+  async _failed(transport, reason) {
+    if (transport !== this.#transport || transport.failed || this.#closed) return;
+    transport.failed = true;
+    clearTimeout(this.#timer);
+    this.#stop(transport);
+    this.#setState(navigator.onLine === false ? 'offline' : 'reconnecting');
+    if (navigator.onLine === false) return;   // the 'online' event reconnects
+    if (transport.isOpen) return this.#later(this.#backoff(), reason);   // it worked: same again
+    // Never opened. Another transport only helps if the server is reachable at all.
+    if (!(await this.#reachable())) return this.#later(this.#backoff(), reason);
+    if (transport !== this.#transport || this.#closed) return;
+    const last = this.#index === this.#options.transports.length - 1;
+    this.#index = last ? 0 : this.#index + 1;
+    if (last) return this.#later(this.#backoff(), reason);   // all failed: start over, slowly
+    this.#open(`${transport.name} ${reason}`);
+  }
+
+  // Any sign of life; also re-arms the optional idle timeout.
+  _alive(transport) {
+    if (transport !== this.#transport) return;
+    transport.lastSeen = performance.now();
+    if (transport.isOpen && !transport.failed) this.#setState('open');   // e.g. after 'offline' proved wrong
+    if (!this.#options.idleTimeout) return;
+    clearTimeout(transport.idleTimer);
+    transport.idleTimer = setTimeout(() => this._failed(transport, 'idle'), this.#options.idleTimeout);
+  }
+
+  // The server answered a (re)subscription: recovered, or history lost (reset) at `cursor`.
+  _subscribed(transport, topic, recovered, cursor) {
+    const entry = this.#topics.get(topic);
+    if (transport !== this.#transport || !entry) return;
+    this._alive(transport);
+    const resuming = entry.resuming;
+    entry.resuming = false;
+    if (!recovered && entry.cursor !== null) {
+      // Without the new position (SSE says only "reset"), keep the old cursor and accept the
+      // next epoch's messages: a reconnect before one arrives is then told "reset" again
+      // rather than silently starting live.
+      entry.reset = !cursor;
+      if (cursor) entry.cursor = cursor;
+      this.#emit('recovered', {topic, recovered: false});
+      this.#emit('reset', {topic, cursor});
+      return;
+    }
+    if (entry.cursor === null) entry.cursor = cursor || null;
+    if (resuming) this.#emit('recovered', {topic, recovered: true});
+  }
+
+  // A poll answered: everything up to `next` has been seen (an empty batch moves nothing).
+  _advance(transport, topic, next) {
+    const entry = this.#topics.get(topic);
+    if (transport !== this.#transport || !entry) return;
+    const at = parseCursor(entry.cursor), to = parseCursor(next);
+    if (!to || (at && at.epoch === to.epoch && to.sequence <= at.sequence)) return;
+    if (at && at.epoch !== to.epoch) return;   // only _subscribed may change the epoch
+    entry.cursor = next;
+  }
+
+  _message(transport, topic, id, data) {
+    const entry = this.#topics.get(topic);
+    if (transport !== this.#transport || !entry) return;
+    this._alive(transport);
+    const next = parseCursor(id), last = parseCursor(entry.cursor);
+    if (!next) return;
+    if (last && next.epoch === last.epoch && next.sequence <= last.sequence) return;   // seen already
+    if (last && next.epoch !== last.epoch && !entry.reset) {
+      // A new epoch nobody announced: we cannot prove nothing was lost, so say so.
+      this.#emit('recovered', {topic, recovered: false});
+      this.#emit('reset', {topic, cursor: id});
+    } else if (entry.resuming) {   // SSE says nothing on success: the first message in the old epoch does
+      this.#emit('recovered', {topic, recovered: true});
+    }
+    entry.resuming = false;
+    entry.reset = false;
+    entry.cursor = id;
+    for (const fn of [...entry.handlers]) {
+      try { fn(data, {topic, id, transport: transport.name}); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  }
+
+  _missed(transport, topic, first, last) {
+    const entry = this.#topics.get(topic);
+    if (transport !== this.#transport || !entry) return;
+    const cursor = parseCursor(entry.cursor), end = parseCursor(last);
+    if (end && (!cursor || cursor.epoch !== end.epoch || cursor.sequence < end.sequence)) entry.cursor = last;
+    this.#emit('missed', {topic, first, last});
+  }
+
+  _error(transport, message) { if (transport === this.#transport) this.#emit('error', {message}); }
+
+  // ---- liveness from the browser's own signals, not only timers ---------------------------
+  #watchNetwork() {
+    const listen = (target, event, fn) => {
+      if (!target?.addEventListener) return;
+      target.addEventListener(event, fn);
+      this.#cleanup.push(() => target.removeEventListener(event, fn));
+    };
+    listen(globalThis, 'offline', () => this.#setState('offline'));
+    listen(globalThis, 'online', () => {   // the network changed: old sockets are suspect
+      this.#attempt = 0;
+      if (this.#transport?.isOpen && !this.#transport.failed) this.#transport.check('online');
+      else this.#open('online');   // skip the backoff wait
+    });
+    listen(globalThis.document, 'visibilitychange', () => {
+      if (document.visibilityState === 'hidden') { this.#hiddenSince = performance.now(); return; }
+      // Background tabs get throttled timers and may sleep through a dead connection.
+      if (!this.#transport) return;
+      if (this.#transport.failed) return this.#open('visible');   // skip the backoff wait
+      if (performance.now() - this.#hiddenSince > 1000) this.#transport.check('visible');
+    });
+  }
+}
+
+// ---- transports: start(topics), subscribe(entry), unsubscribe(topic), stop(), check() ------
+
+// tether's WebSocket pubsub protocol (app.pubsub): one socket, every topic.
+class WebSocketTransport {
+  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; }
+
+  start(topics) {
+    const url = this.url(this.options.routes.websocket);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    // Topics subscribed while the socket is still connecting are sent once it opens.
+    this.topics = new Map(topics.map((t) => [t.topic, t]));
+    this.socket = new WebSocket(url);
+    this.socket.onopen = () => {
+      this.pendingAcks = new Set(this.topics.keys());
+      for (const t of this.topics.values()) this.subscribe(t);
+      if (!this.pendingAcks.size) this.client._opened(this);
+      this.probeTimer = setInterval(() => this.#idle(), Math.max(1000, this.options.idleProbe / 2));
+    };
+    this.socket.onmessage = (e) => this.#receive(e.data);
+    this.socket.onclose = () => this.client._failed(this, 'closed');
+  }
+
+  #receive(text) {
+    let m;
+    try { m = JSON.parse(text); } catch { return; }
+    this.probeDeadline = clearTimeout(this.probeDeadline);
+    this.client._alive(this);
+    if (m.type === 'subscribed') {
+      this.pendingAcks?.delete(m.topic);
+      this.client._subscribed(this, m.topic, m.recovered, m.id);
+      if (this.pendingAcks && !this.pendingAcks.size) this.client._opened(this);
+    } else if (m.type === 'missed') {
+      this.client._missed(this, m.topic, m.first, m.last);
+    } else if (m.type === 'pong') {
+      // the answer to #probe: receiving it (above) was the point
+    } else if (m.type === 'error') {
+      this.client._error(this, m.message);
+    } else if (m.topic !== undefined && m.id !== undefined) {
+      this.client._message(this, m.topic, m.id, m.data);
+    }
+  }
+
+  #send(object) {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(object));
+    return true;
+  }
+  subscribe(t) {
+    this.topics.set(t.topic, t);
+    const message = {type: 'subscribe', topic: t.topic};
+    if (t.cursor) message.since = t.cursor;
+    this.#send(message);
+  }
+  unsubscribe(topic) { this.topics.delete(topic); this.#send({type: 'unsubscribe', topic}); }
+  publish(topic, data) { return this.#send({type: 'publish', topic, data: String(data)}); }
+
+  // A browser cannot send WebSocket pings, so the probe is the control protocol's
+  // {"type":"ping"}, which the server answers with {"type":"pong"}. Any message within
+  // connectTimeout proves the connection; silence means it is dead.
+  #probe() {
+    if (this.probeDeadline || !this.#send({type: 'ping'})) return;
+    this.probeDeadline = setTimeout(() => this.client._failed(this, 'no answer to probe'), this.options.connectTimeout);
+  }
+  #idle() { if (performance.now() - this.lastSeen > this.options.idleProbe) this.#probe(); }
+  check() { this.#probe(); }
+
+  stop() {
+    clearInterval(this.probeTimer);
+    clearTimeout(this.probeDeadline);
+    if (this.socket) {
+      this.socket.onopen = this.socket.onmessage = this.socket.onclose = null;
+      try { this.socket.close(); } catch { /* already closed */ }
+    }
+  }
+}
+
+// Server-Sent Events, one EventSource per topic. The server's heartbeats are comments, which
+// EventSource never surfaces, so liveness comes from onopen, readyState on error, the network
+// and visibility events (check() reconnects: cheap, and the cursor makes it lossless), and the
+// optional idleTimeout for topics known to be busy.
+class SseTransport {
+  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.streams = new Map(); }
+
+  start(topics) {
+    for (const t of topics) this.subscribe(t);
+    if (!topics.length) this.client._opened(this);
+  }
+
+  subscribe(t) {
+    const url = withQuery(this.url(fill(this.options.routes.sse, t.topic)).href, 'lastEventId', t.cursor);
+    const source = new EventSource(url);
+    let opened = false;
+    source.onopen = () => { opened = true; this.#maybeOpened(); };
+    // We own reconnection (backoff, cursor, fallback): the browser's automatic retry would
+    // reconnect with its own Last-Event-ID, around our deadline and transport choice.
+    source.onerror = () => this.client._failed(this, opened ? 'stream ended' : 'no stream');
+    source.addEventListener(t.topic, (e) => this.client._message(this, t.topic, e.lastEventId, e.data));
+    source.addEventListener('reset', (e) => this.client._subscribed(this, t.topic, false, null));
+    source.addEventListener('missed', (e) => {
+      try { const m = JSON.parse(e.data); this.client._missed(this, t.topic, m.first, m.last); } catch { /* ignore */ }
+    });
+    source.isOpen = () => opened;
+    this.streams.set(t.topic, source);
+  }
+  #maybeOpened() {
+    for (const s of this.streams.values()) if (!s.isOpen()) return;
+    this.client._opened(this);
+  }
+  unsubscribe(topic) { this.streams.get(topic)?.close(); this.streams.delete(topic); }
+  check() {
+    for (const s of this.streams.values())
+      if (s.readyState !== EventSource.OPEN) return this.client._failed(this, 'stream not open');
+    this.client._failed(this, 'refresh');   // an open-looking stream may be dead: reconnect
+  }
+  stop() { for (const s of this.streams.values()) { s.onerror = null; s.close(); } this.streams.clear(); }
+}
+
+// Long and short polling share the batch format {messages:[{topic,id,data}], next, recovered}.
+class PollTransport {
+  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.loops = new Map(); }
+
+  start(topics) {
+    for (const t of topics) this.subscribe(t);
+    if (!topics.length) this.client._opened(this);
+  }
+  subscribe(t) {
+    const loop = {entry: t, controller: null, stopped: false, etag: null, wake: null};
+    this.loops.set(t.topic, loop);
+    this.#run(loop);
+  }
+  unsubscribe(topic) { this.#end(this.loops.get(topic)); this.loops.delete(topic); }
+  stop() { for (const loop of this.loops.values()) this.#end(loop); this.loops.clear(); }
+  #end(loop) { if (!loop) return; loop.stopped = true; loop.controller?.abort(); loop.wake?.(); }
+  check() { for (const loop of this.loops.values()) { loop.controller?.abort('check'); loop.wake?.(); } }
+
+  async #run(loop) {
+    const {entry} = loop;
+    while (!loop.stopped) {
+      const fresh = !entry.cursor;   // first contact: learn the position, deliver nothing old
+      // A long poll with a cursor is held until news, so it proves nothing within the connect
+      // deadline: the first request of a connection asks without one (answered at once, the
+      // position only) to show the route answers, then polling resumes from the cursor.
+      const handshake = this.long && !loop.ok && !fresh;
+      const quick = fresh || handshake || !this.long;
+      loop.controller = new AbortController();
+      const deadline = setTimeout(() => loop.controller.abort('deadline'),
+        quick ? this.options.connectTimeout : this.options.longPollTimeout + this.options.connectTimeout);
+      let response, batch;
+      try {
+        const since = handshake ? null : entry.cursor;
+        const url = withQuery(this.url(fill(this.options.routes[this.name], entry.topic)).href, 'since', since);
+        const headers = !this.long && loop.etag ? {'If-None-Match': loop.etag} : {};
+        response = await fetch(url, {cache: 'no-store', headers, signal: loop.controller.signal});
+        if (response.status !== 304) {
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          batch = await response.json();
+        }
+      } catch (e) {
+        clearTimeout(deadline);
+        if (loop.stopped) return;
+        if (loop.controller.signal.reason === 'check') continue;   // re-poll at once
+        return this.client._failed(this, String(loop.controller.signal.reason || e.message || e));
+      }
+      clearTimeout(deadline);
+      if (loop.stopped) return;
+      this.#opened(loop);
+      if (handshake) continue;
+      if (batch) {
+        loop.etag = response.headers.get('ETag');
+        if (fresh) this.client._subscribed(this, entry.topic, true, batch.next);
+        else {
+          // recovered:false: the batch starts after a gap; the messages then carry the new epoch.
+          if (!batch.recovered) this.client._subscribed(this, entry.topic, false, batch.messages.length ? null : batch.next);
+          else if (entry.resuming) this.client._subscribed(this, entry.topic, true, null);
+          for (const m of batch.messages) this.client._message(this, m.topic, m.id, m.data);
+          this.client._advance(this, entry.topic, batch.next);
+        }
+      } else this.client._alive(this);
+      if (!this.long) {
+        const interval = Number(response.headers.get('X-Poll-Interval-Ms')) || this.options.shortPollInterval;
+        await new Promise((resolve) => { loop.wake = resolve; setTimeout(resolve, interval); });
+      }
+    }
+  }
+  #opened(loop) {
+    loop.ok = true;
+    for (const l of this.loops.values()) if (!l.ok) return;
+    this.client._opened(this);
+  }
+}
+class LongPollTransport extends PollTransport { get long() { return true; } }
+class ShortPollTransport extends PollTransport { get long() { return false; } }
+
+const TRANSPORTS = {websocket: WebSocketTransport, sse: SseTransport, longpoll: LongPollTransport, shortpoll: ShortPollTransport};
+
+export function connect(baseUrl, options) { return new Client(baseUrl, options); }
+export const version = '0.1.0';
+export default {connect, TetherError, parseCursor, version};
+)tetherjs";
+
+namespace detail {
+
+// FNV-1a 64: enough to tell two versions of one asset apart; not a security boundary.
+constexpr std::uint64_t fnv1a64(std::string_view bytes) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
+    return h;
+}
+
+inline std::string strong_etag(std::string_view bytes) {
+    constexpr char digits[] = "0123456789abcdef";
+    std::uint64_t h = fnv1a64(bytes);
+    std::string tag = "\"";
+    for (int shift = 60; shift >= 0; shift -= 4) tag.push_back(digits[(h >> shift) & 0xf]);
+    return tag + "-" + std::to_string(bytes.size()) + "\"";
+}
+
+} // namespace detail
+
+// Serves tether.js at `path` (GET and HEAD). Conditional GET per RFC 9110 §13.1.2: a matching
+// If-None-Match answers 304 with the same ETag and no body.
+template <class Server>
+Server& serve_client(Server& app, std::string_view path = "/tether.js") {
+    static const std::string etag = detail::strong_etag(tether_js);
+    app.get(path, [](http::request& req, http::response& res) {
+        res.header("ETag", etag).header("Cache-Control", "no-cache");
+        if (auto inm = req.header("if-none-match"); inm && http::etag_list_matches(*inm, etag)) {
+            res.status(304);
+            return;
+        }
+        res.content_type("text/javascript; charset=utf-8").body(tether_js);
+    });
+    return app;
+}
+
+} // namespace tether::browser

@@ -1,0 +1,170 @@
+// tether.js's delivery rules in plain node, against scripted fake WebSocket and EventSource
+// objects: what a real server never does on purpose (repeat a message, change epoch without a
+// word) and the fallback decision, each checked exactly. No browser, no server.
+//
+//   node client_logic.mjs
+import {readFileSync, mkdtempSync, writeFileSync, rmSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath, pathToFileURL} from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const header = readFileSync(path.join(here, '../../include/tether/browser/tether_js.hpp'), 'utf8');
+const source = header.slice(header.indexOf('R"tetherjs(') + 'R"tetherjs('.length, header.indexOf(')tetherjs"'));
+
+// ---- the browser surface tether.js touches ----------------------------------------------------
+class FakeWebSocket {
+  static CONNECTING = 0; static OPEN = 1; static CLOSED = 3;
+  static all = [];
+  constructor(url) { this.url = String(url); this.readyState = 0; this.sent = []; FakeWebSocket.all.push(this); }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close() { this.readyState = 3; }
+  open() { this.readyState = 1; this.onopen?.(); }
+  receive(message) { this.onmessage?.({data: JSON.stringify(message)}); }
+  drop() { this.readyState = 3; this.onclose?.({code: 1006}); }
+}
+class FakeEventSource {
+  static OPEN = 1;
+  static all = [];
+  constructor(url) { this.url = String(url); this.readyState = 0; this.listeners = {}; FakeEventSource.all.push(this); }
+  addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
+  close() { this.readyState = 2; }
+  open() { this.readyState = 1; this.onopen?.(); }
+  emit(type, data, lastEventId = '') { for (const fn of this.listeners[type] || []) fn({data, lastEventId}); }
+}
+let reachable = true;
+globalThis.WebSocket = FakeWebSocket;
+globalThis.EventSource = FakeEventSource;
+globalThis.location = {href: 'http://127.0.0.1:1/'};
+Object.defineProperty(globalThis, 'navigator', {value: {onLine: true}, configurable: true});
+globalThis.fetch = async () => { if (!reachable) throw new TypeError('connection refused'); return {ok: true, status: 200}; };
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-js-'));
+writeFileSync(path.join(dir, 'tether.mjs'), source);
+const tether = (await import(pathToFileURL(path.join(dir, 'tether.mjs')))).default;
+rmSync(dir, {recursive: true, force: true});
+
+// ---- helpers ----------------------------------------------------------------------------------
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(condition, what, ms = 2000) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(2)) if (condition()) return;
+  throw new Error(`timed out: ${what}`);
+}
+function equal(actual, expected, what) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected))
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+const E = '00000000000000e1', F = '00000000000000f2', G = '0000000000000093';
+function client(options = {}) {
+  const t = tether.connect('http://127.0.0.1:1/', {backoff: {base: 5, max: 20}, connectTimeout: 100, ...options});
+  const seen = {data: [], events: []};
+  for (const e of ['recovered', 'reset', 'missed', 'transport']) t.on(e, (d) => seen.events.push([e, d]));
+  return {t, seen};
+}
+const lastSocket = () => FakeWebSocket.all[FakeWebSocket.all.length - 1];
+
+const tests = {
+  async 'a message whose cursor is not newer than the last delivered is dropped'() {
+    const {t, seen} = client();
+    t.subscribe('news', (d) => seen.data.push(d));
+    await until(() => FakeWebSocket.all.length, 'socket');
+    const ws = lastSocket();
+    ws.open();
+    equal(ws.sent, [{type: 'subscribe', topic: 'news'}], 'a fresh subscription has no since');
+    ws.receive({type: 'subscribed', topic: 'news', recovered: true, id: `${E}-5`});
+    for (const seq of [6, 6, 5, 7, 3, 8]) ws.receive({topic: 'news', id: `${E}-${seq}`, data: `m${seq}`});
+    equal(seen.data, ['m6', 'm7', 'm8'], 'each message once, in order');
+    equal(t.cursor('news'), `${E}-8`, 'the cursor follows');
+    t.close();
+  },
+
+  async 'a reconnect resumes from the cursor and reports recovered, or reset with a new epoch'() {
+    const {t, seen} = client();
+    t.subscribe('news', (d) => seen.data.push(d), {since: `${E}-10`});
+    await until(() => FakeWebSocket.all.length, 'socket');
+    let ws = lastSocket();
+    ws.open();
+    equal(ws.sent, [{type: 'subscribe', topic: 'news', since: `${E}-10`}], 'since from subscribe()');
+    ws.receive({type: 'subscribed', topic: 'news', recovered: true, id: `${E}-10`});
+    ws.receive({topic: 'news', id: `${E}-11`, data: 'a'});
+    const before = FakeWebSocket.all.length;
+    ws.drop();
+    await until(() => FakeWebSocket.all.length > before, 'reconnected after backoff');
+    ws = lastSocket();
+    ws.open();
+    equal(ws.sent, [{type: 'subscribe', topic: 'news', since: `${E}-11`}], 'resumed from the last delivered');
+    ws.receive({type: 'subscribed', topic: 'news', recovered: true, id: `${E}-11`});
+    ws.receive({topic: 'news', id: `${E}-11`, data: 'a again'});
+    ws.receive({topic: 'news', id: `${E}-12`, data: 'b'});
+    const again = FakeWebSocket.all.length;
+    ws.drop();
+    await until(() => FakeWebSocket.all.length > again, 'reconnected again');
+    ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'news', recovered: false, id: `${F}-0`});   // restarted
+    ws.receive({topic: 'news', id: `${F}-1`, data: 'c'});
+    ws.receive({topic: 'news', id: `${G}-1`, data: 'd'});   // an epoch change nobody announced
+    equal(seen.data, ['a', 'b', 'c', 'd'], 'no repeats across reconnects');
+    equal(seen.events.filter(([e]) => e !== 'transport'), [
+      ['recovered', {topic: 'news', recovered: true}],
+      ['recovered', {topic: 'news', recovered: true}],
+      ['recovered', {topic: 'news', recovered: false}], ['reset', {topic: 'news', cursor: `${F}-0`}],
+      ['recovered', {topic: 'news', recovered: false}], ['reset', {topic: 'news', cursor: `${G}-1`}],
+    ], 'recovered on every resubscription, reset whenever history was lost');
+    t.close();
+  },
+
+  async 'missed moves the cursor past what conflation or drop_oldest skipped'() {
+    const {t, seen} = client();
+    t.subscribe('prices', (d) => seen.data.push(d));
+    await until(() => FakeWebSocket.all.length, 'socket');
+    const ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'prices', recovered: true, id: `${E}-1`});
+    ws.receive({type: 'missed', topic: 'prices', first: `${E}-2`, last: `${E}-9`});
+    ws.receive({topic: 'prices', id: `${E}-10`, data: 'x'});
+    equal(t.cursor('prices'), `${E}-10`, 'cursor');
+    equal(seen.events.filter(([e]) => e === 'missed'), [['missed', {topic: 'prices', first: `${E}-2`, last: `${E}-9`}]], 'event');
+    t.close();
+  },
+
+  async 'a WebSocket that never opens falls back after the deadline when the server is reachable'() {
+    reachable = true;
+    const {t, seen} = client({transports: ['websocket', 'sse']});
+    t.subscribe('news', (d) => seen.data.push(d), {since: `${E}-4`});
+    const sources = FakeEventSource.all.length;
+    await until(() => FakeEventSource.all.length > sources, 'an EventSource after the WebSocket deadline');
+    const es = FakeEventSource.all[FakeEventSource.all.length - 1];
+    equal(es.url, `http://127.0.0.1:1/sse/news?lastEventId=${E}-4`, 'SSE resumes from the cursor');
+    es.open();
+    es.emit('news', 'x', `${E}-4`);
+    es.emit('news', 'y', `${E}-5`);
+    equal(seen.data, ['y'], 'no repeat after the change of transport');
+    equal(t.transport, 'sse', 'on SSE');
+    t.close();
+  },
+
+  async 'when the server is unreachable the client retries its transport instead of falling back'() {
+    reachable = false;
+    const {t, seen} = client({transports: ['websocket', 'sse']});
+    t.subscribe('news', () => {});
+    const sockets = FakeWebSocket.all.length, sources = FakeEventSource.all.length;
+    await until(() => FakeWebSocket.all.length >= sockets + 3, 'three WebSocket attempts', 3000);
+    equal(FakeEventSource.all.length, sources, 'never tried SSE');
+    equal(seen.events.filter(([e]) => e === 'transport').length, 1, 'one transport event (the first)');
+    reachable = true;
+    t.close();
+  },
+};
+
+let failed = 0;
+for (const [name, test] of Object.entries(tests)) {
+  try {
+    await test();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+  }
+}
+process.exit(failed ? 1 : 0);
