@@ -2,8 +2,8 @@
 #   bench_init NAME TOOL...      log prefix, required tools, a work directory, and the EXIT trap that stops
 #                                every process the script started (by PID: TERM, then KILL after 0.5 s)
 #   track_pid PID / forget_pid PID
-#   bench_build TARGET...        sets build_dir: BUILD_DIR as it is, or <repo>/build-bench configured in Release
-#                                and the targets built; warns loudly when the build is not Release
+#   bench_build TARGET...        sets build_dir (BUILD_DIR as it is, or <repo>/build-bench configured in Release
+#                                and the targets built) and build_type; warns loudly when it is not Release
 #   find_binary PATH             PATH under build_dir, else the same file name anywhere in it (tether built as a
 #                                subproject), else PATH (missing: the caller checks -x)
 #   raise_fd_limit N             soft limit up to the hard one; exits 2 when N sockets (+64) still do not fit
@@ -58,7 +58,6 @@ bench_build() {
                 || loud "building target '$target' failed; what needs it is skipped"
         done
     fi
-    local build_type
     build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
     [[ $build_type == Release ]] || loud "build type of $build_dir is '${build_type:-unset}', not Release: numbers are not comparable"
 }

@@ -86,24 +86,17 @@ server_log=""
 start_error=""
 plaintext_answer=""
 
-free_port() {
-    local port
-    for _ in $(seq 100); do
-        port=$(( 20000 + RANDOM % 40000 ))
-        ss -Htan "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
-    done
-    echo "run.sh: no free port found" >&2
-    return 1
-}
-
-# start_server NAME: sets server_pid, server_port. Returns non-zero if, in 3 attempts on 3 free ports, the
-# server never announced itself within 10 s (a port can be taken between the check and the bind on a busy host).
+# start_server NAME: sets server_pid, server_port. Returns non-zero if, in 3 attempts, the server never
+# announced itself within 10 s.
 start_server() {
     local name=$1 bin port line attempt deadline
     bin=$(server_binary "$name")
     server_log=$work_dir/$name.log
     for attempt in 1 2 3; do
-        port=$(free_port)
+        # Port 0: the kernel picks a port no socket uses. A port picked here at random could be the
+        # local port of one of the load generator's own connections, which a listener may share
+        # with SO_REUSEADDR and then never see a connection (seen as "connection refused").
+        port=0
         taskset -c "$SERVER_CPU" "$bin" --port "$port" --threads "$(server_threads "$name")" >"$server_log" 2>&1 &
         server_pid=$!
         live_pids+=("$server_pid")
