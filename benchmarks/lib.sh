@@ -76,3 +76,62 @@ raise_fd_limit() {
         exit 2
     fi
 }
+
+# pick_servers: servers=(the names in $SERVERS whose server_binary exists); the others are skipped,
+# loudly, and a missing tether is added to failures (there is nothing to measure without it).
+pick_servers() {
+    servers=()
+    local name bin
+    for name in $SERVERS; do
+        bin=$(server_binary "$name")
+        if [[ -x $bin ]]; then
+            servers+=("$name")
+        else
+            loud "SKIPPING $name: $bin is missing"
+            if [[ $name == tether ]]; then failures+=("tether: binary $bin is missing"); fi
+        fi
+    done
+}
+
+# launch_server NAME ARG...: runs server_binary NAME with --port 0 ARG..., pinned to SERVER_CPU, and
+# waits up to 10 s for its "listening on" line; sets server_pid, server_port, server_log. Port 0: the
+# kernel picks a port no socket uses, and the server prints it. Non-zero, with the server's output
+# shown and the server stopped, when it never announces itself.
+launch_server() {
+    local name=$1 line
+    shift
+    server_log=$work_dir/$name.log
+    # Removed first: the child truncates the log only once it runs, and until then the wait below
+    # would find the previous run's "listening on" line and a port nobody listens on any more.
+    rm -f "$server_log"
+    taskset -c "$SERVER_CPU" "$(server_binary "$name")" --port 0 "$@" >"$server_log" 2>&1 &
+    server_pid=$!
+    track_pid "$server_pid"
+    for _ in $(seq 200); do
+        line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
+        if [[ -n $line ]]; then
+            server_port=${line##*:}
+            server_port=${server_port%%/*}
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "--- $name output:" >&2; cat "$server_log" >&2 || true
+    stop_server
+    return 1
+}
+
+# stop_server: TERM, up to 5 s, then KILL; reaped and forgotten.
+stop_server() {
+    [[ -n ${server_pid:-} ]] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    forget_pid "$server_pid"
+    server_pid=""
+}

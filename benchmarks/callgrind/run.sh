@@ -81,6 +81,7 @@ measure() {
     bin=$(case_binary "$name")
     logf=$work_dir/$name-$count.log
     out=$work_dir/callgrind.%p.out
+    rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server in lib.sh)
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$bin" --port 0 --threads 1 >"$logf" 2>&1 &
     pid=$!

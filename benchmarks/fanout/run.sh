@@ -82,58 +82,21 @@ fanout_load=$(find_binary benchmarks/fanout/fanout_load)
 [[ -x $fanout_load ]] || { echo "run.sh: load generator $fanout_load is missing (target fanout_load)" >&2; exit 1; }
 
 failures=()
-declare -a servers=()
-for name in $SERVERS; do
-    bin=$(server_binary "$name")
-    if [[ -x $bin ]]; then
-        servers+=("$name")
-    else
-        loud "SKIPPING $name: $bin is missing"
-        if [[ $name == tether ]]; then failures+=("tether: binary $bin is missing"); fi
-    fi
-done
+pick_servers
 
 # ---- one server process --------------------------------------------------------------------------------
 server_pid=""
 server_port=""
 server_log=""
 
+# start_server NAME: launch_server (lib.sh), then the publish trigger's other half must answer:
+# GET /sequence is a number.
 start_server() {
-    local name=$1 bin line
-    bin=$(server_binary "$name")
-    server_log=$work_dir/$name.log
-    taskset -c "$SERVER_CPU" "$bin" --port 0 --threads "$THREADS" >"$server_log" 2>&1 &
-    server_pid=$!
-    live_pids+=("$server_pid")
-    for _ in $(seq 200); do
-        line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
-        if [[ -n $line ]]; then
-            server_port=${line##*:}
-            server_port=${server_port%%/*}
-            # The publish trigger's other half must answer: GET /sequence is a number.
-            if curl -fsS --max-time 5 "http://127.0.0.1:$server_port/sequence" | grep -qE '^[0-9]+$'; then return 0; fi
-            echo "--- $name: GET /sequence did not answer a number" >&2
-            break
-        fi
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "--- $name output:" >&2; cat "$server_log" >&2 || true
+    launch_server "$1" --threads "$THREADS" || return 1
+    if curl -fsS --max-time 5 "http://127.0.0.1:$server_port/sequence" | grep -qE '^[0-9]+$'; then return 0; fi
+    echo "--- $1: GET /sequence did not answer a number" >&2
     stop_server
     return 1
-}
-
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-    forget_pid "$server_pid"
-    server_pid=""
 }
 
 # field KEY FILE: the value of KEY=value on the "result" line fanout_load prints last.

@@ -68,16 +68,7 @@ server_label() { if [[ $1 == httplib ]]; then echo "httplib (pool $HTTPLIB_THREA
 known_without_pipelining=" httplib "
 
 failures=()
-declare -a servers=()
-for name in $SERVERS; do
-    bin=$(server_binary "$name")
-    if [[ -x $bin ]]; then
-        servers+=("$name")
-    else
-        loud "SKIPPING $name: $bin is missing"
-        if [[ $name == tether ]] && (( smoke )); then failures+=("tether: binary $bin is missing"); fi
-    fi
-done
+pick_servers
 
 # ---- one server process --------------------------------------------------------------------------------
 server_pid=""
@@ -86,48 +77,11 @@ server_log=""
 start_error=""
 plaintext_answer=""
 
-# start_server NAME: sets server_pid, server_port. Returns non-zero if, in 3 attempts, the server never
-# announced itself within 10 s.
+# start_server NAME: launch_server (lib.sh) with the thread count this server is measured with.
 start_server() {
-    local name=$1 bin port line attempt deadline
-    bin=$(server_binary "$name")
-    server_log=$work_dir/$name.log
-    for attempt in 1 2 3; do
-        # Port 0: the kernel picks a port no socket uses. A port picked here at random could be the
-        # local port of one of the load generator's own connections, which a listener may share
-        # with SO_REUSEADDR and then never see a connection (seen as "connection refused").
-        port=0
-        taskset -c "$SERVER_CPU" "$bin" --port "$port" --threads "$(server_threads "$name")" >"$server_log" 2>&1 &
-        server_pid=$!
-        live_pids+=("$server_pid")
-        deadline=$(( SECONDS + 10 ))
-        while (( SECONDS < deadline )); do
-            line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
-            if [[ -n $line ]]; then
-                server_port=${line##*:}
-                return 0
-            fi
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
-        log "$name did not start on port $port (attempt $attempt): ${start_error:-no output}"
-        stop_server
-    done
+    launch_server "$1" --threads "$(server_threads "$1")" && return 0
+    start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
     return 1
-}
-
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-    forget_pid "$server_pid"
-    server_pid=""
 }
 
 cpu_ticks() {  # utime + stime of the whole process (all threads), in clock ticks: /proc/PID/stat fields 14, 15
@@ -185,7 +139,7 @@ wrk_command() {  # wrk_command SECONDS MODE: sets wrk_cmd; bounded by wrk -d and
 measure() {
     local name=$1 mode=$2 rep=$3 out wrk_pid wrk_cmd busy cpu0 cpu1 rss_start rss_mid rss_end requests rps errors us
     if ! start_server "$name"; then
-        failures+=("$name: did not start (no 'listening on' line within 10 s, 3 attempts): ${start_error:-no output}")
+        failures+=("$name: did not start (no 'listening on' line within 10 s): ${start_error:-no output}")
         loud "$name did not start"
         return
     fi

@@ -72,58 +72,15 @@ ws_load=$(find_binary benchmarks/ws/ws_load)
 [[ -x $ws_load ]] || { echo "run.sh: load generator $ws_load is missing (target ws_load)" >&2; exit 1; }
 
 failures=()
-declare -a servers=()
-for name in $SERVERS; do
-    bin=$(server_binary "$name")
-    if [[ -x $bin ]]; then
-        servers+=("$name")
-    else
-        loud "SKIPPING $name: $bin is missing"
-        if [[ $name == tether ]]; then failures+=("tether: binary $bin is missing"); fi
-    fi
-done
+pick_servers
 
 # ---- one server process --------------------------------------------------------------------------------
 server_pid=""
 server_port=""
 server_log=""
 
-# start_server NAME: sets server_pid, server_port; returns non-zero if it did not announce itself in 10 s.
-# --port 0: the kernel picks a free port, which the server prints in its "listening on" line.
-start_server() {
-    local name=$1 bin line
-    bin=$(server_binary "$name")
-    server_log=$work_dir/$name.log
-    taskset -c "$SERVER_CPU" "$bin" --port 0 --threads "$THREADS" >"$server_log" 2>&1 &
-    server_pid=$!
-    live_pids+=("$server_pid")
-    for _ in $(seq 200); do
-        line=$(grep -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
-        if [[ -n $line ]]; then
-            server_port=${line##*:}
-            server_port=${server_port%%/*}
-            return 0
-        fi
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "--- $name output:" >&2; cat "$server_log" >&2 || true
-    stop_server
-    return 1
-}
-
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-    forget_pid "$server_pid"
-    server_pid=""
-}
+# start_server NAME: see launch_server in lib.sh.
+start_server() { launch_server "$1" --threads "$THREADS"; }
 
 # field KEY FILE: the value of KEY=value on the "result" line ws_load prints last.
 field() { awk -v k="$1" '/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v = kv[2] } } END { print v }' "$2"; }
