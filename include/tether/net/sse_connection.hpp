@@ -191,16 +191,15 @@ private:
         return nullptr;
     }
 
-    // "id: c1,c2,...\n": every topic's position, so one Last-Event-ID resumes all of them.
-    std::string composite_id_line() const {
-        std::string line = "id: ";
+    // Appends "id: c1,c2,...\n": every topic's position, so one Last-Event-ID resumes all of them.
+    void append_composite_id_line(std::string& out) const {
+        out.append("id: ");
         char text[hub::cursor_max_chars];
         for (std::size_t i = 0; i < topics_.size(); ++i) {
-            if (i) line.push_back(',');
-            line.append(text, hub::format_cursor(topics_[i].position, text));
+            if (i) out.push_back(',');
+            out.append(text, hub::format_cursor(topics_[i].position, text));
         }
-        line.push_back('\n');
-        return line;
+        out.push_back('\n');
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
@@ -213,15 +212,19 @@ private:
         stream_topic* t = find(sub);
         t->position.sequence = message->sequence();
         std::string_view block = message->encoded(static_cast<std::size_t>(topic_format::sse_block));
-        std::string id = composite_id_line();
-        if (chunked_) {   // one chunk: our id line, then the shared event bytes
-            char size[20];
-            auto [end, ec] = std::to_chars(size, size + sizeof size, id.size() + block.size(), 16);
+        // Per subscriber and message: the chunk header and our id line go out as one owned piece
+        // built in the reused scratch buffer (no allocation), then the shared event bytes.
+        scratch_.clear();
+        append_composite_id_line(scratch_);
+        if (chunked_) {   // RFC 9112 §7.1: chunk-size in hex, CRLF, then the id line and the block
+            char size[24];
+            auto [end, ec] = std::to_chars(size, size + 20, scratch_.size() + block.size(), 16);
             (void)ec;
-            out_.append(std::string_view(size, static_cast<std::size_t>(end - size)));
-            out_.append("\r\n");
+            *end++ = '\r';
+            *end++ = '\n';
+            scratch_.insert(0, size, static_cast<std::size_t>(end - size));
         }
-        out_.append(id);
+        out_.append(scratch_);
         out_.append_shared(message, block, &sub);
         if (chunked_) out_.append("\r\n");
         wrote_since_heartbeat_ = true;
@@ -234,7 +237,8 @@ private:
         json::writer(data).begin_object().member("topic", sub.group->source().name())
             .member("first", hub::to_string({t->position.epoch, first}))
             .member("last", hub::to_string({t->position.epoch, last})).end_object();
-        std::string block = composite_id_line();
+        std::string block;
+        append_composite_id_line(block);
         sse::append_event(block, {.data = data, .type = "missed"});
         append_body(block);
     }
