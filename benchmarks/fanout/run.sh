@@ -159,7 +159,7 @@ load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- the hub's publish cost (Google Benchmark) -----------------------------------------------------------
 publish_table=""
 if (( PUBLISH_BENCH )); then
-    pb=$(find_binary benchmarks/fanout/hub_publish_bench)
+    pb=$(find_binary benchmarks/micro/hub_publish_bench)
     if [[ -x $pb ]]; then
         log "running $pb (publisher on cpu $SERVER_CPU; the live-reader variant's reader threads share that core)"
         if taskset -c "$SERVER_CPU" timeout -k 5 300 "$pb" --benchmark_min_time=0.5 >"$work_dir/publish.txt" 2>&1; then
