@@ -1,0 +1,231 @@
+// The per-thread epoll reactor and its sockets (net/epoll_reactor.hpp, net/epoll_socket.hpp):
+// the contract the connections rely on, checked on socket pairs without a server.
+#if defined(__linux__)
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <tether/net/epoll_socket.hpp>
+
+using namespace std::chrono_literals;
+using tether::net::epoll_reactor;
+using tether::net::epoll_socket;
+
+namespace {
+
+// One end of a connected, non-blocking stream pair as an epoll_socket; the other end stays a
+// plain descriptor the test writes and reads with system calls.
+struct socket_pair {
+    socket_pair(epoll_reactor& reactor) {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+        std::error_code ec;
+        ours.emplace(reactor, fds[0], ec);
+        REQUIRE_FALSE(ec);
+        peer = fds[1];
+    }
+    ~socket_pair() { ::close(peer); }
+    void peer_sends(std::string_view bytes) const { REQUIRE(::write(peer, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())); }
+
+    std::optional<epoll_socket> ours;
+    int peer = -1;
+};
+
+// What a wait handler saw. Handlers capture one pointer, as the reactor requires.
+struct outcome {
+    int calls = 0;
+    std::error_code ec;
+};
+auto recorder(outcome& o) {
+    return [p = &o](std::error_code ec) {
+        ++p->calls;
+        p->ec = ec;
+    };
+}
+
+void turn(asio::io_context& io, std::chrono::milliseconds for_at_most = 50ms) {
+    io.restart();
+    io.run_for(for_at_most);
+}
+
+} // namespace
+
+TEST_CASE("epoll socket: a read wait completes when data arrives, and the read returns it") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    turn(io, 20ms);
+    CHECK(readable.calls == 0);
+
+    pair.peer_sends("hello");
+    turn(io);
+    REQUIRE(readable.calls == 1);
+    CHECK_FALSE(readable.ec);
+    char buffer[64];
+    std::error_code ec;
+    std::size_t n = pair.ours->read_some(buffer, sizeof buffer, ec);
+    CHECK_FALSE(ec);
+    CHECK(std::string(buffer, n) == "hello");
+}
+
+TEST_CASE("epoll socket: data that arrived while nobody waited completes the next wait at once") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    pair.peer_sends("early");
+    turn(io);   // the reactor sees the edge with no wait armed
+
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    CHECK(readable.calls == 0);   // never inside the caller
+    turn(io);
+    CHECK(readable.calls == 1);
+    CHECK_FALSE(readable.ec);
+}
+
+TEST_CASE("epoll socket: after a read that drained the socket, the next wait waits for new data") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    pair.peer_sends("abc");
+    turn(io);
+    char buffer[64];
+    std::error_code ec;
+    REQUIRE(pair.ours->read_some(buffer, sizeof buffer, ec) == 3);   // short read: drained
+
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    turn(io, 20ms);
+    CHECK(readable.calls == 0);
+    pair.peer_sends("d");
+    turn(io);
+    CHECK(readable.calls == 1);
+
+    // A read with nothing left says would_block, as asio's non-blocking sockets do.
+    REQUIRE(pair.ours->read_some(buffer, sizeof buffer, ec) == 1);
+    pair.ours->read_some(buffer, sizeof buffer, ec);
+    CHECK(ec == asio::error::would_block);
+}
+
+TEST_CASE("epoll socket: closing completes pending waits with operation_aborted, after close() returns") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    pair.ours->close();
+    CHECK(readable.calls == 0);
+    CHECK_FALSE(pair.ours->is_open());
+    turn(io);
+    CHECK(readable.calls == 1);
+    CHECK(readable.ec == asio::error::operation_aborted);
+    CHECK(reactor.sockets() == 0);
+}
+
+TEST_CASE("epoll socket: the peer closing wakes the reader, which then reads end of stream") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    ::shutdown(pair.peer, SHUT_WR);
+    turn(io);
+    REQUIRE(readable.calls == 1);
+    char buffer[8];
+    std::error_code ec;
+    CHECK(pair.ours->read_some(buffer, sizeof buffer, ec) == 0);
+    CHECK(ec == asio::error::eof);
+}
+
+TEST_CASE("epoll socket: a full send buffer says would_block, and the write wait completes once the peer reads") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    std::string chunk(64 * 1024, 'x');
+    std::array<asio::const_buffer, 2> halves{asio::buffer(chunk.data(), chunk.size() / 2),
+                                             asio::buffer(chunk.data() + chunk.size() / 2, chunk.size() / 2)};
+    std::error_code ec;
+    std::size_t written = 0;
+    for (int i = 0; i < 1000 && !ec; ++i) written += pair.ours->write_some(halves, ec);
+    REQUIRE(ec == asio::error::would_block);
+    REQUIRE(written > 0);
+
+    outcome writable;
+    pair.ours->async_wait_writable(recorder(writable));
+    turn(io, 20ms);
+    CHECK(writable.calls == 0);
+
+    std::vector<char> sink(1 << 20);
+    std::size_t drained = 0;
+    for (ssize_t n; (n = ::read(pair.peer, sink.data(), sink.size())) > 0;) drained += static_cast<std::size_t>(n);
+    CHECK(drained == written);   // every byte write_some reported, and no more
+    turn(io);
+    CHECK(writable.calls == 1);
+    CHECK_FALSE(writable.ec);
+}
+
+TEST_CASE("epoll socket: a callback may destroy another socket that became ready in the same batch") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair first{reactor};
+    auto second = std::make_unique<socket_pair>(reactor);
+
+    // Whichever runs first destroys the other socket; the other's callback must still run
+    // exactly once (with success: it was already due), and nothing may touch freed memory.
+    struct shared_state {
+        std::unique_ptr<socket_pair>* second;
+        socket_pair* first;
+        int calls = 0;
+    } state{&second, &first};
+    auto destroy_other = [s = &state](std::error_code) {
+        if (++s->calls == 1 && *s->second) s->second->reset();
+    };
+    first.ours->async_wait_readable(destroy_other);
+    second->ours->async_wait_readable(destroy_other);
+    first.peer_sends("1");
+    second->peer_sends("2");
+    turn(io);
+    CHECK(state.calls == 2);
+    CHECK(second == nullptr);
+    CHECK(reactor.sockets() == 1);
+}
+
+TEST_CASE("epoll socket: moving a socket keeps its registration and its armed wait") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    socket_pair pair{reactor};
+    outcome readable;
+    pair.ours->async_wait_readable(recorder(readable));
+    epoll_socket moved(std::move(*pair.ours));
+    CHECK_FALSE(pair.ours->is_open());
+    pair.peer_sends("x");
+    turn(io);
+    CHECK(readable.calls == 1);
+    CHECK(reactor.sockets() == 1);
+}
+
+TEST_CASE("epoll reactor: with its last socket closed, it stops waiting and io_context::run returns") {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+    {
+        socket_pair pair{reactor};
+        CHECK(reactor.sockets() == 1);
+    }
+    CHECK(reactor.sockets() == 0);
+    io.restart();
+    auto started = std::chrono::steady_clock::now();
+    io.run();   // would block forever if the reactor still had its wait pending
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+#endif
