@@ -22,9 +22,11 @@
 namespace tether {
 
 template <class T>
-concept transport_policy = requires(typename T::socket& s, char* data, std::size_t n, std::error_code& ec) {
+concept transport_policy = requires(typename T::socket& s, net::io_thread& thread, int fd, char* data, std::size_t n,
+                                     std::error_code& ec) {
     typename T::protocol;
     typename T::socket;
+    { T::adopt(thread, fd, ec) } -> std::same_as<typename T::socket>;
     { T::prepare(s, ec) };
     { T::read_some(s, data, n, ec) } -> std::convertible_to<std::size_t>;
     { T::write_some(s, asio::const_buffer{}, ec) } -> std::convertible_to<std::size_t>;

@@ -325,6 +325,7 @@ public:
         if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec) acceptor->bind(endpoint, ec);
         if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (!ec) acceptor->non_blocking(true, ec);   // accept_queued() drains it until would_block
         if (ec) throw_listen_error(ec);
         port_ = acceptor->local_endpoint().port();
         acceptor_ = std::move(acceptor);
@@ -631,27 +632,44 @@ private:
         current_thread_state() = nullptr;
     }
 
+    // Waits for the listening socket, then takes what is queued on it. asio reports the
+    // listener edge-triggered, so each wake must drain the queue (or hand the rest to a posted
+    // continuation) before waiting again.
     void accept_next() {
-        thread_state& target = *threads_[next_thread_];
-        next_thread_ = (next_thread_ + 1) % threads_.size();
-        acceptor_->async_accept(target.io().get_executor(), [this, &target](std::error_code ec, typename transport::socket socket) {
-            if (ec == asio::error::operation_aborted || stopping_.load()) return;
-            if (ec) {
-                // Out of descriptors (EMFILE/ENFILE) or a transient error: back off briefly rather
-                // than spin, and keep serving the connections we have.
-                logger_.log(log::level::warning, "accept failed: " + ec.message());
-                accept_retry_->expires_after(std::chrono::milliseconds(50));
-                accept_retry_->async_wait([this](std::error_code e) {
-                    if (!e && !stopping_.load()) accept_next();
+        acceptor_->async_wait(asio::socket_base::wait_read, [this](std::error_code ec) {
+            if (ec == asio::error::operation_aborted || stopping_.load() || !acceptor_->is_open()) return;
+            accept_queued(ec);
+        });
+    }
+
+    void accept_queued(std::error_code ec) {
+        for (int taken = 0; !ec; ++taken) {
+            if (taken == max_accepts_per_turn) {   // let the acceptor's own thread serve its connections
+                asio::post(threads_[0]->io(), [this] {
+                    if (!stopping_.load() && acceptor_->is_open()) accept_queued({});
                 });
                 return;
             }
-            asio::post(target.io(), [this, &target, s = std::move(socket)]() mutable {
+            int fd = tether::transport::accept_native(acceptor_->native_handle(), ec);
+            if (fd < 0) break;
+            thread_state& target = *threads_[next_thread_];
+            next_thread_ = (next_thread_ + 1) % threads_.size();
+            asio::post(target.io(), [this, &target, owned = net::owned_fd(fd)]() mutable {
                 if (target.draining()) return;
+                std::error_code e;
+                auto socket = transport::adopt(target, owned.release(), e);
+                if (e) return logger_.log(log::level::warning, "cannot serve an accepted connection: " + e.message());
                 target.stats.connections.fetch_add(1, std::memory_order_relaxed);
-                (new net::http_connection<basic_server>(*this, target, std::move(s)))->start();
+                (new net::http_connection<basic_server>(*this, target, std::move(socket)))->start();
             });
-            accept_next();
+        }
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return accept_next();
+        // Out of descriptors (EMFILE/ENFILE) or a transient error: back off briefly rather
+        // than spin, and keep serving the connections we have.
+        logger_.log(log::level::warning, "accept failed: " + ec.message());
+        accept_retry_->expires_after(std::chrono::milliseconds(50));
+        accept_retry_->async_wait([this](std::error_code e) {
+            if (!e && !stopping_.load() && acceptor_->is_open()) accept_queued({});
         });
     }
 
@@ -679,6 +697,7 @@ private:
     mutable std::mutex topics_mutex_;   // opening and looking up topics by name; never on publish
     std::map<std::string, topic_entry, std::less<>> topics_;   // WebSocket behaviours, referenced by connections
     std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept
+    static constexpr int max_accepts_per_turn = 64;
     std::size_t next_thread_ = 0;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};

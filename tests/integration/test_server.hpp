@@ -45,10 +45,12 @@ namespace tether::itest {
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-// A server serving on its own thread from construction to destruction.
-class test_server {
+// A server serving on its own thread from construction to destruction. Server is
+// tether::server unless a test compares configurations (transport_test.cpp).
+template <class Server = tether::server>
+class basic_test_server {
 public:
-    explicit test_server(const std::function<void(tether::server&)>& setup, server_options options = defaults())
+    explicit basic_test_server(const std::function<void(Server&)>& setup, server_options options = defaults())
         : app_(std::move(options)) {
         setup(app_);
         // Bound and listening before the thread starts: port() is known and a connect never
@@ -68,10 +70,10 @@ public:
             returned_cv_.notify_all();
         });
     }
-    test_server(const test_server&) = delete;
-    test_server& operator=(const test_server&) = delete;
+    basic_test_server(const basic_test_server&) = delete;
+    basic_test_server& operator=(const basic_test_server&) = delete;
 
-    ~test_server() {
+    ~basic_test_server() {
         // The drain timeout bounds a graceful stop; a server that overruns it by seconds is a
         // bug, and aborting with a message beats a test binary that never ends.
         if (!stop_and_wait(app_.options().drain_timeout + 5s)) {
@@ -83,7 +85,7 @@ public:
     }
 
     [[nodiscard]] std::uint16_t port() const noexcept { return app_.port(); }
-    tether::server& app() noexcept { return app_; }
+    Server& app() noexcept { return app_; }
 
     // Calls stop() and waits up to `within` for run() to return; says whether it did.
     bool stop_and_wait(std::chrono::milliseconds within) {
@@ -116,13 +118,15 @@ public:
     }
 
 private:
-    tether::server app_;
+    Server app_;
     std::thread thread_;
     std::mutex mutex_;
     std::condition_variable returned_cv_;
     bool returned_ = false;
     std::exception_ptr run_error_;
 };
+
+using test_server = basic_test_server<>;
 
 // ---- responses ------------------------------------------------------------------------------
 
@@ -389,6 +393,12 @@ public:
 
     // Closes our sending side (the server reads EOF).
     void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+    // Drops the connection with a TCP reset (SO_LINGER 0), as a crashed or killed peer would.
+    void reset_now() {
+        linger abort_on_close{1, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        ::close(std::exchange(fd_, -1));
+    }
 
     bool eof() const noexcept { return eof_; }
     bool was_reset() const noexcept { return reset_; }

@@ -5,10 +5,10 @@
 // Reading: wait for readability, then read without blocking into the thread's shared buffer
 // and parse straight from it; only the bytes of an unfinished request are copied into the
 // connection (`pending_input_`), so an idle keep-alive connection holds no buffer at all.
-// Asio's async_wait re-arms the descriptor with EPOLL_CTL_MOD, which re-checks readiness, so
-// after a short read the connection waits at once instead of spending a read on EAGAIN: three
-// system calls per request (read, re-arm, write), the same as a speculative async_read_some,
-// without a per-connection buffer.
+// A short read tells the socket its receive queue is empty, so the next wait waits at once
+// instead of spending a read on EAGAIN: with the epoll transport two system calls per request
+// (read, write) plus a share of one epoll_wait per loop turn (asio's async_wait would add an
+// EPOLL_CTL_MOD per wait: see net/epoll_reactor.hpp).
 //
 // Writing: responses to every request parsed from one read are appended to one buffer and
 // sent with one write (pipelining costs one syscall per batch, not per request); a write is

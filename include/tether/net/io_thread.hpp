@@ -1,6 +1,7 @@
 #pragma once
-// What one I/O thread owns: its io_context, its timer wheel, the read buffer every connection
-// on the thread shares, and the list of those connections (for graceful stop).
+// What one I/O thread owns: its io_context, its socket readiness (epoll_reactor, on Linux), its
+// timer wheel, the read buffer every connection on the thread shares, and the list of those
+// connections (for graceful stop).
 //
 // A connection is created on, and only ever touched by, its thread (DESIGN.md: "One I/O thread
 // owns a connection for its whole life"), so nothing here is locked. Other threads reach a
@@ -13,6 +14,9 @@
 #include <vector>
 
 #include <tether/net/timer_wheel.hpp>
+#if defined(__linux__)
+#include <tether/net/epoll_reactor.hpp>
+#endif
 
 namespace tether::net {
 
@@ -67,6 +71,9 @@ public:
     io_thread& operator=(const io_thread&) = delete;
 
     asio::io_context& io() noexcept { return io_; }
+#if defined(__linux__)
+    epoll_reactor& reactor() noexcept { return reactor_; }
+#endif
     unsigned index() const noexcept { return index_; }
     timer_wheel& wheel() noexcept { return wheel_; }
     char* read_buffer() noexcept { return read_buffer_.get(); }
@@ -143,6 +150,9 @@ private:
 
     unsigned index_;
     asio::io_context io_{1};   // hint: exactly one thread runs it (posts from others stay safe)
+#if defined(__linux__)
+    epoll_reactor reactor_{io_};
+#endif
     asio::steady_timer tick_;
     timer_wheel wheel_;
     std::unique_ptr<char[]> read_buffer_;

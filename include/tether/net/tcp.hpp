@@ -1,24 +1,98 @@
 #pragma once
-// The plain TCP transport policy. A transport tells the server what socket type a connection
-// owns and how bytes move through it without blocking; the connection code only calls these
-// functions, so a TLS transport (later) can change them without touching HTTP or WebSocket.
+// The plain TCP transport policies. A transport tells the server what socket type a connection
+// owns, how an accepted descriptor becomes one, and how bytes move through it without
+// blocking; the connection code only calls these functions, so a TLS transport (later) can
+// change them without touching HTTP or WebSocket.
 //
-// Reads are readiness-based (async_wait, then a non-blocking read into the I/O thread's shared
+// Reads are readiness-based (wait, then a non-blocking read into the I/O thread's shared
 // buffer) rather than async_read_some into a per-connection buffer: an idle connection then
-// owns no read buffer at all, which is what keeps it under 1 KiB (DESIGN.md, "Connections and
-// memory").
+// owns no read buffer at all (DESIGN.md, "Connections and memory").
+//
+// tcp (the default on Linux) takes readiness from the I/O thread's own epoll set: a socket is
+// 48 bytes and a pending wait allocates nothing. asio_tcp is the same contract on asio's
+// sockets, for other systems; it costs ~270 bytes more per idle connection.
 #include <asio.hpp>
+#include <cerrno>
 #include <cstddef>
 #include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <tether/net/io_thread.hpp>
+#if defined(__linux__)
+#include <tether/net/epoll_socket.hpp>
+#endif
+
+namespace tether::net {
+
+// An accepted descriptor on its way to its I/O thread: closed if it never gets there (the
+// thread stops first, or the posted work is destroyed unrun).
+class owned_fd {
+public:
+    explicit owned_fd(int fd) noexcept : fd_(fd) {}
+    owned_fd(owned_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    owned_fd& operator=(owned_fd&&) = delete;
+    ~owned_fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
+} // namespace tether::net
 
 namespace tether::transport {
 
-struct tcp {
+// Accepts one pending connection from a non-blocking listening socket: a non-blocking,
+// close-on-exec descriptor, or -1 with `ec` set (would_block: none pending).
+inline int accept_native(int listening, std::error_code& ec) noexcept {
+    for (;;) {
+#if defined(__linux__)
+        int fd = ::accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        int fd = ::accept(listening, nullptr, nullptr);
+        if (fd >= 0 && (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
+            ec.assign(errno, asio::error::get_system_category());
+            ::close(fd);
+            return -1;
+        }
+#endif
+        if (fd >= 0) {
+            ec.clear();
+            return fd;
+        }
+        // The peer gave up while queued: not our error, take the next one.
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        ec.assign(errno, asio::error::get_system_category());
+        return -1;
+    }
+}
+
+// asio's sockets and reactor: portable.
+struct asio_tcp {
     using protocol = asio::ip::tcp;
     // Bound to the io_context's own executor rather than asio's type-erased any_io_executor:
-    // 48 bytes less in every socket and in every pending wait, which is most of an idle
-    // connection's budget.
+    // 48 bytes less in every socket and in every pending wait.
     using socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+    static socket adopt(net::io_thread& thread, int fd, std::error_code& ec) {
+        socket s(thread.io().get_executor());
+        sockaddr_storage local{};
+        socklen_t length = sizeof local;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+            ec.assign(errno, asio::error::get_system_category());
+            ::close(fd);
+            return s;
+        }
+        s.assign(local.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
+        if (ec) ::close(fd);
+        return s;
+    }
 
     static void prepare(socket& s, std::error_code& ec) {
         s.set_option(asio::ip::tcp::no_delay(true), ec);   // responses are whole; never wait for Nagle
@@ -52,5 +126,37 @@ struct tcp {
         s.close(ignored);
     }
 };
+
+#if defined(__linux__)
+// Readiness from the I/O thread's own epoll set (net/epoll_reactor.hpp).
+struct epoll_tcp {
+    using protocol = asio::ip::tcp;
+    using socket = net::epoll_socket;
+
+    static socket adopt(net::io_thread& thread, int fd, std::error_code& ec) { return socket(thread.reactor(), fd, ec); }
+    static void prepare(socket& s, std::error_code& ec) { s.set_no_delay(ec); }
+
+    template <class Handler>
+    static void async_wait_readable(socket& s, Handler&& h) {
+        s.async_wait_readable(std::forward<Handler>(h));
+    }
+    template <class Handler>
+    static void async_wait_writable(socket& s, Handler&& h) {
+        s.async_wait_writable(std::forward<Handler>(h));
+    }
+    static std::size_t read_some(socket& s, char* data, std::size_t size, std::error_code& ec) {
+        return s.read_some(data, size, ec);
+    }
+    template <class ConstBufferSequence>
+    static std::size_t write_some(socket& s, const ConstBufferSequence& buffers, std::error_code& ec) {
+        return s.write_some(buffers, ec);
+    }
+    static void shutdown_send(socket& s) { s.shutdown_send(); }
+    static void close(socket& s) { s.close(); }
+};
+using tcp = epoll_tcp;
+#else
+using tcp = asio_tcp;
+#endif
 
 } // namespace tether::transport
