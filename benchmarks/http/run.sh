@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# HTTP/1.1 plaintext benchmark: tether's `hello` example against Boost.Beast and cpp-httplib, side by side.
+# HTTP/1.1 plaintext benchmark: tether's `hello` example against Boost.Beast and cpp-httplib, side by side, with
+# the "kernel floor" (peers/floor_http.cpp: raw epoll, no parsing, no allocation, a fixed answer) as a reference:
+# what a server doing no user-space work scores on the same rig, so floor/beast bounds any X/beast target.
 #
 # Every server is started pinned to one core (SERVER_CPU, default 0), wrk runs pinned to another (CLIENT_CPU,
 # default 1), servers are interleaved inside each repetition so that drift in machine load hits all of them,
@@ -16,7 +18,7 @@
 #   THREADS [1]                           --threads given to tether and Beast
 #   HTTPLIB_THREADS [CONNS]               --threads (pool size) given to cpp-httplib; see README
 #   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
-#   SERVERS ["tether beast httplib"]      subset to run
+#   SERVERS ["tether beast floor httplib"]  subset to run
 #   RESULTS [<repo>/benchmarks/results/http.md]
 set -euo pipefail
 
@@ -43,7 +45,7 @@ THREADS=${THREADS:-1}
 HTTPLIB_THREADS=${HTTPLIB_THREADS:-$CONNS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-SERVERS=${SERVERS:-"tether beast httplib"}
+SERVERS=${SERVERS:-"tether beast floor httplib"}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/http.md}
 clk_tck=$(getconf CLK_TCK)
 lua_script=$script_dir/pipeline.lua
@@ -51,18 +53,25 @@ modes="plain pipelined"
 
 source "$script_dir/../lib.sh"
 bench_init http/run.sh wrk curl taskset cmake
-bench_build hello peer_beast_http peer_httplib
+bench_build hello peer_beast_http peer_floor_http peer_httplib
 
 server_binary() {
     case $1 in
         tether) echo "$build_dir/examples/hello" ;;
         beast) echo "$build_dir/benchmarks/peer_beast_http" ;;
+        floor) echo "$build_dir/benchmarks/peer_floor_http" ;;
         httplib) echo "$build_dir/benchmarks/peer_httplib" ;;
         *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
     esac
 }
 server_threads() { if [[ $1 == httplib ]]; then echo "$HTTPLIB_THREADS"; else echo "$THREADS"; fi; }
-server_label() { if [[ $1 == httplib ]]; then echo "httplib (pool $HTTPLIB_THREADS)"; else echo "$1"; fi; }
+server_label() {
+    case $1 in
+        httplib) echo "httplib (pool $HTTPLIB_THREADS)" ;;
+        floor) echo "floor — reference (kernel floor: no parsing, no allocation, fixed answer)" ;;
+        *) echo "$1" ;;
+    esac
+}
 # cpp-httplib does not support pipelining (yhirose/cpp-httplib#1271, "not planning to support it"): it answers
 # the first request of a batch and drops the rest. Its failure of the pipelining probe is expected, not an error.
 known_without_pipelining=" httplib "
@@ -221,17 +230,20 @@ summary() {
 unsupported() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m && $4 == "unsupported" { f = 1 } END { exit !f }' "$records"; }
 fmt_int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+at_least_2() { awk -v r="$1" -v y="$2" -v n="$3" 'BEGIN { print (r == "n/a" ? "n/a" : r >= 2 ? y : n) }'; }  # RATIO YES NO
 
 report=$work_dir/report.md
 {
-    echo "# HTTP/1.1 plaintext: tether vs Boost.Beast vs cpp-httplib"
+    echo "# HTTP/1.1 plaintext: tether vs Boost.Beast vs cpp-httplib, and the kernel floor"
     echo
     echo "- command: \`${DUR:+DUR=$DUR }REPS=$REPS WARMUP=$WARMUP CONNS=$CONNS DEPTH=$DEPTH THREADS=$THREADS HTTPLIB_THREADS=$HTTPLIB_THREADS $command_line\`"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)"
     echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r)"
     echo "- tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(g++ --version | head -1), cmake $(cmake --version | head -1 | awk '{ print $3 }'), build type ${build_type:-unset}"
     echo "- peers: Boost $(awk '/define BOOST_LIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/boost/version.hpp 2>/dev/null || echo '?'),"\
-         "cpp-httplib $(awk '/define CPPHTTPLIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/httplib.h 2>/dev/null || echo '?')"
+         "cpp-httplib $(awk '/define CPPHTTPLIB_VERSION/ { gsub("\"", ""); print $3 }' /usr/include/httplib.h 2>/dev/null || echo '?');"\
+         "reference: the kernel floor (peers/floor_http.cpp: raw epoll, edge-triggered, counts request ends and sends a"\
+         "precomputed answer, all answers to one read in one send; what a server doing no user-space work would score)"
     echo "- load: \`taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d${DUR}s --timeout 2s\` (plain) and the same with \`-s pipeline.lua -- $DEPTH\` (pipelined);"\
          "servers \`taskset -c $SERVER_CPU <server> --threads N\`, a fresh process per run, ${WARMUP}s warm-up, $REPS repetition(s) interleaved"
     (( smoke )) && echo "- **smoke run**: 1 s, 1 repetition; a correctness check, not a measurement"
@@ -258,17 +270,26 @@ report=$work_dir/report.md
         done
     done
     echo
-    echo "Ratios of medians (throughput: >1 means tether is faster; CPU: <1 means tether spends less per request):"
+    echo "Ratios of medians (throughput: >1 means tether is faster; CPU: <1 means tether spends less per request)."
+    echo "floor/beast is what the kernel floor, a server doing next to no user-space work, scores against Beast in the"
+    echo "same run: about the most any server could score on this rig, so a tether/beast target above it (the issue"
+    echo "asks tether ≥ 2× Beast's requests/s in plain mode) is out of reach for any server, not just for tether."
     echo
-    echo "| mode | metric | tether/beast | tether/httplib |"
-    echo "|---|---|---|---|"
+    echo "| mode | metric | tether/beast | floor/beast | tether/httplib |"
+    echo "|---|---|---|---|---|"
     for mode in $modes; do
         t_rps=$(summary 4 tether "$mode" | cut -d' ' -f1); t_us=$(summary 5 tether "$mode" | cut -d' ' -f1)
         b_rps=$(summary 4 beast "$mode" | cut -d' ' -f1); b_us=$(summary 5 beast "$mode" | cut -d' ' -f1)
+        f_rps=$(summary 4 floor "$mode" | cut -d' ' -f1); f_us=$(summary 5 floor "$mode" | cut -d' ' -f1)
         h_rps=$(summary 4 httplib "$mode" | cut -d' ' -f1); h_us=$(summary 5 httplib "$mode" | cut -d' ' -f1)
-        echo "| $mode | requests/s | $(ratio "$t_rps" "$b_rps") | $(ratio "$t_rps" "$h_rps") |"
-        echo "| $mode | CPU µs/request | $(ratio "$t_us" "$b_us") | $(ratio "$t_us" "$h_us") |"
+        echo "| $mode | requests/s | $(ratio "$t_rps" "$b_rps") | $(ratio "$f_rps" "$b_rps") | $(ratio "$t_rps" "$h_rps") |"
+        echo "| $mode | CPU µs/request | $(ratio "$t_us" "$b_us") | $(ratio "$f_us" "$b_us") | $(ratio "$t_us" "$h_us") |"
     done
+    echo
+    plain_floor=$(ratio "$(summary 4 floor plain | cut -d' ' -f1)" "$(summary 4 beast plain | cut -d' ' -f1)")
+    plain_tether=$(ratio "$(summary 4 tether plain | cut -d' ' -f1)" "$(summary 4 beast plain | cut -d' ' -f1)")
+    echo "Issue target, plain mode: tether/beast requests/s ≥ 2: $(at_least_2 "$plain_tether" met '**missed**') ($plain_tether);"\
+         "reachable at all (floor/beast ≥ 2): $(at_least_2 "$plain_floor" yes '**no**') ($plain_floor)."
     echo
     echo "RSS is the median over repetitions of VmRSS: before any load (start), halfway through the measured run"
     echo "(mid) and right after it (end). Errors are wrk's non-2xx responses plus socket errors, worst repetition."
