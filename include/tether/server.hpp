@@ -652,6 +652,10 @@ private:
             }
             int fd = tether::transport::accept_native(acceptor_->native_handle(), ec);
             if (fd < 0) break;
+            if (failed_accepts_ != 0) {
+                logger_.log(log::level::info, "accepting again after " + std::to_string(failed_accepts_) + " failed attempts");
+                failed_accepts_ = 0;
+            }
             thread_state& target = *threads_[next_thread_];
             next_thread_ = (next_thread_ + 1) % threads_.size();
             asio::post(target.io(), [this, &target, owned = net::owned_fd(fd)]() mutable {
@@ -665,8 +669,10 @@ private:
         }
         if (ec == asio::error::would_block || ec == asio::error::try_again) return accept_next();
         // Out of descriptors (EMFILE/ENFILE) or a transient error: back off briefly rather
-        // than spin, and keep serving the connections we have.
-        logger_.log(log::level::warning, "accept failed: " + ec.message());
+        // than spin, and keep serving the connections we have. Said once per episode, not on
+        // every retry.
+        if (failed_accepts_++ == 0)
+            logger_.log(log::level::warning, "accept failed: " + ec.message() + "; retrying every 50 ms");
         accept_retry_->expires_after(std::chrono::milliseconds(50));
         accept_retry_->async_wait([this](std::error_code e) {
             if (!e && !stopping_.load() && acceptor_->is_open()) accept_queued({});
@@ -698,6 +704,7 @@ private:
     std::map<std::string, topic_entry, std::less<>> topics_;   // WebSocket behaviours, referenced by connections
     std::optional<asio::steady_timer> accept_retry_;   // back-off after a failed accept
     static constexpr int max_accepts_per_turn = 64;
+    std::size_t failed_accepts_ = 0;   // in a row; touched only on I/O thread 0, which accepts
     std::size_t next_thread_ = 0;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};

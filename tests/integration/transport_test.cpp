@@ -2,9 +2,14 @@
 // and asio_tcp, the portable one. The rest of the suite runs on the default; these cases keep
 // the portable transport honest and push the default through what stresses readiness
 // handling most: pipelining, a reader slower than the writer, many connections at once, a
-// protocol upgrade handing the socket over, and peers that vanish.
+// protocol upgrade handing the socket over, peers that vanish, and running out of descriptors.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -153,4 +158,55 @@ TEMPLATE_TEST_CASE("transport: stop() with idle keep-alive and WebSocket connect
     CHECK(server.stop_and_wait(5s));
     CHECK(std::chrono::steady_clock::now() - started < 3s);
     CHECK(idle.closed_within(2s));
+}
+
+namespace {
+
+// The highest descriptor this process has open (RLIMIT_NOFILE limits descriptor numbers).
+int highest_open_fd() {
+    int highest = 2;
+    for (int fd = 0; fd < 65536; ++fd)
+        if (::fcntl(fd, F_GETFD) != -1) highest = fd;
+    return highest;
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("transport: out of descriptors, accepting backs off, and the queued client is served once one frees",
+                   "", epoll_config, asio_config) {
+    basic_test_server<tether::basic_server<TestType>> server{routes<tether::basic_server<TestType>>};
+    raw_client first{server.port()}, second{server.port()};
+    for (raw_client* c : {&first, &second}) {
+        REQUIRE(c->send(get_request("/hello")));
+        REQUIRE(c->read_response());   // accepted and served: the server holds a descriptor for each
+    }
+
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    rlimit lowered = saved;
+    lowered.rlim_cur = static_cast<rlim_t>(highest_open_fd() + 16);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+    std::vector<int> fillers;   // take every free descriptor number, then give exactly one back
+    for (int fd; (fd = ::dup(STDERR_FILENO)) >= 0;) fillers.push_back(fd);
+    REQUIRE(errno == EMFILE);
+    ::close(fillers.back());
+    fillers.pop_back();
+
+    {
+        raw_client queued{server.port()};   // the last free number: the server's accept4 now gets EMFILE
+        REQUIRE(queued.send(get_request("/hello")));
+        CHECK_FALSE(queued.read_response(300ms));   // not accepted yet, and nothing crashed or spun out
+
+        REQUIRE(second.send(get_request("/hello")));   // connections already open are served throughout
+        auto served = second.read_response();
+        REQUIRE(served);
+        CHECK(served->body == "hello");
+
+        first.reset_now();   // the server closes its side, and a descriptor is free again
+        auto late = queued.read_response(5s);
+        REQUIRE(late);
+        CHECK(late->body == "hello");
+    }
+    for (int fd : fillers) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
 }
