@@ -39,6 +39,7 @@
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/router.hpp>
+#include <tether/net/accept.hpp>
 #include <tether/net/http_connection.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/long_poll_waiter.hpp>
@@ -637,20 +638,22 @@ private:
     // continuation) before waiting again.
     void accept_next() {
         acceptor_->async_wait(asio::socket_base::wait_read, [this](std::error_code ec) {
-            if (ec == asio::error::operation_aborted || stopping_.load() || !acceptor_->is_open()) return;
-            accept_queued(ec);
+            if (ec != asio::error::operation_aborted && accepting()) accept_queued(ec);
         });
     }
+
+    // False once stop() began; the acceptor is closed on thread 0, where these handlers run.
+    bool accepting() const { return !stopping_.load() && acceptor_->is_open(); }
 
     void accept_queued(std::error_code ec) {
         for (int taken = 0; !ec; ++taken) {
             if (taken == max_accepts_per_turn) {   // let the acceptor's own thread serve its connections
                 asio::post(threads_[0]->io(), [this] {
-                    if (!stopping_.load() && acceptor_->is_open()) accept_queued({});
+                    if (accepting()) accept_queued({});
                 });
                 return;
             }
-            int fd = tether::transport::accept_native(acceptor_->native_handle(), ec);
+            int fd = net::accept_native(acceptor_->native_handle(), ec);
             if (fd < 0) break;
             if (failed_accepts_ != 0) {
                 logger_.log(log::level::info, "accepting again after " + std::to_string(failed_accepts_) + " failed attempts");
@@ -675,7 +678,7 @@ private:
             logger_.log(log::level::warning, "accept failed: " + ec.message() + "; retrying every 50 ms");
         accept_retry_->expires_after(std::chrono::milliseconds(50));
         accept_retry_->async_wait([this](std::error_code e) {
-            if (!e && !stopping_.load() && acceptor_->is_open()) accept_queued({});
+            if (!e && accepting()) accept_queued({});
         });
     }
 

@@ -52,24 +52,28 @@ auto recorder(outcome& o) {
     };
 }
 
-void turn(asio::io_context& io, std::chrono::milliseconds for_at_most = 50ms) {
-    io.restart();
-    io.run_for(for_at_most);
-}
+// A thread's worth of reactor, run by the test a turn at a time.
+struct reactor_fixture {
+    asio::io_context io{1};
+    epoll_reactor reactor{io};
+
+    void turn(std::chrono::milliseconds for_at_most = 50ms) {
+        io.restart();
+        io.run_for(for_at_most);
+    }
+};
 
 } // namespace
 
-TEST_CASE("epoll socket: a read wait completes when data arrives, and the read returns it") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: a read wait completes when data arrives, and the read returns it") {
     socket_pair pair{reactor};
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
-    turn(io, 20ms);
+    turn(20ms);
     CHECK(readable.calls == 0);
 
     pair.peer_sends("hello");
-    turn(io);
+    turn();
     REQUIRE(readable.calls == 1);
     CHECK_FALSE(readable.ec);
     char buffer[64];
@@ -79,37 +83,33 @@ TEST_CASE("epoll socket: a read wait completes when data arrives, and the read r
     CHECK(std::string(buffer, n) == "hello");
 }
 
-TEST_CASE("epoll socket: data that arrived while nobody waited completes the next wait at once") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: data that arrived while nobody waited completes the next wait at once") {
     socket_pair pair{reactor};
     pair.peer_sends("early");
-    turn(io);   // the reactor sees the edge with no wait armed
+    turn();   // the reactor sees the edge with no wait armed
 
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
     CHECK(readable.calls == 0);   // never inside the caller
-    turn(io);
+    turn();
     CHECK(readable.calls == 1);
     CHECK_FALSE(readable.ec);
 }
 
-TEST_CASE("epoll socket: after a read that drained the socket, the next wait waits for new data") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: after a read that drained the socket, the next wait waits for new data") {
     socket_pair pair{reactor};
     pair.peer_sends("abc");
-    turn(io);
+    turn();
     char buffer[64];
     std::error_code ec;
     REQUIRE(pair.ours->read_some(buffer, sizeof buffer, ec) == 3);   // short read: drained
 
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
-    turn(io, 20ms);
+    turn(20ms);
     CHECK(readable.calls == 0);
     pair.peer_sends("d");
-    turn(io);
+    turn();
     CHECK(readable.calls == 1);
 
     // A read with nothing left says would_block, as asio's non-blocking sockets do.
@@ -118,29 +118,25 @@ TEST_CASE("epoll socket: after a read that drained the socket, the next wait wai
     CHECK(ec == asio::error::would_block);
 }
 
-TEST_CASE("epoll socket: closing completes pending waits with operation_aborted, after close() returns") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: closing completes pending waits with operation_aborted, after close() returns") {
     socket_pair pair{reactor};
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
     pair.ours->close();
     CHECK(readable.calls == 0);
     CHECK_FALSE(pair.ours->is_open());
-    turn(io);
+    turn();
     CHECK(readable.calls == 1);
     CHECK(readable.ec == asio::error::operation_aborted);
     CHECK(reactor.sockets() == 0);
 }
 
-TEST_CASE("epoll socket: the peer closing wakes the reader, which then reads end of stream") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: the peer closing wakes the reader, which then reads end of stream") {
     socket_pair pair{reactor};
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
     ::shutdown(pair.peer, SHUT_WR);
-    turn(io);
+    turn();
     REQUIRE(readable.calls == 1);
     char buffer[8];
     std::error_code ec;
@@ -148,9 +144,7 @@ TEST_CASE("epoll socket: the peer closing wakes the reader, which then reads end
     CHECK(ec == asio::error::eof);
 }
 
-TEST_CASE("epoll socket: a full send buffer says would_block, and the write wait completes once the peer reads") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: a full send buffer says would_block, and the write wait completes once the peer reads") {
     socket_pair pair{reactor};
     std::string chunk(64 * 1024, 'x');
     std::array<asio::const_buffer, 2> halves{asio::buffer(chunk.data(), chunk.size() / 2),
@@ -163,21 +157,19 @@ TEST_CASE("epoll socket: a full send buffer says would_block, and the write wait
 
     outcome writable;
     pair.ours->async_wait_writable(recorder(writable));
-    turn(io, 20ms);
+    turn(20ms);
     CHECK(writable.calls == 0);
 
     std::vector<char> sink(1 << 20);
     std::size_t drained = 0;
     for (ssize_t n; (n = ::read(pair.peer, sink.data(), sink.size())) > 0;) drained += static_cast<std::size_t>(n);
     CHECK(drained == written);   // every byte write_some reported, and no more
-    turn(io);
+    turn();
     CHECK(writable.calls == 1);
     CHECK_FALSE(writable.ec);
 }
 
-TEST_CASE("epoll socket: a callback may destroy another socket that became ready in the same batch") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: a callback may destroy another socket that became ready in the same batch") {
     socket_pair first{reactor};
     auto second = std::make_unique<socket_pair>(reactor);
 
@@ -195,29 +187,25 @@ TEST_CASE("epoll socket: a callback may destroy another socket that became ready
     second->ours->async_wait_readable(destroy_other);
     first.peer_sends("1");
     second->peer_sends("2");
-    turn(io);
+    turn();
     CHECK(state.calls == 2);
     CHECK(second == nullptr);
     CHECK(reactor.sockets() == 1);
 }
 
-TEST_CASE("epoll socket: moving a socket keeps its registration and its armed wait") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll socket: moving a socket keeps its registration and its armed wait") {
     socket_pair pair{reactor};
     outcome readable;
     pair.ours->async_wait_readable(recorder(readable));
     epoll_socket moved(std::move(*pair.ours));
     CHECK_FALSE(pair.ours->is_open());
     pair.peer_sends("x");
-    turn(io);
+    turn();
     CHECK(readable.calls == 1);
     CHECK(reactor.sockets() == 1);
 }
 
-TEST_CASE("epoll reactor: with its last socket closed, it stops waiting and io_context::run returns") {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+TEST_CASE_METHOD(reactor_fixture, "epoll reactor: with its last socket closed, it stops waiting and io_context::run returns") {
     {
         socket_pair pair{reactor};
         CHECK(reactor.sockets() == 1);

@@ -107,13 +107,16 @@ private:
     // Runs `callback` with `ec` soon, from the io_context, never from inside the caller.
     void complete_later(wait_callback callback, std::error_code ec) {
         ready_.push_back({callback, ec});
-        if (!dispatching_ && !run_posted_) {
-            run_posted_ = true;
-            asio::post(io_, [this] {
-                run_posted_ = false;
-                run_ready();
-            });
-        }
+        if (!dispatching_) schedule_run();
+    }
+
+    void schedule_run() {
+        if (run_posted_) return;
+        run_posted_ = true;
+        asio::post(io_, [this] {
+            run_posted_ = false;
+            run_ready();
+        });
     }
 
     void wait() {
@@ -135,13 +138,7 @@ private:
         dispatching_ = false;
         // Completions queued by those callbacks wait for the next turn, so a connection that
         // keeps finding its socket ready cannot starve the others.
-        if (!ready_.empty() && !run_posted_) {
-            run_posted_ = true;
-            asio::post(io_, [this] {
-                run_posted_ = false;
-                run_ready();
-            });
-        }
+        if (!ready_.empty()) schedule_run();
     }
 
     asio::io_context& io_;

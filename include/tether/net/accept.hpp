@@ -1,0 +1,58 @@
+#pragma once
+// Taking connections off a listening socket: a non-blocking accept that yields plain
+// descriptors, and an owner that closes one if it never reaches its I/O thread. The server
+// accepts on one thread and hands descriptors to the others; each transport turns a descriptor
+// into its own socket type (transport::*::adopt in tcp.hpp).
+#include <asio.hpp>
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tether::net {
+
+// An accepted descriptor on its way to its I/O thread: closed if it never gets there (the
+// thread stops first, or the posted work is destroyed unrun).
+class owned_fd {
+public:
+    explicit owned_fd(int fd) noexcept : fd_(fd) {}
+    owned_fd(owned_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    owned_fd& operator=(owned_fd&&) = delete;
+    ~owned_fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
+// Accepts one pending connection from a non-blocking listening socket: a non-blocking,
+// close-on-exec descriptor, or -1 with `ec` set (would_block: none pending).
+inline int accept_native(int listening, std::error_code& ec) noexcept {
+    for (;;) {
+#if defined(__linux__)
+        int fd = ::accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        int fd = ::accept(listening, nullptr, nullptr);
+        if (fd >= 0 && (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
+            ec.assign(errno, asio::error::get_system_category());
+            ::close(fd);
+            return -1;
+        }
+#endif
+        if (fd >= 0) {
+            ec.clear();
+            return fd;
+        }
+        // The peer gave up while queued: not our error, take the next one.
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        ec.assign(errno, asio::error::get_system_category());
+        return -1;
+    }
+}
+
+} // namespace tether::net
