@@ -1,0 +1,86 @@
+#pragma once
+// Long polling over a topic (app.long_poll): GET ?since=<id> answers at once when newer
+// messages exist (or the cursor is unknown: recovered=false), else holds the request until
+// news or the timeout (an empty batch). The answer is poll/batch.hpp's JSON. Without since, it
+// answers at once with the current position as "next". Requests held per client address are
+// capped (429 past it), so one client cannot pin an unbounded number of connections.
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <tether/http/error.hpp>
+#include <tether/http/query.hpp>
+#include <tether/http/request.hpp>
+#include <tether/http/response.hpp>
+#include <tether/hub/topic.hpp>
+#include <tether/net/long_poll_waiter.hpp>
+#include <tether/poll/batch.hpp>
+
+namespace tether {
+
+struct long_poll_options {
+    std::chrono::milliseconds timeout{25'000};
+    std::size_t max_batch = 100;
+    std::size_t max_held_per_client = 6;
+};
+
+namespace poll {
+
+// Long polls held per client address, shared by every long-poll route of a server. Any thread.
+class held_polls {
+public:
+    bool hold(const std::string& peer, std::size_t cap) {
+        std::lock_guard lock(mutex_);
+        auto& n = held_[peer];
+        if (n >= cap) return false;
+        ++n;
+        return true;
+    }
+    void release(const std::string& peer) {
+        std::lock_guard lock(mutex_);
+        auto it = held_.find(peer);
+        if (it != held_.end() && --it->second == 0) held_.erase(it);
+    }
+
+private:
+    std::mutex mutex_;
+    std::map<std::string, std::size_t> held_;
+};
+
+template <class Server, class Policy>
+auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_options o) {
+    return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
+        const hub::topic& topic = *handle;
+        auto since = http::find_query_param(req.query_string(), "since");
+        std::string body;
+        if (!since) {   // first request: learn the cursor
+            append_batch(body, topic, topic.next_sequence(), true, 0, 0);
+            res.header("Cache-Control", "no-store").json(std::move(body));
+            return;
+        }
+        auto resume = topic.resume(*since);
+        if (!resume.recovered || resume.from < topic.next_sequence()) {
+            append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(), resume.recovered,
+                         o.max_batch, 0);
+            res.header("Cache-Control", "no-store").json(std::move(body));
+            return;
+        }
+        auto& thread = server.current_thread();
+        std::string peer = thread.current ? thread.current->peer_address() : std::string{};
+        auto& held = server.held_long_polls();
+        if (!held.hold(peer, o.max_held_per_client)) {
+            http::write_error(res, 429, "too many long polls held for this client");
+            res.header("Retry-After", "1");
+            return;
+        }
+        thread.deferred = std::make_unique<net::long_poll_waiter>(
+            handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
+            o.max_batch, [&held, peer] { held.release(peer); });
+    };
+}
+
+} // namespace poll
+} // namespace tether

@@ -1,0 +1,33 @@
+#pragma once
+// The server's own counters. Each I/O thread owns a set (relaxed atomics written only by that
+// thread, so the hot path shares no cache line); stats() sums them when asked.
+#include <atomic>
+#include <cstdint>
+
+namespace tether {
+
+// A plain copy, summed over I/O threads.
+struct server_stats {
+    std::uint64_t requests = 0;
+    std::uint64_t rejected = 0;        // answered 4xx by the server itself (parse errors, limits, 408)
+    std::uint64_t timeouts = 0;        // of which 408
+    std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
+    std::uint64_t connections = 0;     // accepted, all time
+};
+
+namespace detail {
+
+struct thread_counters {
+    std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
+
+    void add_to(server_stats& s) const noexcept {
+        s.requests += requests.load(std::memory_order_relaxed);
+        s.rejected += rejected.load(std::memory_order_relaxed);
+        s.timeouts += timeouts.load(std::memory_order_relaxed);
+        s.handler_errors += handler_errors.load(std::memory_order_relaxed);
+        s.connections += connections.load(std::memory_order_relaxed);
+    }
+};
+
+} // namespace detail
+} // namespace tether

@@ -1,0 +1,129 @@
+#pragma once
+// Handlers that switch a request to a long-lived protocol: the WebSocket opening handshake
+// (RFC 6455 §4.2) and the head of a Server-Sent Events stream. Each checks the request, runs
+// the route's hook (which may refuse with http::error), writes the response head, and leaves a
+// pending_upgrade on the thread; the HTTP connection carries it out once the head is written,
+// handing over its socket and any bytes the client sent behind the request.
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tether/http/error.hpp>
+#include <tether/http/query.hpp>
+#include <tether/http/request.hpp>
+#include <tether/http/response.hpp>
+#include <tether/ws/handshake.hpp>
+
+namespace tether::detail {
+
+template <class Server, class UserData>
+struct websocket_upgrade final : Server::pending_upgrade {
+    using behaviour_type = typename Server::template websocket_behaviour<UserData>;
+    websocket_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string p)
+        : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)) {}
+    void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket,
+               std::string early) override {
+        auto* c = new typename Server::template websocket_connection<UserData>(server, thread, std::move(socket), behaviour,
+                                                                               std::move(data), std::move(protocol));
+        c->start(std::move(early));
+    }
+    Server& server;
+    const behaviour_type& behaviour;
+    UserData data;
+    std::string protocol;
+};
+
+// The server's side of the opening handshake (RFC 6455 §4.2).
+template <class Server, class UserData>
+void accept_websocket(Server& server, const typename Server::template websocket_behaviour<UserData>& b,
+                      http::request& req, http::response& res) {
+    auto field = [&](std::string_view name) { return req.header(name).value_or(std::string_view{}); };
+    ws::upgrade_request upgrade{req.method_name(), field("upgrade"), field("connection"),
+                                field("sec-websocket-version"), field("sec-websocket-key")};
+    switch (ws::check_upgrade_request(upgrade)) {
+    case ws::handshake_error::none: break;
+    case ws::handshake_error::unsupported_version:   // §4.4: say which version we speak
+        http::write_error(res, 426, ws::to_string(ws::handshake_error::unsupported_version));
+        res.header("Sec-WebSocket-Version", ws::websocket_version);
+        return;
+    case ws::handshake_error::missing_upgrade:   // a plain GET on a WebSocket route
+        http::write_error(res, 426, "this resource speaks WebSocket only");
+        res.header("Upgrade", "websocket");
+        return;
+    case ws::handshake_error::method_not_get:
+    case ws::handshake_error::missing_connection:
+    case ws::handshake_error::invalid_key:
+        return http::write_error(res, 400, ws::to_string(ws::check_upgrade_request(upgrade)));
+    }
+    if (req.version_minor() < 1) return http::write_error(res, 400, "WebSocket needs HTTP/1.1");
+    if (!b.allowed_origins.empty()) {
+        auto origin = req.header("origin");
+        bool allowed = false;
+        for (const auto& o : b.allowed_origins) allowed = allowed || (origin && *origin == o);
+        if (!allowed) return http::write_error(res, 403, "origin not allowed");
+    }
+    if (server.stopping()) return http::write_error(res, 503, "server stopping");
+
+    UserData data{};
+    if (b.on_upgrade) b.on_upgrade(req, data);   // may throw http::error(401/403)
+    std::string protocol;
+    if (auto offered = req.header("sec-websocket-protocol"); offered && b.select_subprotocol) {
+        auto list = ws::split_tokens(*offered);
+        protocol = b.select_subprotocol(list);
+        bool was_offered = protocol.empty();
+        for (auto p : list) was_offered = was_offered || p == protocol;
+        if (!was_offered) throw std::logic_error("select_subprotocol chose a protocol the client did not offer");
+    }
+    res.status(101)
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Accept", ws::accept_key(upgrade.sec_websocket_key));
+    if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
+    server.current_thread().upgrade =
+        std::make_unique<websocket_upgrade<Server, UserData>>(server, b, std::move(data), std::move(protocol));
+}
+
+template <class Server, class UserData>
+struct sse_upgrade final : Server::pending_upgrade {
+    using behaviour_type = typename Server::template sse_behaviour<UserData>;
+    sse_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string id, bool c)
+        : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c) {}
+    void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket, std::string) override {
+        auto* c = new typename Server::template sse_stream<UserData>(server, thread, std::move(socket), behaviour,
+                                                                     std::move(data), std::move(last_event_id), chunked);
+        c->start();
+    }
+    Server& server;
+    const behaviour_type& behaviour;
+    UserData data;
+    std::string last_event_id;
+    bool chunked;
+};
+
+// The head of an event stream (WHATWG HTML §9.2.4): 200, text/event-stream, a chunked body the
+// stream connection then writes.
+template <class Server, class UserData>
+void accept_sse(Server& server, const typename Server::template sse_behaviour<UserData>& b, http::request& req,
+                http::response& res) {
+    if (server.stopping()) return http::write_error(res, 503, "server stopping");
+    UserData data{};
+    if (b.on_request) b.on_request(req, data);   // may throw http::error(401/403)
+    // The browser resends the last id it saw as Last-Event-ID; a page can also pass one on
+    // its first connect as ?lastEventId= (EventSource cannot set headers).
+    std::string last_event_id(req.header("last-event-id").value_or(std::string_view{}));
+    if (last_event_id.empty())
+        last_event_id = http::find_query_param(req.query_string(), "lastEventId").value_or(std::string{});
+    if (last_event_id.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+        return http::write_error(res, 400, "lastEventId must be one line");
+    res.status(200)
+        .content_type("text/event-stream")
+        .header("Cache-Control", "no-store")
+        .header("X-Accel-Buffering", "no");   // tell nginx-style proxies not to buffer the stream
+    if (req.method() == http::method::head) return;   // the head only, no stream
+    res.stream();
+    server.current_thread().upgrade = std::make_unique<sse_upgrade<Server, UserData>>(
+        server, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1);
+}
+
+} // namespace tether::detail
