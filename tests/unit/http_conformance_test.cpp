@@ -1,13 +1,11 @@
-// Replays the request cases of nodejs/http-parser's test.c (../shared/conformance/http-parser-requests.jsonl,
-// described in its README.md) through tether's request parser, fed in one piece and one byte at a time.
+// Replays the request cases of nodejs/http-parser's test.c (tests/conformance/http-parser-requests.jsonl,
+// MIT, described in that folder's README.md) through tether's request parser, fed in one piece and one byte at a time.
 //
 // For every case the parser either reports exactly what the corpus says (method, target, version, fields in
 // order, body, keep-alive, and the bytes left for an upgraded protocol), or the case is listed in
 // `strict_rejections` below with the status it gets and why. Any other divergence fails, and so does a
 // table entry that no longer matches a case, so the table cannot rot.
 //
-// The folder lives outside the repository (a user's clone has no ../shared); without it the test says it
-// was skipped, visibly, rather than passing silently.
 #include <catch2/catch.hpp>
 
 #include <simdjson.h>
@@ -214,17 +212,9 @@ void check_case(const conformance_case& c, const replay& r) {
 
 TEST_CASE("the http-parser request corpus is parsed as described or refused for a listed reason",
           "[http][parser][conformance]") {
-#ifndef TETHER_SHARED_DIR
-    WARN("http-parser conformance replay skipped: TETHER_SHARED_DIR is not defined for this build");
-    return;
-#else
-    const std::string path = TETHER_SHARED_DIR "/conformance/http-parser-requests.jsonl";
+    const std::string path = TETHER_CONFORMANCE_DIR "/http-parser-requests.jsonl";
     std::ifstream in(path);
-    if (!in) {
-        WARN("http-parser conformance replay skipped: " << path << " not found (it lives in ../shared, "
-                                                           "outside the repository)");
-        return;
-    }
+    REQUIRE(in);
 
     // The corpus predates RFC 9112's rule that an HTTP/1.1 request carries exactly one Host (§3.2), and
     // many of its cases omit Host; they test framing, not Host, so the requirement is lifted here.
@@ -269,5 +259,4 @@ TEST_CASE("the http-parser request corpus is parsed as described or refused for 
     CHECK(parsed + rejected == line);
     CHECK(rejections_seen.size() == std::size(strict_rejections));
     CHECK(divergences_seen.size() == std::size(trailer_divergences));
-#endif
 }
