@@ -1,7 +1,7 @@
 #pragma once
 // Limits on what one HTTP request may cost the server. They live in one aggregate so a user
-// changes one (`{.max_body_bytes = 8 << 20}`) without restating the rest; defaults follow
-// ../shared/DESIGN.md ("Limits and bad input"). Every limit has its own status code so a
+// changes one (`{.max_body_bytes = 8 << 20}`) without restating the rest; the defaults are
+// those of README.md's configuration reference. Every limit has its own status code so a
 // client can tell which one it hit: 413 body, 414 target, 431 header section, 408 deadline.
 #include <chrono>
 #include <cstddef>

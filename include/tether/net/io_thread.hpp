@@ -3,7 +3,7 @@
 // timer wheel, the read buffer every connection on the thread shares, and the list of those
 // connections (for graceful stop).
 //
-// A connection is created on, and only ever touched by, its thread (DESIGN.md: "One I/O thread
+// A connection is created on, and only ever touched by, its thread (the threading rule: "One I/O thread
 // owns a connection for its whole life"), so nothing here is locked. Other threads reach a
 // thread only through asio::post on its io_context.
 #include <asio.hpp>

@@ -4,7 +4,7 @@
 //
 // Shared messages are queued as a reference to the published payload plus a view of its bytes
 // in this connection's wire format, so a broadcast to N connections copies the payload zero
-// times (DESIGN.md: "a message shared by N subscribers is never copied N times"). Owned bytes
+// times (a message shared by N subscribers is never copied N times). Owned bytes
 // coalesce into the last owned segment, so a burst of small frames is still one buffer.
 // Each shared segment may carry a tag the connection gets back once the segment is fully
 // written: that is how a topic's per-subscriber byte budget is given back.

@@ -6,7 +6,7 @@
 //
 // Reads are readiness-based (wait, then a non-blocking read into the I/O thread's shared
 // buffer) rather than async_read_some into a per-connection buffer: an idle connection then
-// owns no read buffer at all (DESIGN.md, "Connections and memory").
+// owns no read buffer at all (README.md, "Architecture": an idle connection owns no buffer).
 //
 // tcp (the default on Linux) takes readiness from the I/O thread's own epoll set: a socket is
 // 48 bytes and a pending wait allocates nothing. asio_tcp is the same contract on asio's

@@ -456,7 +456,7 @@ private:
     output_queue out_;      // frames not yet written, own and shared
     UserData user_data_;
     // What most connections never need, allocated the first time one does: an idle connection
-    // then pays one pointer for it (DESIGN.md: an idle connection well under 1 KiB).
+    // then pays one pointer for it (an idle connection stays well under 1 KiB).
     struct rarely_used {
         std::string message;   // fragments of a message in progress
         std::string subprotocol;

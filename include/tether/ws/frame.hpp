@@ -8,7 +8,7 @@
 //    caller (a connection, the client, a test, the fuzzer) decides what to buffer.
 //  - Zero-copy: payload is unmasked in place and returned as a view into the caller's buffer. Bytes not
 //    consumed (a partial header, a control frame still incomplete) must be offered again, followed by more
-//    data; that is the "keep only leftover partial bytes per connection" rule of DESIGN.md, and it is why the
+//    data; that is the "keep only leftover partial bytes per connection" rule, and it is why the
 //    parser's own state is a few dozen bytes. Control frames (at most 125 bytes) are only consumed whole, so
 //    a ping or close is always delivered in one piece without an internal copy.
 //  - Fail fast: every rule is checked at the earliest byte that decides it (opcode and RSV bits at the first
@@ -48,7 +48,7 @@ using mask_key = std::array<std::uint8_t, 4>;
 inline constexpr std::size_t max_frame_header_size = 14;        // 2 + 8-byte length + 4-byte mask key
 inline constexpr std::size_t max_control_payload_size = 125;    // §5.5
 inline constexpr std::size_t max_close_reason_size = 123;       // 125 minus the 2-byte code (§5.5.1)
-inline constexpr std::uint64_t default_max_message_size = 1u << 20;  // DESIGN.md: WS message 1 MiB
+inline constexpr std::uint64_t default_max_message_size = 1u << 20;  // 1 MiB by default (1009 past it)
 
 // RSV bit values as they sit in frame_header::rsv (RSV1 is the one permessage-deflate uses, RFC 7692).
 inline constexpr std::uint8_t rsv1 = 0x4, rsv2 = 0x2, rsv3 = 0x1;
