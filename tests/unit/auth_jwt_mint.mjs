@@ -90,6 +90,8 @@ const tokens = {
   payload_trailing: hs(`{"aud":"chat","iss":"https://auth.test","exp":${NOW + 600}}{"x":1}`),
   payload_not_utf8: hs(Buffer.concat([Buffer.from(`{"aud":"chat","iss":"https://auth.test","exp":${NOW + 600},"sub":"`),
                                       Buffer.from([0xff, 0xfe]), Buffer.from('"}')])),
+  payload_bad_number: hs(`{"aud":"chat","iss":"https://auth.test","exp":${NOW + 600},"x":01}`),
+  big_numbers: hs(`{"aud":"chat","iss":"https://auth.test","exp":${NOW + 600},"id":123456789012345678901234567890,"x":-1e400}`),
   payload_too_deep: hs(`{"aud":"chat","iss":"https://auth.test","exp":${NOW + 600},"d":${'['.repeat(40)}${']'.repeat(40)}}`),
   // size: 12 KiB of claims
   oversized: hs({ ...base, pad: 'x'.repeat(9000) }),

@@ -387,12 +387,24 @@ TEST_CASE("jwt: duplicate member names are refused, also when spelled with escap
 
 TEST_CASE("jwt: a signed token whose JSON is malformed is refused as malformed") {
     for (const char* name : {"exp_string", "payload_array", "payload_bad_nested", "payload_trailing", "payload_not_utf8",
-                             "payload_too_deep", "header_not_json", "header_trailing", "header_no_alg", "header_crit"}) {
+                             "payload_bad_number", "payload_too_deep", "header_not_json", "header_trailing",
+                             "header_no_alg", "header_crit"}) {
         INFO(name);
         const auto result = jwt_verifier(standard_options()).verify(token(name), jwt_now);
         CHECK(result.error() == jwt_error::malformed);
         CHECK(result.message().starts_with("malformed token: "));
     }
+}
+
+TEST_CASE("jwt: numbers beyond 64 bits are valid JSON (RFC 8259 section 6) and read as raw text") {
+    auto o = standard_options();
+    const auto result = jwt_verifier(o).verify(token("big_numbers"), jwt_now);
+    REQUIRE(result.ok());
+    CHECK(result.claims().json("id") == "123456789012345678901234567890");
+    CHECK(result.claims().json("x") == "-1e400");
+    using tether::auth::detail::is_json_number;
+    for (std::string_view n : {"0", "-0", "1.5", "-12e+3", "1E-9", "123456789012345678901234567890"}) CHECK(is_json_number(n));
+    for (std::string_view n : {"", "-", "01", "1.", ".5", "+1", "1e", "1e+", "0x10", "1 ", "NaN"}) CHECK_FALSE(is_json_number(n));
 }
 
 TEST_CASE("jwt: malformed base64url or shape is refused before any key is tried") {

@@ -94,12 +94,13 @@ public:
     jwt_error error() const noexcept { return error_; }
     const std::string& message() const noexcept { return message_; }
 
-    // The verified claims; std::logic_error when the token was refused.
+    // The verified claims; std::logic_error when the token was refused. From a temporary result
+    // they are moved out by value, so `auto&& c = v.verify(t).claims();` cannot dangle.
     const auth::claims& claims() const& {
         expect_success();
         return claims_;
     }
-    auth::claims&& claims() && {
+    auth::claims claims() && {
         expect_success();
         return std::move(claims_);
     }

@@ -33,6 +33,16 @@
 
 namespace tether::auth {
 
+namespace detail {
+// The JSON text of a scalar value; raw_json_token() includes the whitespace after it.
+inline std::string_view scalar_json(simdjson::ondemand::value& v) noexcept {
+    std::string_view text = v.raw_json_token();
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' || text.back() == '\r'))
+        text.remove_suffix(1);
+    return text;
+}
+} // namespace detail
+
 // What a verified token says. The registered claims are decoded into members; any other claim
 // is read on demand from `payload`, the claims set's JSON text:
 //     auto role = claims.get<std::string>("role");          // std::optional<std::string>
@@ -77,7 +87,7 @@ struct claims {
 private:
     template <class F>
     void find(std::string_view name, F&& f) const {
-        json::parse(payload, [&](simdjson::ondemand::document& doc) {
+        json::parse(std::string_view(payload), [&](simdjson::ondemand::document& doc) {   // copied, padded
             simdjson::ondemand::object object;
             if (doc.get_object().get(object) != simdjson::SUCCESS) return;
             for (auto member : object) {
@@ -104,9 +114,7 @@ private:
             simdjson::ondemand::array a;
             if (v.get_array().get(a) != simdjson::SUCCESS || a.raw_json().get(text) != simdjson::SUCCESS) return {};
         } else {
-            text = v.raw_json_token();   // a scalar, with the whitespace that follows it
-            while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' || text.back() == '\r'))
-                text.remove_suffix(1);
+            text = detail::scalar_json(v);
         }
         return std::string(text);
     }
@@ -121,6 +129,28 @@ struct jose_header {
 namespace detail {
 
 inline constexpr std::size_t max_json_depth = 32;
+
+// RFC 8259 §6: number = [ "-" ] int [ frac ] [ exp ], int = "0" / digit1-9 *DIGIT. simdjson
+// refuses valid numbers it cannot represent (integers beyond 64 bits, 1e400) with the same error
+// as malformed ones; a claim nobody reads as a number may hold one, so the walk checks the text.
+constexpr bool is_json_number(std::string_view t) noexcept {
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (i < t.size() && t[i] == '0') ++i;
+    else if (!digits()) return false;
+    if (i < t.size() && t[i] == '.' && (++i, !digits())) return false;
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == t.size();
+}
 
 // Reads every value below `v`, so a malformed one anywhere is reported; false on any error.
 inline bool walk_json(simdjson::ondemand::value v, std::size_t depth) {
@@ -155,7 +185,8 @@ inline bool walk_json(simdjson::ondemand::value v, std::size_t depth) {
     }
     case od::json_type::number: {
         od::number n;
-        return v.get_number().get(n) == simdjson::SUCCESS;
+        if (v.get_number().get(n) == simdjson::SUCCESS) return true;
+        return is_json_number(scalar_json(v));
     }
     case od::json_type::boolean: {
         bool b = false;
