@@ -158,6 +158,7 @@ public:
     static jwt_key hs256(std::string_view secret, std::string kid = {}) {
         if (secret.size() < 32)
             throw std::invalid_argument("tether: jwt_key::hs256: the secret must be at least 32 bytes (RFC 7518 §3.2)");
+        detail::error_queue_mark mark;
         auto s = std::make_shared<state>(jwt_alg::hs256, std::move(kid));
         s->secret.assign(secret);
         s->mac.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
