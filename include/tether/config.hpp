@@ -77,6 +77,7 @@ struct server_options {
     std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection with no request
     std::chrono::milliseconds send_timeout{30'000};     // a peer that stops reading our responses
     std::chrono::milliseconds drain_timeout{5'000};     // graceful stop: longest wait for in-flight work
+    std::chrono::milliseconds reply_timeout{30'000};    // a res.defer() reply not sent by then: 504
     bool handle_signals = false;      // SIGINT/SIGTERM stop the server gracefully
 };
 

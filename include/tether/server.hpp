@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,6 +37,7 @@
 
 #include <tether/config.hpp>
 #include <tether/http/date.hpp>
+#include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/forwarded.hpp>
 #include <tether/http/request.hpp>
@@ -145,6 +147,14 @@ public:
         return *this;
     }
 
+    // Middleware for every route, or for `prefix` and the paths under it (server/middleware.hpp).
+    // Call before run().
+    basic_server& use(middleware m) { return use("", std::move(m)); }
+    basic_server& use(std::string prefix, middleware m) {
+        routes_.use(std::move(prefix), std::move(m));
+        return *this;
+    }
+
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
     basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
@@ -241,9 +251,16 @@ public:
         for (auto& t : others) t.join();
     }
 
+    // A token that is asked to stop when the server begins to stop (stop(), or SIGINT/SIGTERM with
+    // handle_signals): give it to your own threads so they end with the server, e.g.
+    //   std::jthread feed([&, stop = app.stop_token()] { while (!stop.stop_requested()) publish(); });
+    // (a std::thread still running when main returns would terminate the program).
+    std::stop_token stop_token() const noexcept { return stop_source_.get_token(); }
+
     // Graceful stop; callable from any thread, any number of times.
     void stop() {
         if (stopping_.exchange(true)) return;
+        stop_source_.request_stop();
         acceptor_->stop();
         asio::post(threads_[0]->io(), [this] {
             if (signals_) signals_->cancel();
@@ -262,6 +279,9 @@ public:
 
     // ---- used by connections and endpoints (on their own thread) ----------------------------
     void dispatch(http::request& req, http::response& res) { routes_.dispatch(req, res, current_thread().stats); }
+    // Just before a response is written: the middleware's `after` hooks.
+    void finish(const http::request& req, http::response& res) { routes_.finish(req, res, current_thread().stats); }
+    bool has_after_hooks() const noexcept { return routes_.has_after_hooks(); }
 
     void count_rejection(int status) noexcept {
         auto& counters = current_thread().stats;
@@ -404,6 +424,7 @@ private:
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::stop_source stop_source_;
     std::atomic<std::size_t> buffered_input_{0};   // bytes of unfinished requests, all connections
 };
 

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tether/net/admission.hpp>
@@ -72,6 +74,29 @@ private:
     Connection& c_;
 };
 
+// Posting to an I/O thread from something that may outlive it (a deferred reply's handle kept by
+// a worker after the server is gone): the gate says whether the thread is still there, under a
+// mutex the thread takes once, when it goes. Costs a lock per post, so only for rare posts.
+class post_gate {
+public:
+    explicit post_gate(asio::io_context& io) : io_(&io) {}
+    template <class F>
+    bool post(F&& f) {
+        std::lock_guard lock(mutex_);
+        if (!io_) return false;
+        asio::post(*io_, std::forward<F>(f));
+        return true;
+    }
+    void close() {
+        std::lock_guard lock(mutex_);
+        io_ = nullptr;
+    }
+
+private:
+    std::mutex mutex_;
+    asio::io_context* io_;
+};
+
 class io_thread {
 public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
@@ -79,6 +104,9 @@ public:
     explicit io_thread(unsigned index) : index_(index), tick_(io_), read_buffer_(new char[read_buffer_size]) {}
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
+    ~io_thread() { gate_->close(); }
+
+    const std::shared_ptr<post_gate>& gate() const noexcept { return gate_; }
 
     asio::io_context& io() noexcept { return io_; }
 #if defined(__linux__)
@@ -160,6 +188,7 @@ private:
 
     unsigned index_;
     asio::io_context io_{1};   // hint: exactly one thread runs it (posts from others stay safe)
+    std::shared_ptr<post_gate> gate_ = std::make_shared<post_gate>(io_);
 #if defined(__linux__)
     epoll_reactor reactor_{io_};
 #endif
