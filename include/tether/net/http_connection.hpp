@@ -65,6 +65,7 @@ public:
         return ec ? std::string{} : endpoint.address().to_string();
     }
     void force_close() override { close(); }
+    net::channel security() const noexcept override { return net::channel_of<transport>(socket_); }
 
 private:
     enum class phase : unsigned char { idle, header, body, held, sending, lingering, closed };

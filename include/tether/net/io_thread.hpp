@@ -22,6 +22,17 @@ namespace tether::net {
 
 class io_thread;
 
+// What a connection's bytes travel over, as the server sees it: TLS, cleartext, or cleartext
+// sent to a TLS listener (a client that typed http:// for an https port).
+enum class channel : unsigned char { cleartext, tls, cleartext_on_tls_port };
+
+// The channel of a transport's socket; transports without TLS are always cleartext.
+template <class Transport, class Socket>
+channel channel_of(const Socket& s) noexcept {
+    if constexpr (requires { Transport::channel_of(s); }) return Transport::channel_of(s);
+    else return channel::cleartext;
+}
+
 // The part of every connection the thread needs to know: a deadline entry, the links of the
 // thread's connection list, and how to stop it.
 class connection_base : public timer_wheel::entry {
@@ -34,6 +45,8 @@ public:
     virtual void on_uncork() {}
     // The peer's IP address as text (a system call: only for the handlers that need it).
     virtual std::string peer_address() const { return {}; }
+    // TLS or not (the server adds HSTS, redirects, or refuses plain HTTP on a TLS port).
+    virtual net::channel security() const noexcept { return channel::cleartext; }
 
 protected:
     ~connection_base() = default;
