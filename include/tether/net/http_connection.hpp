@@ -229,7 +229,7 @@ private:
         if (phase_ == phase::closed || phase_ == phase::lingering) return;
         phase next = output_pending()          ? phase::sending
                      : deferred_               ? phase::held
-                     : !has_partial_request()  ? phase::idle
+                     : !has_partial_request() && !net::handshaking<transport>(socket_) ? phase::idle
                      : parser_.header_complete() ? phase::body
                                                  : phase::header;
         if (next == phase_ && (next == phase::header || next == phase::body || next == phase::held)) return;

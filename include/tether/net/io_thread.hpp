@@ -26,6 +26,13 @@ class io_thread;
 // sent to a TLS listener (a client that typed http:// for an https port).
 enum class channel : unsigned char { cleartext, tls, cleartext_on_tls_port };
 
+// Whether a TLS handshake is under way (it counts as the header section: same deadline).
+template <class Transport, class Socket>
+bool handshaking(const Socket& s) noexcept {
+    if constexpr (requires { Transport::handshaking(s); }) return Transport::handshaking(s);
+    else return false;
+}
+
 // The channel of a transport's socket; transports without TLS are always cleartext.
 template <class Transport, class Socket>
 channel channel_of(const Socket& s) noexcept {

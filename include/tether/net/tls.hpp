@@ -105,6 +105,8 @@ struct tls {
         Next::close(s.next_);
     }
 
+    static bool handshaking(const socket& s) noexcept { return s.session_ && s.session_->handshaking(); }
+
     static net::channel channel_of(const socket& s) noexcept {
         if (!s.session_) return net::channel::cleartext;
         return s.session_->cleartext() ? net::channel::cleartext_on_tls_port : net::channel::tls;

@@ -94,7 +94,7 @@ public:
 
     bool secure() const noexcept { return state_ == state::handshaking || state_ == state::open; }
     bool cleartext() const noexcept { return state_ == state::cleartext; }
-    bool handshake_done() const noexcept { return state_ == state::open; }
+    bool handshaking() const noexcept { return state_ == state::handshaking; }
     SSL* native_handle() const noexcept { return ssl_; }
 
     // Bytes are waiting inside this layer: a wait for readability must complete at once.
