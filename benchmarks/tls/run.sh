@@ -42,7 +42,7 @@ clk_tck=$(getconf CLK_TCK)
 source "$script_dir/../lib.sh"
 bench_init tls/run.sh wrk openssl nginx taskset cmake ss
 raise_fd_limit "$IDLE_CONNS"
-bench_build hello ws_echo tls_load peer_beast_tls hello_tcp_transport
+bench_build hello ws_echo tls_load peer_beast_tls hello_tcp_transport openssl_memory
 
 pki=$work_dir/pki
 mkdir -p "$pki"
@@ -166,6 +166,13 @@ load_run() {
     log "$name $scenario rep $rep: ${line#result }"
 }
 
+# The reference for the idle goal: what OpenSSL allocates per idle server connection, by site (once).
+openssl_table=$work_dir/openssl_memory.md
+if [[ " $SCENARIOS " == *" idle "* ]]; then
+    taskset -c "$SERVER_CPU" timeout 120 "$(find_binary benchmarks/tls/openssl_memory)" "${tls_args[@]}" \
+        --connections $(( smoke ? 50 : 500 )) >"$openssl_table" 2>&1 || failures+=("openssl_memory failed: $(tail -2 "$openssl_table")")
+fi
+
 for (( rep = 1; rep <= REPS; rep++ )); do
     for scenario in $SCENARIOS; do
         case $scenario in
@@ -236,6 +243,14 @@ report=$work_dir/report.md
     for p in "tether-ws idle-wss" "beast idle-wss" "tether idle-https" "nginx idle-https"; do
         read -r s sc <<<"$p"; echo "| ${s%-ws} | ${sc#idle-} | $(row "$s" "$sc") |"
     done
+    if [[ -s $openssl_table ]]; then
+        echo
+        echo "Why under 8 KiB is out of reach while OpenSSL holds the connection: what OpenSSL itself allocates per idle"
+        echo "server connection after the handshake (\`benchmarks/tls/openssl_memory\`, tether's server in-process, allocations"
+        echo "on its I/O thread by OpenSSL source line; nginx and Beast hold the same objects per connection):"
+        echo
+        grep '^|' "$openssl_table"
+    fi
     echo
     echo "## Plaintext on the TLS-capable transport"
     echo

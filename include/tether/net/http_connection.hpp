@@ -106,7 +106,9 @@ private:
         flush();
         if (phase_ == phase::closed) return;
         bool held_input_full = deferred_ && pending_input_.size() > max_held_input;
-        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full) wait_readable();
+        // Not while a 101 waits to be written: the socket then moves to the upgraded connection,
+        // and a read wait armed here would travel with it and be overwritten there.
+        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full && !upgrade_) wait_readable();
         if (phase_ == phase::lingering && !peer_closed_) wait_readable();
     }
 
