@@ -98,8 +98,19 @@ struct connection {
     std::size_t sent = 0;
     std::string received;
     ~connection() {
-        if (ssl) SSL_free(ssl);
-        if (fd >= 0) ::close(fd);
+        if (ssl) {
+            // Quietly "shut down" (no alert sent): SSL_free of a connection that was not shut down
+            // marks its session not resumable, and the session saved for --resume is that one.
+            SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+            SSL_free(ssl);
+        }
+        if (fd >= 0) {
+            // Reset rather than FIN: the answer has been read in full, and tens of thousands of
+            // short connections in TIME_WAIT would exhaust the ephemeral ports.
+            linger reset{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+            ::close(fd);
+        }
     }
 };
 
@@ -109,7 +120,9 @@ public:
         ctx_ = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
         SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
-        SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT);
+        // No client cache: a resumed connection that gets a new ticket would remove the shared
+        // session from it, which marks that session not resumable for every later connection.
+        SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
         static const unsigned char alpn[] = "\x08http/1.1";
         SSL_CTX_set_alpn_protos(ctx_, alpn, sizeof alpn - 1);
         addr_.sin_family = AF_INET;
