@@ -1,7 +1,7 @@
 #pragma once
 // Command-line options shared by every example and benchmark server: `--host H`, `--port N`,
-// `--threads N`, and `--cert FILE --key FILE` to serve https and wss, so scripts and tests start
-// any of them the same way.
+// `--threads N`, `--max-connections N`, and `--cert FILE --key FILE` to serve https and wss, so
+// scripts and tests start any of them the same way.
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
@@ -17,6 +17,7 @@ inline constexpr std::string_view command_line_usage =
     "  --host H      address to bind (default 127.0.0.1)\n"
     "  --port N      TCP port, 0 for any free port (default 8080)\n"
     "  --threads N   I/O threads (default 1)\n"
+    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n"
     "  --cert FILE   serve TLS (https, wss) with this PEM certificate chain (leaf first)\n"
     "  --key FILE    the PEM private key of --cert\n";
 
@@ -43,6 +44,9 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
         else if (arg == "--threads") {
             defaults.threads = static_cast<unsigned>(number(arg, value, 256));
             if (defaults.threads == 0) throw std::invalid_argument("--threads: at least 1");
+        } else if (arg == "--max-connections") {
+            defaults.max_connections = number(arg, value, 10'000'000);
+            if (defaults.max_connections == 0) throw std::invalid_argument("--max-connections: at least 1");
         } else if (arg == "--cert") cert = std::string(value);
         else if (arg == "--key") key = std::string(value);
         else throw std::invalid_argument("unknown option: " + std::string(arg));

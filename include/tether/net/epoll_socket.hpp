@@ -39,7 +39,7 @@ public:
     epoll_socket(epoll_socket&& other) noexcept
         : reactor_(other.reactor_), read_wait_(other.read_wait_.take()), write_wait_(other.write_wait_.take()),
           fd_(std::exchange(other.fd_, -1)), read_ready_(other.read_ready_), write_ready_(other.write_ready_),
-          peer_hung_up_(other.peer_hung_up_) {
+          peer_shut_down_(other.peer_shut_down_) {
         if (fd_ >= 0) reactor_->moved(*this, fd_);
     }
     epoll_socket& operator=(epoll_socket&&) = delete;
@@ -72,8 +72,9 @@ public:
             ssize_t n = ::recv(fd_, data, size, 0);
             if (n > 0) {
                 // A short read emptied the receive queue; the next arrival raises a new edge. Not
-                // after the peer's FIN: its edge is spent, and the next read must see the EOF.
-                if (static_cast<std::size_t>(n) < size && !peer_hung_up_) read_ready_ = false;
+                // when the peer has shut down its side: that edge came with the data (EPOLLRDHUP)
+                // and will not come again, so the socket stays ready until a read returns the EOF.
+                if (static_cast<std::size_t>(n) < size && !peer_shut_down_) read_ready_ = false;
                 ec.clear();
                 return static_cast<std::size_t>(n);
             }
@@ -164,7 +165,7 @@ private:
     void on_events(std::uint32_t events, std::vector<epoll_reactor::completion>& ready) {
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             read_ready_ = true;
-            if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_hung_up_ = true;
+            if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_down_ = true;
             if (read_wait_) ready.push_back({read_wait_.take(), {}});
         }
         if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
@@ -177,8 +178,8 @@ private:
     wait_callback read_wait_, write_wait_;
     int fd_ = -1;
     bool read_ready_ = false;
-    bool write_ready_ = true;   // a new socket's send buffer is empty
-    bool peer_hung_up_ = false;  // the FIN (or an error) arrived: reads end in EOF, not EAGAIN
+    bool write_ready_ = true;       // a new socket's send buffer is empty
+    bool peer_shut_down_ = false;   // EPOLLRDHUP/HUP seen: reads end in EOF, never EAGAIN
 };
 
 inline void epoll_reactor::poll() {

@@ -13,10 +13,15 @@
 #include <string>
 #include <vector>
 
+#include <tether/net/admission.hpp>
 #include <tether/net/timer_wheel.hpp>
 #if defined(__linux__)
 #include <tether/net/epoll_reactor.hpp>
 #endif
+
+namespace tether::http {
+class request;
+}
 
 namespace tether::net {
 
@@ -41,9 +46,12 @@ channel channel_of(const Socket& s) noexcept {
 }
 
 // The part of every connection the thread needs to know: a deadline entry, the links of the
-// thread's connection list, and how to stop it.
+// thread's connection list, how to stop it, and its hold on the server's connection caps
+// (admission.hpp), which moves with it through a protocol upgrade.
 class connection_base : public timer_wheel::entry {
 public:
+    admission ticket;
+
     // Server stopping: finish in-flight work, then close; idle connections close at once.
     virtual void begin_drain() = 0;
     // Drain took too long: close now.
@@ -54,6 +62,8 @@ public:
     virtual std::string peer_address() const { return {}; }
     // TLS or not (the server adds HSTS, redirects, or refuses plain HTTP on a TLS port).
     virtual net::channel security() const noexcept { return channel::cleartext; }
+    // The client `req` stands for: the peer, or behind a trusted proxy the forwarded client.
+    virtual address_key client_key(const http::request&) const { return {}; }
 
 protected:
     ~connection_base() = default;
