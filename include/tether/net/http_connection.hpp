@@ -72,6 +72,7 @@ public:
         return http::client_address(req, peer_key(), server_.trusted_proxies());
     }
     void force_close() override { close(); }
+    net::channel security() const noexcept override { return net::channel_of<transport>(socket_); }
 
 private:
     enum class phase : unsigned char { idle, header, body, held, sending, lingering, closed };
@@ -137,7 +138,9 @@ private:
         flush();
         if (phase_ == phase::closed) return;
         bool held_input_full = deferred_ && pending_input_.size() > max_held_input;
-        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full) wait_readable();
+        // Not while a 101 waits to be written: the socket then moves to the upgraded connection,
+        // and a read wait armed here would travel with it and be overwritten there.
+        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full && !upgrade_) wait_readable();
         if (phase_ == phase::lingering && !peer_closed_) wait_readable();
     }
 
@@ -314,7 +317,7 @@ private:
         if (phase_ == phase::closed || phase_ == phase::lingering) return;
         phase next = output_pending()          ? phase::sending
                      : deferred_               ? phase::held
-                     : !has_partial_request()  ? phase::idle
+                     : !has_partial_request() && !net::handshaking<transport>(socket_) ? phase::idle
                      : parser_.header_complete() ? phase::body
                                                  : phase::header;
         if (next == phase_ && (next == phase::header || next == phase::body || next == phase::held)) return;

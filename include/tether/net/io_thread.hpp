@@ -29,6 +29,24 @@ namespace tether::net {
 
 class io_thread;
 
+// What a connection's bytes travel over, as the server sees it: TLS, cleartext, or cleartext
+// sent to a TLS listener (a client that typed http:// for an https port).
+enum class channel : unsigned char { cleartext, tls, cleartext_on_tls_port };
+
+// Whether a TLS handshake is under way (it counts as the header section: same deadline).
+template <class Transport, class Socket>
+bool handshaking(const Socket& s) noexcept {
+    if constexpr (requires { Transport::handshaking(s); }) return Transport::handshaking(s);
+    else return false;
+}
+
+// The channel of a transport's socket; transports without TLS are always cleartext.
+template <class Transport, class Socket>
+channel channel_of(const Socket& s) noexcept {
+    if constexpr (requires { Transport::channel_of(s); }) return Transport::channel_of(s);
+    else return channel::cleartext;
+}
+
 // The part of every connection the thread needs to know: a deadline entry, the links of the
 // thread's connection list, how to stop it, and its hold on the server's connection caps
 // (admission.hpp), which moves with it through a protocol upgrade.
@@ -44,6 +62,8 @@ public:
     virtual void on_uncork() {}
     // The peer's IP address as text (a system call: only for the handlers that need it).
     virtual std::string peer_address() const { return {}; }
+    // TLS or not (the server adds HSTS, redirects, or refuses plain HTTP on a TLS port).
+    virtual net::channel security() const noexcept { return channel::cleartext; }
     // The client `req` stands for: the peer, or behind a trusted proxy the forwarded client.
     virtual address_key client_key(const http::request&) const { return {}; }
 
