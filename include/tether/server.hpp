@@ -200,7 +200,7 @@ public:
     }
     template <class Policy>
     basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
-        return get(pattern, poll::short_poll_handler(t.handle(), o));
+        return get(pattern, poll::short_poll_handler(*this, t.handle(), o));
     }
 
     // ---- lifecycle ---------------------------------------------------------------------

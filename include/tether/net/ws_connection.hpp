@@ -132,6 +132,7 @@ public:
           user_data_(std::move(user_data)) {
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
         thread_.add(*this);
+        thread_.stats.websockets_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     // `early` holds bytes the client sent right behind its handshake.
@@ -297,6 +298,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        thread_.stats.websockets_open.fetch_sub(1, std::memory_order_relaxed);
         if (extras_) {
             for (auto& sub : extras_->subscriptions)
                 if (sub->group) sub->group->unsubscribe(*sub);

@@ -4,6 +4,7 @@
 // news or the timeout (an empty batch). The answer is poll/batch.hpp's JSON. Without since, it
 // answers at once with the current position as "next". Requests held per client address are
 // capped (429 past it), so one client cannot pin an unbounded number of connections.
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -76,9 +77,23 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             res.header("Retry-After", "1");
             return;
         }
-        thread.deferred = std::make_unique<net::long_poll_waiter>(
-            handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
-            o.max_batch, [&held, peer] { held.release(peer); });
+        // Counted as held until the waiter goes (answered, timed out, or its client left), which
+        // happens on this thread: the gauge's up and down stay on one thread's counter.
+        auto& gauge = thread.stats.long_polls_held;
+        std::unique_ptr<net::long_poll_waiter> waiter;
+        try {
+            waiter = std::make_unique<net::long_poll_waiter>(
+                handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
+                o.max_batch, [&held, peer, &gauge] {
+                    held.release(peer);
+                    gauge.fetch_sub(1, std::memory_order_relaxed);
+                });
+        } catch (...) {
+            held.release(peer);
+            throw;
+        }
+        gauge.fetch_add(1, std::memory_order_relaxed);
+        thread.deferred = std::move(waiter);
     };
 }
 

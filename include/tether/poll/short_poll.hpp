@@ -2,6 +2,7 @@
 // Short polling over a topic (app.short_poll): GET answers at once with what is newer than
 // ?since= (or, without it, the latest message as the current state), with a strong ETag, 304
 // for If-None-Match (RFC 9110 §13.1.2), and a poll interval hint (X-Poll-Interval-Ms).
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,8 +24,10 @@ struct short_poll_options {
 
 namespace poll {
 
-inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
-    return [handle = std::move(handle), o](http::request& req, http::response& res) {
+template <class Server>
+auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_options o) {
+    return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
+        server.current_thread().stats.short_polls.fetch_add(1, std::memory_order_relaxed);
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
