@@ -38,7 +38,7 @@ public:
             return tether::topic<Policy>(it->second.handle);
         }
         auto handle = std::make_shared<hub::topic>(std::string(name), detail::server_formats(std::string(name)),
-                                                   hub::topic_options{.capacity = options.history});
+                                                   hub::topic_options{.capacity = detail::history_capacity(options.history)});
         topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>});
         return tether::topic<Policy>(std::move(handle));
     }
