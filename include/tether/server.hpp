@@ -202,7 +202,7 @@ public:
     }
     template <class Policy>
     basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
-        return get(pattern, poll::short_poll_handler(*this, t.handle(), o));
+        return get(pattern, poll::short_poll_handler<Policy>(*this, t.handle(), o));
     }
 
     // Every route tether.js expects for these topics: /ws, /sse/{topic}, /poll/{topic},
