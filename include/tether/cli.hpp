@@ -17,8 +17,16 @@ inline constexpr std::string_view command_line_usage =
     "  --port N      TCP port, 0 for any free port (default 8080)\n"
     "  --threads N   I/O threads (default 1)\n";
 
+// `--help` or `-h`: not an error. parse_command_line throws this with the usage as its message;
+// print what() to stdout and exit 0. It is an invalid_argument so that a program catching only
+// std::exception still shows the usage.
+class help_requested : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
 // Fills host, port and threads of `defaults` from argv. Throws std::invalid_argument with a
-// message naming the bad option; `--help` throws too, with the usage as its message.
+// message naming the bad option, and help_requested for --help.
 inline server_options parse_command_line(int argc, char** argv, server_options defaults = {}) {
     auto number = [](std::string_view option, std::string_view text, unsigned long max) {
         unsigned long value = 0;
@@ -30,7 +38,7 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
     };
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") throw std::invalid_argument(std::string(command_line_usage));
+        if (arg == "--help" || arg == "-h") throw help_requested(std::string(command_line_usage));
         if (i + 1 >= argc) throw std::invalid_argument("unknown option or missing value: " + std::string(arg));
         std::string_view value = argv[++i];
         if (arg == "--host") defaults.host = std::string(value);
