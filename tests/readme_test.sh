@@ -8,7 +8,9 @@
 # kind of line needs a rule here before the README may use it):
 #   build/release/examples/NAME ARGS   started with --port 0 instead of 8080 (a free port), from
 #                                      BUILD_EXAMPLES_DIR; NAME must be built by the examples target;
-#                                      later lines of the block talk to it; stopped at the block's end
+#                                      later lines of the block talk to it; stopped with SIGTERM at
+#                                      the block's end, when it must exit 0 (so a sanitizer's report
+#                                      at exit fails the test in the ASan tree)
 #   build/release/examples/NAME --help  # `text` ...
 #                                      must exit 0 with every `text` in its output
 #   curl ...    # NNN `text` ...       run (with -v added, every request bounded by --max-time);
@@ -121,7 +123,7 @@ start_example() {   # LINE (build/release/examples/NAME ARGS)
   name=$(example_name "$line")
   args=$(sed -E 's|^build/release/examples/[A-Za-z0-9_]+||; s/--port 8080/--port 0/' <<<"$line")
   case "$targets" in *" $name "*) ;; *) fail "$line: '$name' is not built by the examples target"; return 1 ;; esac
-  [ -n "$server_pid" ] && stop_pid "$server_pid"
+  stop_example
   # shellcheck disable=SC2086  # the README's arguments, split as the shell would
   "$examples/$name" $args >"$work/server.out" 2>&1 &
   server_pid=$!
@@ -194,7 +196,21 @@ run_block() {   # FILE holding one block's lines
     verdict "$pid" "$output" "$status" "$fragments" "$rest"
   done
   background=()
-  if [ -n "$server_pid" ]; then stop_pid "$server_pid"; server_pid=; fi
+  stop_example
+}
+
+# Every example stops gracefully on SIGTERM (handle_signals) and exits 0; anything else (a
+# sanitizer's report, a crash, a hang past 5 s) fails the block.
+stop_example() {
+  [ -n "$server_pid" ] || return 0
+  local pid=$server_pid status=0
+  server_pid=
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || status=$?
+  if [ "$status" -ne 0 ]; then fail "the example exited with status $status on SIGTERM:"$'\n'"$(tail -30 "$work/server.out")"
+  else pass "the example stopped cleanly on SIGTERM"; fi
 }
 
 # ```sh blocks, one file each.
