@@ -37,6 +37,7 @@ struct topic_options {
     // than refusing keeps the promise the number makes ("at least 1000 back") at the cost of
     // holding up to twice the messages; a ring of any size would pay a division on every read.
     std::size_t history = 1024;
+    std::size_t max_history_bytes = 64u << 20;    // bytes kept for replay (all encodings counted); 0: no cap
 };
 
 namespace detail {

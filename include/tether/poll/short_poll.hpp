@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
 
@@ -24,8 +25,11 @@
 namespace tether {
 
 struct short_poll_options {
+    // Runs first on every poll: throw http::error(401/403, ...) to refuse (see auth/jwt.hpp).
+    std::function<void(const http::request&)> authorize{};
     std::chrono::milliseconds interval{2'000};
-    std::size_t max_batch = 100;
+    std::size_t max_batch = 100;                 // messages per answer
+    std::size_t max_batch_bytes = 1024 * 1024;   // message bytes per answer (at least one message)
 };
 
 namespace poll {
@@ -34,6 +38,7 @@ template <class Policy, class Server>
 auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_options o) {
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
         constexpr bool conflating = std::is_same_v<Policy, hub::backpressure::conflate>;
+        if (o.authorize) o.authorize(req);
         server.current_thread().stats.short_polls.fetch_add(1, std::memory_order_relaxed);
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
@@ -55,8 +60,8 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
             return;
         }
         std::string body;
-        if (whole_state) append_latest_per_key(body, topic, recovered, o.max_batch, 0);
-        else append_batch(body, topic, from, recovered, o.max_batch, 0);
+        if (whole_state) append_latest_per_key(body, topic, recovered, {o.max_batch, o.max_batch_bytes}, 0);
+        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
         res.json(std::move(body));
     };
 }

@@ -14,40 +14,86 @@
 //
 // An error's status uses HTTP's numbers for what went wrong, so a client handles a refusal the
 // same way whether it published over this socket or over REST: 400 malformed message, 403 not
-// allowed, 404 no such topic, 413 larger than max_message_size, 422 (or anything) from
-// prepare_publish. checked_publish below is the one place a client's publish is judged, for this
-// protocol and for the REST publish route of app.realtime (server/realtime.hpp).
+// allowed, 404 no such topic, 413 larger than max_message_size, 429 too many subscriptions, 422
+// (or anything) from prepare_publish. checked_publish below is the one place a client's publish
+// is judged, for this protocol and for the REST publish route of app.realtime (server/realtime.hpp).
+//
+// Who may do what: `authorize` runs before the handshake and fills the connection's user data
+// from the request (a token, a cookie; see auth/jwt.hpp) or refuses it with http::error(401/403);
+// `can_subscribe` and `can_publish` then see that user data with every topic asked for. A
+// client is also bounded in what it can make the server do: messages and publishes per second
+// (token buckets; past them the connection closes with 1008), and topics held at once.
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/core/token_bucket.hpp>
 #include <tether/http/error.hpp>
+#include <tether/http/origin.hpp>
+#include <tether/http/request.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/ws/behaviour.hpp>
 
 namespace tether {
 
+// A rule about topics, written either as `bool(std::string_view topic)` or, when it depends on
+// who is asking, `bool(const UserData&, std::string_view topic)`.
+template <class UserData>
+class topic_rule {
+public:
+    topic_rule() = default;
+    template <class F>
+        requires std::invocable<F&, const UserData&, std::string_view>
+    topic_rule(F f) : rule_(std::move(f)) {}
+    template <class F>
+        requires(std::invocable<F&, std::string_view> && !std::invocable<F&, const UserData&, std::string_view>)
+    topic_rule(F f) : rule_([f = std::move(f)](const UserData&, std::string_view topic) mutable { return f(topic); }) {}
+
+    explicit operator bool() const noexcept { return static_cast<bool>(rule_); }
+    bool operator()(const UserData& user, std::string_view topic) const { return rule_(user, topic); }
+
+private:
+    std::function<bool(const UserData&, std::string_view)> rule_;
+};
+
+template <class UserData = ws::no_user_data>
 struct pubsub_options {
-    std::function<bool(std::string_view topic)> can_subscribe{};   // default: every open topic
-    std::function<bool(std::string_view topic)> can_publish{};     // default: none
+    // Before the handshake: fill the user data from the request or throw http::error(401/403).
+    std::function<void(const http::request&, UserData&)> authorize{};
+    topic_rule<UserData> can_subscribe{};   // default: every open topic
+    topic_rule<UserData> can_publish{};     // default: none
     // Checks a client's publish before it reaches the topic and returns the body to publish (the
     // data as sent, or re-encoded); throws http::error (say 422) or json::parse_error (400) to
     // refuse. Runs for WebSocket publishes and app.realtime's REST publish route alike, so a
     // message is judged by one rule whichever way it came. Default: publish the data as sent.
     std::function<std::string(std::string_view topic, std::string_view data)> prepare_publish{};
-    std::vector<std::string> allowed_origins{};                    // WebSocket Origin allowlist
-    std::size_t max_message_size = 64 * 1024;                      // a control message; a REST publish's body
+    http::origin_policy origins{};          // default: same origin, and non-browser clients
+    std::size_t max_message_size = 64 * 1024;
+    std::size_t max_subscriptions = 256;                 // topics one connection holds at once
+    rate_limit max_message_rate{.per_second = 200, .burst = 400};   // any control message; 1008 past it
+    rate_limit max_publish_rate{.per_second = 50, .burst = 100};    // publishes; 1008 past it
+};
+
+// What a pubsub connection carries: the application's user data and its publish budget.
+template <class UserData>
+struct pubsub_session {
+    UserData user{};
+    token_bucket publishes{};
 };
 
 namespace detail {
 
-// The body to publish to `topic` for a client that sent `data`, or an http::error saying why not
-// (403, 413, or what prepare_publish throws; its json::parse_error becomes 400).
-inline std::string checked_publish(const pubsub_options& o, std::string_view topic, std::string_view data) {
-    if (!o.can_publish || !o.can_publish(topic))
+// The body `user` may publish to `topic` for `data`, or an http::error saying why not (403, 413,
+// or what prepare_publish throws; its json::parse_error becomes 400).
+template <class UserData>
+std::string checked_publish(const pubsub_options<UserData>& o, const UserData& user, std::string_view topic,
+                            std::string_view data) {
+    if (!o.can_publish || !o.can_publish(user, topic))
         throw http::error(403, "not allowed to publish to " + std::string(topic));
     if (data.size() > o.max_message_size)
         throw http::error(413, "message larger than " + std::to_string(o.max_message_size) + " bytes");
@@ -60,8 +106,8 @@ inline std::string checked_publish(const pubsub_options& o, std::string_view top
 }
 
 // One control message from `ws`, a connection on a pubsub route of `server`.
-template <class Server, class Connection>
-void handle_control_message(Server& server, const pubsub_options& o, Connection& ws, std::string_view text) {
+template <class Server, class UserData, class Connection>
+void handle_control_message(Server& server, const pubsub_options<UserData>& o, Connection& ws, std::string_view text) {
     struct command {
         std::string type, topic, since, data, ref;
     } c;
@@ -96,17 +142,21 @@ void handle_control_message(Server& server, const pubsub_options& o, Connection&
         ws.send(out);
         return;
     }
+    const UserData& user = ws.user_data().user;
     auto* topic = server.find_topic(c.topic);
     if (!topic) return reply_error(404, "no such topic: " + c.topic);
     if (c.type == "subscribe") {
-        if (o.can_subscribe && !o.can_subscribe(c.topic)) return reply_error(403, "not allowed to subscribe to " + c.topic);
+        if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error(403, "not allowed to subscribe to " + c.topic);
+        if (ws.subscription_count() >= o.max_subscriptions) return reply_error(429, "too many subscriptions");
         ws.subscribe(c.topic, c.since);
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
     } else if (c.type == "publish") {
+        if (!ws.user_data().publishes.take(o.max_publish_rate))
+            return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
         std::string body;
         try {
-            body = checked_publish(o, c.topic, c.data);
+            body = checked_publish(o, user, c.topic, c.data);
         } catch (const http::error& e) {
             return reply_error(e.status(), e.what());
         }

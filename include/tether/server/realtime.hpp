@@ -40,6 +40,7 @@
 #include <tether/poll/short_poll.hpp>
 #include <tether/server/pubsub.hpp>
 #include <tether/topic.hpp>
+#include <tether/ws/behaviour.hpp>
 
 namespace tether {
 
@@ -54,11 +55,13 @@ struct realtime_routes {
     std::string client = "/tether.js";    // where tether.js is served
 };
 
+template <class UserData = ws::no_user_data>
 struct realtime_options {
     realtime_routes routes{};
-    // can_subscribe defaults to "one of the realtime topics"; can_publish, prepare_publish and
-    // max_message_size apply to WebSocket publishes and to the REST publish route alike.
-    pubsub_options pubsub{};
+    // can_subscribe defaults to "one of the realtime topics"; authorize, can_publish,
+    // prepare_publish and max_message_size apply to WebSocket publishes and to the REST publish
+    // route alike (authorize runs on the POST as it does on the WebSocket handshake).
+    pubsub_options<UserData> pubsub{};
     long_poll_options long_poll{};
     short_poll_options short_poll{};
 };
@@ -86,16 +89,18 @@ inline std::string realtime_path(std::string_view pattern, std::string_view topi
     return out;
 }
 
-template <class Server, class Policy>
-void register_realtime_topic(Server& app, const realtime_options& o,
-                             const std::shared_ptr<const pubsub_options>& pubsub, const tether::topic<Policy>& t) {
+template <class Server, class UserData, class Policy>
+void register_realtime_topic(Server& app, const realtime_options<UserData>& o,
+                             const std::shared_ptr<const pubsub_options<UserData>>& pubsub, const tether::topic<Policy>& t) {
     std::string name(t.name());
     if (!o.routes.sse.empty()) app.sse(realtime_path(o.routes.sse, name), t);
     if (!o.routes.longpoll.empty()) app.long_poll(realtime_path(o.routes.longpoll, name), t, o.long_poll);
     if (!o.routes.shortpoll.empty()) app.short_poll(realtime_path(o.routes.shortpoll, name), t, o.short_poll);
     if (!o.routes.publish.empty()) {
         app.post(realtime_path(o.routes.publish, name), [pubsub, name, handle = t.handle()](auto& req, auto& res) {
-            std::uint64_t sequence = handle->publish(checked_publish(*pubsub, name, req.body()));
+            UserData user{};
+            if (pubsub->authorize) pubsub->authorize(req, user);   // 401/403 as on the WebSocket
+            std::uint64_t sequence = handle->publish(checked_publish(*pubsub, std::as_const(user), name, req.body()));
             std::string body;
             json::writer(body)
                 .begin_object()
@@ -107,8 +112,8 @@ void register_realtime_topic(Server& app, const realtime_options& o,
     }
 }
 
-template <class Server, class... Policies>
-void register_realtime(Server& app, realtime_options o, const tether::topic<Policies>&... topics) {
+template <class Server, class UserData, class... Policies>
+void register_realtime(Server& app, realtime_options<UserData> o, const tether::topic<Policies>&... topics) {
     static_assert(sizeof...(Policies) > 0, "tether: app.realtime needs at least one topic");
     (check_realtime_topic_name(topics.name()), ...);
     if (!o.routes.publish.empty() && !o.pubsub.can_publish)
@@ -120,9 +125,9 @@ void register_realtime(Server& app, realtime_options o, const tether::topic<Poli
             return false;
         };
     }
-    auto pubsub = std::make_shared<const pubsub_options>(o.pubsub);
+    auto pubsub = std::make_shared<const pubsub_options<UserData>>(o.pubsub);
     (register_realtime_topic(app, o, pubsub, topics), ...);
-    if (!o.routes.websocket.empty()) app.pubsub(o.routes.websocket, o.pubsub);
+    if (!o.routes.websocket.empty()) app.template pubsub<UserData>(o.routes.websocket, o.pubsub);
     if (!o.routes.client.empty()) browser::serve_client(app, o.routes.client);
 }
 

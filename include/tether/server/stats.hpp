@@ -20,6 +20,8 @@ struct server_stats {
     std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
     std::uint64_t connections = 0;     // accepted, all time
     std::uint64_t short_polls = 0;     // short-poll requests answered, all time
+    std::uint64_t refused_connections = 0;   // closed at accept: over max_connections or the per-address cap
+    std::uint64_t refused_streams = 0;       // upgrades and held polls refused: over the stream caps
 
     // Open now.
     std::uint64_t http_open = 0;        // HTTP/1.1 connections (not yet upgraded)
@@ -34,6 +36,7 @@ struct thread_counters {
     std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0},
         short_polls{0};
     std::atomic<std::uint64_t> http_open{0}, websockets_open{0}, sse_open{0}, long_polls_held{0};
+    std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -46,6 +49,8 @@ struct thread_counters {
         s.websockets_open += websockets_open.load(std::memory_order_relaxed);
         s.sse_open += sse_open.load(std::memory_order_relaxed);
         s.long_polls_held += long_polls_held.load(std::memory_order_relaxed);
+        s.refused_connections += refused_connections.load(std::memory_order_relaxed);
+        s.refused_streams += refused_streams.load(std::memory_order_relaxed);
     }
 };
 
