@@ -11,6 +11,7 @@
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
 //   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
+//   server/metrics.hpp, server/health.hpp   /metrics (Prometheus), liveness and readiness
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
@@ -30,6 +31,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -55,6 +57,10 @@
 #include <tether/net/ws_connection.hpp>
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
+#include <tether/metrics/text_format.hpp>
+#include <tether/metrics/thread_metrics.hpp>
+#include <tether/server/health.hpp>
+#include <tether/server/metrics.hpp>
 #include <tether/server/pubsub.hpp>
 #include <tether/server/realtime.hpp>
 #include <tether/server/routes.hpp>
@@ -122,7 +128,8 @@ public:
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched
         net::topic_groups groups;                       // this thread's reader group per topic
-        detail::thread_counters stats;
+        detail::thread_counters stats;                  // server_stats (server/stats.hpp)
+        metrics::thread_metrics metrics;                // the rest of /metrics (metrics/thread_metrics.hpp)
 
         template <class Policy>
         static net::group_base& group_for(thread_state& t, const hub::topic_handle& topic) {
@@ -197,6 +204,49 @@ public:
         return get(pattern, [this, &b](http::request& req, http::response& res) {
             detail::accept_sse<basic_server, UserData>(*this, b, req, res);
         });
+    }
+
+    // ---- metrics and health (server/metrics.hpp, server/health.hpp) --------------------------
+    // Serves the Prometheus text format at `path` and starts counting requests by route, method
+    // and status class with their handling time (two clock reads per request; without this call
+    // only the counters of stats() are kept). Call before run(); protect the path with app.use()
+    // if it should not be public.
+    basic_server& metrics(std::string_view path = "/metrics") {
+        count_requests_ = true;
+        return get(path, [this](http::request&, http::response& res) {
+            std::string text;
+            write_metrics(text);
+            res.content_type(metrics::content_type).body(std::move(text));
+        });
+    }
+    // The text /metrics answers. From a handler, or any thread once ready() was seen true.
+    void write_metrics(std::string& out) const {
+        detail::server_status status;
+        status.ready = ready();
+        if (serving()) status.uptime = std::chrono::steady_clock::now() - serving_since_;
+        detail::write_metrics(out, threads_, routes_, topics_, status);
+    }
+
+    // Liveness and readiness routes (an empty path skips one); see server/health.hpp.
+    basic_server& health(std::string_view liveness = "/healthz", std::string_view readiness = "/readyz",
+                         health_options o = {}) {
+        detail::register_health(*this, liveness, readiness, std::move(o));
+        return *this;
+    }
+    // Serving (run() accepts connections) and not stopping: what readiness answers.
+    bool ready() const noexcept { return serving() && !stopping(); }
+    bool serving() const noexcept { return serving_.load(std::memory_order_acquire); }
+    // The I/O thread that is latest now, and by how much (net/io_thread.hpp); nothing before run().
+    struct thread_lag {
+        unsigned thread;
+        std::chrono::nanoseconds lag;
+    };
+    std::optional<thread_lag> loop_lag() const noexcept {
+        std::optional<thread_lag> worst;
+        auto now = std::chrono::steady_clock::now();
+        for (const auto& t : threads_)
+            if (auto lag = t->current_lag(now); lag && (!worst || *lag > worst->lag)) worst = thread_lag{t->index(), *lag};
+        return worst;
     }
 
     // ---- topics --------------------------------------------------------------------------
@@ -300,10 +350,16 @@ public:
     void run() {
         listen();
         if (options_.handle_signals) watch_signals();
+        // Routes are all registered by now: each thread's request table gets a row per pattern,
+        // before any other thread can read it (readers wait for serving()).
+        if (count_requests_)
+            for (auto& t : threads_) t->metrics.requests.size_for(routes_.route_count());
         for (auto& t : threads_) t->start_ticking();
         acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, tls_enabled()); });
         if (redirect_acceptor_)
             redirect_acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, false); });
+        serving_since_ = std::chrono::steady_clock::now();
+        serving_.store(true, std::memory_order_release);
         std::vector<std::thread> others;
         for (std::size_t i = 1; i < threads_.size(); ++i)
             others.emplace_back([this, i] { run_thread(*threads_[i]); });
@@ -349,7 +405,8 @@ public:
                 if (!options_.tls.hsts.empty()) res.header("Strict-Transport-Security", options_.tls.hsts);
                 return;
             case net::channel::cleartext_on_tls_port:
-                t.stats.rejected.fetch_add(1, std::memory_order_relaxed);
+                t.stats.rejected.add();
+                t.metrics.rejection(400);
                 return detail::refuse_cleartext_on_tls_port(res);
             case net::channel::cleartext: return detail::redirect_to_https(req, res, options_.host, port_);
             }
@@ -361,9 +418,10 @@ public:
     bool has_after_hooks() const noexcept { return routes_.has_after_hooks(); }
 
     void count_rejection(int status) noexcept {
-        auto& counters = current_thread().stats;
-        counters.rejected.fetch_add(1, std::memory_order_relaxed);
-        if (status == 408) counters.timeouts.fetch_add(1, std::memory_order_relaxed);
+        auto& thread = current_thread();
+        thread.stats.rejected.add();
+        if (status == 408) thread.stats.timeouts.add();
+        thread.metrics.rejection(status);
     }
 
     // The one error body shape (http/error.hpp).
@@ -393,7 +451,8 @@ public:
         if (!thread.current) return true;
         auto refused = admission_.admit_stream(thread.current->ticket, thread.current->client_key(req));
         if (refused == net::refusal::none) return true;
-        thread.stats.refused_streams.fetch_add(1, std::memory_order_relaxed);
+        thread.stats.refused_streams.add();
+        thread.metrics.refused_streams[refused == net::refusal::streams_full ? 0 : 1].add();
         res.clear();
         if (refused == net::refusal::streams_full) {
             http::write_error(res, 503, "server busy: too many streams open");
@@ -430,8 +489,10 @@ private:
     void admit(net::owned_fd fd, const sockaddr_storage& peer, bool tls) {
         auto address = net::address_key::from(peer);
         net::admission ticket;
-        if (admission_.admit_connection(address, trusted_proxies_.contains(address), ticket) != net::refusal::none) {
-            threads_[0]->stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+        if (auto refused = admission_.admit_connection(address, trusted_proxies_.contains(address), ticket);
+            refused != net::refusal::none) {
+            threads_[0]->stats.refused_connections.add();
+            threads_[0]->metrics.refused_connections[refused == net::refusal::server_full ? 0 : 1].add();
             // Best effort, never blocking: a new socket's send buffer is empty, so this short answer
             // fits; a client that cannot take it gets the close alone.
             static constexpr std::string_view busy =
@@ -448,7 +509,7 @@ private:
             std::error_code e;
             auto socket = adopt(target, owned.release(), tls, e);
             if (e) return logger_.log(log::level::warning, "cannot serve an accepted connection: " + e.message());
-            target.stats.connections.fetch_add(1, std::memory_order_relaxed);
+            target.stats.connections.add();
             (new net::http_connection<basic_server>(*this, target, std::move(socket), std::move(t)))->start();
         });
     }
@@ -534,6 +595,9 @@ private:
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
     std::uint16_t port_ = 0, redirect_port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> serving_{false};               // run() accepts: set once, before the other threads start
+    std::chrono::steady_clock::time_point serving_since_{};
+    bool count_requests_ = false;                    // app.metrics() was called
     std::stop_source stop_source_;
     std::atomic<std::size_t> buffered_input_{0};   // bytes of unfinished requests, all connections
 };

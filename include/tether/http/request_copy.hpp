@@ -33,6 +33,7 @@ public:
         for (const auto& [k, v] : original.attributes()) request_.set_attribute(k, v);
         request_.set_received_at(original.received_at());
         request_.route_ = original.route();   // a view into the route table, which outlives requests
+        request_.route_id_ = original.route_id();
     }
     request_copy(const request_copy&) = delete;
     request_copy& operator=(const request_copy&) = delete;

@@ -91,6 +91,7 @@ struct topic_counters {
     std::atomic<std::uint64_t> delivered{0};     ///< (message, subscriber) hand-offs to a transport
     std::atomic<std::uint64_t> dropped{0};       ///< (message, subscriber) pairs reported as missed
     std::atomic<std::uint64_t> disconnected{0};  ///< subscribers cut off by the disconnect policy
+    std::atomic<std::uint64_t> lapped{0};        ///< subscribers that fell a whole history behind (any policy)
 };
 
 /// A plain copy of the counters, for metrics.
@@ -99,6 +100,7 @@ struct topic_stats {
     std::uint64_t delivered = 0;
     std::uint64_t dropped = 0;
     std::uint64_t disconnected = 0;
+    std::uint64_t lapped = 0;
 };
 
 class topic {
@@ -240,7 +242,7 @@ public:
     topic_stats stats() const noexcept {
         return {next_sequence() - 1, counters_.delivered.load(std::memory_order_relaxed),
                 counters_.dropped.load(std::memory_order_relaxed),
-                counters_.disconnected.load(std::memory_order_relaxed)};
+                counters_.disconnected.load(std::memory_order_relaxed), counters_.lapped.load(std::memory_order_relaxed)};
     }
 
     /// Registers a reader group's wake target (reader_group does this). Takes a mutex: rare.

@@ -31,6 +31,7 @@
 #include <tether/http/parser.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/serializer.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/deferred.hpp>
 #include <tether/net/deferred_reply.hpp>
 #include <tether/net/io_thread.hpp>
@@ -51,7 +52,7 @@ public:
         : server_(server), thread_(thread), socket_(std::move(socket)), parser_(server.options().limits) {
         ticket = std::move(held);
         thread_.add(*this);
-        thread_.stats.http_open.fetch_add(1, std::memory_order_relaxed);
+        thread_.stats.http_open.add();
     }
 
     void start() {
@@ -95,7 +96,7 @@ private:
     // res.defer(): the handler finishes this response later, from any thread (net/deferred_reply.hpp).
     http::deferred_response defer(http::response&, std::chrono::milliseconds timeout) override {
         auto& counters = thread_.stats;
-        counters.deferred_replies.fetch_add(1, std::memory_order_relaxed);
+        counters.deferred_replies.add();
         auto channel = std::make_shared<reply_channel>(
             thread_.gate(), reply_counters{&counters.late_replies, &counters.reply_timeouts, &counters.abandoned_replies});
         auto work = std::make_unique<reply_work>(channel, timeout.count() > 0 ? timeout : server_.options().reply_timeout);
@@ -193,6 +194,7 @@ private:
             server_.release_buffered_input(charged_input_ - held);
         } else if (!server_.charge_buffered_input(held - charged_input_)) {
             server_.count_rejection(503);
+            thread_.metrics.hit(metrics::budget::buffered_request_bytes);
             if (deferred_) return close();   // an answer now would overtake the held one
             respond_error(503, "server busy: too many unfinished requests");
             return;   // respond_error dropped the input; nothing more is charged
@@ -240,7 +242,11 @@ private:
         req.set_client_source(this);
         req.clear_attributes();
         const bool after_hooks = server_.has_after_hooks();
-        if (after_hooks) req.set_received_at(std::chrono::steady_clock::now());
+        // Handling time for the metrics (when app.metrics() asked for them), from here to the
+        // response's serialization: two clock reads per request.
+        const bool timed = thread_.metrics.requests.enabled();
+        if (after_hooks || timed) req.set_received_at(std::chrono::steady_clock::now());
+        thread_.metrics.in_flight.add();
         res.set_deferral(this);
         server_.dispatch(req, res);
         thread_.current = nullptr;
@@ -250,10 +256,13 @@ private:
             deferred_ = std::move(thread_.deferred);
             deferred_->kept_fields.assign(res.fields());
             if (after_hooks) deferred_->request = std::make_unique<http::request_copy>(req);
+            deferred_->route_id = req.route_id();
+            deferred_->method = req.method();
+            deferred_->received_at = req.received_at();
             deferred_version_minor_ = static_cast<unsigned char>(req.version_minor());
             deferred_keep_alive_ = req.keep_alive();
             deferred_->start(*this);
-            return;
+            return;   // in flight until answered (complete_deferred) or its connection goes (close)
         }
         if (thread_.upgrade) {   // the handler accepted a protocol switch (WebSocket)
             if (res.status() == 101 || (res.streaming() && res.status() == 200)) upgrade_ = std::move(thread_.upgrade);
@@ -265,6 +274,16 @@ private:
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
                                     req.keep_alive() && !draining_ && !server_.stopping(), thread_.dates.now()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
+        answered(req.route_id(), req.method(), res.status(), req.received_at());
+    }
+
+    // A request's response is serialized: out of flight, and counted by route, method and status
+    // class with its handling time.
+    void answered(std::uint32_t route, http::method m, int status, std::chrono::steady_clock::time_point received) {
+        thread_.metrics.in_flight.sub();
+        if (!thread_.metrics.requests.enabled()) return;
+        auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - received).count();
+        thread_.metrics.requests.observe(route, m, status, static_cast<std::uint64_t>(took < 0 ? 0 : took));
     }
 
     void respond_error(int status, std::string_view reason) {
@@ -300,11 +319,15 @@ private:
         deferred_->fill(res, timed_out);
         res.append_fields(deferred_->kept_fields);
         if (deferred_->request) server_.finish(deferred_->request->get(), res);
+        const auto route = deferred_->route_id;
+        const auto method = deferred_->method;
+        const auto received = deferred_->received_at;
         deferred_.reset();
         server_.release_stream(ticket);
         http::serialize_context ctx{deferred_version_minor_, false,
                                     deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
+        answered(route, method, res.status(), received);
         if (!close_after_write_ && !pending_input_.empty()) parse_pending();   // requests that queued up behind it
         account_buffered_input();
         flush();
@@ -413,7 +436,7 @@ private:
         phase_ = phase::closed;
         thread_.wheel().cancel(*this);
         thread_.remove(*this);
-        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
+        thread_.stats.http_open.sub();
         upgrade->start(thread_, std::move(socket_), std::move(pending_input_), std::move(ticket));
         destroy_if_done();
     }
@@ -423,11 +446,14 @@ private:
         if (phase_ == phase::closed) return;
         phase_ = phase::closed;
         if (charged_input_) server_.release_buffered_input(std::exchange(charged_input_, 0));
-        deferred_.reset();   // cancels a held request (its work unsubscribes)
+        if (deferred_) {   // cancels a held request (its work unsubscribes); it is never answered
+            thread_.metrics.in_flight.sub();
+            deferred_.reset();
+        }
         thread_.wheel().cancel(*this);
         transport::close(socket_);   // completes pending waits with operation_aborted
         thread_.remove(*this);
-        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
+        thread_.stats.http_open.sub();
         destroy_if_done();
     }
 

@@ -30,6 +30,7 @@
 #include <tether/core/json_writer.hpp>
 #include <tether/core/token_bucket.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/output_queue.hpp>
@@ -60,6 +61,7 @@ public:
             buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
             return overflow();
         out_.append_with([&](std::string& o) { ws::append_frame(o, op, message); });
+        thread_.metrics.ws_message(sent);
         schedule_flush();
         return true;
     }
@@ -146,7 +148,7 @@ public:
         ticket = std::move(held);
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
         thread_.add(*this);
-        thread_.stats.websockets_open.fetch_add(1, std::memory_order_relaxed);
+        thread_.stats.websockets_open.add();
     }
 
     // `early` holds bytes the client sent right behind its handshake.
@@ -167,6 +169,9 @@ public:
     void force_close() override { abort(ws::close_code::abnormal_closure, "closed by the server"); }
 
 private:
+    static constexpr auto received = metrics::direction::received;
+    static constexpr auto sent = metrics::direction::sent;
+
     // lingering: the WebSocket is over (the application was told) but the socket is kept
     // half-closed for a moment, reading and discarding, so our Close is not lost to a reset.
     enum class state : unsigned char { open, closing, lingering, closed };
@@ -195,6 +200,7 @@ private:
                 in_callbacks_ = false;
                 return abort(ws::close_code::abnormal_closure, "connection lost");
             }
+            thread_.metrics.ws_traffic(received, n);
             if (partial_.empty()) {
                 std::size_t used = consume(std::span<char>(buffer, n));
                 if (live() && !close_after_flush_ && used < n) partial_.assign(buffer + used, n - used);
@@ -223,6 +229,7 @@ private:
             switch (r.status) {
             case ws::parse_status::need_more: return pos;
             case ws::parse_status::error: {
+                if (parser_.error_code() == ws::close_code::message_too_big) thread_.metrics.hit(metrics::budget::message_size);
                 fail(parser_.error_code(), parser_.error_reason());
                 return pos;
             }
@@ -253,9 +260,12 @@ private:
 
     void deliver(std::string_view message, ws::opcode op) {
         if (state_ != state::open) return;   // §7.1.4: after sending Close, incoming data is discarded
+        thread_.metrics.ws_message(received);
         last_message_ = std::chrono::steady_clock::now();
-        if (behaviour_.max_message_rate.limited() && !extras().inbound.take(behaviour_.max_message_rate, last_message_))
+        if (behaviour_.max_message_rate.limited() && !extras().inbound.take(behaviour_.max_message_rate, last_message_)) {
+            thread_.metrics.hit(metrics::budget::message_rate);
             return fail(ws::close_code::policy_violation, "message rate exceeded");
+        }
         if (behaviour_.on_message) behaviour_.on_message(*this, message, op);
     }
 
@@ -277,10 +287,15 @@ private:
             auto info = ws::parse_close_payload(payload);   // the parser already rejected malformed ones
             ws::close_code code = info ? info->code : ws::close_code::protocol_error;
             std::string_view reason = info ? info->reason : std::string_view{};
+            // An empty Close carries no code: §7.1.5 calls that 1005.
+            auto wire_code = payload.empty() ? std::uint16_t{1005} : ws::to_underlying(code);
+            close_received_ = true;
+            thread_.metrics.close_frame(received, wire_code);
             if (state_ == state::closing) return finish_close(closing_code_, closing_reason());
             // §5.5.1: echo the status code; an empty Close is answered with an empty Close.
             std::string echo = payload.empty() ? std::string{} : ws::close_payload(code);
             out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, echo); });
+            thread_.metrics.close_frame(sent, wire_code);
             state_ = state::closing;
             closing_code_ = code;
             extras().closing_reason.assign(reason);
@@ -303,6 +318,7 @@ private:
 
     void start_closing(ws::close_code code, const std::string& payload) {
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, payload); });
+        thread_.metrics.close_frame(sent, payload.empty() ? std::uint16_t{1005} : ws::to_underlying(code));
         state_ = state::closing;
         closing_code_ = code;
         extras().closing_reason.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
@@ -353,12 +369,14 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
-        thread_.stats.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+        thread_.stats.websockets_open.sub();
         if (!in_callbacks_) destroy_if_done();
     }
 
     // The WebSocket is over: leave every topic, drop what was queued, tell the application once.
     void end_session(ws::close_code code, std::string_view reason) {
+        // Ended without the peer's Close: §7.1.5 calls the connection's close code 1006.
+        if (!close_received_) thread_.metrics.close_frame(received, 1006);
         if (extras_) {
             for (auto& [topic, sub] : extras_->subscriptions)
                 if (sub->group) sub->group->unsubscribe(*sub);
@@ -375,6 +393,7 @@ private:
     }
 
     bool overflow() {
+        thread_.metrics.hit(metrics::budget::buffered_bytes);
         switch (behaviour_.on_overflow) {
         case ws::overflow_action::drop_message: return false;
         case ws::overflow_action::close_policy_violation:
@@ -398,6 +417,7 @@ private:
             .member("recovered", cursor.empty() || resume.recovered)
             .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        thread_.metrics.ws_message(sent);
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
                                                                                     topic_format::ws_frame,
@@ -410,6 +430,7 @@ private:
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
         out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::ws_frame)), &sub);
+        thread_.metrics.ws_message(sent);
         schedule_flush();
     }
     // drop_oldest and conflate: say exactly which messages will never come.
@@ -419,6 +440,7 @@ private:
             .member("first", hub::to_string({sub.group->source().epoch(), first}))
             .member("last", hub::to_string({sub.group->source().epoch(), last})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        thread_.metrics.ws_message(sent);
         schedule_flush();
     }
     void cut_off(topic_subscription&, hub::disconnect_reason why) override {
@@ -472,7 +494,9 @@ private:
 
     void flush() {
         if (writing_ || !live()) return;
+        const std::size_t before = out_.size();
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
+        thread_.metrics.ws_traffic(sent, before - out_.size());
         if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
         if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
@@ -551,6 +575,7 @@ private:
     unsigned char pending_ops_ = 0;
     bool reading_ = false, writing_ = false, corked_ = false, in_callbacks_ = false;
     bool awaiting_pong_ = false, close_after_flush_ = false, waited_for_writable_ = false;
+    bool close_received_ = false;   // the peer's Close frame arrived (else the close code is 1006)
 };
 
 } // namespace tether::net

@@ -22,6 +22,7 @@
 #include <tether/http/response.hpp>
 #include <tether/hub/backpressure.hpp>
 #include <tether/hub/topic.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/long_poll_waiter.hpp>
 #include <tether/poll/batch.hpp>
 
@@ -88,6 +89,7 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
         std::string peer = req.client_address();
         auto& held = server.held_long_polls();
         if (!held.hold(peer, o.max_held_per_client)) {
+            thread.metrics.hit(metrics::budget::held_polls_per_client);
             http::write_error(res, 429, "too many long polls held for this client");
             res.header("Retry-After", "1");
             return;
@@ -105,13 +107,13 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
                 handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
                 poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer, &gauge] {
                     held.release(peer);
-                    gauge.fetch_sub(1, std::memory_order_relaxed);
+                    gauge.sub();
                 });
         } catch (...) {
             held.release(peer);
             throw;
         }
-        gauge.fetch_add(1, std::memory_order_relaxed);
+        gauge.add();
         thread.deferred = std::move(waiter);
     };
 }

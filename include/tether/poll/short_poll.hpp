@@ -39,7 +39,7 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
         constexpr bool conflating = std::is_same_v<Policy, hub::backpressure::conflate>;
         if (o.authorize) o.authorize(req);
-        server.current_thread().stats.short_polls.fetch_add(1, std::memory_order_relaxed);
+        server.current_thread().stats.short_polls.add();
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};

@@ -37,6 +37,7 @@
 #include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/ws/behaviour.hpp>
 
 namespace tether {
@@ -147,13 +148,18 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
     if (!topic) return reply_error(404, "no such topic: " + c.topic);
     if (c.type == "subscribe") {
         if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error(403, "not allowed to subscribe to " + c.topic);
-        if (ws.subscription_count() >= o.max_subscriptions) return reply_error(429, "too many subscriptions");
+        if (ws.subscription_count() >= o.max_subscriptions) {
+            server.current_thread().metrics.hit(metrics::budget::subscriptions);
+            return reply_error(429, "too many subscriptions");
+        }
         ws.subscribe(c.topic, c.since);
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
     } else if (c.type == "publish") {
-        if (!ws.user_data().publishes.take(o.max_publish_rate))
+        if (!ws.user_data().publishes.take(o.max_publish_rate)) {
+            server.current_thread().metrics.hit(metrics::budget::publish_rate);
             return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
+        }
         std::string body;
         try {
             body = checked_publish(o, user, c.topic, c.data);

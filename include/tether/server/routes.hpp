@@ -35,6 +35,9 @@ public:
     void add(http::method m, std::string_view pattern, route_handler h) { router_.add(m, pattern, std::move(h)); }
     void use(std::string prefix, middleware m) { middleware_.add(std::move(prefix), std::move(m)); }
     bool has_after_hooks() const noexcept { return middleware_.has_after(); }
+    // Route patterns by number (http::request::route_id()), for the metrics' labels.
+    std::size_t route_count() const noexcept { return router_.route_count(); }
+    std::string_view pattern(std::size_t id) const noexcept { return router_.pattern(id); }
 
     // CORS for every route (see http/cors.hpp): preflights are answered before routing (204
     // with the Access-Control-* fields, or 403 for a disallowed origin or method), and every
@@ -42,7 +45,7 @@ public:
     void cors(http::cors_options o) { cors_ = std::make_shared<const http::cors_options>(std::move(o)); }
 
     void dispatch(http::request& req, http::response& res, detail::thread_counters& counters) const {
-        counters.requests.fetch_add(1, std::memory_order_relaxed);
+        counters.requests.add();
         if (!cors_) return before_and_route(req, res, counters);
         // A preflight never reaches the routes; other responses get the fields appended after
         // the handler, so handler errors (res.clear()) keep them too, and a held response gets
@@ -120,7 +123,7 @@ private:
     }
 
     void failed(const http::request& req, http::response& res, detail::thread_counters& counters, std::string_view what) const {
-        counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+        counters.handler_errors.add();
         logger_.log(log::level::error, "handler for " + std::string(req.path()) + " threw: " + std::string(what));
         res.clear();
         http::write_error(res, 500, "internal server error");

@@ -1,14 +1,17 @@
 #pragma once
 // The server's own counters. Each I/O thread owns a set (relaxed atomics written only by that
-// thread, so the hot path shares no cache line); stats() sums them when asked.
+// thread, in cache lines of their own: metrics/per_thread.hpp), so the hot path takes no lock and
+// shares no line; stats() sums them when asked. The /metrics endpoint reads the same counters and
+// more (metrics/thread_metrics.hpp, server/metrics.hpp).
 //
 // Two kinds: totals that only grow (requests, connections accepted, ...) and gauges of what is
 // open right now, per transport (HTTP connections, WebSockets, SSE streams, held long polls).
 // A gauge goes up where its connection joins its thread and down where it leaves, both on that
 // thread, so each thread's value is exact and never negative; the sum is a snapshot, not a
 // consistent cut across threads, which is what a dashboard or a metrics scrape needs.
-#include <atomic>
 #include <cstdint>
+
+#include <tether/metrics/per_thread.hpp>
 
 namespace tether {
 
@@ -36,30 +39,31 @@ struct server_stats {
 
 namespace detail {
 
-struct thread_counters {
-    std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0},
-        short_polls{0};
-    std::atomic<std::uint64_t> http_open{0}, websockets_open{0}, sse_open{0}, long_polls_held{0};
-    std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
-    std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
+// One I/O thread's counters (metrics/per_thread.hpp: written only by that thread, read by any),
+// in lines of their own.
+struct alignas(metrics::cache_line) thread_counters {
+    metrics::counter requests, rejected, timeouts, handler_errors, connections, short_polls;
+    metrics::gauge http_open, websockets_open, sse_open, long_polls_held;
+    metrics::counter refused_connections, refused_streams;
+    metrics::counter deferred_replies, late_replies, reply_timeouts, abandoned_replies;
 
     void add_to(server_stats& s) const noexcept {
-        s.requests += requests.load(std::memory_order_relaxed);
-        s.rejected += rejected.load(std::memory_order_relaxed);
-        s.timeouts += timeouts.load(std::memory_order_relaxed);
-        s.handler_errors += handler_errors.load(std::memory_order_relaxed);
-        s.connections += connections.load(std::memory_order_relaxed);
-        s.short_polls += short_polls.load(std::memory_order_relaxed);
-        s.http_open += http_open.load(std::memory_order_relaxed);
-        s.websockets_open += websockets_open.load(std::memory_order_relaxed);
-        s.sse_open += sse_open.load(std::memory_order_relaxed);
-        s.long_polls_held += long_polls_held.load(std::memory_order_relaxed);
-        s.refused_connections += refused_connections.load(std::memory_order_relaxed);
-        s.refused_streams += refused_streams.load(std::memory_order_relaxed);
-        s.deferred_replies += deferred_replies.load(std::memory_order_relaxed);
-        s.late_replies += late_replies.load(std::memory_order_relaxed);
-        s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
-        s.abandoned_replies += abandoned_replies.load(std::memory_order_relaxed);
+        s.requests += requests.value();
+        s.rejected += rejected.value();
+        s.timeouts += timeouts.value();
+        s.handler_errors += handler_errors.value();
+        s.connections += connections.value();
+        s.short_polls += short_polls.value();
+        s.http_open += static_cast<std::uint64_t>(http_open.value());
+        s.websockets_open += static_cast<std::uint64_t>(websockets_open.value());
+        s.sse_open += static_cast<std::uint64_t>(sse_open.value());
+        s.long_polls_held += static_cast<std::uint64_t>(long_polls_held.value());
+        s.refused_connections += refused_connections.value();
+        s.refused_streams += refused_streams.value();
+        s.deferred_replies += deferred_replies.value();
+        s.late_replies += late_replies.value();
+        s.reply_timeouts += reply_timeouts.value();
+        s.abandoned_replies += abandoned_replies.value();
     }
 };
 

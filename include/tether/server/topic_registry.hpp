@@ -59,6 +59,14 @@ public:
         return it == topics_.end() ? nullptr : &it->second;
     }
 
+    // Calls f(name, entry) for every topic, in name order, under the registry's lock (the metrics
+    // scrape): f must not open or look up topics.
+    template <class F>
+    void for_each(F&& f) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, e] : topics_) f(std::string_view(name), e);
+    }
+
     const hub::history_budget* budget() const noexcept { return budget_.get(); }
 
 private:
