@@ -104,8 +104,8 @@ struct options {
     std::string payload = "escape";
 };
 
-[[noreturn]] void usage(const std::string& why) {
-    std::fprintf(stderr,
+[[noreturn]] void usage(const std::string& why, int status = 2) {
+    std::fprintf(status ? stderr : stdout,
                  "attack_load: %s\n"
                  "usage: attack_load ATTACK --port N --server-pid PID [--duration 10] [--quiet 1] [--after 1]\n"
                  "       [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]\n"
@@ -114,7 +114,7 @@ struct options {
                  "attacks: chunk-ext pipeline-static pipeline-poll sub-churn history flood stalled-body sse-stall\n"
                  "         slowloris-fin ws-fin ws-oversize bad-host publish-flood\n",
                  why.c_str());
-    std::exit(2);
+    std::exit(status);
 }
 
 template <class T>
@@ -130,6 +130,7 @@ options parse_options(int argc, char** argv) {
     options o;
     if (argc < 2) usage("missing attack");
     o.attack = argv[1];
+    if (o.attack == "--help" || o.attack == "-h") usage("the attacks are described at the top of attack_load.cpp", 0);
     for (int i = 2; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--normal-fresh") {

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Hostile clients (issue 16): every attack of the issue, one at a time, each against a fresh example server,
+# while a normal client keeps asking for a small page. Per attack it reports the server's RSS (baseline before
+# the attack, peak during it, after it), how many of the normal client's requests were served and their latency,
+# and what the attacker saw (statuses, Close codes, resets, closes). The goal the issue sets: no attack raises
+# RSS by more than its documented budget, and the normal client's p99 stays under 50 ms.
+#
+# The load generator is benchmarks/loadgen/attack_load.cpp (its opening comment describes every attack). It
+# knows nothing of tether: it speaks HTTP/1.1 and WebSocket from its own few lines. The server is pinned to
+# SERVER_CPU, the tool to CLIENT_CPU; every process is stopped by its PID when the script ends.
+#
+#   benchmarks/attack/run.sh                 # DUR=10 s per attack, writes benchmarks/results/attack.md (~4 min)
+#   ATTACKS="chunk-ext flood" benchmarks/attack/run.sh
+#   benchmarks/attack/run.sh --smoke         # 1.5 s per attack, small counts: a check that the tool works
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR        use the binaries of this existing build instead of building [unset: build <repo>/build-bench]
+#   DUR [10; smoke 1.5]  QUIET [1; smoke 0.3]  AFTER [1; smoke 0.3]   seconds of attack, of the normal client
+#                    alone before it (baseline), and after it (RSS after)
+#   ATTACKS [all, in the issue's order]   a subset, by name (see the table below)
+#   NORMAL_RATE [50]  NORMAL_DEADLINE_MS [1000]   the normal client's requests per second and deadline
+#   RSS_LIMIT_MIB [4096; smoke 1024]     an attack stops early when the server's RSS passes this
+#   SERVER_FD_LIMIT [1024]               the servers' soft descriptor limit (the usual default of a login
+#                    shell), so the connection flood meets the limit a default deployment has
+#   SERVER_CPU [0]  CLIENT_CPU [1]       cores for taskset
+#   RESULTS [<repo>/benchmarks/results/attack.md; with --smoke, only when set]
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+command_line="benchmarks/attack/run.sh${*:+ $*}"
+
+smoke=0
+for arg in "$@"; do
+    case $arg in
+        --smoke) smoke=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+results_given=${RESULTS:+1}
+if (( smoke )); then
+    DUR=${DUR:-1.5}; QUIET=${QUIET:-0.3}; AFTER=${AFTER:-0.3}; RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-1024}
+else
+    DUR=${DUR:-10}; QUIET=${QUIET:-1}; AFTER=${AFTER:-1}; RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-4096}
+fi
+NORMAL_RATE=${NORMAL_RATE:-50}
+NORMAL_DEADLINE_MS=${NORMAL_DEADLINE_MS:-1000}
+SERVER_FD_LIMIT=${SERVER_FD_LIMIT:-1024}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+RESULTS=${RESULTS:-$repo_root/benchmarks/results/attack.md}
+
+# The attacks, in the issue's order: name | example | the normal client's path | attack_load arguments |
+# the same in a smoke run. hello serves /plaintext; hybrid publishes at POST /api/publish and serves /ws, /events,
+# /poll and /status on one topic; notifications_web is the example that serves /tether.js.
+attack_table=(
+    "chunk-ext|hello|/plaintext||--connections 2"
+    "pipeline-static|notifications_web|/poll/notifications|--path /tether.js|--path /tether.js --connections 2 --requests 200"
+    "pipeline-poll|hybrid|/poll|--payload plain|--payload plain --history 32 --connections 2 --requests 2"
+    "sub-churn|hybrid|/poll||--requests 20000"
+    "history|hybrid|/poll||--connections 1 --requests 40"
+    "flood|hybrid|/poll|--normal-fresh|--normal-fresh --websockets 200 --connections 200"
+    "stalled-body|hybrid|/poll||--connections 20"
+    "sse-stall|hybrid|/poll||--connections 20 --rate 100"
+    "slowloris-fin|hello|/plaintext||--connections 50"
+    "ws-fin|hybrid|/poll||--connections 20"
+    "ws-oversize|hybrid|/poll||--connections 2"
+    "bad-host|hello|/plaintext||--rate 200"
+    "publish-flood|hybrid|/poll||--requests 20000"
+)
+# What each attack tests, for the report.
+declare -A what=(
+    [chunk-ext]="1. chunked body of 1-byte chunks with ~4 KB extensions"
+    [pipeline-static]="2. pipelined GET /tether.js, never read"
+    [pipeline-poll]="2. pipelined short polls from an old cursor, never read"
+    [sub-churn]="3. subscribe/unsubscribe churn on one WebSocket"
+    [history]="4. 64 KiB publishes, back to back"
+    [flood]="5. connection flood: WebSockets + idle connections"
+    [stalled-body]="6. 1 MiB bodies minus one byte, stalled"
+    [sse-stall]="7. SSE streams that never read, busy topic"
+    [slowloris-fin]="8. partial header + FIN"
+    [ws-fin]="8. WebSocket message + FIN"
+    [ws-oversize]="9. 2 MiB WebSocket message (limit below)"
+    [bad-host]="10. bad Host, absolute-form, high-bit target"
+    [publish-flood]="11. publish flood over WebSocket pubsub"
+)
+# The RSS budget (MiB) each attack must stay within: the documented limit that bounds it (README, configuration
+# reference), filled in as the limits of issue 16 land. Empty: no documented budget yet; the goal column then
+# judges latency only.
+declare -A budget_mib=(
+    [chunk-ext]="" [pipeline-static]="" [pipeline-poll]="" [sub-churn]="" [history]="" [flood]=""
+    [stalled-body]="" [sse-stall]="" [slowloris-fin]="" [ws-fin]="" [ws-oversize]="" [bad-host]="" [publish-flood]=""
+)
+all_attacks=$(printf '%s\n' "${attack_table[@]}" | cut -d'|' -f1 | tr '\n' ' ')
+ATTACKS=${ATTACKS:-$all_attacks}
+
+source "$script_dir/../lib.sh"
+bench_init attack/run.sh taskset cmake curl
+bench_build hello hybrid notifications_web attack_load
+
+# Each server runs through a wrapper that sets its soft descriptor limit and then execs it (same PID).
+mkdir -p "$work_dir/bin"
+server_binary() {
+    local real wrapper=$work_dir/bin/$1
+    if [[ ! -x $wrapper ]]; then
+        real=$(find_binary "examples/$1")
+        printf '#!/bin/sh\nulimit -S -n %s 2>/dev/null\nexec %q "$@"\n' "$SERVER_FD_LIMIT" "$real" >"$wrapper"
+        chmod +x "$wrapper"
+        [[ -x $real ]] || { rm -f "$wrapper"; echo "$real"; return; }
+    fi
+    echo "$wrapper"
+}
+attack_load=$(find_binary benchmarks/attack/attack_load)
+[[ -x $attack_load ]] || { echo "run.sh: $attack_load is missing" >&2; exit 1; }
+
+failures=()
+records=$work_dir/records.tsv
+: >"$records"
+server_pid=""
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# run_attack NAME EXAMPLE NORMAL_PATH ARGS...: a fresh server, the attack, the server stopped; appends a record.
+run_attack() {
+    local name=$1 example=$2 normal_path=$3 out rc=0 code
+    shift 3
+    if ! launch_server "$example" --threads 1; then
+        failures+=("$name: $example did not start")
+        return
+    fi
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$server_port$normal_path" || true)
+    if [[ $code != 200 ]]; then
+        failures+=("$name: $example answered GET $normal_path with ${code:-nothing}, not 200")
+        stop_server
+        return
+    fi
+    out=$work_dir/$name.out
+    local cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 "$(awk -v d="$DUR" 'BEGIN { printf "%d", d + 180 }')"
+               "$attack_load" "$name" --port "$server_port" --server-pid "$server_pid" --duration "$DUR"
+               --quiet "$QUIET" --after "$AFTER" --normal-path "$normal_path" --normal-rate "$NORMAL_RATE"
+               --normal-deadline-ms "$NORMAL_DEADLINE_MS" --rss-limit-mib "$RSS_LIMIT_MIB" "$@")
+    log "$name: $example on port $server_port (pid $server_pid)"
+    "${cmd[@]}" >"$out" 2>"$work_dir/$name.err" || rc=$?
+    if ! kill -0 "$server_pid" 2>/dev/null || grep -q ' stopped=server-died ' "$out"; then
+        failures+=("$name: the server ($example) died; its last output: $(tail -c 300 "$server_log" | tr '\n' ' ')")
+    fi
+    stop_server
+    if (( rc != 0 )) || ! grep -q '^result ' "$out"; then
+        failures+=("$name: attack_load exited with $rc: $(tail -c 400 "$work_dir/$name.err" | tr '\n' ' ')")
+        return
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$example" "$normal_path" "$(grep -m1 '^result ' "$out")" \
+        "$(grep -m1 '^failures ' "$out" | cut -d' ' -f2-)" "$(grep -m1 '^outcome ' "$out" | cut -d' ' -f2-)" >>"$records"
+    log "$(grep -m1 '^attack_load: '"$name"': RSS' "$work_dir/$name.err" | cut -d' ' -f3- | cut -c1-300)"
+}
+
+log "attacks: $ATTACKS; DUR=${DUR}s QUIET=${QUIET}s AFTER=${AFTER}s; normal client ${NORMAL_RATE}/s, deadline ${NORMAL_DEADLINE_MS} ms;"\
+    "server on cpu $SERVER_CPU (soft descriptor limit $SERVER_FD_LIMIT), attack_load on cpu $CLIENT_CPU"
+for name in $ATTACKS; do
+    row=$(printf '%s\n' "${attack_table[@]}" | awk -F'|' -v n="$name" '$1 == n' || true)
+    [[ -n $row ]] || { echo "run.sh: unknown attack '$name' (known: $all_attacks)" >&2; exit 2; }
+    IFS='|' read -r _ example normal_path full_args smoke_args <<<"$row"
+    if (( smoke )); then args=$smoke_args; else args=$full_args; fi
+    # shellcheck disable=SC2086   # the table's arguments are words
+    run_attack "$name" "$example" "$normal_path" $args
+done
+
+# ---- report --------------------------------------------------------------------------------------------
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }   # field RESULT-LINE KEY
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+report=$work_dir/report.md
+{
+    echo "# Hostile clients: one attack at a time against a fresh server (issue 16)"
+    echo
+    echo "- command: \`DUR=$DUR QUIET=$QUIET AFTER=$AFTER NORMAL_RATE=$NORMAL_RATE SERVER_FD_LIMIT=$SERVER_FD_LIMIT $command_line\`"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$repo_root" diff --quiet HEAD -- include examples benchmarks 2>/dev/null || echo ' + uncommitted changes')"
+    echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r);"\
+         "load average at start / end: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- tools: $(g++ --version | head -1), build type ${build_type:-unset}"
+    echo "- method: a fresh server per attack (\`taskset -c $SERVER_CPU <example> --threads 1\`, soft descriptor limit"\
+         "$SERVER_FD_LIMIT); \`taskset -c $CLIENT_CPU attack_load <attack>\` runs the attack's setup, then the normal"\
+         "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s, then closes every attacking socket and"\
+         "waits ${AFTER} s (RSS after). RSS is the server's VmRSS sampled every 50 ms (peak: the highest sample, or VmHWM"\
+         "when it rose during the attack). The normal client sends GET <normal path> ${NORMAL_RATE} times a second on one"\
+         "keep-alive connection (flood: a new connection per request); latency counts from each request's due time, and"\
+         "a request not answered 2xx within ${NORMAL_DEADLINE_MS} ms is not served. An attack stops early when the"\
+         "server's RSS passes ${RSS_LIMIT_MIB} MiB."
+    echo "- goal (issue 16): Δ RSS within the attack's documented budget, and the normal client's p99 under 50 ms with"\
+         "at most 1 % of its requests unserved."
+    (( smoke )) && echo "- **smoke run**: ${DUR} s per attack and small counts; a check that the tool works, not a measurement"
+    echo
+    echo "| attack | target (normal path) | budget MiB | RSS baseline / peak / after MiB | Δ MiB | normal served | normal p50 / p99 / max ms | goal | attacker saw |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    while IFS=$'\t' read -r name example normal_path result why outcome; do
+        baseline=$(field "$result" baseline_kib); peak=$(field "$result" peak_kib); after=$(field "$result" after_kib)
+        delta=$(field "$result" delta_kib); served=$(field "$result" served); attempted=$(field "$result" attempted)
+        p50=$(field "$result" p50_ms); p99=$(field "$result" p99_ms); max=$(field "$result" max_ms)
+        stopped=$(field "$result" stopped); budget=${budget_mib[$name]:-}
+        normal="$served/$attempted"
+        [[ $why != none ]] && normal+=" (unserved: $why)"
+        goal=$(awk -v s="$served" -v a="$attempted" -v p="$p99" -v d="$delta" -v b="$budget" -v st="$stopped" 'BEGIN {
+            lat = (a > 0 && (a - s) <= a / 100 && p != "n/a" && p + 0 < 50)
+            if (b == "") rss = -1; else rss = (st != "rss-limit" && d / 1024 <= b + 0)
+            if (lat && rss != 0) out = "met"; else out = "**missed**:"
+            if (!lat) out = out " p99"
+            if (rss == 0) out = out (lat ? " " : ", ") "RSS"
+            if (rss == -1) out = out " (no RSS budget yet)"
+            print out }')
+        note=""
+        [[ $stopped == rss-limit ]] && note="**stopped after $(field "$result" duration_s) s: RSS over $RSS_LIMIT_MIB MiB**; "
+        [[ $stopped == server-died ]] && note="**the server died after $(field "$result" duration_s) s**; "
+        echo "| ${what[$name]:-$name} (\`$name\`) | $example ($normal_path) | ${budget:-—} | $(mib "$baseline") / $(mib "$peak") / $(mib "$after") | $(mib "$delta") | $normal | $p50 / $p99 / $max | $goal | $note$outcome |"
+    done <"$records"
+    echo
+    echo "Quiet p99 (the normal client alone, before each attack), ms:"\
+         "$(while IFS=$'\t' read -r name _ _ result _ _; do printf '%s %s; ' "$name" "$(field "$result" quiet_p99_ms)"; done <"$records" | sed 's/; $//')."
+    echo "CLOSE-WAIT is counted from /proc/net/tcp: the server's sockets on its port whose peer sent FIN and which the"
+    echo "server has not closed. \"server closed N (FIN)\" counts the attacker's connections that saw EOF, \"reset\" those"
+    echo "that saw ECONNRESET; idle connections of the flood count as held once TCP-connected, accepted or not (a server"
+    echo "out of descriptors leaves them in its listen backlog)."
+    if (( ${#failures[@]} > 0 )); then
+        echo
+        echo "Failures:"
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
+} >"$report"
+
+cat "$report"
+if (( smoke )) && [[ -z $results_given ]]; then
+    log "smoke run: report not written to $RESULTS"
+else
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$report" "$RESULTS"
+    log "report written to $RESULTS"
+fi
+
+if (( ${#failures[@]} > 0 )); then
+    loud "FAILED: ${failures[*]}"
+    exit 1
+fi
