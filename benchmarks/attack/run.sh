@@ -184,7 +184,7 @@ report=$work_dir/report.md
          "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s, then closes every attacking socket and"\
          "waits ${AFTER} s (RSS after). RSS is the server's VmRSS sampled every 50 ms (peak: the highest sample, or VmHWM"\
          "when it rose during the attack). The normal client sends GET <normal path> ${NORMAL_RATE} times a second on one"\
-         "keep-alive connection (flood: a new connection per request); latency counts from each request's due time, and"\
+         "keep-alive connection from 127.0.0.2 (flood: a new connection per request; the attacker uses 127.0.0.1); latency counts from each request's due time, and"\
          "a request not answered 2xx within ${NORMAL_DEADLINE_MS} ms is not served. An attack stops early when the"\
          "server's RSS passes ${RSS_LIMIT_MIB} MiB."
     echo "- goal (issue 16): Δ RSS within the attack's documented budget, and the normal client's p99 under 50 ms with"\

@@ -5,6 +5,7 @@
 //
 //   attack_load ATTACK --port N --server-pid PID [--duration 10] [--quiet 1] [--after 1]
 //               [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]
+//               [--normal-source 127.0.0.2|any]
 //               [--rss-limit-mib 4096] [knobs: --connections N --requests N --size B --history N --rate R
 //               --websockets N --rcvbuf B --path P --payload plain|escape|newline]
 //
@@ -109,6 +110,7 @@ struct options {
                  "attack_load: %s\n"
                  "usage: attack_load ATTACK --port N --server-pid PID [--duration 10] [--quiet 1] [--after 1]\n"
                  "       [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]\n"
+                 "       [--normal-source 127.0.0.2|any]\n"
                  "       [--rss-limit-mib 4096] [--connections N] [--requests N] [--size B] [--history N]\n"
                  "       [--rate R] [--websockets N] [--rcvbuf B] [--path P] [--payload plain|escape|newline]\n"
                  "attacks: chunk-ext pipeline-static pipeline-poll sub-churn history flood stalled-body sse-stall\n"
@@ -147,6 +149,7 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--normal-path") o.normal.path = std::string(v);
         else if (arg == "--normal-rate") o.normal.rate = number<double>(arg, v);
         else if (arg == "--normal-deadline-ms") o.normal.deadline = std::chrono::milliseconds(number<int>(arg, v));
+        else if (arg == "--normal-source") o.normal.source = std::string(v == "any" ? "" : v);
         else if (arg == "--rss-limit-mib") o.rss_limit_mib = number<long>(arg, v);
         else if (arg == "--connections") o.connections = number<std::uint64_t>(arg, v);
         else if (arg == "--requests") o.requests = number<std::uint64_t>(arg, v);

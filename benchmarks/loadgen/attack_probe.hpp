@@ -13,7 +13,9 @@
 //                  that waited behind the stall (no coordinated omission). A request has a deadline, also from
 //                  its due time: a timeout, a refused or reset connection or a non-2xx status is a request not
 //                  served. A request that finds its reused keep-alive connection closed before any answer is
-//                  retried once on a new connection, as browsers do for idempotent requests.
+//                  retried once on a new connection, as browsers do for idempotent requests. It connects from
+//                  its own loopback address (127.0.0.2; Linux routes all of 127/8 to lo), so a server's
+//                  per-address caps can tell it from the attacker (127.0.0.1), as they would two real clients.
 // Both attribute what they see to the phase current at the time (quiet before the attack, the attack, after).
 
 #include <algorithm>
@@ -157,6 +159,7 @@ struct normal_options {
     double rate = 50;                                  // requests per second
     std::chrono::milliseconds deadline{1000};          // from the due time
     bool fresh = false;                                // a new connection per request
+    std::string source = "127.0.0.2";                  // local address to connect from ("" : the kernel's choice)
 };
 
 class normal_client {
@@ -281,6 +284,16 @@ private:
         if (fd_ < 0) return std::string("socket: ") + std::strerror(errno);
         const int one = 1;
         ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!o_.source.empty()) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            if (::inet_pton(AF_INET, o_.source.c_str(), &local.sin_addr) != 1 ||
+                ::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+                const int e = errno;
+                drop();
+                return std::string("bind ") + o_.source + ": " + std::strerror(e);
+            }
+        }
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(o_.port);
