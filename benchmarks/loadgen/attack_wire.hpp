@@ -8,8 +8,9 @@
 //                    status and, up to a cap, its body. It stops after a 101 so the caller can switch protocols.
 //   frame_reader     splits a byte stream into WebSocket frames (RFC 6455 §5.2); server frames are unmasked.
 //   append_frame     writes one masked client frame (RFC 6455 §5.3: every client frame is masked).
-//   websocket_request / random_key   the opening handshake (RFC 6455 §4.1). The 101 is checked by status only:
-//                    this tool attacks servers, it does not certify them (ws_load verifies Sec-WebSocket-Accept).
+//   websocket_request / random_key   the opening handshake (RFC 6455 §4.1), with the server's own Origin. The
+//                    101 is checked by status only: this tool attacks servers, it does not certify them (ws_load
+//                    verifies Sec-WebSocket-Accept).
 //
 // Everything is incremental and bounded: a response head is capped at 64 KiB and a frame at 16 MiB, past which
 // the reader reports an error instead of buffering without end (the tool must not be the first to run out of
@@ -230,9 +231,11 @@ inline std::string random_key(std::uint64_t a, std::uint64_t b) {   // 16 bytes,
     return out + "==";
 }
 
+// With the Origin a browser on the server's own page would send (RFC 6454 §7): a server with an Origin
+// policy refuses requests without one, and a client that is not a browser can claim any origin it likes.
 inline std::string websocket_request(std::string_view path, std::string_view host, std::string_view key) {
     std::string r = "GET ";
-    r.append(path).append(" HTTP/1.1\r\nHost: ").append(host);
+    r.append(path).append(" HTTP/1.1\r\nHost: ").append(host).append("\r\nOrigin: http://").append(host);
     r.append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ").append(key);
     r.append("\r\nSec-WebSocket-Version: 13\r\n\r\n");
     return r;

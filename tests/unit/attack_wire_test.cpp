@@ -211,5 +211,6 @@ TEST_CASE("attack_wire's opening handshake carries a key tether accepts (RFC 645
     CHECK(request.starts_with("GET /ws HTTP/1.1\r\n"));
     CHECK(request.find("\r\nSec-WebSocket-Key: " + key + "\r\n") != std::string::npos);
     CHECK(request.find("\r\nSec-WebSocket-Version: 13\r\n") != std::string::npos);
+    CHECK(request.find("\r\nOrigin: http://127.0.0.1:8080\r\n") != std::string::npos);
     CHECK(request.ends_with("\r\n\r\n"));
 }
