@@ -332,6 +332,7 @@ public:
     virtual void stop() { running_ = false; }
     virtual std::string outcome() = 0;
     [[nodiscard]] virtual bool counts_close_wait() const { return false; }
+    void close_wait_seen(int peak) { close_wait_peak_ = peak; }   // the sampler's, over the attack
 
 protected:
     [[nodiscard]] std::string saw() {   // the loop's tally, in words
@@ -351,6 +352,7 @@ protected:
     const options& o_;
     loop* loop_ = nullptr;
     bool running_ = true;
+    int close_wait_peak_ = 0;
     std::uint64_t opens_ = 0;
 };
 
@@ -765,7 +767,8 @@ public:
                           static_cast<double>(close_us_.max()) / 1000.0);
             s += t;
         }
-        return s + "; CLOSE-WAIT on the server at the end " + std::to_string(close_wait_now_) + "; " + saw();
+        return s + "; server sockets in CLOSE-WAIT: " + std::to_string(close_wait_peak_) + " at most, " +
+               std::to_string(close_wait_now_) + " at the end; " + saw();
     }
 
 private:
@@ -1041,7 +1044,9 @@ int run(const options& o) {
     // The process-lifetime high-water mark catches a spike between two samples, but only if it moved during
     // the attack (otherwise it is the setup's).
     const long peak = std::max(rss.peak(under_attack), hwm_after > hwm_before ? hwm_after : 0L);
-    const int close_wait_peak = attack->counts_close_wait() ? std::max(rss.close_wait_peak(under_attack), count_close_wait(o.port)) : -1;
+    const int close_wait_peak =
+        attack->counts_close_wait() ? std::max(rss.close_wait_peak(under_attack), count_close_wait(o.port)) : -1;
+    attack->close_wait_seen(close_wait_peak);
     attack->stop();
     const std::string outcome = attack->outcome();
 
