@@ -20,6 +20,8 @@
 #                    sets that for the throughput scenarios, and an attack needs longer than a throughput run.)
 #   ATTACKS [all, in the issue's order]   a subset, by name (see the table below)
 #   NORMAL_RATE [50]  NORMAL_DEADLINE_MS [1000]   the normal client's requests per second and deadline
+#   SSE_STALL_DUR [35]                   seconds of the sse-stall attack: longer than the servers' 30 s
+#                    stalled-writer timeout (send_timeout), so a stream dropped by it shows
 #   RSS_LIMIT_MIB [4096; smoke 1024]     an attack stops early when the server's RSS passes this
 #   SERVER_FD_LIMIT [1024]               the servers' soft descriptor limit (the usual default of a login
 #                    shell), so the connection flood meets the limit a default deployment has
@@ -45,7 +47,8 @@ DUR=${ATTACK_DUR:-10}
 QUIET=${ATTACK_QUIET:-1}
 AFTER=${ATTACK_AFTER:-1}
 RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-4096}
-if (( smoke )); then DUR=1.5; QUIET=0.3; AFTER=0.3; RSS_LIMIT_MIB=1024; fi
+SSE_STALL_DUR=${SSE_STALL_DUR:-35}
+if (( smoke )); then DUR=1.5; QUIET=0.3; AFTER=0.3; RSS_LIMIT_MIB=1024; SSE_STALL_DUR=$DUR; fi
 NORMAL_RATE=${NORMAL_RATE:-50}
 NORMAL_DEADLINE_MS=${NORMAL_DEADLINE_MS:-1000}
 SERVER_FD_LIMIT=${SERVER_FD_LIMIT:-1024}
@@ -54,7 +57,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/attack.md}
 
 # The attacks, in the issue's order: name | example | the normal client's path | attack_load arguments |
-# the same in a smoke run. hello serves /plaintext; hybrid publishes at POST /api/publish and serves /ws, /events,
+# the same in a smoke run (a --duration here overrides ATTACK_DUR). hello serves /plaintext; hybrid publishes at POST /api/publish and serves /ws, /events,
 # /poll and /status on one topic; notifications_web is the example that serves /tether.js.
 attack_table=(
     "chunk-ext|hello|/plaintext||--connections 2"
@@ -64,7 +67,7 @@ attack_table=(
     "history|hybrid|/poll||--connections 1 --requests 40"
     "flood|hybrid|/poll|--normal-fresh|--normal-fresh --websockets 200 --connections 200"
     "stalled-body|hybrid|/poll||--connections 20"
-    "sse-stall|hybrid|/poll||--connections 20 --rate 100"
+    "sse-stall|hybrid|/poll|--duration $SSE_STALL_DUR|--duration $SSE_STALL_DUR --connections 20 --rate 100"
     "slowloris-fin|hello|/plaintext||--connections 50"
     "ws-fin|hybrid|/poll||--connections 20"
     "ws-oversize|hybrid|/poll||--connections 2"
@@ -182,7 +185,8 @@ report=$work_dir/report.md
     echo "- tools: $(g++ --version | head -1), build type ${build_type:-unset}"
     echo "- method: a fresh server per attack (\`taskset -c $SERVER_CPU <example> --threads 1\`, soft descriptor limit"\
          "$SERVER_FD_LIMIT); \`taskset -c $CLIENT_CPU attack_load <attack>\` runs the attack's setup, then the normal"\
-         "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s, then closes every attacking socket and"\
+         "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s (sse-stall: ${SSE_STALL_DUR} s, past the"\
+         "servers' 30 s stalled-writer timeout), then closes every attacking socket and"\
          "waits ${AFTER} s (RSS after). RSS is the server's VmRSS sampled every 50 ms (peak: the highest sample, or VmHWM"\
          "when it rose during the attack). The normal client sends GET <normal path> ${NORMAL_RATE} times a second on one"\
          "keep-alive connection from 127.0.0.2 (flood: a new connection per request; the attacker uses 127.0.0.1); latency counts from each request's due time, and"\
