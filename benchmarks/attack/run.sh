@@ -57,22 +57,23 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/attack.md}
 
 # The attacks, in the issue's order: name | example | the normal client's path | attack_load arguments |
-# the same in a smoke run (a --duration here overrides ATTACK_DUR). hello serves /plaintext; hybrid publishes at POST /api/publish and serves /ws, /events,
-# /poll and /status on one topic; notifications_web is the example that serves /tether.js.
+# the same in a smoke run (a --duration here overrides ATTACK_DUR). hello serves /plaintext; hybrid publishes on
+# one topic, "news", and serves it over /ws, SSE, long and short polling (@poll: its long-poll path, see
+# hybrid_routes); notifications_web is an example that serves /tether.js.
 attack_table=(
     "chunk-ext|hello|/plaintext||--connections 2"
     "pipeline-static|notifications_web|/poll/notifications|--path /tether.js|--path /tether.js --connections 2 --requests 200"
-    "pipeline-poll|hybrid|/poll|--payload plain|--payload plain --history 32 --connections 2 --requests 2"
-    "sub-churn|hybrid|/poll||--requests 20000"
-    "history|hybrid|/poll||--connections 1 --requests 40"
-    "flood|hybrid|/poll|--normal-fresh|--normal-fresh --websockets 200 --connections 200"
-    "stalled-body|hybrid|/poll||--connections 20"
-    "sse-stall|hybrid|/poll|--duration $SSE_STALL_DUR|--duration $SSE_STALL_DUR --connections 20 --rate 100"
+    "pipeline-poll|hybrid|@poll|--payload plain|--payload plain --history 32 --connections 2 --requests 2"
+    "sub-churn|hybrid|@poll||--requests 20000"
+    "history|hybrid|@poll||--connections 1 --requests 40"
+    "flood|hybrid|@poll|--normal-fresh|--normal-fresh --websockets 200 --connections 200"
+    "stalled-body|hybrid|@poll||--connections 20"
+    "sse-stall|hybrid|@poll|--duration $SSE_STALL_DUR|--duration $SSE_STALL_DUR --connections 20 --rate 100"
     "slowloris-fin|hello|/plaintext||--connections 50"
-    "ws-fin|hybrid|/poll||--connections 20"
-    "ws-oversize|hybrid|/poll||--connections 2"
+    "ws-fin|hybrid|@poll||--connections 20"
+    "ws-oversize|hybrid|@poll||--connections 2"
     "bad-host|hello|/plaintext||--rate 200"
-    "publish-flood|hybrid|/poll||--requests 20000"
+    "publish-flood|hybrid|@poll||--requests 20000"
 )
 # What each attack tests, for the report.
 declare -A what=(
@@ -80,7 +81,7 @@ declare -A what=(
     [pipeline-static]="2. pipelined GET /tether.js, never read"
     [pipeline-poll]="2. pipelined short polls from an old cursor, never read"
     [sub-churn]="3. subscribe/unsubscribe churn on one WebSocket"
-    [history]="4. 64 KiB publishes, back to back"
+    [history]="4. 64 KiB publishes (or the largest the route takes), back to back"
     [flood]="5. connection flood: WebSockets + idle connections"
     [stalled-body]="6. 1 MiB bodies minus one byte, stalled"
     [sse-stall]="7. SSE streams that never read, busy topic"
@@ -125,6 +126,20 @@ records=$work_dir/records.tsv
 server_pid=""
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# hybrid_routes: sets route_args to the routes the running hybrid has. Its first layout published at
+# POST /api/publish and served /events, /poll and /status; with app.realtime() (tether.js's own routes) they
+# are /api/publish/news, /sse/news, /poll/news and /status/news. A long poll without cursor answers at once,
+# so GET /poll/news tells them apart.
+hybrid_routes() {
+    local code
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$server_port/poll/news" || true)
+    if [[ $code == 200 ]]; then
+        route_args=(--publish-path /api/publish/news --sse-path /sse/news --poll-path /poll/news --status-path /status/news)
+    else
+        route_args=(--publish-path /api/publish --sse-path /events --poll-path /poll --status-path /status)
+    fi
+}
+
 # run_attack NAME EXAMPLE NORMAL_PATH ARGS...: a fresh server, the attack, the server stopped; appends a record.
 run_attack() {
     local name=$1 example=$2 normal_path=$3 out rc=0 code
@@ -132,6 +147,11 @@ run_attack() {
     if ! launch_server "$example" --threads 1; then
         failures+=("$name: $example did not start")
         return
+    fi
+    route_args=()
+    if [[ $example == hybrid ]]; then
+        hybrid_routes
+        [[ $normal_path == @poll ]] && normal_path=${route_args[5]}
     fi
     code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$server_port$normal_path" || true)
     if [[ $code != 200 ]]; then
@@ -143,7 +163,7 @@ run_attack() {
     local cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 "$(awk -v d="$DUR" 'BEGIN { printf "%d", d + 180 }')"
                "$attack_load" "$name" --port "$server_port" --server-pid "$server_pid" --duration "$DUR"
                --quiet "$QUIET" --after "$AFTER" --normal-path "$normal_path" --normal-rate "$NORMAL_RATE"
-               --normal-deadline-ms "$NORMAL_DEADLINE_MS" --rss-limit-mib "$RSS_LIMIT_MIB" "$@")
+               --normal-deadline-ms "$NORMAL_DEADLINE_MS" --rss-limit-mib "$RSS_LIMIT_MIB" "${route_args[@]}" "$@")
     log "$name: $example on port $server_port (pid $server_pid)"
     "${cmd[@]}" >"$out" 2>"$work_dir/$name.err" || rc=$?
     if ! kill -0 "$server_pid" 2>/dev/null || grep -q ' stopped=server-died ' "$out"; then

@@ -54,7 +54,16 @@ struct options {
     int rcvbuf = 4096;
     std::string path;
     std::string payload = "escape";
+    // The target's routes (run.sh passes the layout the example has; these are examples/hybrid's).
+    std::string publish_path = "/api/publish";   // POST, raw body: one message
+    std::string sse_path = "/events";
+    std::string poll_path = "/poll";             // long poll: without ?since= it answers at once with "next"
+    std::string status_path = "/status";         // short poll
+    std::string ws_path = "/ws";                 // tether's pubsub protocol
+    std::string topic = "news";
 };
+
+inline bool success(int status) { return status >= 200 && status <= 299; }
 
 template <class T>
 inline T or_default(T value, T fallback) {
@@ -178,9 +187,13 @@ inline std::optional<std::pair<std::string, std::uint64_t>> split_cursor(std::st
     if (std::from_chars(tail.data(), tail.data() + tail.size(), sequence).ec != std::errc{}) return std::nullopt;
     return std::pair{std::string(cursor.substr(0, dash)), sequence};
 }
-// The topic's current sequence from GET /poll (hybrid: answers at once with "next" when given no cursor).
-inline std::optional<std::uint64_t> topic_sequence(std::uint16_t port) {
-    const auto r = http_exchange(port, "GET /poll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5s);
+inline std::string get_request(std::string_view target) {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+// The topic's current sequence from a long poll without cursor, which answers at once with "next".
+inline std::optional<std::uint64_t> topic_sequence(const options& o) {
+    const auto r = http_exchange(o.port, get_request(o.poll_path), 5s);
     if (r.status != 200) return std::nullopt;
     const auto cursor = next_cursor(r.body);
     if (!cursor) return std::nullopt;
@@ -189,18 +202,53 @@ inline std::optional<std::uint64_t> topic_sequence(std::uint16_t port) {
     return parts->second;
 }
 
-// Fills the hybrid example's topic: `count` POSTs of `body`. False (with a message) if the server refuses.
-inline bool publish_history(std::uint16_t port, std::uint64_t count, const std::string& body) {
-    const std::string request = post_request("/api/publish", body);
+// The largest message of at most `wanted` bytes the publish route accepts (an example may cap its messages
+// below what the library allows: hybrid validates its own): halving until one is accepted, then bisecting
+// between that and the last refused size. Each accepted probe publishes one message. 0 when even one byte is
+// refused, or the refusal is not a 4xx (not a size problem).
+inline std::uint64_t fit_publish_size(const options& o, std::uint64_t wanted, std::string* refusal) {
+    auto accepted = [&](std::uint64_t size) {
+        const auto r = http_exchange(o.port, post_request(o.publish_path, payload_bytes(o.payload, size)), 10s, 256);
+        if (success(r.status)) return 1;
+        if (refusal && refusal->empty()) *refusal = std::to_string(r.status) + (r.error.empty() ? "" : " (" + r.error + ")");
+        return r.status >= 400 && r.status <= 499 ? 0 : -1;
+    };
+    std::uint64_t refused = 0;
+    std::uint64_t size = wanted;
+    for (; size > 0; size /= 2) {
+        const int a = accepted(size);
+        if (a < 0) return 0;
+        if (a > 0) break;
+        refused = size;
+    }
+    if (size == 0 || refused == 0) return size;
+    while (refused - size > 1) {   // invariant: size accepted, refused refused
+        const std::uint64_t middle = size + (refused - size) / 2;
+        const int a = accepted(middle);
+        if (a < 0) return size;
+        (a > 0 ? size : refused) = middle;
+    }
+    return size;
+}
+
+// Fills the target's topic: `count` POSTs of `body`. False (with a message) if the server refuses.
+inline bool publish_history(const options& o, std::uint64_t count, const std::string& body) {
+    const std::string request = post_request(o.publish_path, body);
     for (std::uint64_t i = 0; i < count; ++i) {
-        const auto r = http_exchange(port, request, 10s, 256);
-        if (r.status != 201) {
-            std::fprintf(stderr, "attack_load: setup: POST /api/publish %" PRIu64 " answered %d %s\n", i, r.status,
-                         r.error.c_str());
+        const auto r = http_exchange(o.port, request, 10s, 256);
+        if (!success(r.status)) {
+            std::fprintf(stderr, "attack_load: setup: POST %s %" PRIu64 " answered %d %s\n", o.publish_path.c_str(), i,
+                         r.status, r.error.c_str());
             return false;
         }
     }
     return true;
+}
+
+// " (the target refuses more than N bytes: 422)" when fit_publish_size had to shrink the message.
+inline std::string shrunk(std::uint64_t wanted, std::uint64_t used, const std::string& refusal) {
+    if (used >= wanted) return "";
+    return " (" + std::to_string(wanted) + " B refused with " + refusal + ": sent " + std::to_string(used) + " B)";
 }
 
 class attack_base : public hooks {

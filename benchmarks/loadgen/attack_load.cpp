@@ -8,6 +8,8 @@
 //               [--normal-source 127.0.0.2|any]
 //               [--rss-limit-mib 4096] [knobs: --connections N --requests N --size B --history N --rate R
 //               --websockets N --rcvbuf B --path P --payload plain|escape|newline]
+//               [routes: --publish-path /api/publish --sse-path /events --poll-path /poll --status-path /status
+//               --ws-path /ws --topic news]
 //
 // The attacks (knobs that apply, defaults in brackets; each is one finding of the issue):
 //   chunk-ext        GET /x, Transfer-Encoding: chunked, endless one-byte chunks each carrying a --size [4000]
@@ -34,8 +36,11 @@
 //   publish-flood    one WebSocket on /ws publishing {"type":"publish","topic":"news",...} as fast as it can;
 //                    publishes accepted (the topic's sequence before and after, from GET /poll) and the code
 //                    that ended it
-// The targets are examples/hybrid (publish, /ws, /events, /poll, /status) and examples/hello (/plaintext) or
-// a *_web example (/tether.js); run.sh says which attack runs against which.
+// The routes named above are the defaults of the route options (examples/hybrid's); run.sh passes the layout
+// the example it starts actually has. A message size the publish route refuses (4xx) is halved until it is
+// accepted, and the report says so: an example may cap its own messages below the library's limits. The
+// targets are examples/hybrid, examples/hello (/plaintext) and a *_web example (/tether.js); run.sh says which
+// attack runs against which.
 //
 // Method. A fresh server per attack (run.sh). The tool first runs the attack's setup, then the normal client
 // alone for --quiet seconds (baseline RSS, quiet latency), then the attack for --duration seconds, then closes
@@ -89,6 +94,8 @@ using namespace std::chrono_literals;
                  "       [--normal-source 127.0.0.2|any]\n"
                  "       [--rss-limit-mib 4096] [--connections N] [--requests N] [--size B] [--history N]\n"
                  "       [--rate R] [--websockets N] [--rcvbuf B] [--path P] [--payload plain|escape|newline]\n"
+                 "       [--publish-path /api/publish] [--sse-path /events] [--poll-path /poll] [--status-path /status]\n"
+                 "       [--ws-path /ws] [--topic news]\n"
                  "attacks: chunk-ext pipeline-static pipeline-poll sub-churn history flood stalled-body sse-stall\n"
                  "         slowloris-fin ws-fin ws-oversize bad-host publish-flood\n",
                  why.c_str());
@@ -136,6 +143,12 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--rcvbuf") o.rcvbuf = number<int>(arg, v);
         else if (arg == "--path") o.path = std::string(v);
         else if (arg == "--payload") o.payload = std::string(v);
+        else if (arg == "--publish-path") o.publish_path = std::string(v);
+        else if (arg == "--sse-path") o.sse_path = std::string(v);
+        else if (arg == "--poll-path") o.poll_path = std::string(v);
+        else if (arg == "--status-path") o.status_path = std::string(v);
+        else if (arg == "--ws-path") o.ws_path = std::string(v);
+        else if (arg == "--topic") o.topic = std::string(v);
         else usage("unknown option " + std::string(arg));
     }
     if (o.port == 0) usage("--port is required");

@@ -52,24 +52,30 @@ public:
             request_ = "GET " + (o_.path.empty() ? std::string("/tether.js") : o_.path) + " HTTP/1.1\r\nHost: x\r\n\r\n";
             return true;
         }
-        // A long history, then the oldest cursor the topic still recovers from: the halving search copes
-        // with a server that keeps fewer messages (or bytes) than were published.
+        // A long history of the largest messages the target takes, then the oldest cursor the topic still
+        // recovers from: the halving search copes with a server that keeps fewer messages (or bytes) than were
+        // published.
         const std::uint64_t history = or_default<std::uint64_t>(o_.history, 1024);
-        if (!publish_history(o_.port, history, payload_bytes(o_.payload, or_default<std::uint64_t>(o_.size, 65536))))
+        const std::uint64_t wanted = or_default<std::uint64_t>(o_.size, 65536);
+        size_ = fit_publish_size(o_, wanted, &refusal_);
+        if (size_ == 0 || !publish_history(o_, history - 1, payload_bytes(o_.payload, size_))) {
+            std::fprintf(stderr, "attack_load: setup: %s refused every message size (%s)\n", o_.publish_path.c_str(),
+                         refusal_.c_str());
             return false;
-        const auto first = http_exchange(o_.port, "GET /poll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5s);
+        }
+        const auto first = http_exchange(o_.port, get_request(o_.poll_path), 5s);
         const auto cursor = first.status == 200 ? next_cursor(first.body) : std::nullopt;
         const auto parts = cursor ? split_cursor(*cursor) : std::nullopt;
         if (!parts) {
-            std::fprintf(stderr, "attack_load: setup: GET /poll gave no cursor (%d %s)\n", first.status, first.error.c_str());
+            std::fprintf(stderr, "attack_load: setup: GET %s gave no cursor (%d %s)\n", o_.poll_path.c_str(),
+                         first.status, first.error.c_str());
             return false;
         }
         for (std::uint64_t gap = std::min(parts->second, history); gap > 0; gap /= 2) {
-            const std::string since = parts->first + "-" + std::to_string(parts->second - gap);
-            const std::string probe = "GET /status?since=" + since + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-            const auto r = http_exchange(o_.port, probe, 30s, 512u << 20);
+            const std::string target = o_.status_path + "?since=" + parts->first + "-" + std::to_string(parts->second - gap);
+            const auto r = http_exchange(o_.port, get_request(target), 30s, 512u << 20);
             if (r.status == 200 && r.body.find("\"recovered\":true") != std::string::npos) {
-                request_ = "GET /status?since=" + since + " HTTP/1.1\r\nHost: x\r\n\r\n";
+                request_ = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
                 answer_bytes_ = r.body.size();
                 replay_ = gap;
                 return true;
@@ -96,7 +102,9 @@ public:
                         " pipelined requests written on " + std::to_string(connections()) +
                         " connections that never read";
         if (polls_)
-            s += " (cursor " + std::to_string(replay_) + " messages back: " + mib(answer_bytes_) + " MiB per answer)";
+            s += " (cursor " + std::to_string(replay_) + " messages of " + std::to_string(size_) + " B back: " +
+                 mib(answer_bytes_) + " MiB per answer" + shrunk(or_default<std::uint64_t>(o_.size, 65536), size_, refusal_) +
+                 ")";
         return s + "; still open at the end " + std::to_string(still_open_) + "; " + saw();
     }
 
@@ -108,6 +116,8 @@ private:
     std::string block_;
     std::uint64_t answer_bytes_ = 0;
     std::uint64_t replay_ = 0;
+    std::uint64_t size_ = 0;
+    std::string refusal_;
     std::uint64_t written_ = 0;
     std::size_t still_open_ = 0;
 };
@@ -116,13 +126,20 @@ private:
 class history final : public attack_base {
 public:
     using attack_base::attack_base;
+    bool setup() override {
+        size_ = fit_publish_size(o_, wanted(), &refusal_);
+        if (size_ == 0)
+            std::fprintf(stderr, "attack_load: setup: %s refused every size (%s)\n", o_.publish_path.c_str(),
+                         refusal_.c_str());
+        return size_ > 0;
+    }
     void start() override {
-        request_ = post_request("/api/publish", payload_bytes(o_.payload, size()));
+        request_ = post_request(o_.publish_path, payload_bytes(o_.payload, size_));
         for (std::uint64_t i = 0; i < or_default<std::uint64_t>(o_.connections, 2); ++i) loop_->open(0);
     }
     void on_connected(conn& c) override { next(c); }
     void on_response(conn& c, int status, std::string_view) override {
-        if (status == 201) ++published_;
+        if (success(status)) ++published_;
         next(c);
     }
     void on_end(conn&, end_reason, int) override {
@@ -132,12 +149,13 @@ public:
         }
     }
     std::string outcome() override {
-        return std::to_string(published_) + " messages of " + std::to_string(size()) + " B (" + o_.payload +
-               " payload) published, " + mib(published_ * size()) + " MiB of payload; " + saw();
+        return std::to_string(published_) + " messages of " + std::to_string(size_) + " B (" + o_.payload +
+               " payload) published" + shrunk(wanted(), size_, refusal_) + ", " + mib(published_ * size_) +
+               " MiB of payload; " + saw();
     }
 
 private:
-    std::uint64_t size() const { return or_default<std::uint64_t>(o_.size, 65536); }
+    std::uint64_t wanted() const { return or_default<std::uint64_t>(o_.size, 65536); }
     void next(conn& c) {
         if (running_ && sent_ < or_default<std::uint64_t>(o_.requests, 100'000)) {
             ++sent_;
@@ -145,6 +163,8 @@ private:
         }
     }
     std::string request_;
+    std::string refusal_;
+    std::uint64_t size_ = 0;
     std::uint64_t sent_ = 0;
     std::uint64_t published_ = 0;
 };
@@ -158,7 +178,7 @@ public:
         for (std::uint64_t i = 0; i < connections(); ++i) loop_->open(0);
     }
     void on_connected(conn& c) override {
-        loop_->send(c, "POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        loop_->send(c, "POST " + o_.publish_path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
                        "Content-Length: " + std::to_string(size()) + "\r\n\r\n");
         loop_->stream(c, block_.data(), block_.size(), size() - 1);
     }

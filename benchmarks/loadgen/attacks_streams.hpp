@@ -19,9 +19,9 @@ class sub_churn final : public attack_base {
 public:
     using attack_base::attack_base;
     void start() override {
-        writer_.prepare_pairs(*loop_, R"({"type":"subscribe","topic":"news"})", R"({"type":"unsubscribe","topic":"news"})",
-                              256);
-        loop_->open_websocket(0, "/ws");
+        writer_.prepare_pairs(*loop_, R"({"type":"subscribe","topic":")" + o_.topic + "\"}",
+                              R"({"type":"unsubscribe","topic":")" + o_.topic + "\"}", 256);
+        loop_->open_websocket(0, o_.ws_path);
         started_ = clock_type::now();
     }
     void on_ws_open(conn& c) override { on_drained(c); }
@@ -69,7 +69,7 @@ public:
             conn* c = nullptr;
             if (ws) {
                 ++opened_ws_;
-                c = loop_->open_websocket(websocket, "/ws");
+                c = loop_->open_websocket(websocket, o_.ws_path);
             } else {
                 ++opened_idle_;
                 c = loop_->open(idle);
@@ -134,11 +134,15 @@ class sse_stall final : public attack_base {
 public:
     using attack_base::attack_base;
     enum role : int { stream = 1, publisher = 2 };
+    bool setup() override {
+        size_ = fit_publish_size(o_, wanted(), &refusal_);
+        return size_ > 0;
+    }
     void start() override {
-        request_ = post_request("/api/publish", payload_bytes(o_.payload, or_default<std::uint64_t>(o_.size, 4096)));
+        request_ = post_request(o_.publish_path, payload_bytes(o_.payload, size_));
         for (std::uint64_t i = 0; i < streams(); ++i) {
             if (conn* c = loop_->open(stream, false, o_.rcvbuf))
-                loop_->send(*c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+                loop_->send(*c, "GET " + o_.sse_path + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
         }
         publisher_ = loop_->open(publisher);
         started_ = clock_type::now();
@@ -149,7 +153,7 @@ public:
     }
     void on_response(conn& c, int status, std::string_view) override {
         --in_flight_;
-        ++(status == 201 ? published_ : failed_);
+        ++(success(status) ? published_ : failed_);
         publish(c);
     }
     void on_end(conn& c, end_reason, int) override {
@@ -168,11 +172,13 @@ public:
     }
     std::string outcome() override {
         return std::to_string(streams()) + " SSE streams never read while " + std::to_string(published_) +
-               " messages were published; streams still open at the end " + std::to_string(still_open_) + "; " + saw();
+               " messages of " + std::to_string(size_) + " B were published" + shrunk(wanted(), size_, refusal_) +
+               "; streams still open at the end " + std::to_string(still_open_) + "; " + saw();
     }
 
 private:
     std::uint64_t streams() const { return or_default<std::uint64_t>(o_.connections, 200); }
+    std::uint64_t wanted() const { return or_default<std::uint64_t>(o_.size, 4096); }
     void publish(conn& c) {   // pipelined, up to 16 in flight, to keep the rate when answers are slow
         while (running_ && in_flight_ < 16 && sent_ < due_) {
             ++in_flight_;
@@ -181,6 +187,8 @@ private:
         }
     }
     std::string request_;
+    std::string refusal_;
+    std::uint64_t size_ = 0;
     conn* publisher_ = nullptr;
     std::uint64_t in_flight_ = 0, sent_ = 0, due_ = 0, published_ = 0, failed_ = 0, still_open_ = 0;
     clock_type::time_point started_{};
@@ -194,7 +202,7 @@ public:
     [[nodiscard]] bool counts_close_wait() const override { return true; }
     void start() override {
         for (std::uint64_t i = 0; i < connections(); ++i) {
-            if (websocket_) loop_->open_websocket(0, "/ws");
+            if (websocket_) loop_->open_websocket(0, o_.ws_path);
             else loop_->open(0);
         }
     }
@@ -298,7 +306,7 @@ private:
     std::uint64_t size() const { return or_default<std::uint64_t>(o_.size, 2u << 20); }
     void open() {
         ++opens_;
-        loop_->open_websocket(0, "/ws");
+        loop_->open_websocket(0, o_.ws_path);
     }
     std::string block_;
     std::uint32_t mask_ = 0;
@@ -310,7 +318,7 @@ class publish_flood final : public attack_base {
 public:
     using attack_base::attack_base;
     bool setup() override {
-        const auto s = topic_sequence(o_.port);
+        const auto s = topic_sequence(o_);
         if (!s) {
             std::fprintf(stderr, "attack_load: setup: GET /poll gave no sequence\n");
             return false;
@@ -320,8 +328,8 @@ public:
     }
     void start() override {
         const std::string data(or_default<std::uint64_t>(o_.size, 16), 'x');
-        writer_.prepare(*loop_, R"({"type":"publish","topic":"news","data":")" + data + "\"}", 256);
-        loop_->open_websocket(0, "/ws");
+        writer_.prepare(*loop_, R"({"type":"publish","topic":")" + o_.topic + R"(","data":")" + data + "\"}", 256);
+        loop_->open_websocket(0, o_.ws_path);
         started_ = clock_type::now();
     }
     void on_ws_open(conn& c) override { on_drained(c); }
@@ -341,7 +349,7 @@ public:
         const bool closed_by_server = ended_ != clock_type::time_point{};
         if (!closed_by_server) ended_ = clock_type::now();
         loop_->close_all();   // stop publishing before counting
-        const auto after = topic_sequence(o_.port);
+        const auto after = topic_sequence(o_);
         accepted_ = after ? *after - before_ : 0;
         counted_ = after.has_value();
         closed_by_server_ = closed_by_server;
