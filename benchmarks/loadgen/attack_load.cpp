@@ -267,11 +267,11 @@ int run(const options& o) {
     auto quantile = [](const normal_stats& s, double p) { return s.served ? ms(s.latency.quantile(p)) : std::string("n/a"); };
     std::printf("result attack=%s duration_s=%.1f stopped=%s baseline_kib=%ld peak_kib=%ld delta_kib=%ld after_kib=%ld "
                 "served=%" PRIu64 " attempted=%" PRIu64 " p50_ms=%s p99_ms=%s max_ms=%s quiet_served=%" PRIu64
-                " quiet_attempted=%" PRIu64 " quiet_p99_ms=%s close_wait_peak=%d\n",
+                " quiet_attempted=%" PRIu64 " quiet_p99_ms=%s close_wait_peak=%d normal_source=%s\n",
                 o.attack.c_str(), attacked, stopped.c_str(), baseline, peak, peak - baseline, after_rss, n.served,
                 n.attempted, quantile(n, 0.5).c_str(), quantile(n, 0.99).c_str(),
                 n.served ? ms(n.latency.max()).c_str() : "n/a", q.served, q.attempted, quantile(q, 0.99).c_str(),
-                close_wait_peak);
+                close_wait_peak, normal.source().empty() ? "default" : normal.source().c_str());
     std::printf("failures %s\n", counts(n.failures).c_str());
     std::printf("outcome %s\n", outcome.c_str());
     std::fflush(stdout);

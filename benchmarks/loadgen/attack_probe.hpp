@@ -182,6 +182,7 @@ public:
     void enter(phase p) { phase_ = p; }
     // Valid once stopped.
     [[nodiscard]] const normal_stats& stats(phase p) const { return stats_[p]; }
+    [[nodiscard]] const std::string& source() const { return o_.source; }   // "" when it fell back
 
 private:
     void run() {
@@ -289,9 +290,12 @@ private:
             local.sin_family = AF_INET;
             if (::inet_pton(AF_INET, o_.source.c_str(), &local.sin_addr) != 1 ||
                 ::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
-                const int e = errno;
+                // A host without 127/8 on lo (some containers): share the attacker's address, and say so.
+                std::fprintf(stderr, "attack_load: normal client cannot bind %s (%s); connecting from the default\n",
+                             o_.source.c_str(), std::strerror(errno));
+                o_.source.clear();
                 drop();
-                return std::string("bind ") + o_.source + ": " + std::strerror(e);
+                return connect_fd(deadline);
             }
         }
         sockaddr_in a{};
