@@ -242,8 +242,10 @@ report=$work_dir/report.md
     echo "Quiet p99 (the normal client alone, before each attack), ms:"\
          "$(while IFS=$'\t' read -r name _ _ result _ _; do printf '%s %s; ' "$name" "$(field "$result" quiet_p99_ms)"; done <"$records" | sed 's/; $//')."
     shared=$(while IFS=$'\t' read -r name _ _ result _ _; do
-                 [[ $(field "$result" normal_source) == default ]] && printf '%s ' "$name"; done <"$records")
-    [[ -n $shared ]] && echo "**The normal client could not bind 127.0.0.2 and shared the attacker's address in: ${shared% }.**"
+                 if [[ $(field "$result" normal_source) == default ]]; then printf '%s ' "$name"; fi; done <"$records")
+    if [[ -n $shared ]]; then
+        echo "**The normal client could not bind 127.0.0.2 and shared the attacker's address in: ${shared% }.**"
+    fi
     echo "CLOSE-WAIT is counted from /proc/net/tcp: the server's sockets on its port whose peer sent FIN and which the"
     echo "server has not closed. \"server closed N (FIN)\" counts the attacker's connections that saw EOF, \"reset\" those"
     echo "that saw ECONNRESET; idle connections of the flood count as held once TCP-connected, accepted or not (a server"
