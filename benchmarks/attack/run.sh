@@ -23,6 +23,11 @@
 #   SSE_STALL_DUR [35]                   seconds of the sse-stall attack: longer than the servers' 30 s
 #                    stalled-writer timeout (send_timeout), so a stream dropped by it shows
 #   RSS_LIMIT_MIB [4096; smoke 1024]     an attack stops early when the server's RSS passes this
+#   SERVER_HOST [127.0.0.1]              the address the examples bind and the attacker connects to. A server
+#                    may exempt loopback peers from its per-address caps (tether does by default), so on 127.0.0.1
+#                    the flood meets only the server-wide caps; give this host's non-loopback address (hostname -I)
+#                    to attack as a remote peer would. The normal client connects from 127.0.0.2 either way.
+#                    (The examples then listen on that interface for the run.)
 #   SERVER_FD_LIMIT [1024]               the servers' soft descriptor limit (the usual default of a login
 #                    shell), so the connection flood meets the limit a default deployment has
 #   SERVER_CPU [0]  CLIENT_CPU [1]       cores for taskset
@@ -52,6 +57,7 @@ if (( smoke )); then DUR=1.5; QUIET=0.3; AFTER=0.3; RSS_LIMIT_MIB=1024; SSE_STAL
 NORMAL_RATE=${NORMAL_RATE:-50}
 NORMAL_DEADLINE_MS=${NORMAL_DEADLINE_MS:-1000}
 SERVER_FD_LIMIT=${SERVER_FD_LIMIT:-1024}
+SERVER_HOST=${SERVER_HOST:-127.0.0.1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/attack.md}
@@ -132,7 +138,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # so GET /poll/news tells them apart.
 hybrid_routes() {
     local code
-    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$server_port/poll/news" || true)
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$SERVER_HOST:$server_port/poll/news" || true)
     if [[ $code == 200 ]]; then
         route_args=(--publish-path /api/publish/news --sse-path /sse/news --poll-path /poll/news --status-path /status/news)
     else
@@ -144,7 +150,7 @@ hybrid_routes() {
 run_attack() {
     local name=$1 example=$2 normal_path=$3 out rc=0 code
     shift 3
-    if ! launch_server "$example" --threads 1; then
+    if ! launch_server "$example" --threads 1 --host "$SERVER_HOST"; then
         failures+=("$name: $example did not start")
         return
     fi
@@ -153,7 +159,7 @@ run_attack() {
         hybrid_routes
         [[ $normal_path == @poll ]] && normal_path=${route_args[5]}
     fi
-    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$server_port$normal_path" || true)
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$SERVER_HOST:$server_port$normal_path" || true)
     if [[ $code != 200 ]]; then
         failures+=("$name: $example answered GET $normal_path with ${code:-nothing}, not 200")
         stop_server
@@ -161,7 +167,7 @@ run_attack() {
     fi
     out=$work_dir/$name.out
     local cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 "$(awk -v d="$DUR" 'BEGIN { printf "%d", d + 180 }')"
-               "$attack_load" "$name" --port "$server_port" --server-pid "$server_pid" --duration "$DUR"
+               "$attack_load" "$name" --host "$SERVER_HOST" --port "$server_port" --server-pid "$server_pid" --duration "$DUR"
                --quiet "$QUIET" --after "$AFTER" --normal-path "$normal_path" --normal-rate "$NORMAL_RATE"
                --normal-deadline-ms "$NORMAL_DEADLINE_MS" --rss-limit-mib "$RSS_LIMIT_MIB" "${route_args[@]}" "$@")
     log "$name: $example on port $server_port (pid $server_pid)"
@@ -198,12 +204,12 @@ report=$work_dir/report.md
 {
     echo "# Hostile clients: one attack at a time against a fresh server (issue 16)"
     echo
-    echo "- command: \`ATTACK_DUR=$DUR ATTACK_QUIET=$QUIET ATTACK_AFTER=$AFTER NORMAL_RATE=$NORMAL_RATE SERVER_FD_LIMIT=$SERVER_FD_LIMIT $command_line\`"
+    echo "- command: \`ATTACK_DUR=$DUR ATTACK_QUIET=$QUIET ATTACK_AFTER=$AFTER NORMAL_RATE=$NORMAL_RATE SERVER_FD_LIMIT=$SERVER_FD_LIMIT SERVER_HOST=$SERVER_HOST $command_line\`"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$repo_root" diff --quiet HEAD -- include examples benchmarks 2>/dev/null || echo ' + uncommitted changes')"
     echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r);"\
          "load average at start / end: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- tools: $(g++ --version | head -1), build type ${build_type:-unset}"
-    echo "- method: a fresh server per attack (\`taskset -c $SERVER_CPU <example> --threads 1\`, soft descriptor limit"\
+    echo "- method: a fresh server per attack (\`taskset -c $SERVER_CPU <example> --threads 1 --host $SERVER_HOST\`, soft descriptor limit"\
          "$SERVER_FD_LIMIT); \`taskset -c $CLIENT_CPU attack_load <attack>\` runs the attack's setup, then the normal"\
          "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s (sse-stall: ${SSE_STALL_DUR} s, past the"\
          "servers' 30 s stalled-writer timeout), then closes every attacking socket and"\

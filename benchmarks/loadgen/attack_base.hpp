@@ -37,6 +37,7 @@ using namespace std::chrono_literals;
 // What the command line sets (attack_load.cpp parses it).
 struct options {
     std::string attack;
+    std::string host = "127.0.0.1";   // the server's IPv4 address
     std::uint16_t port = 0;
     int server_pid = 0;
     double duration = 10;
@@ -107,7 +108,7 @@ struct exchange_result {
     std::string body;
     std::string error;
 };
-inline exchange_result http_exchange(std::uint16_t port, std::string_view request, std::chrono::milliseconds timeout,
+inline exchange_result http_exchange(const options& o, std::string_view request, std::chrono::milliseconds timeout,
                               std::size_t body_cap = 1 << 20) {
     exchange_result r;
     const auto deadline = clock_type::now() + timeout;
@@ -115,8 +116,8 @@ inline exchange_result http_exchange(std::uint16_t port, std::string_view reques
     if (fd < 0) return {-1, {}, std::strerror(errno)};
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(o.port);
+    ::inet_pton(AF_INET, o.host.c_str(), &a.sin_addr);   // checked when the options were parsed
     timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -193,7 +194,7 @@ inline std::string get_request(std::string_view target) {
 
 // The topic's current sequence from a long poll without cursor, which answers at once with "next".
 inline std::optional<std::uint64_t> topic_sequence(const options& o) {
-    const auto r = http_exchange(o.port, get_request(o.poll_path), 5s);
+    const auto r = http_exchange(o, get_request(o.poll_path), 5s);
     if (r.status != 200) return std::nullopt;
     const auto cursor = next_cursor(r.body);
     if (!cursor) return std::nullopt;
@@ -208,7 +209,7 @@ inline std::optional<std::uint64_t> topic_sequence(const options& o) {
 // refused, or the refusal is not a 4xx (not a size problem).
 inline std::uint64_t fit_publish_size(const options& o, std::uint64_t wanted, std::string* refusal) {
     auto accepted = [&](std::uint64_t size) {
-        const auto r = http_exchange(o.port, post_request(o.publish_path, payload_bytes(o.payload, size)), 10s, 256);
+        const auto r = http_exchange(o, post_request(o.publish_path, payload_bytes(o.payload, size)), 10s, 256);
         if (success(r.status)) return 1;
         if (refusal && refusal->empty()) *refusal = std::to_string(r.status) + (r.error.empty() ? "" : " (" + r.error + ")");
         return r.status >= 400 && r.status <= 499 ? 0 : -1;
@@ -235,7 +236,7 @@ inline std::uint64_t fit_publish_size(const options& o, std::uint64_t wanted, st
 inline bool publish_history(const options& o, std::uint64_t count, const std::string& body) {
     const std::string request = post_request(o.publish_path, body);
     for (std::uint64_t i = 0; i < count; ++i) {
-        const auto r = http_exchange(o.port, request, 10s, 256);
+        const auto r = http_exchange(o, request, 10s, 256);
         if (!success(r.status)) {
             std::fprintf(stderr, "attack_load: setup: POST %s %" PRIu64 " answered %d %s\n", o.publish_path.c_str(), i,
                          r.status, r.error.c_str());

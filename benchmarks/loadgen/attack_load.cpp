@@ -3,7 +3,7 @@
 // and reports what the attack cost: the server's RSS (baseline, peak, after), the normal client's requests
 // served and their latency, and what the attacker saw (statuses, Close codes, resets, closes).
 //
-//   attack_load ATTACK --port N --server-pid PID [--duration 10] [--quiet 1] [--after 1]
+//   attack_load ATTACK --port N --server-pid PID [--host 127.0.0.1] [--duration 10] [--quiet 1] [--after 1]
 //               [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]
 //               [--normal-source 127.0.0.2|any]
 //               [--rss-limit-mib 4096] [knobs: --connections N --requests N --size B --history N --rate R
@@ -73,6 +73,7 @@
 #include <string_view>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <sys/resource.h>
 
 #include "attack_base.hpp"
@@ -89,7 +90,8 @@ using namespace std::chrono_literals;
 [[noreturn]] void usage(const std::string& why, int status = 2) {
     std::fprintf(status ? stderr : stdout,
                  "attack_load: %s\n"
-                 "usage: attack_load ATTACK --port N --server-pid PID [--duration 10] [--quiet 1] [--after 1]\n"
+                 "usage: attack_load ATTACK --port N --server-pid PID [--host 127.0.0.1] [--duration 10] [--quiet 1]\n"
+                 "       [--after 1]\n"
                  "       [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]\n"
                  "       [--normal-source 127.0.0.2|any]\n"
                  "       [--rss-limit-mib 4096] [--connections N] [--requests N] [--size B] [--history N]\n"
@@ -125,6 +127,7 @@ options parse_options(int argc, char** argv) {
         if (i + 1 >= argc) usage("missing value for " + std::string(arg));
         const std::string_view v = argv[++i];
         if (arg == "--port") o.port = number<std::uint16_t>(arg, v);
+        else if (arg == "--host") o.host = std::string(v);
         else if (arg == "--server-pid") o.server_pid = number<int>(arg, v);
         else if (arg == "--duration") o.duration = number<double>(arg, v);
         else if (arg == "--quiet") o.quiet = number<double>(arg, v);
@@ -155,6 +158,9 @@ options parse_options(int argc, char** argv) {
     if (o.server_pid <= 0) usage("--server-pid is required");
     if (o.duration <= 0 || o.normal.rate <= 0) usage("--duration and --normal-rate must be positive");
     if (o.payload != "plain" && o.payload != "escape" && o.payload != "newline") usage("--payload: plain, escape or newline");
+    in_addr check{};
+    if (inet_pton(AF_INET, o.host.c_str(), &check) != 1) usage("--host must be an IPv4 address");
+    o.normal.host = o.host;
     o.normal.port = o.port;
     return o;
 }
@@ -198,7 +204,7 @@ void sleep_seconds(double s) { std::this_thread::sleep_for(std::chrono::duration
 int run(const options& o) {
     raise_descriptor_limit();
     auto attack = make_attack(o);
-    loop l(o.port, *attack);
+    loop l(o.host, o.port, *attack);
     attack->bind(l);
     sampler rss(o.server_pid, o.port, o.rss_limit_mib * 1024, attack->counts_close_wait());
     rss.start();

@@ -99,12 +99,15 @@ struct tally {
 
 class loop {
 public:
-    loop(std::uint16_t port, hooks& h) : hooks_(h), port_(port) {
+    loop(const std::string& host, std::uint16_t port, hooks& h) : hooks_(h), host_(host), port_(port) {
         epoll_ = epoll_create1(EPOLL_CLOEXEC);
         if (epoll_ < 0) die("epoll_create1");
         address_.sin_family = AF_INET;
         address_.sin_port = htons(port);
-        address_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (inet_pton(AF_INET, host.c_str(), &address_.sin_addr) != 1) {
+            std::fprintf(stderr, "attack_load: '%s' is not an IPv4 address\n", host.c_str());
+            std::exit(2);
+        }
         rng_ ^= static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count());
     }
     ~loop() {
@@ -156,7 +159,7 @@ public:
         conn* c = open(role);
         if (c) {
             const std::string key = random_key(random(), random());
-            c->out = websocket_request(path, "127.0.0.1:" + std::to_string(port_), key);
+            c->out = websocket_request(path, host_ + ":" + std::to_string(port_), key);
         }
         return c;
     }
@@ -437,6 +440,7 @@ private:
     }
 
     hooks& hooks_;
+    std::string host_;
     std::uint16_t port_;
     int epoll_ = -1;
     sockaddr_in address_{};

@@ -154,6 +154,7 @@ struct normal_stats {
 };
 
 struct normal_options {
+    std::string host = "127.0.0.1";   // the server's IPv4 address
     std::uint16_t port = 0;
     std::string path = "/plaintext";
     double rate = 50;                                  // requests per second
@@ -165,7 +166,7 @@ struct normal_options {
 class normal_client {
 public:
     explicit normal_client(normal_options o) : o_(std::move(o)) {
-        request_ = "GET " + o_.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(o_.port) + "\r\n" +
+        request_ = "GET " + o_.path + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) + "\r\n" +
                    (o_.fresh ? "Connection: close\r\n" : "") + "\r\n";
     }
     ~normal_client() { stop(); }
@@ -301,7 +302,7 @@ private:
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(o_.port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::inet_pton(AF_INET, o_.host.c_str(), &a.sin_addr);   // checked when the options were parsed
         if (::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
             const int e = errno;
             drop();

@@ -63,7 +63,7 @@ public:
                          refusal_.c_str());
             return false;
         }
-        const auto first = http_exchange(o_.port, get_request(o_.poll_path), 5s);
+        const auto first = http_exchange(o_, get_request(o_.poll_path), 5s);
         const auto cursor = first.status == 200 ? next_cursor(first.body) : std::nullopt;
         const auto parts = cursor ? split_cursor(*cursor) : std::nullopt;
         if (!parts) {
@@ -73,7 +73,7 @@ public:
         }
         for (std::uint64_t gap = std::min(parts->second, history); gap > 0; gap /= 2) {
             const std::string target = o_.status_path + "?since=" + parts->first + "-" + std::to_string(parts->second - gap);
-            const auto r = http_exchange(o_.port, get_request(target), 30s, 512u << 20);
+            const auto r = http_exchange(o_, get_request(target), 30s, 512u << 20);
             if (r.status == 200 && r.body.find("\"recovered\":true") != std::string::npos) {
                 request_ = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
                 answer_bytes_ = r.body.size();
