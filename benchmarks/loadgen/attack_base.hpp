@@ -75,6 +75,19 @@ inline double seconds_between(clock_type::time_point a, clock_type::time_point b
     return std::chrono::duration<double>(b - a).count();
 }
 
+// "2.6 ms" below a second, "3.4 s" above.
+inline std::string span(double seconds) {
+    char text[32];
+    if (seconds < 1) std::snprintf(text, sizeof text, "%.1f ms", seconds * 1000);
+    else std::snprintf(text, sizeof text, "%.1f s", seconds);
+    return text;
+}
+
+// Events per second over `seconds`, as an integer.
+inline std::string per_second(std::uint64_t n, double seconds) {
+    return std::to_string(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(n) / seconds) : 0);
+}
+
 inline std::string mib(std::uint64_t bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1024.0 * 1024.0));

@@ -32,17 +32,21 @@ public:
         if (m.find("\"subscribed\"") != std::string_view::npos) ++subscribed_;
         else ++other_;
     }
-    void on_end(conn&, end_reason, int) override { ended_ = clock_type::now(); }
+    void on_end(conn&, end_reason why, int) override {
+        ended_ = clock_type::now();
+        closed_by_server_ = why != end_reason::by_us;
+    }
     void stop() override {
         attack_base::stop();
         if (ended_ == clock_type::time_point{}) ended_ = clock_type::now();
     }
     std::string outcome() override {
         const double s = seconds_between(started_, ended_);
-        char rate[64];
-        std::snprintf(rate, sizeof rate, "%.0f", s > 0 ? static_cast<double>(subscribed_) / s : 0.0);
-        return std::to_string(sent_) + " subscribe/unsubscribe pairs queued, " + std::to_string(subscribed_) +
-               " answered \"subscribed\" (" + rate + "/s), " + std::to_string(other_) + " other answers; " + saw();
+        return std::to_string(sent_) + " subscribe/unsubscribe pairs queued; " + std::to_string(subscribed_) +
+               " answered \"subscribed\" and " + std::to_string(other_) + " otherwise over " + span(s) + " (" +
+               per_second(subscribed_, s) + "/s)" +
+               (closed_by_server_ ? "; the server ended the connection after " + span(s) : std::string()) + "; " +
+               saw();
     }
 
 private:
@@ -51,6 +55,7 @@ private:
     std::uint64_t sent_ = 0;
     std::uint64_t subscribed_ = 0;
     std::uint64_t other_ = 0;
+    bool closed_by_server_ = false;
     clock_type::time_point started_{};
     clock_type::time_point ended_{};
 };
@@ -356,14 +361,11 @@ public:
     }
     std::string outcome() override {
         const double s = seconds_between(started_, ended_);
-        char rate[64];
-        std::snprintf(rate, sizeof rate, "%.0f", s > 0 ? static_cast<double>(accepted_) / s : 0.0);
-        char over[32];
-        std::snprintf(over, sizeof over, "%.1f", s);
         std::string out = std::to_string(sent_) + " publishes queued; " +
-                          (counted_ ? std::to_string(accepted_) + " accepted (" + rate + "/s over " + over + " s)"
-                                    : std::string("accepted: unknown (GET /poll failed)"));
-        out += closed_by_server_ ? "; the server ended the connection" : "; the server never stopped it";
+                          (counted_ ? std::to_string(accepted_) + " accepted over " + span(s) + " (" +
+                                          per_second(accepted_, s) + "/s)"
+                                    : std::string("accepted: unknown (the long poll for the cursor failed)"));
+        out += closed_by_server_ ? "; the server ended the connection after " + span(s) : "; the server never stopped it";
         if (answers_) out += "; " + std::to_string(answers_) + " answers, first: " + first_answer_;
         return out + "; " + saw();
     }
