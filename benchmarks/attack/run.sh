@@ -30,7 +30,9 @@
 #                    (The examples then listen on that interface for the run.)
 #   SERVER_FD_LIMIT [1024]               the servers' soft descriptor limit (the usual default of a login
 #                    shell), so the connection flood meets the limit a default deployment has
-#   SERVER_CPU [0]  CLIENT_CPU [1]       cores for taskset
+#   SERVER_CPU [0]  CLIENT_CPU [1]       cores for taskset: the server, and attack_load
+#   NORMAL_CPU [SERVER_CPU]              the core of the normal client's thread: not the attacker's, whose
+#                    network backlog (loopback packets are processed on the sending core) would delay it
 #   RESULTS [<repo>/benchmarks/results/attack.md; with --smoke, only when set]
 set -euo pipefail
 
@@ -60,6 +62,7 @@ SERVER_FD_LIMIT=${SERVER_FD_LIMIT:-1024}
 SERVER_HOST=${SERVER_HOST:-127.0.0.1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+NORMAL_CPU=${NORMAL_CPU:-$SERVER_CPU}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/attack.md}
 
 # The attacks, in the issue's order: name | example | the normal client's path | attack_load arguments |
@@ -181,7 +184,7 @@ run_attack() {
     local cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 "$(awk -v d="$DUR" 'BEGIN { printf "%d", d + 180 }')"
                "$attack_load" "$name" --host "$SERVER_HOST" --port "$server_port" --server-pid "$server_pid" --duration "$DUR"
                --quiet "$QUIET" --after "$AFTER" --normal-path "$normal_path" --normal-rate "$NORMAL_RATE"
-               --normal-deadline-ms "$NORMAL_DEADLINE_MS" --rss-limit-mib "$RSS_LIMIT_MIB" "${route_args[@]}" "$@")
+               --normal-deadline-ms "$NORMAL_DEADLINE_MS" --normal-cpu "$NORMAL_CPU" --rss-limit-mib "$RSS_LIMIT_MIB" "${route_args[@]}" "$@")
     log "$name: $example on port $server_port (pid $server_pid)"
     "${cmd[@]}" >"$out" 2>"$work_dir/$name.err" || rc=$?
     if ! kill -0 "$server_pid" 2>/dev/null || grep -q ' stopped=server-died ' "$out"; then
@@ -226,7 +229,7 @@ report=$work_dir/report.md
          "client alone for ${QUIET} s (baseline RSS), then the attack for ${DUR} s (sse-stall: ${SSE_STALL_DUR} s, past the"\
          "servers' 30 s stalled-writer timeout), then closes every attacking socket and"\
          "waits ${AFTER} s (RSS after). RSS is the server's VmRSS sampled every 50 ms (peak: the highest sample, or VmHWM"\
-         "when it rose during the attack). The normal client sends GET <normal path> ${NORMAL_RATE} times a second on one"\
+         "when it rose during the attack). The normal client (its own thread, on cpu $NORMAL_CPU) sends GET <normal path> ${NORMAL_RATE} times a second on one"\
          "keep-alive connection from 127.0.0.2 (flood: a new connection per request; the attacker uses 127.0.0.1); latency counts from each request's due time, and"\
          "a request not answered 2xx within ${NORMAL_DEADLINE_MS} ms is not served. An attack stops early when the"\
          "server's RSS passes ${RSS_LIMIT_MIB} MiB."
@@ -234,7 +237,7 @@ report=$work_dir/report.md
          "at most 1 % of its requests unserved."
     (( smoke )) && echo "- **smoke run**: ${DUR} s per attack and small counts; a check that the tool works, not a measurement"
     echo
-    echo "| attack | target (normal path) | budget MiB | RSS baseline / peak / after MiB | Δ MiB | normal served | normal p50 / p99 / max ms | goal | attacker saw |"
+    echo "| attack | target (normal path) | budget MiB | RSS baseline / peak / after MiB | Δ MiB | normal served | normal p50 / p99 / max ms (p99 before the attack) | goal | attacker saw |"
     echo "|---|---|---|---|---|---|---|---|---|"
     while IFS=$'\t' read -r name example normal_path result why outcome; do
         baseline=$(field "$result" baseline_kib); peak=$(field "$result" peak_kib); after=$(field "$result" after_kib)
@@ -254,11 +257,11 @@ report=$work_dir/report.md
         note=""
         [[ $stopped == rss-limit ]] && note="**stopped after $(field "$result" duration_s) s: RSS over $RSS_LIMIT_MIB MiB**; "
         [[ $stopped == server-died ]] && note="**the server died after $(field "$result" duration_s) s**; "
-        echo "| ${what[$name]:-$name} (\`$name\`) | $example ($normal_path) | ${budget:-—} | $(mib "$baseline") / $(mib "$peak") / $(mib "$after") | $(mib "$delta") | $normal | $p50 / $p99 / $max | $goal | $note$outcome |"
+        echo "| ${what[$name]:-$name} (\`$name\`) | $example ($normal_path) | ${budget:-—} | $(mib "$baseline") / $(mib "$peak") / $(mib "$after") | $(mib "$delta") | $normal | $p50 / $p99 / $max ($(field "$result" quiet_p99_ms)) | $goal | $note$outcome |"
     done <"$records"
     echo
-    echo "Quiet p99 (the normal client alone, before each attack), ms:"\
-         "$(while IFS=$'\t' read -r name _ _ result _ _; do printf '%s %s; ' "$name" "$(field "$result" quiet_p99_ms)"; done <"$records" | sed 's/; $//')."
+    echo "The p99 in brackets is the normal client's alone, in the ${QUIET} s before the attack: on a shared machine it shows"
+    echo "how much of a row's latency the machine's other work accounts for."
     shared=$(while IFS=$'\t' read -r name _ _ result _ _; do
                  if [[ $(field "$result" normal_source) == default ]]; then printf '%s ' "$name"; fi; done <"$records")
     if [[ -n $shared ]]; then

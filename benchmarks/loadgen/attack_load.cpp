@@ -5,7 +5,7 @@
 //
 //   attack_load ATTACK --port N --server-pid PID [--host 127.0.0.1] [--duration 10] [--quiet 1] [--after 1]
 //               [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]
-//               [--normal-source 127.0.0.2|any]
+//               [--normal-source 127.0.0.2|any] [--normal-cpu N]
 //               [--rss-limit-mib 4096] [knobs: --connections N --requests N --size B --history N --rate R
 //               --websockets N --rcvbuf B --path P --payload plain|escape|newline]
 //               [routes: --publish-path /api/publish --sse-path /events --poll-path /poll --status-path /status
@@ -93,7 +93,7 @@ using namespace std::chrono_literals;
                  "usage: attack_load ATTACK --port N --server-pid PID [--host 127.0.0.1] [--duration 10] [--quiet 1]\n"
                  "       [--after 1]\n"
                  "       [--normal-path /plaintext] [--normal-rate 50] [--normal-deadline-ms 1000] [--normal-fresh]\n"
-                 "       [--normal-source 127.0.0.2|any]\n"
+                 "       [--normal-source 127.0.0.2|any] [--normal-cpu N]\n"
                  "       [--rss-limit-mib 4096] [--connections N] [--requests N] [--size B] [--history N]\n"
                  "       [--rate R] [--websockets N] [--rcvbuf B] [--path P] [--payload plain|escape|newline]\n"
                  "       [--publish-path /api/publish] [--sse-path /events] [--poll-path /poll] [--status-path /status]\n"
@@ -136,6 +136,7 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--normal-rate") o.normal.rate = number<double>(arg, v);
         else if (arg == "--normal-deadline-ms") o.normal.deadline = std::chrono::milliseconds(number<int>(arg, v));
         else if (arg == "--normal-source") o.normal.source = std::string(v == "any" ? "" : v);
+        else if (arg == "--normal-cpu") o.normal.cpu = number<int>(arg, v);
         else if (arg == "--rss-limit-mib") o.rss_limit_mib = number<long>(arg, v);
         else if (arg == "--connections") o.connections = number<std::uint64_t>(arg, v);
         else if (arg == "--requests") o.requests = number<std::uint64_t>(arg, v);

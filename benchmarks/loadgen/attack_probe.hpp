@@ -16,6 +16,10 @@
 //                  retried once on a new connection, as browsers do for idempotent requests. It connects from
 //                  its own loopback address (127.0.0.2; Linux routes all of 127/8 to lo), so a server's
 //                  per-address caps can tell it from the attacker (127.0.0.1), as they would two real clients.
+//                  It can run on a core of its own (normal_options::cpu, run.sh: the server's), because on
+//                  loopback the kernel processes a socket's outgoing packets on the sender's core: sharing the
+//                  attacker's core, the victim's requests would queue behind gigabytes of attack traffic in
+//                  that core's network backlog, and the tool would measure itself rather than the server.
 // Both attribute what they see to the phase current at the time (quiet before the attack, the attack, after).
 
 #include <algorithm>
@@ -35,6 +39,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -161,6 +166,7 @@ struct normal_options {
     std::chrono::milliseconds deadline{1000};          // from the due time
     bool fresh = false;                                // a new connection per request
     std::string source = "127.0.0.2";                  // local address to connect from ("" : the kernel's choice)
+    int cpu = -1;                                      // the core its thread runs on (-1: the process's)
 };
 
 class normal_client {
@@ -187,6 +193,13 @@ public:
 
 private:
     void run() {
+        if (o_.cpu >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(o_.cpu, &set);
+            if (sched_setaffinity(0, sizeof set, &set) != 0)   // 0: this thread
+                std::fprintf(stderr, "attack_load: normal client cannot run on cpu %d: %s\n", o_.cpu, std::strerror(errno));
+        }
         const auto interval = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / o_.rate));
         const auto start = clock_type::now();
         for (std::uint64_t k = 0; !stopping_.load(); ++k) {
