@@ -195,8 +195,9 @@ run_attack() {
         failures+=("$name: attack_load exited with $rc: $(tail -c 400 "$work_dir/$name.err" | tr '\n' ' ')")
         return
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$example" "$normal_path" "$(grep -m1 '^result ' "$out")" \
-        "$(grep -m1 '^failures ' "$out" | cut -d' ' -f2-)" "$(grep -m1 '^outcome ' "$out" | cut -d' ' -f2-)" >>"$records"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$example" "$normal_path" "$(grep -m1 '^result ' "$out")" \
+        "$(grep -m1 '^failures ' "$out" | cut -d' ' -f2-)" "$(grep -m1 '^outcome ' "$out" | cut -d' ' -f2-)" \
+        "$(grep -m1 '^unmet' "$out" | cut -s -d' ' -f2-)" >>"$records"
     log "$(grep -m1 '^attack_load: '"$name"': RSS' "$work_dir/$name.err" | cut -d' ' -f3- | cut -c1-300)"
 }
 
@@ -233,25 +234,31 @@ report=$work_dir/report.md
          "keep-alive connection from 127.0.0.2 (flood: a new connection per request; the attacker uses 127.0.0.1); latency counts from each request's due time, and"\
          "a request not answered 2xx within ${NORMAL_DEADLINE_MS} ms is not served. An attack stops early when the"\
          "server's RSS passes ${RSS_LIMIT_MIB} MiB."
-    echo "- goal (issue 16): Δ RSS within the attack's documented budget, and the normal client's p99 under 50 ms with"\
-         "at most 1 % of its requests unserved."
+    echo "- goal (issue 16): Δ RSS within the attack's documented budget, the normal client's p99 under 50 ms with"\
+         "at most 1 % of its requests unserved, and the behaviour the issue asks for under that attack (400 for a bad"\
+         "Host, the 1009 Close frame rather than a reset, a close within 1 s of a FIN, 1008 from the rate limits, a"\
+         "stalled stream dropped after send_timeout, a refused chunked body, the soft descriptor limit raised)."
     (( smoke )) && echo "- **smoke run**: ${DUR} s per attack and small counts; a check that the tool works, not a measurement"
     echo
     echo "| attack | target (normal path) | budget MiB | RSS baseline / peak / after MiB | Δ MiB | normal served | normal p50 / p99 / max ms (p99 before the attack) | goal | attacker saw |"
     echo "|---|---|---|---|---|---|---|---|---|"
-    while IFS=$'\t' read -r name example normal_path result why outcome; do
+    while IFS=$'\t' read -r name example normal_path result why outcome unmet; do
         baseline=$(field "$result" baseline_kib); peak=$(field "$result" peak_kib); after=$(field "$result" after_kib)
         delta=$(field "$result" delta_kib); served=$(field "$result" served); attempted=$(field "$result" attempted)
         p50=$(field "$result" p50_ms); p99=$(field "$result" p99_ms); max=$(field "$result" max_ms)
         stopped=$(field "$result" stopped); budget=${budget_mib[$name]:-}
         normal="$served/$attempted"
         [[ $why != none ]] && normal+=" (unserved: $why)"
-        goal=$(awk -v s="$served" -v a="$attempted" -v p="$p99" -v d="$delta" -v b="$budget" -v st="$stopped" 'BEGIN {
+        goal=$(awk -v s="$served" -v a="$attempted" -v p="$p99" -v d="$delta" -v b="$budget" -v st="$stopped" \
+                   -v u="$unmet" 'BEGIN {
             lat = (a > 0 && (a - s) <= a / 100 && p != "n/a" && p + 0 < 50)
             if (b == "") rss = -1; else rss = (st != "rss-limit" && d / 1024 <= b + 0)
-            if (lat && rss != 0) out = "met"; else out = "**missed**:"
-            if (!lat) out = out " p99"
-            if (rss == 0) out = out (lat ? " " : ", ") "RSS"
+            n = 0
+            if (!lat) missed[++n] = "p99"
+            if (rss == 0) missed[++n] = "RSS"
+            if (u != "") missed[++n] = "behaviour (" u ")"
+            if (n == 0) out = "met"
+            else { out = "**missed**: " missed[1]; for (i = 2; i <= n; ++i) out = out ", " missed[i] }
             if (rss == -1) out = out " (no byte budget)"
             print out }')
         note=""

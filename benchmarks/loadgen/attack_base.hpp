@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -73,6 +74,19 @@ inline T or_default(T value, T fallback) {
 
 inline double seconds_between(clock_type::time_point a, clock_type::time_point b) {
     return std::chrono::duration<double>(b - a).count();
+}
+
+// The soft and hard "Max open files" of a process (/proc/PID/limits); -1 where unknown or unlimited.
+inline std::pair<long, long> descriptor_limits(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("Max open files")) continue;
+        long soft = -1, hard = -1;
+        std::sscanf(line.c_str() + 14, "%ld %ld", &soft, &hard);
+        return {soft, hard};
+    }
+    return {-1, -1};
 }
 
 // "2.6 ms" below a second, "3.4 s" above.
@@ -275,6 +289,9 @@ public:
     // The attack has ended; sockets are still open (the loop closes them after outcome()).
     virtual void stop() { running_ = false; }
     virtual std::string outcome() = 0;
+    // What issue 16 asks of the server under this attack, beyond memory and latency (a status, a Close code,
+    // a prompt close, a rate limit), that it did not do; "" when it did or nothing is asked. After stop().
+    virtual std::string unmet() { return ""; }
     [[nodiscard]] virtual bool counts_close_wait() const { return false; }
     void close_wait_seen(int peak) { close_wait_peak_ = peak; }   // the sampler's, over the attack
 

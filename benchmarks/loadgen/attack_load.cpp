@@ -48,8 +48,9 @@
 // server's RSS passes --rss-limit-mib (the machine must stay usable) or the server dies. Everything is bounded
 // in time and count, and every socket is closed before exit.
 //
-// Output: progress on stderr; on stdout three lines for run.sh: "result key=value ...", "failures ..." (why the
-// normal client's unserved requests failed) and "outcome ..." (what the attacker saw, in words). Exit status 0
+// Output: progress on stderr; on stdout four lines for run.sh: "result key=value ...", "failures ..." (why the
+// normal client's unserved requests failed), "outcome ..." (what the attacker saw, in words) and "unmet ..."
+// (what the issue asks of the server under this attack, beyond memory and latency, that it did not do). Exit status 0
 // when the attack ran (whatever it found), 1 when the tool could not run it (setup failed), 2 on bad usage.
 //
 // Why a tool of its own: the attacks need byte-exact control (bodies that never end, FIN after half a header,
@@ -259,6 +260,7 @@ int run(const options& o) {
     attack->close_wait_seen(close_wait_peak);
     attack->stop();
     const std::string outcome = attack->outcome();
+    const std::string unmet = attack->unmet();
 
     rss.enter(after);
     normal.enter(after);
@@ -281,6 +283,7 @@ int run(const options& o) {
                 close_wait_peak, normal.source().empty() ? "default" : normal.source().c_str());
     std::printf("failures %s\n", counts(n.failures).c_str());
     std::printf("outcome %s\n", outcome.c_str());
+    std::printf("unmet %s\n", unmet.c_str());
     std::fflush(stdout);
     std::fprintf(stderr, "attack_load: %s: RSS %ld -> %ld KiB (after %ld), normal %" PRIu64 "/%" PRIu64
                          " served, p99 %s ms; %s\n",

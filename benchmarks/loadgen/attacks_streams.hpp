@@ -40,6 +40,8 @@ public:
         attack_base::stop();
         if (ended_ == clock_type::time_point{}) ended_ = clock_type::now();
     }
+    // The issue: inbound WebSocket messages are rate-limited per connection, 1008 past the limit.
+    std::string unmet() override { return closed_by_server_ ? "" : "never rate-limited"; }
     std::string outcome() override {
         const double s = seconds_between(started_, ended_);
         return std::to_string(sent_) + " subscribe/unsubscribe pairs queued; " + std::to_string(subscribed_) +
@@ -111,12 +113,21 @@ public:
         attack_base::stop();
         final_ws_ = held_ws_;
         final_idle_ = held_idle_;
+        limits_ = descriptor_limits(o_.server_pid);
+    }
+    // The issue: the server raises its soft descriptor limit to the hard one (and caps connections below it).
+    std::string unmet() override {
+        if (limits_.first >= 0 && limits_.second >= 0 && limits_.first < limits_.second)
+            return "the server kept a soft descriptor limit of " + std::to_string(limits_.first) + " (hard " +
+                   std::to_string(limits_.second) + ")";
+        return "";
     }
     std::string outcome() override {
         return "held " + std::to_string(final_ws_) + " WebSockets + " + std::to_string(final_idle_) +
                " idle connections at the end (" + std::to_string(peak_) + " at most) of " +
                std::to_string(websockets()) + " + " + std::to_string(idles()) + " wanted; handshake timeouts " +
-               std::to_string(handshake_timeouts_) + "; " + saw();
+               std::to_string(handshake_timeouts_) + "; the server's descriptor limit: soft " +
+               std::to_string(limits_.first) + ", hard " + std::to_string(limits_.second) + "; " + saw();
     }
 
 private:
@@ -131,6 +142,7 @@ private:
     }
     std::uint64_t opened_ws_ = 0, opened_idle_ = 0, held_ws_ = 0, held_idle_ = 0, pending_ = 0;
     std::uint64_t handshake_timeouts_ = 0, peak_ = 0, final_ws_ = 0, final_idle_ = 0;
+    std::pair<long, long> limits_{-1, -1};
     clock_type::time_point last_scan_{};
 };
 
@@ -174,6 +186,13 @@ public:
     void stop() override {
         attack_base::stop();
         loop_->for_each([&](conn& c) { still_open_ += c.role == stream; });
+    }
+    // The issue: a stream that never reads is dropped after send_timeout (30 s by default), like an HTTP
+    // response. Judged only when the attack outlasted it.
+    std::string unmet() override {
+        if (o_.duration < 32 || still_open_ == 0) return "";
+        return std::to_string(still_open_) + " of " + std::to_string(streams()) + " streams still open after " +
+               span(o_.duration) + " (send_timeout: 30 s)";
     }
     std::string outcome() override {
         return std::to_string(streams()) + " SSE streams never read while " + std::to_string(published_) +
@@ -224,12 +243,20 @@ public:
     void on_end(conn& c, end_reason why, int) override {
         if (why == end_reason::by_us || c.mark == clock_type::time_point{}) return;
         ++closed_;
+        if (clock_type::now() - c.mark <= 1s) ++closed_within_a_second_;
         close_us_.record(static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - c.mark).count()));
     }
     void stop() override {
         attack_base::stop();
         close_wait_now_ = count_close_wait(o_.port);
+    }
+    // The issue: EOF arriving with data is noticed, and the connection closed at once (not after the header
+    // deadline or the ping timeout): within a second, here.
+    std::string unmet() override {
+        if (closed_within_a_second_ >= connections()) return "";
+        return std::to_string(connections() - closed_within_a_second_) + " of " + std::to_string(connections()) +
+               " not closed within 1 s of their FIN";
     }
     std::string outcome() override {
         std::string s = std::to_string(connections()) +
@@ -255,7 +282,7 @@ private:
     }
     bool websocket_;
     tether_bench::histogram close_us_;   // from the FIN to the server's close
-    std::uint64_t closed_ = 0, pongs_ = 0;
+    std::uint64_t closed_ = 0, closed_within_a_second_ = 0, pongs_ = 0;
     int close_wait_now_ = 0;
 };
 
@@ -298,6 +325,16 @@ public:
             else ++eof_first_;
         }
         if (may_open(100'000)) open();
+    }
+    // The issue: the client reads the 1009 Close frame, not a reset (RFC 6455 §7.1.1: close the TCP connection
+    // after the closing handshake, and do not discard unread input into a reset).
+    std::string unmet() override {
+        std::string s;
+        if (const auto lost = reset_first_ + eof_first_ + no_answer_; lost > 0)
+            s = std::to_string(lost) + " of " + std::to_string(attempts_ + no_answer_) + " saw no Close frame";
+        for (const auto& [code, n] : loop_->seen().close_codes)
+            if (code != 1009) s += (s.empty() ? "" : ", ") + std::string("Close ") + std::to_string(code) + "×" + std::to_string(n);
+        return s;
     }
     std::string outcome() override {
         return std::to_string(attempts_) + " messages of " + mib(size()) + " MiB: the Close frame arrived " +
@@ -358,6 +395,11 @@ public:
         accepted_ = after ? *after - before_ : 0;
         counted_ = after.has_value();
         closed_by_server_ = closed_by_server;
+    }
+    // The issue: publishes are rate-limited per connection, 1008 past the limit.
+    std::string unmet() override {
+        if (closed_by_server_) return "";
+        return "never rate-limited (" + per_second(accepted_, seconds_between(started_, ended_)) + " publishes/s)";
     }
     std::string outcome() override {
         const double s = seconds_between(started_, ended_);
