@@ -307,6 +307,26 @@ protected:
         if (!t.errors.empty()) s += "; errors " + counts(t.errors);
         return s;
     }
+    // How many of our connections (those `keep` selects) the server still holds open (ESTABLISHED on its side).
+    // For sockets that never read, the client cannot see the server's close: its FIN waits behind data our zero
+    // window refuses, and the server's socket sits in FIN-WAIT-1 (or is gone) while ours still looks open.
+    template <class Keep>
+    int held_by_server(Keep&& keep) {
+        std::vector<int> ports;
+        loop_->for_each([&](conn& c) {
+            sockaddr_in a{};
+            socklen_t length = sizeof a;
+            if (keep(c) && ::getsockname(c.fd, reinterpret_cast<sockaddr*>(&a), &length) == 0)
+                ports.push_back(ntohs(a.sin_port));
+        });
+        std::sort(ports.begin(), ports.end());
+        int established = 0;
+        for_each_tcp_socket([&](int local, int remote, int state) {
+            if (local == o_.port && state == 1 && std::binary_search(ports.begin(), ports.end(), remote)) ++established;
+        });
+        return established;
+    }
+
     // Opens another connection while the attack runs and fewer than `limit` were ever opened.
     bool may_open(std::uint64_t limit) { return running_ && opens_ < limit; }
 

@@ -29,10 +29,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -52,28 +54,32 @@ namespace attack {
 using clock_type = std::chrono::steady_clock;
 enum phase : int { quiet = 0, under_attack = 1, after = 2, phases = 3 };
 
-// Server sockets on `port` in CLOSE-WAIT (the peer sent FIN, the server has not closed): state 08 in
-// /proc/net/tcp{,6}, whose local_address column ends in the port in hex.
-inline int count_close_wait(int port) {
-    int n = 0;
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, ":%04X", port);
+// Every TCP socket of the machine (/proc/net/tcp and tcp6, proc(5)): local port, remote port and state, as
+// f(local_port, remote_port, state). States are the kernel's numbers: 1 ESTABLISHED, 4 FIN-WAIT-1, 8 CLOSE-WAIT.
+template <class F>
+void for_each_tcp_socket(F&& f) {
+    auto port_of = [](std::string_view address) {   // "0100007F:1F90": the port after the colon, in hex
+        const auto colon = address.rfind(':');
+        return colon == std::string_view::npos ? -1 : static_cast<int>(std::strtol(address.data() + colon + 1, nullptr, 16));
+    };
     for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
         std::ifstream in(file);
         std::string line;
         std::getline(in, line);   // the column names
         while (std::getline(in, line)) {
             // "  sl  local_address rem_address   st ..."
-            const auto colon = line.find(':');
-            if (colon == std::string::npos) continue;
-            const auto local = line.find_first_not_of(' ', colon + 1);
-            const auto local_end = line.find(' ', local);
-            const auto remote_end = line.find(' ', line.find_first_not_of(' ', local_end));
-            const auto st = line.find_first_not_of(' ', remote_end);
-            if (local_end == std::string::npos || st == std::string::npos) continue;
-            if (line.compare(local_end - 5, 5, suffix) == 0 && line.compare(st, 2, "08") == 0) ++n;
+            char local[64], remote[64];
+            unsigned state = 0;
+            if (std::sscanf(line.c_str(), " %*[0-9]: %63s %63s %x", local, remote, &state) != 3) continue;
+            f(port_of(local), port_of(remote), static_cast<int>(state));
         }
     }
+}
+
+// Server sockets on `port` in CLOSE-WAIT: the peer sent FIN and the server has not closed.
+inline int count_close_wait(int port) {
+    int n = 0;
+    for_each_tcp_socket([&](int local, int, int state) { n += local == port && state == 8; });
     return n;
 }
 

@@ -105,7 +105,8 @@ public:
     void stop() override {
         attack_base::stop();
         written_ = loop_->seen().bytes_written / request_.size();
-        still_open_ = loop_->live();
+        held_ = held_by_server([](const conn&) { return true; });
+        dropped_ = static_cast<int>(connections()) - held_;
     }
     std::string outcome() override {
         std::string s = std::to_string(written_) + " of " + std::to_string(requests() * connections()) +
@@ -115,7 +116,8 @@ public:
             s += " (cursor " + std::to_string(replay_) + " messages of " + std::to_string(size_) + " B back: " +
                  mib(answer_bytes_) + " MiB per answer" + shrunk(or_default<std::uint64_t>(o_.size, 65536), size_, refusal_) +
                  ")";
-        return s + "; still open at the end " + std::to_string(still_open_) + "; " + saw();
+        return s + "; at the end the server held " + std::to_string(held_) + " of them and had closed " +
+               std::to_string(dropped_) + "; " + saw();
     }
 
 private:
@@ -129,7 +131,7 @@ private:
     std::uint64_t size_ = 0;
     std::string refusal_;
     std::uint64_t written_ = 0;
-    std::size_t still_open_ = 0;
+    int held_ = 0, dropped_ = 0;
 };
 
 // 4. History with no byte cap: every message kept, in every wire format.

@@ -185,19 +185,21 @@ public:
     }
     void stop() override {
         attack_base::stop();
-        loop_->for_each([&](conn& c) { still_open_ += c.role == stream; });
+        held_ = held_by_server([](const conn& c) { return c.role == stream; });
+        dropped_ = static_cast<int>(streams()) - held_;
     }
     // The issue: a stream that never reads is dropped after send_timeout (30 s by default), like an HTTP
     // response. Judged only when the attack outlasted it.
     std::string unmet() override {
-        if (o_.duration < 32 || still_open_ == 0) return "";
-        return std::to_string(still_open_) + " of " + std::to_string(streams()) + " streams still open after " +
+        if (o_.duration < 32 || held_ == 0) return "";
+        return std::to_string(held_) + " of " + std::to_string(streams()) + " streams still held after " +
                span(o_.duration) + " (send_timeout: 30 s)";
     }
     std::string outcome() override {
         return std::to_string(streams()) + " SSE streams never read while " + std::to_string(published_) +
                " messages of " + std::to_string(size_) + " B were published" + shrunk(wanted(), size_, refusal_) +
-               "; streams still open at the end " + std::to_string(still_open_) + "; " + saw();
+               "; at the end the server still held " + std::to_string(held_) + " of the streams and had dropped " +
+               std::to_string(dropped_) + "; " + saw();
     }
 
 private:
@@ -214,7 +216,8 @@ private:
     std::string refusal_;
     std::uint64_t size_ = 0;
     conn* publisher_ = nullptr;
-    std::uint64_t in_flight_ = 0, sent_ = 0, due_ = 0, published_ = 0, failed_ = 0, still_open_ = 0;
+    std::uint64_t in_flight_ = 0, sent_ = 0, due_ = 0, published_ = 0, failed_ = 0;
+    int held_ = 0, dropped_ = 0;
     clock_type::time_point started_{};
 };
 
