@@ -26,7 +26,7 @@ constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title
 <script>
 const log = (id, t) => { const e = document.getElementById(id); e.textContent += t + '\n'; };
 send.onclick = () => fetch('/api/publish', {method: 'POST', body: msg.value});
-const ws = new WebSocket(`ws://${location.host}/ws`);
+const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
 ws.onopen = () => ws.send(JSON.stringify({type: 'subscribe', topic: 'news'}));
 ws.onmessage = e => { const m = JSON.parse(e.data); if (m.data !== undefined) log('ws', m.data); };
 new EventSource('/events').addEventListener('news', e => log('sse', e.data));

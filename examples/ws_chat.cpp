@@ -62,7 +62,7 @@ constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title
 let ws; const log = t => document.getElementById('log').textContent += t + '\n';
 document.getElementById('join').onclick = () => {
   const q = new URLSearchParams({room: room.value, name: name.value});
-  ws = new WebSocket(`ws://${location.host}/chat?${q}`);
+  ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/chat?${q}`);
   ws.onmessage = e => { const m = JSON.parse(e.data); log(`${m.from}: ${m.text}`); };
   ws.onclose = e => log(`(closed ${e.code} ${e.reason})`);
 };

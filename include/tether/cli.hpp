@@ -1,6 +1,7 @@
 #pragma once
 // Command-line options shared by every example and benchmark server: `--host H`, `--port N`,
-// `--threads N`, `--max-connections N`, so scripts and tests start any of them the same way.
+// `--threads N`, `--max-connections N`, and `--cert FILE --key FILE` to serve https and wss, so
+// scripts and tests start any of them the same way.
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
@@ -16,10 +17,13 @@ inline constexpr std::string_view command_line_usage =
     "  --host H      address to bind (default 127.0.0.1)\n"
     "  --port N      TCP port, 0 for any free port (default 8080)\n"
     "  --threads N   I/O threads (default 1)\n"
-    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n";
+    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n"
+    "  --cert FILE   serve TLS (https, wss) with this PEM certificate chain (leaf first)\n"
+    "  --key FILE    the PEM private key of --cert\n";
 
-// Fills host, port and threads of `defaults` from argv. Throws std::invalid_argument with a
-// message naming the bad option; `--help` throws too, with the usage as its message.
+// Fills host, port, threads and the TLS certificate of `defaults` from argv. Throws
+// std::invalid_argument with a message naming the bad option (or --cert without --key);
+// `--help` throws too, with the usage as its message.
 inline server_options parse_command_line(int argc, char** argv, server_options defaults = {}) {
     auto number = [](std::string_view option, std::string_view text, unsigned long max) {
         unsigned long value = 0;
@@ -29,6 +33,7 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
                                         ", got '" + std::string(text) + "'");
         return value;
     };
+    std::string cert, key;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") throw std::invalid_argument(std::string(command_line_usage));
@@ -42,8 +47,12 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
         } else if (arg == "--max-connections") {
             defaults.max_connections = number(arg, value, 10'000'000);
             if (defaults.max_connections == 0) throw std::invalid_argument("--max-connections: at least 1");
-        } else throw std::invalid_argument("unknown option: " + std::string(arg));
+        } else if (arg == "--cert") cert = std::string(value);
+        else if (arg == "--key") key = std::string(value);
+        else throw std::invalid_argument("unknown option: " + std::string(arg));
     }
+    if (cert.empty() != key.empty()) throw std::invalid_argument("--cert and --key go together");
+    if (!cert.empty()) defaults.tls.certificates.insert(defaults.tls.certificates.begin(), {cert, key});
     return defaults;
 }
 

@@ -276,6 +276,28 @@ const tests = {
     await shot(page, 'dashboard-web');
   },
 
+  // An https page (notifications_web started with --cert/--key): tether.js, loaded over TLS,
+  // delivers over wss and over SSE. Chromium trusts the throwaway key by its SPKI hash, in a fresh
+  // profile; run_browser_tests.sh makes the certificate and gives node its CA.
+  async https() {
+    const {TETHER_TLS_CERT: cert, TETHER_TLS_KEY: key, TETHER_TLS_SPKI: spki} = process.env;
+    assert(cert && key && spki, 'TETHER_TLS_CERT, TETHER_TLS_KEY and TETHER_TLS_SPKI must be set');
+    const server = await startServer(binary('notifications_web'), ['--cert', cert, '--key', key]);
+    assert(server.url.startsWith('https://'), `the example should say https, said ${server.url}`);
+    const browser = await launchBrowser([`--ignore-certificate-errors-spki-list=${spki}`]);
+    let n = 0;
+    for (const transport of ['websocket', 'sse']) {
+      const page = await openPage(browser, `${server.url}/?transports=${transport}`);
+      assert(await page.evaluate(() => location.protocol) === 'https:', 'the page is served over https');
+      await onTransport(page, transport);
+      await publish(server, n + 1, n + 5);
+      await deliveredExactly(page, range(n + 1, n + 5), `five messages over ${transport} on an https page`);
+      await shot(page, `https-${transport}`);
+      n += 5;
+      await page.close();
+    }
+  },
+
   async 'crud-web'() {
     const server = await startServer(binary('crud_web'));
     const browser = await launchBrowser();

@@ -15,6 +15,10 @@ struct server_stats {
     std::uint64_t connections = 0;     // accepted, all time
     std::uint64_t refused_connections = 0;   // closed at accept: over max_connections or the per-address cap
     std::uint64_t refused_streams = 0;       // upgrades and held polls refused: over the stream caps
+    std::uint64_t deferred_replies = 0;      // res.defer() calls
+    std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
+    std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
+    std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
 };
 
 namespace detail {
@@ -22,6 +26,7 @@ namespace detail {
 struct thread_counters {
     std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
     std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
+    std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -31,6 +36,10 @@ struct thread_counters {
         s.connections += connections.load(std::memory_order_relaxed);
         s.refused_connections += refused_connections.load(std::memory_order_relaxed);
         s.refused_streams += refused_streams.load(std::memory_order_relaxed);
+        s.deferred_replies += deferred_replies.load(std::memory_order_relaxed);
+        s.late_replies += late_replies.load(std::memory_order_relaxed);
+        s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
+        s.abandoned_replies += abandoned_replies.load(std::memory_order_relaxed);
     }
 };
 
