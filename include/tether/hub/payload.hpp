@@ -1,6 +1,6 @@
 #pragma once
-// One published message, immutable and shared: its sequence id, its conflation key, and its bytes already
-// encoded once per wire format (say: raw JSON for polling, an unmasked WebSocket frame, an SSE event block).
+// One published message, immutable and shared: its id (epoch and sequence), its conflation key, and its bytes
+// already encoded once per wire format (say: raw JSON for polling, an unmasked WebSocket frame, an SSE event block).
 //
 // Why encode at publish time: a message reaching N subscribers over three transports is framed three times,
 // not N times (uWebSockets' TopicTree frames per subscriber; we do not). The hub does not know the formats;
@@ -32,9 +32,11 @@ class payload final : public ref_counted<payload> {
 public:
     /// Builds a message holding `key` and one encoding per wire format, in one allocation from `memory`
     /// (nullptr: the default resource). Throws std::length_error past 4 GiB, std::bad_alloc on exhaustion.
+    /// `epoch` is the topic's epoch when the message got its sequence (see cursor.hpp): it can change at run
+    /// time on a topic ordered by a backplane, and a transport writing ids takes it from the message.
     static payload_ptr make(std::uint64_t sequence, std::string_view key,
                             std::span<std::string_view const> encodings,
-                            std::pmr::memory_resource* memory = nullptr) {
+                            std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0) {
         if (memory == nullptr) memory = std::pmr::get_default_resource();
         std::size_t bytes = key.size();
         for (auto e : encodings) bytes += e.size();
@@ -45,7 +47,7 @@ public:
         }
         std::size_t const total = header + bytes;
         void* block = memory->allocate(total, alignof(payload));
-        auto* self = ::new (block) payload(memory, sequence, total, encodings.size(), key.size());
+        auto* self = ::new (block) payload(memory, epoch, sequence, total, encodings.size(), key.size());
         char* out = self->trailing();
         // Format i spans [ends[i-1], ends[i]) of the byte area; ends are copied with memcpy so no uint32
         // object lifetime has to be started inside the raw block.
@@ -64,8 +66,12 @@ public:
         return payload_ptr::adopt(self);
     }
 
-    /// The topic-wide, monotonically increasing id (the first message of a topic is 1).
+    /// The topic-wide, monotonically increasing id (the first message of a local topic is 1).
     std::uint64_t sequence() const noexcept { return sequence_; }
+    /// The epoch the sequence belongs to.
+    std::uint64_t epoch() const noexcept { return epoch_; }
+    /// A tombstone holds no encodings: its sequence was claimed but will never be delivered (reported missed).
+    bool tombstone() const noexcept { return format_count_ == 0; }
     /// Conflation key; empty when the publisher gave none (all key-less messages then share one key).
     std::string_view key() const noexcept { return {trailing() + ends_bytes(), key_size_}; }
     std::size_t format_count() const noexcept { return format_count_; }
@@ -85,9 +91,10 @@ public:
     }
 
 private:
-    payload(std::pmr::memory_resource* memory, std::uint64_t sequence, std::size_t allocated,
+    payload(std::pmr::memory_resource* memory, std::uint64_t epoch, std::uint64_t sequence, std::size_t allocated,
             std::size_t format_count, std::size_t key_size) noexcept
         : memory_{memory},
+          epoch_{epoch},
           sequence_{sequence},
           allocated_{allocated},
           format_count_{static_cast<std::uint32_t>(format_count)},
@@ -106,6 +113,7 @@ private:
     }
 
     std::pmr::memory_resource* memory_;
+    std::uint64_t epoch_;
     std::uint64_t sequence_;
     std::size_t allocated_;
     std::uint32_t format_count_;

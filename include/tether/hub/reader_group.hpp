@@ -261,7 +261,13 @@ private:
     bool read_new_messages() {
         for (std::size_t budget = topic_->capacity(); budget != 0; --budget) {
             auto found = topic_->read(next_);
-            if (found.state == ring::slot_state::pending) return false;
+            if (found.state == ring::slot_state::pending) {
+                // Below the topic's floor an empty slot will never fill: its writer skipped those sequences
+                // (topic::skip_to). Subscribers lose them as they would to a lap, and are told the same way.
+                if (next_ >= topic_->history_floor()) return false;
+                group_lapped();
+                continue;
+            }
             if (found.state == ring::slot_state::lapped) {
                 group_lapped();
                 continue;

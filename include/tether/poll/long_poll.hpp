@@ -61,10 +61,11 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
-        auto resume = topic.resume(*since);
+        auto cursor = hub::parse_cursor(*since);
+        auto resume = cursor ? topic.resume(*cursor) : hub::resumption{false, topic.next_sequence()};
         if (!resume.recovered || resume.from < topic.next_sequence()) {
-            append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(), resume.recovered,
-                         o.max_batch, 0);
+            if (resume.recovered) append_batch(body, topic, resume.from, true, o.max_batch, 0, cursor->epoch);
+            else append_batch(body, topic, topic.next_sequence(), false, o.max_batch, 0);
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
@@ -77,8 +78,8 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             return;
         }
         thread.deferred = std::make_unique<net::long_poll_waiter>(
-            handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
-            o.max_batch, [&held, peer] { held.release(peer); });
+            handle, Server::thread_state::template group_for<Policy>(thread, handle), hub::cursor{cursor->epoch, resume.from - 1},
+            o.timeout, o.max_batch, [&held, peer] { held.release(peer); });
     };
 }
 

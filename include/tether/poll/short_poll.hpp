@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <tether/http/etag.hpp>
@@ -28,7 +29,8 @@ inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
-        if (since) resume = topic.resume(*since);
+        auto cursor = since ? hub::parse_cursor(*since) : std::nullopt;
+        if (cursor) resume = topic.resume(*cursor);
         std::uint64_t from = resume.recovered ? resume.from : topic.next_sequence();
         if (!resume.recovered && topic.next_sequence() > topic.oldest_retained())   // the latest state
             from = topic.next_sequence() - 1;
@@ -44,7 +46,7 @@ inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
             return;
         }
         std::string body;
-        append_batch(body, topic, from, recovered, o.max_batch, 0);
+        append_batch(body, topic, from, recovered, o.max_batch, 0, resume.recovered ? cursor->epoch : 0);
         res.json(std::move(body));
     };
 }
