@@ -10,6 +10,8 @@
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/deferred_reply.hpp  REST answers sent later, from any thread (defer())
+//   server/backplane.hpp       what a backplane (Redis) is handed when a topic opens with it
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
@@ -44,6 +46,7 @@
 #include <tether/net/ws_connection.hpp>
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
+#include <tether/server/deferred_reply.hpp>
 #include <tether/server/pubsub.hpp>
 #include <tether/server/routes.hpp>
 #include <tether/server/stats.hpp>
@@ -172,6 +175,14 @@ public:
     // The topic named `name`, or nullptr. Any thread.
     const topic_entry* find_topic(std::string_view name) const { return topics_.find(name); }
 
+    // Topics opened from now on without a backplane of their own are ordered by `b` (for example a
+    // tether::redis::backplane): every server sharing it serves them as one. `b` must outlive the
+    // server. Call before opening the topics.
+    basic_server& use_backplane(tether::backplane& b) {
+        topics_.use_backplane(&b);
+        return *this;
+    }
+
     // A WebSocket endpoint speaking tether's JSON control protocol (server/pubsub.hpp).
     basic_server& pubsub(std::string_view pattern, pubsub_options options = {}) {
         const auto& o = keep(std::move(options));
@@ -201,6 +212,12 @@ public:
     template <class Policy>
     basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
         return get(pattern, poll::short_poll_handler(t.handle(), o));
+    }
+
+    // Inside a route handler: answer later, from any thread (server/deferred_reply.hpp); after
+    // `timeout` without an answer the client gets 504.
+    deferred_reply defer(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        return defer_reply(*this, timeout);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------

@@ -8,7 +8,7 @@
 //   server: {"type":"subscribed","topic":"t","recovered":true|false,"id":"<id>"}
 //           {"topic":"t","id":"<id>","data":"text"}          each message
 //           {"type":"missed","topic":"t","first":"<id>","last":"<id>"}
-//           {"type":"error","message":"..."}
+//           {"type":"error","message":"..."}            also when a publish was not stored
 #include <functional>
 #include <string>
 #include <string_view>
@@ -16,6 +16,8 @@
 
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/hub/cursor.hpp>
+#include <tether/topic.hpp>
 
 namespace tether {
 
@@ -69,7 +71,16 @@ void handle_control_message(Server& server, const pubsub_options& o, Connection&
         ws.unsubscribe(c.topic);
     } else if (c.type == "publish") {
         if (!o.can_publish || !o.can_publish(c.topic)) return reply_error("not allowed to publish to " + c.topic);
-        topic->handle->publish(c.data);
+        // A topic on a backplane answers later, and may refuse (Redis unreachable): say so to the client
+        // that published, from whichever thread the answer comes on.
+        detail::async_submit(*topic->handle, c.data, {},
+                             [handle = ws.get_handle(), name = c.topic](std::error_code ec, hub::cursor) {
+                                 if (!ec) return;
+                                 std::string out;
+                                 json::writer(out).begin_object().member("type", "error")
+                                     .member("message", "publish to " + name + " failed: " + ec.message()).end_object();
+                                 handle.send(std::move(out));
+                             });
     } else {
         reply_error("unknown type: " + c.type);
     }
