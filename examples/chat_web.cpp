@@ -9,11 +9,16 @@
 //
 // Messages are small JSON objects the page renders as text (never as HTML). A real application
 // would take the sender's name from its session instead of trusting the message.
+//
+// With `--redis redis://127.0.0.1:6379/0` it is one node of a cluster (examples/cluster.hpp): tabs on
+// nodes started on different ports with the same URL chat in the same rooms.
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 
+#include "cluster.hpp"
 #include "web/web_example.hpp"
 
 namespace {
@@ -43,22 +48,33 @@ std::string checked_message(std::string_view body) {
 
 int main(int argc, char** argv) try {
     auto root = web_example::web_root(argc, argv);
+    auto redis_url = cluster::take_redis_url(argc, argv);
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
+    auto redis = cluster::join(redis_url);   // before the server: it outlives it
     tether::server app{options};
+#ifdef TETHER_EXAMPLE_WITH_REDIS
+    if (redis) app.use_backplane(*redis);
+#endif
     for (auto room : rooms) web_example::serve_topic(app, app.topic(room, {.history = 256}));
 
     // WebSocket publishes go straight to the topic (can_publish only checks the room), so the
     // page sends the same small JSON the REST route validates; see checked_message.
     app.pubsub("/ws", {.can_subscribe = is_room, .can_publish = is_room, .max_message_size = 4096});
-    app.post("/api/publish/:topic", [&](auto& req, auto& res) {
+    app.post("/api/publish/:topic", [&](auto& req, auto&) {
         auto entry = is_room(req.param("topic")) ? app.find_topic(req.param("topic")) : nullptr;
         if (!entry) throw tether::http::error(404, "no such room");
-        entry->handle->publish(checked_message(req.body()));
-        res.status(204);
+        auto reply = app.defer(std::chrono::seconds(10));   // 204 once stored; 503 if Redis is down
+        tether::async_publish(*entry->handle, checked_message(req.body()), {}, [reply](std::error_code ec, tether::hub::cursor) {
+            reply.send([ec](tether::http::response& res) {
+                if (ec) return tether::http::write_error(res, 503, ec.message());
+                res.status(204);
+            });
+        });
     });
     web_example::serve_page(app, root);
 
+    cluster::wait_until_ready(redis.get());
     app.listen();
     web_example::print_listening(app.url());
     app.run();

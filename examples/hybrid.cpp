@@ -10,11 +10,19 @@
 //   curl -X POST http://127.0.0.1:8080/api/publish -d 'hello'   # publish (from any thread)
 //   WebSocket /ws: send {"type":"subscribe","topic":"news","since":"<id>"}; also {"type":"publish",...}
 //   Open http://127.0.0.1:8080/ for a page showing all four side by side.
+//
+// With `--redis redis://127.0.0.1:6379/0` it is one node of a cluster (examples/cluster.hpp): start
+// several on other ports with the same URL, publish on one, watch on another, and resume anywhere.
+//   curl -X POST http://127.0.0.1:8080/api/publish -d 'hello'   # 201 {"id":..}, or 503 if Redis is down
+//   curl http://127.0.0.1:8081/api/presence                     # subscriptions on every node
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 
 #include <tether/tether.hpp>
+
+#include "cluster.hpp"
 
 namespace {
 
@@ -37,28 +45,71 @@ new EventSource('/events').addEventListener('news', e => log('sse', e.data));
     const b = await (await fetch('/status?since=' + next)).json(); b.messages.forEach(m => log('sp', m.data)); next = b.next; } })();
 </script>)";
 
+// {"topic":..,"subscriptions":..,"nodes":..,"users":[..]}
+std::string presence_json(std::string_view topic, std::uint64_t subscriptions, std::size_t nodes) {
+    std::string body;
+    tether::json::writer(body).begin_object().member("topic", topic).member("subscriptions", subscriptions)
+        .member("nodes", static_cast<std::uint64_t>(nodes)).end_object();
+    return body;
+}
+
 } // namespace
 
 int main(int argc, char** argv) try {
+    auto redis_url = cluster::take_redis_url(argc, argv);
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
+    auto redis = cluster::join(redis_url);   // before the server: it outlives it
     tether::server app{options};
+#ifdef TETHER_EXAMPLE_WITH_REDIS
+    if (redis) app.use_backplane(*redis);
+#endif
     auto news = app.topic("news");
 
     app.get("/", [](auto&, auto& res) { res.html(page); });
-    app.post("/api/publish", [&](auto& req, auto& res) {
+    // Answered once the message is stored (on a cluster: once Redis has it), with its id; 503 when it
+    // was not stored (Redis unreachable). The I/O thread does not wait: app.defer() answers later.
+    app.post("/api/publish", [&](auto& req, auto&) {
         if (req.body().empty() || req.body().size() > 64 * 1024)
             throw tether::http::error(422, "body must be 1 byte to 64 KiB");
-        std::uint64_t sequence = news.publish(req.body());
-        std::string body;
-        tether::json::writer(body).begin_object().member("sequence", sequence).end_object();
-        res.status(201).json(std::move(body));
+        auto reply = app.defer(std::chrono::seconds(10));
+        news.async_publish(req.body(), [reply](std::error_code ec, tether::hub::cursor id) {
+            reply.send([ec, id](tether::http::response& res) {
+                if (ec) {
+                    tether::http::write_error(res, 503, ec.message());
+                    res.header("Retry-After", "1");
+                    return;
+                }
+                std::string body;
+                tether::json::writer(body).begin_object().member("id", tether::hub::to_string(id))
+                    .member("sequence", id.sequence).end_object();
+                res.status(201).json(std::move(body));
+            });
+        });
+    });
+    // How many subscriptions "news" has: on this node, or on every node of the cluster.
+    app.get("/api/presence", [&](auto&, auto& res) {
+#ifdef TETHER_EXAMPLE_WITH_REDIS
+        if (redis) {
+            auto reply = app.defer(std::chrono::seconds(10));
+            redis->async_presence("news", [reply](std::error_code ec, tether::redis::presence p) {
+                reply.send([ec, p](tether::http::response& res) {
+                    if (ec) return tether::http::write_error(res, 503, ec.message());
+                    res.json(presence_json("news", p.subscriptions, p.nodes));
+                });
+            });
+            return;
+        }
+#endif
+        auto n = news.core().counters().subscribers.load(std::memory_order_relaxed);
+        res.json(presence_json("news", n > 0 ? static_cast<std::uint64_t>(n) : 0, 1));
     });
     app.pubsub("/ws", {.can_publish = [](std::string_view topic) { return topic == "news"; }});
     app.sse("/events", news);
     app.long_poll("/poll", news);
     app.short_poll("/status", news);
 
+    cluster::wait_until_ready(redis.get());
     app.listen();
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);

@@ -103,6 +103,12 @@ auto async_submit(hub::topic& topic, std::string_view body, std::string_view key
 
 } // namespace detail
 
+// async_publish on a topic found by name (server.find_topic(name)->handle), whatever its policy.
+template <class CompletionToken>
+auto async_publish(hub::topic& topic, std::string_view body, std::string_view key, CompletionToken&& token) {
+    return detail::async_submit(topic, body, key, std::forward<CompletionToken>(token));
+}
+
 template <class Policy = backpressure::drop_oldest>
 class topic {
 public:

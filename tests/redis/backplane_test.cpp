@@ -238,9 +238,8 @@ TEST_CASE("FLUSHALL at run time: the next publish starts a new epoch after the o
     REQUIRE(b.ready());
     for (auto const& body : numbered(1, 5)) REQUIRE_FALSE(publish_now(*a.topic, body).error);
     auto const old_epoch = a.topic->epoch();
-    REQUIRE(eventually([&] { return b.has(5); }));
     auto inspect = redis.connect();
-    REQUIRE(inspect.text({"FLUSHALL"}) == "OK");
+    REQUIRE(inspect.text({"FLUSHALL"}) == "OK");   // perhaps before a itself has ingested all five
     auto r = publish_now(*a.topic, "after the flush");
     REQUIRE_FALSE(r.error);
     CHECK(r.id.epoch != old_epoch);

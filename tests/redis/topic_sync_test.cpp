@@ -99,18 +99,24 @@ TEST_CASE("a session starts with a fetch; its answer warms the ring with Redis' 
     CHECK(f.ring() == std::vector<std::string>{"b38", "b39", "b40"});
 }
 
-TEST_CASE("an empty Redis: in step with nothing, and the first message is adopted through a fetch",
+TEST_CASE("a topic Redis has never seen: its epoch is started at once, before any message",
           "[redis][unit][sync]") {
     fixture f;
     f.sync.on_session_start();
     f.sync.on_history(wire::history{});
+    REQUIRE(f.redis.epochs.size() == 1);
+    CHECK_FALSE(f.redis.epochs[0].expected);
+    CHECK(f.redis.epochs[0].last == 0);
+    CHECK_FALSE(f.sync.in_step());
+    f.sync.on_epoch_answer();
+    f.sync.on_history(f.histories.build(epoch_a, 0, 0));
     CHECK(f.sync.in_step());
-    CHECK_FALSE(f.sync.follows_redis());
-    f.sync.on_channel_message(message(epoch_a, 1));
-    CHECK(f.redis.fetches == std::vector<std::uint64_t>{1, 1});
-    f.sync.on_history(f.histories.build(epoch_a, 1, 1));
+    CHECK(f.sync.follows_redis());
+    CHECK(f.topic->epoch() == epoch_a);
+    CHECK(f.topic->next_sequence() == 1);
+    f.sync.on_channel_message(message(epoch_a, 1));   // the first message: no fetch, no epoch change
+    CHECK(f.redis.fetches.size() == 2);
     CHECK(f.ring() == std::vector<std::string>{"b1"});
-    CHECK(f.redis.epochs.empty());   // nothing was lost: no new epoch
 }
 
 TEST_CASE("the steady state: the next message is ingested, duplicates dropped, nothing fetched",

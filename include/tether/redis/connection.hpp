@@ -204,6 +204,10 @@ private:
         // not close: a late deregistration could hit another socket that reused the number).
         void cleanup() {
             auto const hold = std::move(keep_alive);   // may be the last reference: we go when this returns
+            // hiredis calls cleanup before its disconnect callback: take the reason from the context now.
+            if (owner != nullptr && context != nullptr && context->c.err != 0 && context->c.errstr[0] != 0) {
+                owner->last_error_ = context->c.errstr;
+            }
             context = nullptr;
             wanted[0] = wanted[1] = false;
             (void)descriptor.release();   // also completes queued waits with operation_aborted

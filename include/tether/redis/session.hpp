@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -187,6 +188,7 @@ private:
         topic_sync sync;
         bool subscribed = false;         // its channel, in this session
         bool presence_written = false;   // an entry of ours is in Redis
+        std::uint64_t last_stored = 0;   // the highest offset Redis said it stored for us
     };
 
     struct queued {
@@ -256,10 +258,28 @@ private:
             [this, gen](std::string error) {
                 if (gen != generation_) return;
                 if (!error.empty()) return lost(gen, "cannot connect to Redis at " + where() + ": " + error);
-                open_subscriber(gen);
+                load_scripts(gen);
             },
             [this, gen](std::string why) { lost(gen, "lost the connection to Redis at " + where() + ": " + why); });
         if (!opened) lost(gen, "cannot connect to Redis at " + where() + ": " + cmd_.last_error());
+    }
+
+    // Every script is in Redis' cache before the first publish of a session. Otherwise the first publishes,
+    // pipelined, would all come back NOSCRIPT and be sent again as EVAL, and one that another node's load
+    // let through in between would overtake them: a publisher's messages must keep its order. (After a
+    // SCRIPT FLUSH in mid-session, eval() still falls back to EVAL.)
+    void load_scripts(std::uint64_t gen) {
+        script_ref const* all[] = {&publish_, &fetch_, &new_epoch_, &presence_update_, &presence_query_, &latest_};
+        auto remaining = std::make_shared<std::size_t>(std::size(all));
+        for (auto const* s : all) {
+            command({"SCRIPT", "LOAD", std::string(s->body)}, [this, gen, s, remaining](redisReply* r) {
+                if (r == nullptr || gen != generation_) return;
+                if (r->type != REDIS_REPLY_STRING || std::string_view{r->str, r->len} != s->sha) {
+                    return post_lost("Redis at " + where() + " did not load our scripts");
+                }
+                if (--*remaining == 0) open_subscriber(gen);
+            });
+        }
     }
 
     void open_subscriber(std::uint64_t gen) {
@@ -402,7 +422,8 @@ private:
 
     void send_publish(in_flight* f) {
         auto& e = *f->target;
-        auto const floor = e.sync.topic().next_sequence() - 1;   // where a new epoch would start
+        // Where a new epoch would start: after everything this node has seen or was told it stored.
+        auto const floor = std::max(e.sync.topic().next_sequence() - 1, e.last_stored);
         f->floor_length = static_cast<std::size_t>(std::to_chars(f->floor, f->floor + sizeof f->floor, floor).ptr - f->floor);
         std::string_view const args[] = {f->as_eval ? std::string_view{"EVAL"} : std::string_view{"EVALSHA"},
                                          f->as_eval ? publish_.body : std::string_view{publish_.sha}, "3",
@@ -438,6 +459,7 @@ private:
         auto const stored = wire::parse_stored_as(r);
         if (!stored) return self->finish(f, errc::bad_reply);
         if (stored->epoch == self->candidate_) self->new_candidate();   // it started an epoch: never offer it again
+        f->target->last_stored = std::max(f->target->last_stored, stored->sequence);
         self->finish(f, {}, *stored);
     }
 
@@ -475,14 +497,15 @@ private:
     void start_epoch(topic_sync& t, std::optional<std::uint64_t> expected, std::uint64_t last) override {
         auto* e = entry_of(t);
         if (e == nullptr || state_ != state::ready) return;
+        bool const lost = t.follows_redis();   // else the topic is simply new to Redis
         eval(new_epoch_, 3,
              {e->keys.meta, e->keys.stream, e->keys.latest, expected ? wire::epoch_text(*expected) : std::string{},
               candidate_text_, std::to_string(last), e->keys.channel},
-             [this, e](redisReply* r) {
+             [this, e, lost](redisReply* r) {
                  if (r == nullptr) return;
                  if (r->type == REDIS_REPLY_ERROR) return post_lost("starting an epoch for " + e->name + " failed");
                  if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-                     log(log::level::warning, "Redis lost the history of " + e->name + ": clients resuming it will reset");
+                     if (lost) log(log::level::warning, "Redis lost the history of " + e->name + ": a new epoch; clients resuming it reset");
                      new_candidate();
                  }
                  e->sync.on_epoch_answer();

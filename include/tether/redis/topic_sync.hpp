@@ -18,9 +18,10 @@
 //   - Applying an answer of our epoch: ingest the entries from our next sequence on; if the first of them is
 //     further on (Redis trimmed the rest), skip to it: subscribers are told through their policy.
 //   - An answer of another epoch (or the first one we see) is adopted: skip to where we can start in it.
-//   - Redis behind us (its epoch has fewer messages than we delivered, or no longer exists at all): Redis
-//     lost data we already handed out. Ask Redis to start a new epoch after our position (if nobody did
-//     meanwhile), then fetch again. Clients then get recovered:false instead of two different messages
+//   - No epoch in Redis (a new topic, or Redis lost it): ask Redis to start one after our position (if
+//     nobody did meanwhile), then fetch again.
+//   - Redis behind us (its epoch has fewer messages than we delivered): Redis lost data we already handed
+//     out. Likewise a new epoch after our position. Clients then get recovered:false instead of two different messages
 //     under one id. Sequences keep growing, so the hub never sees them go back.
 //   - Held messages are bounded (count and bytes); past that they are dropped and a fresh fetch, sent after
 //     all of them arrived, covers them.
@@ -179,13 +180,11 @@ private:
         auto& t = *topic_;
         auto const next = t.next_sequence();
         if (!h.exists) {
-            // Redis has no history for the topic. If we were following one, Redis lost it: start the next
-            // epoch after our position. If not, there is nothing anywhere yet: we are in step with nothing.
-            if (following_) {
-                request_epoch(std::nullopt);
-                return false;
-            }
-            return true;
+            // Redis has no epoch for the topic: a new topic, or Redis lost it (then after our position).
+            // Start one now rather than at the first publish, so that every node follows Redis' epoch
+            // from the start and a client subscribed before the first message is not told "reset" by it.
+            request_epoch(std::nullopt);
+            return false;
         }
         bool const same = following_ && h.last.epoch == t.epoch();
         if (following_ && h.last.sequence + 1 < next) {
