@@ -121,7 +121,7 @@ TEST_CASE("channel messages: anything malformed is refused", "[redis][unit]") {
     std::string const e{epoch_hex};
     for (std::string const& bad : std::vector<std::string>{std::string{}, "m", "m " + e, "m " + e + " 1", "m " + e + " 1 2 a",
                             "m " + e + " 0 0 ", "m " + e + " 01 0 ", "m " + e + " -1 0 ", "m " + e + " 1 00 x",
-                            "m " + e + " 18446744073709551616 0 ", "m " + e + " 1 x ", "x " + e + " 1 0 ",
+                            "m " + e + " 18446744073709551616 0 ", "m " + e + " 9007199254740992 0 ", "m " + e + " 1 x ", "x " + e + " 1 0 ",
                             "mm " + e + " 1 0 ", "m 00C0FFEE12345678 1 0 ", "m 0000000000000000 1 0 ",
                             "m 00c0ffee1234567 1 0 ", "e " + e, "e " + e + " ", "e " + e + " 1 ", "e " + e + " x"}) {
         INFO("message: " << bad);

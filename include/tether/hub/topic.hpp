@@ -167,7 +167,7 @@ public:
     /// with publish() on the same topic.
     bool ingest(cursor position, std::string_view body, std::string_view key = {}) {
         auto const next = next_sequence_.load(std::memory_order_relaxed);   // we are its only writer
-        if (position.sequence < next || position.sequence == 0) return false;
+        if (position.sequence < next || position.sequence == 0 || position.sequence == max_sequence) return false;
         if (position.epoch != epoch_.load(std::memory_order_relaxed) || position.sequence != next) {
             skip_to({position.epoch, position.sequence - 1});
         }
@@ -189,6 +189,7 @@ public:
     /// next message is last.sequence + 1. Subscribers waiting for skipped messages are told through their
     /// policy (missed, or cut off), as if lapped. Returns false for a position behind the topic's.
     bool skip_to(cursor last) {
+        if (last.sequence == max_sequence) return false;   // its successor would wrap to 0
         auto const next = last.sequence + 1;
         if (next < next_sequence_.load(std::memory_order_relaxed)) return false;
         // Floor first: a reader that finds an empty slot below it must already be able to see it (the
@@ -199,6 +200,8 @@ public:
         wake_reader_groups();
         return true;
     }
+
+    static constexpr std::uint64_t max_sequence = ~std::uint64_t{0};
 
     /// The lowest sequence this node's history can hold in the current stretch (raised by skip_to()).
     std::uint64_t history_floor() const noexcept { return floor_.load(std::memory_order_acquire); }

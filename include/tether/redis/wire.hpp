@@ -7,7 +7,8 @@
 //   m <epoch> <offset> <key length> <key><body>    a message stored at offset <offset> of epoch <epoch>
 //   e <epoch> <last>                                the topic's history restarts: epoch <epoch>, next is last+1
 // <epoch> is 16 lowercase hex digits (hub/cursor.hpp's form) and numbers are decimal without leading zeros:
-// one spelling per value, so there is no second way to say the same thing. Key and body are raw bytes (the
+// one spelling per value, so there is no second way to say the same thing. Offsets are below 2^53 (Lua's
+// exact integers), which also keeps every sequence + 1 from wrapping. Key and body are raw bytes (the
 // key's length prefix makes any byte legal in both).
 //
 // Why not JSON or a Redis hash per message: the message crosses Redis once per node, is parsed once per node,
@@ -51,6 +52,15 @@ inline std::optional<std::uint64_t> decimal(std::string_view text) noexcept {
     return value;
 }
 
+/// Offsets are Lua numbers in our scripts, exact below 2^53: anything larger is not one of ours.
+inline constexpr std::uint64_t max_offset = std::uint64_t{1} << 53;
+
+inline std::optional<std::uint64_t> offset(std::string_view text) noexcept {
+    auto const value = decimal(text);
+    if (!value || *value >= max_offset) return std::nullopt;
+    return value;
+}
+
 /// 16 lowercase hex digits, not all zero (epoch 0 means "none").
 inline std::optional<std::uint64_t> epoch(std::string_view text) noexcept {
     if (text.size() != 16) return std::nullopt;
@@ -82,14 +92,14 @@ inline bool is_string(redisReply const* r) noexcept {
            (r->str != nullptr || r->len == 0);
 }
 
-/// A number sent either as an integer reply or as a decimal string (Lua turns hash fields into strings).
+/// An offset sent either as an integer reply or as a decimal string (Lua turns hash fields into strings).
 inline std::optional<std::uint64_t> number(redisReply const* r) noexcept {
     if (r == nullptr) return std::nullopt;
     if (r->type == REDIS_REPLY_INTEGER) {
-        if (r->integer < 0) return std::nullopt;
+        if (r->integer < 0 || static_cast<std::uint64_t>(r->integer) >= max_offset) return std::nullopt;
         return static_cast<std::uint64_t>(r->integer);
     }
-    if (is_string(r)) return decimal(str(r));
+    if (is_string(r)) return offset(str(r));
     return std::nullopt;
 }
 
@@ -111,7 +121,7 @@ inline std::optional<channel_message> parse_channel_message(std::string_view tex
     if (!e) return std::nullopt;
     m.position.epoch = *e;
     if (kind == "e") {
-        auto const last = detail::decimal(text);
+        auto const last = detail::offset(text);
         if (!last) return std::nullopt;
         m.type = channel_message::kind::epoch;
         m.position.sequence = *last;
@@ -119,7 +129,7 @@ inline std::optional<channel_message> parse_channel_message(std::string_view tex
     }
     if (kind != "m") return std::nullopt;
     if (!detail::field(text, number)) return std::nullopt;
-    auto const offset = detail::decimal(number);
+    auto const offset = detail::offset(number);
     if (!offset || *offset == 0) return std::nullopt;
     m.position.sequence = *offset;
     std::string_view key_length;
@@ -161,7 +171,7 @@ inline std::optional<stream_entry> parse_stream_entry(redisReply const* r) noexc
     if (!detail::is_string(r->element[0])) return std::nullopt;
     auto id = detail::str(r->element[0]);
     if (!id.ends_with("-0")) return std::nullopt;
-    auto const offset = detail::decimal(id.substr(0, id.size() - 2));
+    auto const offset = detail::offset(id.substr(0, id.size() - 2));
     if (!offset || *offset == 0) return std::nullopt;
     stream_entry entry{*offset, {}, {}};
     auto const* fields = r->element[1];
@@ -231,7 +241,7 @@ inline std::optional<latest_values> parse_latest(redisReply const* r) {
         auto value = detail::str(r->element[i + 1]);
         auto const space = value.find(' ');
         if (space == std::string_view::npos) return std::nullopt;
-        auto const offset = detail::decimal(value.substr(0, space));
+        auto const offset = detail::offset(value.substr(0, space));
         if (!offset || *offset == 0) return std::nullopt;
         out.entries.push_back({*offset, detail::str(r->element[i]), value.substr(space + 1)});
     }
