@@ -98,7 +98,8 @@ TEST_CASE("redis URLs: malformed ones are refused with a reason, never guessed a
 
 TEST_CASE("channel messages: a stored message and an epoch notice, with any bytes in key and body",
           "[redis][unit]") {
-    auto m = wire::parse_channel_message("m " + std::string(epoch_hex) + " 42 3 k 1x y\nz");
+    std::string const text = "m " + std::string(epoch_hex) + " 42 3 k 1x y\nz";   // the message views it
+    auto m = wire::parse_channel_message(text);
     REQUIRE(m);
     CHECK(m->type == wire::channel_message::kind::message);
     CHECK(m->position == cursor{epoch, 42});
