@@ -155,12 +155,12 @@ TEST_CASE("a node that starts late warms its ring from Redis' history, and resum
     node late{redis.url(), "news", quick(), 16};
     REQUIRE(late.ready());
     CHECK(late.topic->position() == a.topic->position());
-    CHECK(late.topic->oldest_retained() == 25);   // the stream keeps the ring's count
+    CHECK(late.topic->oldest_retained() == 25);   // a ring's worth: the newest 16
     CHECK(late.bodies(25, 40) == numbered(25, 40));
     CHECK(late.topic->resume(hub::cursor{a.topic->epoch(), 30}) == hub::resumption{true, 31});
     CHECK(late.topic->resume(hub::cursor{a.topic->epoch(), 10}).recovered == false);
     auto inspect = redis.connect();
-    CHECK(inspect.text({"XLEN", "tether:{news}:stream"}) == "16");
+    CHECK(std::stoi(inspect.text({"XLEN", "tether:{news}:stream"}).value_or("0")) >= 16);   // at least (MAXLEN ~)
 }
 
 TEST_CASE("Redis unreachable: publish fails at once and says so; once it is up the node connects and stores",

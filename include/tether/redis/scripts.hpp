@@ -16,6 +16,10 @@
 //            hub relies on it); INCRs the offset; XADDs the message; trims the stream to the topic's count
 //            and byte budgets (the same numbers as the node's ring); keeps the latest value per key for a
 //            conflating topic; PUBLISHes "m <epoch> <offset> ..." (wire.hpp). Answers {epoch, offset}.
+//            The count is trimmed with MAXLEN ~: Redis keeps at least the ring's count (up to one stream
+//            node more) and frees whole nodes, which made the script about twice as fast as exact trimming
+//            (which rewrites a node per message). Nobody reads past the count: a fetch asks for the newest
+//            ring's worth. The byte budget, when set, is exact.
 // fetch    - a consistent snapshot for a node catching up: epoch, last offset and the entries from a given
 //            offset on (at most a ring's worth: older ones could not be kept anyway).
 // epoch    - a node that finds Redis behind it (history lost, or an AOF that dropped its last writes) starts
@@ -53,7 +57,7 @@ local offset = redis.call('HINCRBY', meta, 'o', 1)
 local id = string.format('%d', offset)
 local maxlen, maxbytes = tonumber(ARGV[5]), tonumber(ARGV[6])
 if maxbytes == 0 then
-  redis.call('XADD', stream, 'MAXLEN', maxlen, id .. '-0', 'd', body, 'k', key)
+  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id .. '-0', 'd', body, 'k', key)
 else
   redis.call('XADD', stream, id .. '-0', 'd', body, 'k', key)
   local bytes = redis.call('HINCRBY', meta, 'b', #body + #key)
