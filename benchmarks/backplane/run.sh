@@ -12,8 +12,10 @@
 #               (LAT_SUBS each), against one node without a backplane (the in-process hub). Goal: cross-node
 #               p99 < 2 ms at 10,000 messages/s.
 # Redis and the nodes run pinned to SERVER_CPU, load generators and redis-benchmark to CLIENT_CPU: on two cores
-# the cluster shares one core, so these are the numbers of a whole cluster on one core. Fresh processes per run,
-# FLUSHALL between runs, REPS repetitions interleaved, medians (min–max). See benchmarks/README.md.
+# the cluster shares one core, so these are the numbers of a whole cluster on one core. The latency scenario
+# runs a second time with the cluster free to use SPREAD_CPUS (both cores), as separate machines would give it
+# more than one. Fresh processes per run, FLUSHALL between runs, REPS repetitions interleaved, medians
+# (min–max). See benchmarks/README.md.
 #
 #   benchmarks/backplane/run.sh              # DUR=5 s, REPS=3; writes benchmarks/results/backplane.md
 #   benchmarks/backplane/run.sh --smoke      # 1 s, 1 rep, few subscribers; non-zero exit on any failure
@@ -25,7 +27,7 @@
 #   RATE [10000]  LAT_SUBS [10]              latency: messages/s, subscribers on each of the two other nodes
 #   PUB_WINDOW [256]                         publish: unanswered publishes kept by publish_bench
 #   RB_REQUESTS [500000]  PIPELINE [64]      redis-benchmark: requests per run, pipeline depth
-#   SERVER_CPU [0]  CLIENT_CPU [1]
+#   SERVER_CPU [0]  CLIENT_CPU [1]  SPREAD_CPUS [0,1]
 #   RESULTS [<repo>/benchmarks/results/backplane.md; with --smoke <repo>/benchmarks/results/backplane-smoke.md]
 set -euo pipefail
 
@@ -55,6 +57,7 @@ RB_REQUESTS=${RB_REQUESTS:-500000}
 PIPELINE=${PIPELINE:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+SPREAD_CPUS=${SPREAD_CPUS:-0,1}
 if (( smoke )); then DUR=1; REPS=1; WARMUP=0; SUBS=50; LAT_SUBS=5; RATE=2000; RB_REQUESTS=20000; fi
 if (( smoke )); then
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/backplane-smoke.md}
@@ -101,13 +104,14 @@ flush() { redis-cli -p "$redis_port" flushall >/dev/null; }
 # ---- tether nodes: fanout_server processes, with or without the backplane ------------------------------
 node_pids=()
 node_ports=()
-start_nodes() {   # start_nodes N [--redis URL]
+start_nodes() {   # start_nodes N [--redis URL]: pinned to SERVER_CPU (launch_server), or CLUSTER_CPUS if set
     local n=$1
     shift
     node_pids=()
     node_ports=()
     for (( i = 0; i < n; i++ )); do
         launch_server "node$i" --threads 1 "$@" || { failures+=("a node did not start"); return 1; }
+        [[ -n ${CLUSTER_CPUS:-} ]] && taskset -a -p -c "$CLUSTER_CPUS" "$server_pid" >/dev/null
         node_pids+=("$server_pid")
         node_ports+=("$server_port")
     done
@@ -196,6 +200,14 @@ measure_cluster() {
     fanout single_latency "$work_dir/single-lat.out" --port "${node_ports[0]}" --subscribers $(( 2 * LAT_SUBS )) \
         --window 2048 --rate "$RATE"
     stop_nodes
+    # The same cross-node latency with the cluster (Redis too) spread over SPREAD_CPUS.
+    taskset -a -p -c "$SPREAD_CPUS" "$redis_pid" >/dev/null
+    flush
+    CLUSTER_CPUS=$SPREAD_CPUS start_nodes 3 --redis "$(redis_url)" || return
+    fanout spread_latency "$work_dir/spread-lat.out" --port "${node_ports[0]}" --ports "${node_ports[1]},${node_ports[2]}" \
+        --subscribers $(( 2 * LAT_SUBS )) --window 2048 --rate "$RATE"
+    stop_nodes
+    taskset -a -p -c "$SERVER_CPU" "$redis_pid" >/dev/null
 }
 
 start_redis
@@ -229,6 +241,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 
 pub_ratio=$(ratio "$(median tether_publish rps)" "$(median evalsha rps)")
 lat_p99=$(median cluster_latency p99_us)
+spread_p99=$(median spread_latency p99_us)
+target() { awk -v p="$1" 'BEGIN { if (p == "") print "n/a"; else print (p < 2000 ? "p99 < 2 ms: met" : "p99 < 2 ms: **missed**") }'; }
 report=$work_dir/report.md
 {
     echo "# Redis backplane: 3 nodes, one Redis, redis-benchmark as the reference"
@@ -279,9 +293,9 @@ report=$work_dir/report.md
     echo
     echo "| path | p50 ms | p99 ms | messages/s | target |"
     echo "|---|---|---|---|---|"
-    echo "| node 1 → Redis → nodes 2, 3 | $(ms cluster_latency p50_us) | $(ms cluster_latency p99_us) | $(cell cluster_latency msgs_per_s) |" \
-         "$(awk -v p="$lat_p99" 'BEGIN { if (p == "") print "n/a"; else print (p < 2000 ? "p99 < 2 ms: met" : "p99 < 2 ms: **missed**") }') |"
-    echo "| in-process hub (one node) | $(ms single_latency p50_us) | $(ms single_latency p99_us) | $(cell single_latency msgs_per_s) | – |"
+    echo "| node 1 → Redis → nodes 2, 3; the cluster on cpu $SERVER_CPU | $(ms cluster_latency p50_us) | $(ms cluster_latency p99_us) | $(cell cluster_latency msgs_per_s) | $(target "$lat_p99") |"
+    echo "| node 1 → Redis → nodes 2, 3; the cluster on cpus $SPREAD_CPUS | $(ms spread_latency p50_us) | $(ms spread_latency p99_us) | $(cell spread_latency msgs_per_s) | $(target "$spread_p99") |"
+    echo "| in-process hub (one node, cpu $SERVER_CPU) | $(ms single_latency p50_us) | $(ms single_latency p99_us) | $(cell single_latency msgs_per_s) | – |"
     echo
     echo "- redis-benchmark's rate is Redis alone answering one pipelined connection: the most any client could get."
     echo "  A node does more per message than redis-benchmark does: it formats and sends the command, parses the"

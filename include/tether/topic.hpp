@@ -29,7 +29,8 @@ namespace tether {
 namespace backpressure = hub::backpressure;
 
 struct topic_options {
-    std::size_t history = 1024;   // messages kept for replay; a power of two
+    std::size_t history = 1024;                   // messages kept for replay; a power of two
+    std::size_t max_history_bytes = 64u << 20;    // bytes kept for replay (all encodings counted); 0: no cap
     // Orders this topic across processes (e.g. tether::redis::backplane); nullptr: the server's default
     // (basic_server::use_backplane), else a local topic.
     tether::backplane* backplane = nullptr;

@@ -226,11 +226,11 @@ TEST_CASE("an epoch change: old cursors no longer resume, and every message carr
 
     // A poll batch names one epoch: one from the old epoch's cursor stops where the epoch ends.
     std::string out;
-    auto const r = tether::poll::append_batch(out, *topic, 2, true, 10, 0, epoch_a);
+    auto const r = tether::poll::append_batch(out, *topic, 2, true, {10, 1 << 20}, 0, epoch_a);
     CHECK(r.count == 1);
     CHECK(r.next == hub::cursor{epoch_a, 2});
     out.clear();
-    auto const fresh = tether::poll::append_batch(out, *topic, 3, true, 10, 0);
+    auto const fresh = tether::poll::append_batch(out, *topic, 3, true, {10, 1 << 20}, 0);
     CHECK(fresh.count == 1);
     CHECK(fresh.next == hub::cursor{epoch_b, 3});
 }
@@ -251,7 +251,7 @@ TEST_CASE("a message whose encoder threw is a tombstone: latest() and poll batch
     topic->ingest({epoch_a, 3}, "ok3");
 
     std::string out;
-    auto const r = tether::poll::append_batch(out, *topic, 1, true, 10, 0, epoch_a);
+    auto const r = tether::poll::append_batch(out, *topic, 1, true, {10, 1 << 20}, 0, epoch_a);
     CHECK(r.count == 2);
     CHECK(r.next == hub::cursor{epoch_a, 3});
     CHECK(out == R"({"messages":[ok1,ok3],"next":"1111111111111111-3","recovered":false})");

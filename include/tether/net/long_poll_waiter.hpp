@@ -20,8 +20,8 @@ class long_poll_waiter final : public deferred_work, private topic_sink {
 public:
     // `since`: the client's cursor, which the topic's resume() accepted.
     long_poll_waiter(hub::topic_handle topic, group_base& group, hub::cursor since, std::chrono::milliseconds timeout,
-                     std::size_t max_batch, std::function<void()> on_done)
-        : topic_(std::move(topic)), group_(group), since_(since), from_(since.sequence + 1), timeout_(timeout), max_batch_(max_batch),
+                     poll::batch_limits limits, std::function<void()> on_done)
+        : topic_(std::move(topic)), group_(group), since_(since), from_(since.sequence + 1), timeout_(timeout), limits_(limits),
           on_done_(std::move(on_done)),
           subscription_(static_cast<topic_sink&>(*this), topic_format::poll_json, std::size_t{1} << 30) {}
 
@@ -42,9 +42,9 @@ public:
         // Asked again: while held, the history may have moved past the cursor (a gap a backplane skipped,
         // or its epoch changed), and then the answer is recovered=false, not an empty batch.
         if (topic_->resume(since_).recovered) {
-            poll::append_batch(body, *topic_, from_, true, max_batch_, format, since_.epoch);
+            poll::append_batch(body, *topic_, from_, true, limits_, format, since_.epoch);
         } else {
-            poll::append_batch(body, *topic_, topic_->next_sequence(), false, max_batch_, format);
+            poll::append_batch(body, *topic_, topic_->next_sequence(), false, limits_, format);
         }
         res.header("Cache-Control", "no-store").json(std::move(body));
     }
@@ -66,7 +66,7 @@ private:
     hub::cursor since_;
     std::uint64_t from_;
     std::chrono::milliseconds timeout_;
-    std::size_t max_batch_;
+    poll::batch_limits limits_;
     std::function<void()> on_done_;
     topic_subscription subscription_;
     responder* responder_ = nullptr;

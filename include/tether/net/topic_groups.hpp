@@ -50,6 +50,7 @@ struct topic_subscription : hub::subscriber {
     // epoch at run time; a transport that finds a message of another epoch tells its client first
     // (recovered:false, event: reset), the way a resume from a lost cursor does.
     std::uint64_t epoch = 0;
+    std::size_t unsent_after_leaving = 0;   // queued bytes still to be written after unsubscribing
 };
 
 struct sink_delivery {

@@ -45,7 +45,7 @@ namespace tether::redis {
 struct backplane_options {
     std::string prefix = "tether:";    ///< of every key and channel (scripts.hpp)
     std::string node_id;               ///< this node in presence entries; empty: host:pid:random
-    std::size_t history_bytes = 0;     ///< byte budget of each topic's stream besides its count; 0: count only
+    std::size_t history_bytes = 0;     ///< byte budget of each topic's stream; 0: the topic's own (max_bytes)
     std::size_t max_unanswered = 65536;                    ///< publishes queued or waiting for Redis
     std::size_t max_unanswered_bytes = std::size_t{64} << 20;
     std::chrono::milliseconds command_timeout{3000};       ///< unanswered this long: the connection is dead
@@ -74,7 +74,6 @@ public:
         if (!options_.log) {
             options_.log = [](log::level l, std::string_view m) { log::stderr_logger{}.log(l, "redis backplane: " + std::string(m)); };
         }
-        maxbytes_text_ = std::to_string(options_.history_bytes);
         new_candidate();
         sub_.on_message([this](std::string_view channel, std::string_view payload) { on_channel(channel, payload); });
         asio::post(io_, [this] { connect(); });
@@ -181,10 +180,11 @@ private:
     struct entry {
         entry(session& owner, hub::topic_handle const& t, backplane_topic o, std::string const& prefix, int db)
             : keys{prefix, t->name(), db}, options{o}, name{t->name()}, maxlen{std::to_string(t->capacity())},
+              maxbytes{std::to_string(owner.options_.history_bytes != 0 ? owner.options_.history_bytes : t->max_bytes())},
               sync{t, owner} {}
         scripts::topic_keys keys;
         backplane_topic options;
-        std::string name, maxlen;
+        std::string name, maxlen, maxbytes;   // the stream's budgets: the ring's count, the byte budget
         topic_sync sync;
         bool subscribed = false;         // its channel, in this session
         bool presence_written = false;   // an entry of ours is in Redis
@@ -429,7 +429,7 @@ private:
                                          f->as_eval ? publish_.body : std::string_view{publish_.sha}, "3",
                                          e.keys.meta, e.keys.stream, e.keys.latest, f->request->body(),
                                          f->request->key(), candidate_text_, {f->floor, f->floor_length}, e.maxlen,
-                                         maxbytes_text_, e.keys.channel, e.options.conflating ? "1" : "0"};
+                                         e.maxbytes, e.keys.channel, e.options.conflating ? "1" : "0"};
         constexpr int argc = sizeof args / sizeof args[0];
         char const* argv[argc];
         std::size_t lengths[argc];
@@ -602,7 +602,7 @@ private:
     std::size_t outstanding_ = 0;
     std::chrono::steady_clock::time_point last_progress_{}, connect_started_{}, last_heartbeat_{};
     std::uint64_t candidate_ = 0;
-    std::string candidate_text_, maxbytes_text_;
+    std::string candidate_text_;
     std::vector<queued> draining_;
     presence_users users_;
 

@@ -13,12 +13,15 @@ struct server_stats {
     std::uint64_t timeouts = 0;        // of which 408
     std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
     std::uint64_t connections = 0;     // accepted, all time
+    std::uint64_t refused_connections = 0;   // closed at accept: over max_connections or the per-address cap
+    std::uint64_t refused_streams = 0;       // upgrades and held polls refused: over the stream caps
 };
 
 namespace detail {
 
 struct thread_counters {
     std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
+    std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -26,6 +29,8 @@ struct thread_counters {
         s.timeouts += timeouts.load(std::memory_order_relaxed);
         s.handler_errors += handler_errors.load(std::memory_order_relaxed);
         s.connections += connections.load(std::memory_order_relaxed);
+        s.refused_connections += refused_connections.load(std::memory_order_relaxed);
+        s.refused_streams += refused_streams.load(std::memory_order_relaxed);
     }
 };
 
