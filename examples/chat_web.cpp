@@ -7,13 +7,14 @@
 //   curl -N http://127.0.0.1:8080/sse/room.lobby                          # watch a room
 //   curl -X POST http://127.0.0.1:8080/api/publish/room.lobby -d '{"from":"curl","text":"hi"}'
 //
-// Messages are small JSON objects the page renders as text (never as HTML). A real application
-// would take the sender's name from its session instead of trusting the message.
+// Messages are small JSON objects the page renders as text (never as HTML), checked in one
+// place, checked_message, which app.realtime() applies to a publish whether it came over the
+// WebSocket or over REST: the same message is refused (422) or accepted the same way on both.
+// A real application would take the sender's name from its session instead of the message.
 //
 // With `--redis redis://127.0.0.1:6379/0` it is one node of a cluster (examples/cluster.hpp): tabs on
 // nodes started on different ports with the same URL chat in the same rooms.
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -56,28 +57,23 @@ int main(int argc, char** argv) try {
 #ifdef TETHER_EXAMPLE_WITH_REDIS
     if (redis) app.use_backplane(*redis);
 #endif
-    for (auto room : rooms) web_example::serve_topic(app, app.topic(room, {.history = 256}));
+    auto lobby = app.topic(rooms[0], {.history = 256});
+    auto random = app.topic(rooms[1], {.history = 256});
+    auto help = app.topic(rooms[2], {.history = 256});
 
-    // WebSocket publishes go straight to the topic (can_publish only checks the room), so the
-    // page sends the same small JSON the REST route validates; see checked_message.
-    app.pubsub("/ws", {.can_subscribe = is_room, .can_publish = is_room, .max_message_size = 4096});
-    app.post("/api/publish/:topic", [&](auto& req, auto&) {
-        auto entry = is_room(req.param("topic")) ? app.find_topic(req.param("topic")) : nullptr;
-        if (!entry) throw tether::http::error(404, "no such room");
-        auto reply = app.defer(std::chrono::seconds(10));   // 204 once stored; 503 if Redis is down
-        tether::async_publish(*entry->handle, checked_message(req.body()), {}, [reply](std::error_code ec, tether::hub::cursor) {
-            reply.send([ec](tether::http::response& res) {
-                if (ec) return tether::http::write_error(res, 503, ec.message());
-                res.status(204);
-            });
-        });
-    });
+    app.realtime({.routes = {.publish = "/api/publish/{topic}"},   // for clients not on WebSocket
+                  .pubsub = {.can_publish = is_room,
+                             .prepare_publish = [](std::string_view, std::string_view data) { return checked_message(data); },
+                             .max_message_size = 4096}},
+                 lobby, random, help);
     web_example::serve_page(app, root);
 
     cluster::wait_until_ready(redis.get());
     app.listen();
     web_example::print_listening(app.url());
     app.run();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help, cluster::usage);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "chat_web: %s\n", e.what());
     return 1;

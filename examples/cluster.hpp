@@ -4,8 +4,8 @@
 // the same URL serves them as one: a message published on any node reaches clients of every node, in
 // one order, and a client may resume on any node with the id it last saw. See README, "Scaling out".
 //
-// Built with the backplane when tether::redis is available (TETHER_WITH_REDIS, the default for a
-// top-level build); otherwise --redis is refused with a message.
+// Built with the backplane when tether::redis is available (TETHER_WITH_REDIS and hiredis found, the
+// default for a top-level build); otherwise --redis is refused with a message.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -14,23 +14,21 @@
 #include <string>
 #include <string_view>
 
+#include "web/web_example.hpp"
+
 #ifdef TETHER_EXAMPLE_WITH_REDIS
 #include <tether/redis.hpp>
 #endif
 
 namespace cluster {
 
+// For --help, after the server's options and --web-root (web_example::print_help).
+inline constexpr std::string_view usage =
+    "  --redis URL     be one node of a cluster on this Redis (redis://[:password@]host:port/db, unix:///path)\n";
+
 // Removes `--redis URL` from argv (so tether::parse_command_line sees only its own options).
 inline std::optional<std::string> take_redis_url(int& argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        if (std::string_view(argv[i]) != "--redis") continue;
-        if (i + 1 >= argc) throw std::invalid_argument("--redis: missing URL");
-        std::string value = argv[i + 1];
-        for (int j = i; j + 2 <= argc; ++j) argv[j] = argv[j + 2];
-        argc -= 2;
-        return value;
-    }
-    return std::nullopt;
+    return web_example::take_option(argc, argv, "--redis");
 }
 
 #ifdef TETHER_EXAMPLE_WITH_REDIS
@@ -53,7 +51,7 @@ inline void wait_until_ready(backplane* b) {
 #else
 struct backplane {};
 inline std::unique_ptr<backplane> join(const std::optional<std::string>& url) {
-    if (url) throw std::invalid_argument("--redis: this build has no Redis backplane (configure with -DTETHER_WITH_REDIS=ON)");
+    if (url) throw std::invalid_argument("--redis: this build has no Redis backplane (install libhiredis-dev and reconfigure)");
     return nullptr;
 }
 inline void wait_until_ready(backplane*) {}

@@ -81,22 +81,20 @@ int main(int argc, char** argv) try {
         }
         // On a backplane: answered when Redis has stored all of them.
         struct batch_state {
-            batch_state(std::size_t n, tether::deferred_reply r) : left(n), reply(std::move(r)) {}
+            batch_state(std::size_t n, tether::http::deferred_response r) : left(n), reply(std::move(r)) {}
             std::atomic<std::size_t> left;
             std::atomic<bool> failed{false};
-            tether::deferred_reply reply;
+            tether::http::deferred_response reply;
         };
-        auto state = std::make_shared<batch_state>(r.count, app.defer(std::chrono::seconds(30)));
+        auto state = std::make_shared<batch_state>(r.count, res.defer(std::chrono::seconds(30)));
         for (std::size_t i = 0; i < r.count; ++i) {
             tether_bench::make_message(body, first + i, r.size);
             bench.async_publish(body, [state](std::error_code ec, tether::hub::cursor) {
                 if (ec) state->failed = true;
-                if (state->left.fetch_sub(1) != 1) return;
-                bool const failed = state->failed;
-                state->reply.send([failed](tether::http::response& res) {
-                    if (failed) return tether::http::write_error(res, 500, "a message was not stored");
-                    res.status(204);
-                });
+                if (state->left.fetch_sub(1) != 1) return;   // the last completion answers
+                if (state->failed) return state->reply.fail(500, "a message was not stored");
+                state->reply.status(204);
+                state->reply.send();
             });
         }
     });

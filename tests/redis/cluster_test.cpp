@@ -47,13 +47,13 @@ private:
     std::uint16_t port_ = 0;
 };
 
-/// POST /api/publish: the id the cluster stored it under (201), or nullopt (503: not stored).
+/// POST /api/publish/news: the id the cluster stored it under (200), or nullopt (503: not stored).
 std::optional<std::string> try_publish(node const& n, std::string const& body) {
-    auto r = cluster_test::http(n.port(), "POST", "/api/publish", body);
+    auto r = cluster_test::http(n.port(), "POST", "/api/publish/news", body);
     REQUIRE(r);
     if (r->status == 503) return std::nullopt;
     INFO("answer: " << r->head << "\n\n" << r->body);
-    REQUIRE(r->status == 201);
+    REQUIRE(r->status == 200);
     auto id = tether::json::parse(r->body, [](auto& doc) { return tether::json::field<std::string>(doc, "id"); });
     return id;
 }
@@ -70,7 +70,7 @@ std::vector<message> publish_numbered(node const& n, int first, int last) {
 
 /// The topic's current position on `n` (a long poll without since answers at once with it).
 std::string position(node const& n) {
-    auto r = cluster_test::http(n.port(), "GET", "/poll");
+    auto r = cluster_test::http(n.port(), "GET", "/poll/news");
     REQUIRE(r);
     REQUIRE(r->status == 200);
     return cluster_test::parse_batch(r->body).next;
@@ -94,7 +94,7 @@ std::vector<message> poll_until(node const& n, std::string const& route, std::st
         REQUIRE(b.recovered);
         got.insert(got.end(), b.messages.begin(), b.messages.end());
         since = b.next;
-        if (b.messages.empty() && route == "/status") std::this_thread::sleep_for(20ms);
+        if (b.messages.empty() && route == "/status/news") std::this_thread::sleep_for(20ms);
     }
     return got;
 }
@@ -160,7 +160,7 @@ TEST_CASE("publish on A: WebSocket, SSE, long and short polling clients on B and
     // Everyone starts from the same cursor, so nothing depends on when a subscription took effect.
     ws_subscriber ws_b{b.port(), "news", start}, ws_c{c.port(), "news", start};
     CHECK(ws_b.notice().recovered == true);
-    sse_stream sse_b{b.port(), "/events", start}, sse_c{c.port(), "/events", start};
+    sse_stream sse_b{b.port(), "/sse/news", start}, sse_c{c.port(), "/sse/news", start};
 
     auto const published = publish_numbered(a, 1, 30);
     for (std::size_t i = 1; i < published.size(); ++i) CHECK(epoch_of(published[i].id) == epoch_of(published[0].id));
@@ -169,10 +169,10 @@ TEST_CASE("publish on A: WebSocket, SSE, long and short polling clients on B and
     CHECK(ws_messages(ws_c, 30) == published);
     CHECK(sse_messages(sse_b, 30) == published);
     CHECK(sse_messages(sse_c, 30) == published);
-    CHECK(poll_until(b, "/poll", start, 30) == published);
-    CHECK(poll_until(c, "/poll", start, 30) == published);
-    CHECK(poll_until(b, "/status", start, 30) == published);
-    CHECK(poll_until(c, "/status", start, 30) == published);
+    CHECK(poll_until(b, "/poll/news", start, 30) == published);
+    CHECK(poll_until(c, "/poll/news", start, 30) == published);
+    CHECK(poll_until(b, "/status/news", start, 30) == published);
+    CHECK(poll_until(c, "/status/news", start, 30) == published);
 }
 
 TEST_CASE("a client moves between nodes with its cursor and misses nothing, duplicates nothing",
@@ -182,14 +182,14 @@ TEST_CASE("a client moves between nodes with its cursor and misses nothing, dupl
     auto const start = position(a);
     std::vector<message> first, second;
     {
-        sse_stream on_a{a.port(), "/events", start};
+        sse_stream on_a{a.port(), "/sse/news", start};
         first = publish_numbered(c, 1, 10);
         CHECK(sse_messages(on_a, 10) == first);
     }   // the client leaves A with the id of m10
     second = publish_numbered(b, 11, 20);
     std::string const cursor = first.back().id;
 
-    sse_stream on_b{b.port(), "/events", cursor};
+    sse_stream on_b{b.port(), "/sse/news", cursor};
     CHECK(sse_messages(on_b, 10) == second);
     CHECK_FALSE(on_b.next(300ms));   // and nothing more: no duplicate
 
@@ -197,10 +197,10 @@ TEST_CASE("a client moves between nodes with its cursor and misses nothing, dupl
     CHECK(ws_c.notice().recovered == true);
     CHECK(ws_messages(ws_c, 10) == second);
 
-    auto long_poll = get_batch(a, "/poll", cursor);
+    auto long_poll = get_batch(a, "/poll/news", cursor);
     CHECK(long_poll.recovered);
     CHECK(long_poll.messages == second);
-    auto short_poll = get_batch(c, "/status", cursor);
+    auto short_poll = get_batch(c, "/status/news", cursor);
     CHECK(short_poll.recovered);
     CHECK(short_poll.messages == second);
 }
@@ -212,7 +212,7 @@ TEST_CASE("Redis killed and restarted with its AOF: publishers get 503 meanwhile
     redis_server redis{aof};
     node a{redis.url()}, b{redis.url()}, c{redis.url()};
     auto const start = position(a);
-    sse_stream sse_b{b.port(), "/events", start};
+    sse_stream sse_b{b.port(), "/sse/news", start};
     ws_subscriber ws_c{c.port(), "news", start};
     auto published = publish_numbered(a, 1, 10);
     CHECK(sse_messages(sse_b, 10) == published);
@@ -233,7 +233,7 @@ TEST_CASE("Redis killed and restarted with its AOF: publishers get 503 meanwhile
 
     CHECK(sse_messages(sse_b, 10) == std::vector<message>(published.begin() + 10, published.end()));
     CHECK(ws_messages(ws_c, 20) == published);
-    auto resumed = get_batch(b, "/poll", published[4].id);
+    auto resumed = get_batch(b, "/poll/news", published[4].id);
     CHECK(resumed.recovered);
     CHECK(resumed.messages == std::vector<message>(published.begin() + 5, published.end()));
 }
@@ -243,7 +243,7 @@ TEST_CASE("Redis restarted without persistence: a new epoch, and every client is
     redis_server redis;
     node a{redis.url()}, b{redis.url()}, c{redis.url()};
     auto const start = position(a);
-    sse_stream sse_b{b.port(), "/events", start};
+    sse_stream sse_b{b.port(), "/sse/news", start};
     ws_subscriber ws_c{c.port(), "news", start};
     auto const before = publish_numbered(a, 1, 5);
     CHECK(sse_messages(sse_b, 5) == before);
@@ -275,14 +275,14 @@ TEST_CASE("Redis restarted without persistence: a new epoch, and every client is
     // Clients coming back with a cursor of the lost epoch, on any node (once it follows the new epoch:
     // until then it still holds the old history, and serving it would be correct too).
     for (auto* n : {&a, &b, &c}) REQUIRE(eventually([&] { return epoch_of(position(*n)) == epoch_of(*id); }, 20s));
-    sse_stream back{c.port(), "/events", before.back().id};
+    sse_stream back{c.port(), "/sse/news", before.back().id};
     auto first = back.next();
     REQUIRE(first);
     CHECK(first->type == "reset");
     ws_subscriber ws_back{b.port(), "news", before.back().id};
     CHECK(ws_back.notice().recovered == false);
-    CHECK_FALSE(get_batch(a, "/poll", before.back().id).recovered);
-    CHECK_FALSE(get_batch(c, "/status", before.back().id).recovered);
+    CHECK_FALSE(get_batch(a, "/poll/news", before.back().id).recovered);
+    CHECK_FALSE(get_batch(c, "/status/news", before.back().id).recovered);
 }
 
 TEST_CASE("a node killed with SIGKILL: its clients resume exactly on another node; restarted, it serves "
@@ -293,7 +293,7 @@ TEST_CASE("a node killed with SIGKILL: its clients resume exactly on another nod
     auto first = publish_numbered(a, 1, 5);
     std::string cursor;
     {
-        sse_stream on_b{b.port(), "/events", start};
+        sse_stream on_b{b.port(), "/sse/news", start};
         CHECK(sse_messages(on_b, 5) == first);
         cursor = first.back().id;
         b.kill();
@@ -301,11 +301,11 @@ TEST_CASE("a node killed with SIGKILL: its clients resume exactly on another nod
         CHECK(on_b.ended());
     }
     auto second = publish_numbered(a, 6, 10);   // the others carry on
-    sse_stream on_c{c.port(), "/events", cursor};
+    sse_stream on_c{c.port(), "/sse/news", cursor};
     CHECK(sse_messages(on_c, 5) == second);
 
     b.start();   // a new process, a new port, an empty ring: warmed from Redis before it listens
-    sse_stream back_on_b{b.port(), "/events", cursor};
+    sse_stream back_on_b{b.port(), "/sse/news", cursor};
     CHECK(sse_messages(back_on_b, 5) == second);
     auto third = publish_numbered(b, 11, 12);
     CHECK(sse_messages(on_c, 2) == third);
@@ -316,7 +316,7 @@ TEST_CASE("presence counts subscriptions on every node, and forgets a node that 
     node a{redis.url()}, b{redis.url()}, c{redis.url()};
     auto const start = position(a);
     std::vector<std::unique_ptr<sse_stream>> on_a;
-    for (int i = 0; i < 2; ++i) on_a.push_back(std::make_unique<sse_stream>(a.port(), "/events", start));
+    for (int i = 0; i < 2; ++i) on_a.push_back(std::make_unique<sse_stream>(a.port(), "/sse/news", start));
     std::vector<std::unique_ptr<ws_subscriber>> on_b;
     for (int i = 0; i < 3; ++i) on_b.push_back(std::make_unique<ws_subscriber>(b.port(), "news", start));
 
