@@ -2,8 +2,9 @@
 // decided elsewhere, gaps it skips, an epoch that changes at run time), driven here by the test itself as
 // the sequencer's single writer, so that every transport's answer is checked without Redis (and under the
 // sanitizers): a live WebSocket and SSE client told recovered:false / event: reset at an epoch change and
-// "missed" at a gap, a held long poll answered recovered:false, and a pubsub publish that the sequencer
-// refuses answered with an error.
+// "missed" at a gap, a held long poll answered recovered:false, a pubsub publish that the sequencer
+// refuses answered with an error, and a publish acknowledged (WebSocket "published", app.realtime's REST
+// route) with the id the sequencer stored it under, or 503 when it did not store it.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -32,6 +33,17 @@ struct refusing_sequencer final : tether::hub::sequencer {
     void submit(tether::hub::topic&, tether::hub::publish_request_ptr r) override {
         ++refused;
         r->complete(std::make_error_code(std::errc::not_connected), {});
+    }
+};
+
+// Answers every publish as a backplane does once Redis has it: stored under the next id of epoch_a (or,
+// refusing, not stored). What it later feeds the ring is another path, driven by the cases above.
+struct stamping_sequencer final : tether::hub::sequencer {
+    std::atomic<std::uint64_t> next{7};
+    std::atomic<bool> refuse{false};
+    void submit(tether::hub::topic&, tether::hub::publish_request_ptr r) override {
+        if (refuse) return r->complete(std::make_error_code(std::errc::not_connected), {});
+        r->complete({}, {epoch_a, next++});
     }
 };
 
@@ -135,4 +147,41 @@ TEST_CASE("a pubsub publish the sequencer refuses is answered with an error, and
     CHECK(f.sequencer.refused == 1);
     ws.set_timeout(200ms);
     CHECK_FALSE(ws.next_envelope());
+}
+
+TEST_CASE("a sequenced publish is acknowledged with the id it was stored under, or 503, over WebSocket and REST") {
+    stamping_sequencer sequencer;   // outlives the server
+    test_server server{[&](tether::server& app) {
+        auto news = app.topic("news");
+        news.handle()->set_sequencer(&sequencer);
+        app.realtime({.routes = {.publish = "/api/publish/{topic}"},
+                      .pubsub = {.can_publish = [](std::string_view) { return true; }}},
+                     news);
+    }};
+    tether::client::ws_client ws;
+    ws.connect("127.0.0.1", server.port(), "/ws", {.timeout = 5s});
+    ws.send_text(R"({"type":"publish","topic":"news","data":"x","ref":"r1"})");
+    auto reply = ws.receive_message();
+    REQUIRE(reply);
+    auto e = cluster_test::parse_envelope(reply->payload);
+    CHECK(e.type == "published");
+    CHECK(e.id == id(epoch_a, 7));
+    CHECK(reply->payload.find(R"("ref":"r1")") != std::string::npos);
+    auto r = cluster_test::http(server.port(), "POST", "/api/publish/news", "y");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body.find(id(epoch_a, 8)) != std::string::npos);
+
+    sequencer.refuse = true;
+    ws.send_text(R"({"type":"publish","topic":"news","data":"z","ref":"r2"})");
+    reply = ws.receive_message();
+    REQUIRE(reply);
+    e = cluster_test::parse_envelope(reply->payload);
+    CHECK(e.type == "error");
+    CHECK(e.message.find("publish to news failed") != std::string::npos);
+    CHECK(reply->payload.find(R"("status":503)") != std::string::npos);
+    CHECK(reply->payload.find(R"("ref":"r2")") != std::string::npos);
+    r = cluster_test::http(server.port(), "POST", "/api/publish/news", "w");
+    REQUIRE(r);
+    CHECK(r->status == 503);
 }
