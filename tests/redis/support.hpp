@@ -165,7 +165,10 @@ public:
     inspector(std::uint16_t port, std::string const& password = {}) {
         timeval tv{2, 0};
         context_ = redisConnectWithTimeout("127.0.0.1", port, tv);
-        if (context_ == nullptr || context_->err != 0) throw std::runtime_error("cannot connect to redis");
+        if (context_ == nullptr || context_->err != 0) {   // the destructor will not run: free it here
+            if (context_ != nullptr) redisFree(context_);
+            throw std::runtime_error("cannot connect to redis");
+        }
         redisSetTimeout(context_, tv);
         if (!password.empty()) (void)text({"AUTH", password});
     }
