@@ -21,8 +21,9 @@
 #                    sets that for the throughput scenarios, and an attack needs longer than a throughput run.)
 #   ATTACKS [all, in the issue's order]   a subset, by name (see the table below)
 #   NORMAL_RATE [50]  NORMAL_DEADLINE_MS [1000]   the normal client's requests per second and deadline
-#   SSE_STALL_DUR [35]                   seconds of the sse-stall attack: longer than the servers' 30 s
-#                    stalled-writer timeout (send_timeout), so a stream dropped by it shows
+#   SSE_STALL_DUR [50]                   seconds of the sse-stall attack: longer than the kernel takes to fill
+#                    a stream's send buffer at the publish rate (tcp_wmem's 4 MiB at 500 KB/s: ~8 s) plus the
+#                    servers' 30 s stalled-writer timeout (send_timeout), so a stream dropped by it shows
 #   RSS_LIMIT_MIB [4096; smoke 1024]     an attack stops early when the server's RSS passes this
 #   SERVER_HOST [127.0.0.1]              the address the examples bind and the attacker connects to. A server
 #                    may exempt loopback peers from its per-address caps (tether does by default), so on 127.0.0.1
@@ -55,7 +56,7 @@ DUR=${ATTACK_DUR:-10}
 QUIET=${ATTACK_QUIET:-1}
 AFTER=${ATTACK_AFTER:-1}
 RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-4096}
-SSE_STALL_DUR=${SSE_STALL_DUR:-35}
+SSE_STALL_DUR=${SSE_STALL_DUR:-50}
 if (( smoke )); then DUR=1.5; QUIET=0.3; AFTER=0.3; RSS_LIMIT_MIB=1024; SSE_STALL_DUR=$DUR; fi
 NORMAL_RATE=${NORMAL_RATE:-50}
 NORMAL_DEADLINE_MS=${NORMAL_DEADLINE_MS:-1000}
@@ -107,12 +108,13 @@ declare -A what=(
 # makes the server hold nothing); the goal column then judges latency only.
 declare -A budget_mib=(
     [chunk-ext]=64         # max_buffered_request_bytes (64 MiB, all unfinished requests); metadata 16 KiB per body
-    [pipeline-static]=8    # 8 connections x 1 MiB of unsent responses (further pipelined requests wait unparsed)
-    [pipeline-poll]=16     # 8 connections x (1 MiB unsent + one answer of at most max_batch_bytes, 1 MiB)
+    [pipeline-static]=18   # 8 connections x (1 MiB of unsent responses in a buffer of up to 2 MiB, as strings grow by
+                           # doubling, + the 256 KiB read in the turn that crossed it); later requests wait unparsed
+    [pipeline-poll]=26     # 8 connections x (the same 2.25 MiB + one answer of at most max_batch_bytes, 1 MiB)
     [sub-churn]=1          # one WebSocket: max_buffered_bytes (1 MiB); max_subscriptions (256 topics)
     [history]=64           # topic_options::max_history_bytes (64 MiB for the one topic)
     [flood]=""             # capped by count (max_connections, per address, streams), not by bytes
-    [stalled-body]=64      # max_buffered_request_bytes (64 MiB)
+    [stalled-body]=66      # max_buffered_request_bytes (64 MiB) + 2 MiB for the 500 connections' own state and buffers
     [sse-stall]=200        # 200 streams x max_buffered_bytes (1 MiB); send_timeout (30 s) drops them
     [slowloris-fin]=64     # max_buffered_request_bytes (64 MiB); a FIN after a partial request closes at once
     [ws-fin]=""            # nothing held: the FIN closes the connection
