@@ -6,6 +6,12 @@
 //   fanout_load sse --port 8080 --subscribers 1000 ...
 //   common: [--host 127.0.0.1] [--path /ws | /events] [--topic bench] [--handshakes 200] [--open-timeout 120]
 //           [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]
+//           [--ports P1,P2,..] [--rate R]
+//
+// Several servers serving one topic (nodes of a cluster, benchmarks/backplane/run.sh): --ports spreads the
+// subscribers over them round-robin, while --port still names the one the publish trigger goes to. --rate R
+// caps publishing at R messages/s (within the window), for latency at a given load rather than at the most
+// the servers sustain; requests then go out every millisecond with what the rate allows.
 //
 // What the server must speak (benchmarks/fanout/fanout_server.cpp for tether, benchmarks/peers/naive_broadcast.cpp
 // for the Beast baseline):
@@ -100,6 +106,8 @@ struct options {
     double close_timeout = 5;
     double drain_timeout = 120;
     int server_pid = 0;
+    std::vector<unsigned short> ports;   // where subscribers connect (round-robin); empty: --port
+    double rate = 0;                     // messages/s; 0: as fast as the window allows
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -107,7 +115,8 @@ struct options {
                  "fanout_load: %s\n"
                  "usage: fanout_load ws|sse --port N [--subscribers 1000] [--size 64] [--window 64] [--batch W/4]\n"
                  "       [--duration 10] [--warmup 1] [--host 127.0.0.1] [--path /ws|/events] [--topic bench]\n"
-                 "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n",
+                 "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n"
+                 "       [--ports P1,P2,..] [--rate R]\n",
                  why);
     std::exit(2);
 }
@@ -148,9 +157,19 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--close-timeout") o.close_timeout = number<double>(arg, v);
         else if (arg == "--drain-timeout") o.drain_timeout = number<double>(arg, v);
         else if (arg == "--server-pid") o.server_pid = number<int>(arg, v);
+        else if (arg == "--rate") o.rate = number<double>(arg, v);
+        else if (arg == "--ports") {
+            for (std::string_view rest = v; !rest.empty();) {
+                const auto comma = rest.find(',');
+                o.ports.push_back(number<unsigned short>(arg, rest.substr(0, comma)));
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
+        }
         else usage(("unknown option " + std::string(arg)).c_str());
     }
     if (o.port == 0) usage("--port is required");
+    if (o.ports.empty()) o.ports.push_back(o.port);
+    if (o.rate < 0) usage("--rate must not be negative");
     if (o.path.empty()) o.path = o.kind == transport::ws ? "/ws" : "/events";
     if (o.subscribers == 0 || o.handshakes == 0 || o.window == 0) usage("counts must be at least 1");
     if (o.batch == 0) o.batch = std::max<std::size_t>(1, o.window / 4);
@@ -199,6 +218,10 @@ public:
         address_.sin_family = AF_INET;
         address_.sin_port = htons(opt_.port);
         if (inet_pton(AF_INET, opt_.host.c_str(), &address_.sin_addr) != 1) usage("--host must be an IPv4 address");
+        for (auto port : opt_.ports) {
+            subscriber_addresses_.push_back(address_);
+            subscriber_addresses_.back().sin_port = htons(port);
+        }
     }
 
     int run() {
@@ -305,7 +328,8 @@ private:
         if (fd < 0) return -1;
         const int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, reinterpret_cast<const sockaddr*>(&address_), sizeof address_) != 0 && errno != EINPROGRESS) {
+        const sockaddr_in& to = id == control_id ? address_ : subscriber_addresses_[id % subscriber_addresses_.size()];
+        if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS) {
             close(fd);
             return -1;
         }
@@ -505,8 +529,14 @@ private:
     // Requests as much as the window allows, once at least --batch messages of it are free.
     void maybe_publish() {
         if (!publishing_ || aborted_) return;
-        const std::uint64_t free = complete_ + opt_.window - requested_;
-        if (free < opt_.batch) return;
+        std::uint64_t free = complete_ + opt_.window - requested_;
+        if (opt_.rate > 0) {   // paced: what the rate allows by now, whenever it is at least one message
+            const auto due = base_ + static_cast<std::uint64_t>(opt_.rate * seconds_since(rate_start_));
+            free = std::min(free, due > requested_ ? due - requested_ : 0);
+            if (free == 0) return;
+        } else if (free < opt_.batch) {
+            return;
+        }
         const std::uint64_t n = std::min<std::uint64_t>(free, tether_bench::max_publish_batch);
         control_out_ += "POST /publish?n=" + std::to_string(n) + "&size=" + std::to_string(opt_.size) + " HTTP/1.1\r\nHost: " +
                         opt_.host + "\r\nContent-Length: 0\r\n\r\n";
@@ -783,12 +813,13 @@ private:
                 return;
             }
             poll(static_cast<int>(std::clamp<long long>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count(), 1, 10)));
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count(), 1, opt_.rate > 0 ? 1 : 10)));
         }
     }
 
     int measure() {
         publishing_ = true;
+        rate_start_ = clock_type::now();
         last_progress_ = clock_type::now();
         maybe_publish();
         loop_until(clock_type::now() + seconds(opt_.warmup));
@@ -866,7 +897,9 @@ private:
     options opt_;
     std::vector<subscriber> subs_;
     std::array<char, 256 * 1024> read_buffer_{};
-    sockaddr_in address_{};
+    sockaddr_in address_{};                          // --port: the publish trigger
+    std::vector<sockaddr_in> subscriber_addresses_;  // --ports
+    clock_type::time_point rate_start_{};
     int epoll_ = -1;
     std::uint64_t rng_ = 0;
     std::size_t opening_ = 0;

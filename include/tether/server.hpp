@@ -10,6 +10,7 @@
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/backplane.hpp       what a backplane (Redis) is handed when a topic opens with it
 //   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
@@ -210,6 +211,14 @@ public:
     }
     // The topic named `name`, or nullptr. Any thread.
     const topic_entry* find_topic(std::string_view name) const { return topics_.find(name); }
+
+    // Topics opened from now on without a backplane of their own are ordered by `b` (for example a
+    // tether::redis::backplane): every server sharing it serves them as one. `b` must outlive the
+    // server. Call before opening the topics.
+    basic_server& use_backplane(tether::backplane& b) {
+        topics_.use_backplane(&b);
+        return *this;
+    }
 
     // A WebSocket endpoint speaking tether's JSON control protocol (server/pubsub.hpp).
     // `UserData` is what `authorize` fills per connection and the topic rules then see.

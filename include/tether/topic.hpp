@@ -23,6 +23,7 @@
 #include <tether/hub/cursor.hpp>
 #include <tether/hub/topic.hpp>
 #include <tether/net/topic_groups.hpp>
+#include <tether/server/backplane.hpp>
 #include <tether/sse/event.hpp>
 #include <tether/ws/frame.hpp>
 
@@ -38,6 +39,9 @@ struct topic_options {
     // holding up to twice the messages; a ring of any size would pay a division on every read.
     std::size_t history = 1024;
     std::size_t max_history_bytes = 64u << 20;    // bytes kept for replay (all encodings counted); 0: no cap
+    // Orders this topic across processes (e.g. tether::redis::backplane); nullptr: the server's default
+    // (basic_server::use_backplane), else a local topic.
+    tether::backplane* backplane = nullptr;
 };
 
 namespace detail {
@@ -87,7 +91,43 @@ inline std::vector<hub::wire_format> server_formats(std::string topic_name) {
     return formats;
 }
 
+// A publish request carrying an Asio completion handler (see topic::async_publish).
+template <class Handler>
+class handler_request final : public hub::publish_request {
+public:
+    handler_request(std::string body, std::string key, Handler handler)
+        : hub::publish_request(std::move(body), std::move(key)), handler_(std::move(handler)),
+          work_(asio::prefer(asio::get_associated_executor(handler_), asio::execution::outstanding_work.tracked)) {}
+
+    void complete(std::error_code error, hub::cursor stored_as) override {
+        auto work = std::move(work_);
+        asio::dispatch(work, [h = std::move(handler_), error, stored_as]() mutable { std::move(h)(error, stored_as); });
+    }
+
+private:
+    Handler handler_;
+    // Keeps the handler's execution context from running out of work while the backplane answers.
+    std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
+                                       asio::execution::outstanding_work.tracked))> work_;
+};
+
+template <class CompletionToken>
+auto async_submit(hub::topic& topic, std::string_view body, std::string_view key, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code, hub::cursor)>(
+        [&topic](auto handler, std::string body, std::string key) {
+            using handler_type = decltype(handler);
+            topic.submit(std::make_unique<handler_request<handler_type>>(std::move(body), std::move(key), std::move(handler)));
+        },
+        token, std::string(body), std::string(key));
+}
+
 } // namespace detail
+
+// async_publish on a topic found by name (server.find_topic(name)->handle), whatever its policy.
+template <class CompletionToken>
+auto async_publish(hub::topic& topic, std::string_view body, std::string_view key, CompletionToken&& token) {
+    return detail::async_submit(topic, body, key, std::forward<CompletionToken>(token));
+}
 
 template <class Policy = backpressure::drop_oldest>
 class topic {
@@ -95,8 +135,24 @@ public:
     using policy = Policy;
 
     // Any thread; never blocks. `key` names the value a conflating topic keeps the latest of.
-    // Returns the message's sequence number.
+    // Returns the message's sequence number. On a topic ordered by a backplane this throws
+    // std::logic_error: only the backplane knows the message's id, and only later (async_publish).
     std::uint64_t publish(std::string_view body, std::string_view key = {}) const { return topic_->publish(body, key); }
+
+    // Any thread. Publishes and completes with (error, id) in Asio's way: `token` is a callback, or
+    // asio::use_future, asio::use_awaitable, ... (signature void(std::error_code, hub::cursor)).
+    //   - a local topic publishes at once; the completion runs before this returns unless the
+    //     handler has an associated executor, which it is then dispatched to;
+    //   - a topic on a backplane completes once the backplane stored the message (or failed to: it
+    //     never reports success otherwise), on the backplane's thread or the handler's executor.
+    template <class CompletionToken>
+    auto async_publish(std::string_view body, std::string_view key, CompletionToken&& token) const {
+        return detail::async_submit(*topic_, body, key, std::forward<CompletionToken>(token));
+    }
+    template <class CompletionToken>
+    auto async_publish(std::string_view body, CompletionToken&& token) const {
+        return async_publish(body, {}, std::forward<CompletionToken>(token));
+    }
 
     std::string_view name() const noexcept { return topic_->name(); }
     hub::cursor position() const noexcept { return topic_->position(); }

@@ -46,6 +46,10 @@ struct topic_subscription : hub::subscriber {
         : hub::subscriber(static_cast<std::size_t>(f), budget), sink(&owner) {}
     topic_sink* sink;
     group_base* group = nullptr;
+    // The epoch of the ids this subscriber was last given. A topic ordered by a backplane can change
+    // epoch at run time; a transport that finds a message of another epoch tells its client first
+    // (recovered:false, event: reset), the way a resume from a lost cursor does.
+    std::uint64_t epoch = 0;
     std::size_t unsent_after_leaving = 0;   // queued bytes still to be written after unsubscribing
 };
 
@@ -79,13 +83,17 @@ class group final : public group_base {
 public:
     group(hub::topic_handle topic, asio::io_context& io)
         : group_(std::move(topic), [&io](hub::drain_request r) { asio::post(io, std::move(r)); }) {}
+    // Also counts the topic's open subscriptions (presence): one up per subscribe, one down when the
+    // transport lets go, whether or not the group cut it off first.
     void subscribe(topic_subscription& s, std::optional<std::uint64_t> from) override {
-        s.group = this;
         if (from) group_.subscribe(s, *from);
         else group_.subscribe(s);
+        s.group = this;
+        source().counters().subscribers.fetch_add(1, std::memory_order_relaxed);
     }
     void unsubscribe(topic_subscription& s) noexcept override {
         group_.unsubscribe(s);
+        if (s.group == this) source().counters().subscribers.fetch_sub(1, std::memory_order_relaxed);
         s.group = nullptr;
     }
     void written(topic_subscription& s, std::size_t bytes) override { group_.written(s, bytes); }

@@ -392,32 +392,49 @@ private:
     bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
         if (state_ != state::open) return false;
         if (extras().subscriptions.contains(topic.get())) return true;   // already subscribed
+        auto const epoch = topic->epoch();   // read first: if it changes meanwhile, the next message says so
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
-        std::string notice;
-        json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic->name())
-            .member("recovered", cursor.empty() || resume.recovered)
-            .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
-        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        send_subscribed(topic->name(), cursor.empty() || resume.recovered, {epoch, resume.from - 1});
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
                                                                                     topic_format::ws_frame,
                                                                                     behaviour_.max_buffered_bytes))
                          .first->second;
+        sub.epoch = epoch;
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
         return true;
     }
 
+    void send_subscribed(std::string_view topic, bool recovered, hub::cursor position) {
+        std::string notice;
+        json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic)
+            .member("recovered", recovered).member("id", hub::to_string(position)).end_object();
+        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+    }
+
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+        // The topic's epoch changed under this subscriber (a backplane lost its history): the same
+        // notice a resume from a lost cursor gets, before the first message of the new epoch.
+        if (message->epoch() != sub.epoch) {
+            sub.epoch = message->epoch();
+            send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
+        }
         out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::ws_frame)), &sub);
         schedule_flush();
     }
     // drop_oldest and conflate: say exactly which messages will never come.
     void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
+        auto& topic = sub.group->source();
+        if (auto epoch = topic.epoch(); epoch != sub.epoch) {   // skipped to a new epoch: that is a reset
+            sub.epoch = epoch;
+            send_subscribed(topic.name(), false, {epoch, last});
+            return schedule_flush();
+        }
         std::string notice;
-        json::writer(notice).begin_object().member("type", "missed").member("topic", sub.group->source().name())
-            .member("first", hub::to_string({sub.group->source().epoch(), first}))
-            .member("last", hub::to_string({sub.group->source().epoch(), last})).end_object();
+        json::writer(notice).begin_object().member("type", "missed").member("topic", topic.name())
+            .member("first", hub::to_string({sub.epoch, first}))
+            .member("last", hub::to_string({sub.epoch, last})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
         schedule_flush();
     }

@@ -12,9 +12,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <tether/hub/topic.hpp>
 #include <tether/net/topic_groups.hpp>
+#include <tether/server/backplane.hpp>
 #include <tether/topic.hpp>
 
 namespace tether {
@@ -29,16 +31,20 @@ public:
     struct entry {
         hub::topic_handle handle;
         net::group_base& (*group_for)(ThreadState&, const hub::topic_handle&);
+        tether::backplane* backplane = nullptr;
     };
 
-    // Opens (or returns) the topic `name`. Opening the same name with another policy throws
-    // std::logic_error.
+    // Opens (or returns) the topic `name`. Opening the same name with another policy, or with
+    // another backplane, throws std::logic_error. A topic on a backplane is handed to it here.
     template <class Policy>
     tether::topic<Policy> open(std::string_view name, topic_options options) {
         std::lock_guard lock(mutex_);
+        auto* plane = options.backplane != nullptr ? options.backplane : default_backplane_;
         if (auto it = topics_.find(name); it != topics_.end()) {
             if (it->second.group_for != &ThreadState::template group_for<Policy>)
                 throw std::logic_error("tether: topic '" + std::string(name) + "' is already open with another policy");
+            if (options.backplane != nullptr && options.backplane != it->second.backplane)
+                throw std::logic_error("tether: topic '" + std::string(name) + "' is already open with another backplane");
             return tether::topic<Policy>(it->second.handle);
         }
         // Server topics encode only the wire formats someone reads (lazy_formats), and their history is
@@ -48,8 +54,15 @@ public:
                                                                       .max_bytes = options.max_history_bytes,
                                                                       .shared_budget = budget_,
                                                                       .lazy_formats = true});
-        topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>});
+        if (plane != nullptr) plane->attach(handle, {.conflating = std::is_same_v<Policy, backpressure::conflate>});
+        topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>, plane});
         return tether::topic<Policy>(std::move(handle));
+    }
+
+    // The backplane of topics opened from now on without one of their own.
+    void use_backplane(tether::backplane* b) {
+        std::lock_guard lock(mutex_);
+        default_backplane_ = b;
     }
 
     // The topic named `name`, or nullptr. Any thread; entries live as long as the registry.
@@ -65,6 +78,7 @@ private:
     std::shared_ptr<hub::history_budget> budget_;
     mutable std::mutex mutex_;
     std::map<std::string, entry, std::less<>> topics_;
+    tether::backplane* default_backplane_ = nullptr;
 };
 
 } // namespace tether
