@@ -128,7 +128,8 @@ TEST_CASE("server_max_window_bits is answered with the offered value or a smalle
         auto a = negotiate("permessage-deflate; server_max_window_bits=" + std::to_string(w));
         REQUIRE(a);
         CHECK(a->params.server_max_window_bits == w);
-        if (w < 15) CHECK(a->response == "permessage-deflate; server_max_window_bits=" + std::to_string(w));
+        // §7.1.2.1: accepting the offer means answering the parameter, even at 15.
+        CHECK(a->response == "permessage-deflate; server_max_window_bits=" + std::to_string(w));
     }
     auto ours = negotiate("permessage-deflate; server_max_window_bits=12",
                           {.mode = deflate_mode::on, .server_max_window_bits = 10});
@@ -148,6 +149,9 @@ TEST_CASE("client_max_window_bits is answered only when offered") {
     auto with_value = negotiate("permessage-deflate; client_max_window_bits=9", small);
     REQUIRE(with_value);
     CHECK(with_value->params.client_max_window_bits == 9);   // the client's own limit is smaller
+    auto fifteen = negotiate("permessage-deflate; client_max_window_bits=15");
+    REQUIRE(fifteen);
+    CHECK(fifteen->response == "permessage-deflate; client_max_window_bits=15");   // what we inflate with, said
     auto unoffered = negotiate("permessage-deflate", small);  // §7.1.2.2: MUST NOT answer it
     REQUIRE(unoffered);
     CHECK(unoffered->params.client_max_window_bits == 15);

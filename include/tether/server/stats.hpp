@@ -13,12 +13,19 @@ struct server_stats {
     std::uint64_t timeouts = 0;        // of which 408
     std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
     std::uint64_t connections = 0;     // accepted, all time
+    // permessage-deflate (RFC 7692)
+    std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
+    std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
+    std::uint64_t ws_compressed_deliveries = 0; // topic messages queued as a shared compressed frame
+    std::uint64_t ws_inflated_messages = 0;     // compressed messages received and inflated
 };
 
 namespace detail {
 
 struct thread_counters {
     std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
+    std::atomic<std::uint64_t> ws_deflate_connections{0}, ws_compressed_sends{0}, ws_compressed_deliveries{0},
+        ws_inflated_messages{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -26,6 +33,10 @@ struct thread_counters {
         s.timeouts += timeouts.load(std::memory_order_relaxed);
         s.handler_errors += handler_errors.load(std::memory_order_relaxed);
         s.connections += connections.load(std::memory_order_relaxed);
+        s.ws_deflate_connections += ws_deflate_connections.load(std::memory_order_relaxed);
+        s.ws_compressed_sends += ws_compressed_sends.load(std::memory_order_relaxed);
+        s.ws_compressed_deliveries += ws_compressed_deliveries.load(std::memory_order_relaxed);
+        s.ws_inflated_messages += ws_inflated_messages.load(std::memory_order_relaxed);
     }
 };
 

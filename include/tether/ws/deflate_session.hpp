@@ -176,7 +176,8 @@ public:
     // returns false when the message should go uncompressed (below the threshold, or deflate did not make it
     // smaller). Either way the peer's window and ours stay in step.
     bool compress(std::string_view message, std::string& out) {
-        if (!wants_to_compress(message.size())) return false;
+        // An empty message is smaller plain (0 bytes) than compressed (the one byte 0x00, §7.2.3.6).
+        if (message.empty() || !wants_to_compress(message.size())) return false;
         active_ = true;
         const std::size_t start = out.size();
         if (!our_context_takeover()) {

@@ -71,15 +71,18 @@ struct deflate_params {
     friend bool operator==(const deflate_params&, const deflate_params&) = default;
 };
 
-// The extension's response element for `p`: "permessage-deflate" plus only the parameters that differ from
-// the defaults, e.g. "permessage-deflate; server_no_context_takeover; client_max_window_bits=10".
-[[nodiscard]] inline std::string format_deflate_params(const deflate_params& p) {
+// The extension's response element for `p`: "permessage-deflate" plus the parameters that differ from the
+// defaults, e.g. "permessage-deflate; server_no_context_takeover; client_max_window_bits=10". A window size
+// at its default of 15 is written anyway when `always_server_window` / `always_client_window` say so: an
+// offer that named server_max_window_bits is accepted only by answering it (§7.1.2.1).
+[[nodiscard]] inline std::string format_deflate_params(const deflate_params& p, bool always_server_window = false,
+                                                       bool always_client_window = false) {
     std::string out(permessage_deflate_token);
     if (p.server_no_context_takeover) out.append("; server_no_context_takeover");
     if (p.client_no_context_takeover) out.append("; client_no_context_takeover");
-    if (p.server_max_window_bits != max_window_bits)
+    if (always_server_window || p.server_max_window_bits != max_window_bits)
         out.append("; server_max_window_bits=").append(std::to_string(p.server_max_window_bits));
-    if (p.client_max_window_bits != max_window_bits)
+    if (always_client_window || p.client_max_window_bits != max_window_bits)
         out.append("; client_max_window_bits=").append(std::to_string(p.client_max_window_bits));
     return out;
 }
@@ -285,7 +288,9 @@ struct deflate_agreement {
             const std::uint8_t offered = offer->client_max_window_bits_value.value_or(max_window_bits);
             p.client_max_window_bits = want < offered ? want : offered;
         }
-        return deflate_agreement{p, format_deflate_params(p)};
+        // An offered client window value is echoed even at 15, so the agreement says what we inflate with.
+        return deflate_agreement{p, format_deflate_params(p, offer->server_max_window_bits.has_value(),
+                                                          offer->client_max_window_bits_value.has_value())};
     }
     return std::nullopt;
 }
