@@ -137,6 +137,10 @@ private:
 class inflater {
 public:
     // `window_bits` 8..15: the window the peer's compressor was limited to. Throws std::bad_alloc.
+    // A distance past that window is refused (1007) when it reaches across zlib calls; zlib does not check
+    // it inside one call, where that call's output is at hand, so such a stream may also decode, depending
+    // on how it was split: leniency towards a broken sender, never a wrong result or more memory than the
+    // window.
     explicit inflater(std::uint8_t window_bits) : window_bits_(window_bits) {
         const int rc = inflateInit2(&z_, -static_cast<int>(window_bits));
         if (rc == Z_MEM_ERROR) throw std::bad_alloc();
@@ -229,8 +233,10 @@ private:
             const int rc = ::inflate(&z_, Z_SYNC_FLUSH);
             out.resize(used + room - z_.avail_out);
             if (rc == Z_MEM_ERROR) throw std::bad_alloc();
-            if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR) return inflate_status::invalid;
+            // Too big first: output past the limit is refused whatever follows it, so the answer does not
+            // depend on how the input was split (the fuzzer holds us to that).
             if (out.size() > limit) return inflate_status::too_big;
+            if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR) return inflate_status::invalid;
             if (rc == Z_STREAM_END) {
                 // The tail completed a final block's stream (a sender may end with BFINAL, §7.2.3.3):
                 // whatever is left of the tail is padding, and the next message starts a new stream.
