@@ -52,6 +52,7 @@
 #include <tether/sse/behaviour.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/deflate_codec.hpp>
 
 namespace tether {
 
@@ -144,6 +145,10 @@ public:
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
     basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
+        if (behaviour.permessage_deflate.mode != ws::deflate_mode::off && !ws::deflate_available)
+            logger_.log(log::level::warning, "WebSocket route " + std::string(pattern) +
+                                                 " asks for permessage-deflate, but tether was built without zlib"
+                                                 " (TETHER_WITH_DEFLATE): offers will be declined");
         const auto& b = keep(std::move(behaviour));
         return get(pattern, [this, &b](http::request& req, http::response& res) {
             detail::accept_websocket<basic_server, UserData>(*this, b, req, res);
