@@ -1,6 +1,6 @@
 #pragma once
 // Command-line options shared by every example and benchmark server: `--host H`, `--port N`,
-// `--threads N`, so scripts and tests start any of them the same way.
+// `--threads N`, `--max-connections N`, so scripts and tests start any of them the same way.
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
@@ -15,7 +15,8 @@ inline constexpr std::string_view command_line_usage =
     "options:\n"
     "  --host H      address to bind (default 127.0.0.1)\n"
     "  --port N      TCP port, 0 for any free port (default 8080)\n"
-    "  --threads N   I/O threads (default 1)\n";
+    "  --threads N   I/O threads (default 1)\n"
+    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n";
 
 // Fills host, port and threads of `defaults` from argv. Throws std::invalid_argument with a
 // message naming the bad option; `--help` throws too, with the usage as its message.
@@ -38,6 +39,9 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
         else if (arg == "--threads") {
             defaults.threads = static_cast<unsigned>(number(arg, value, 256));
             if (defaults.threads == 0) throw std::invalid_argument("--threads: at least 1");
+        } else if (arg == "--max-connections") {
+            defaults.max_connections = number(arg, value, 10'000'000);
+            if (defaults.max_connections == 0) throw std::invalid_argument("--max-connections: at least 1");
         } else throw std::invalid_argument("unknown option: " + std::string(arg));
     }
     return defaults;

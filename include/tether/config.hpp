@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <tether/http/limits.hpp>
 #include <tether/log.hpp>
@@ -49,6 +50,28 @@ struct server_options {
     std::uint16_t port = 8080;        // 0 picks a free port; see basic_server::port()
     unsigned threads = 1;             // I/O threads; each connection lives on one for its whole life
     http::limits limits{};
+    // Bytes of unfinished requests (partial header sections, bodies still arriving) held by all
+    // connections together. Past it a request that needs more is refused with 503, so many slow
+    // or stalled uploads cannot pin memory without bound.
+    std::size_t max_buffered_request_bytes = 64 * 1024 * 1024;
+    // Bytes all topics' histories may hold together (each topic also has its own cap,
+    // topic_options::max_history_bytes); past it a publish evicts its topic's oldest messages.
+    std::size_t max_history_bytes = 256u << 20;
+    // Descriptors a peer can make the server hold (net/admission.hpp). A connection over a cap is
+    // answered 503 (or, per address, 503 at accept) and closed; a stream (WebSocket, SSE, held
+    // long poll) over its cap gets 503 (server-wide) or 429 (per address).
+    std::size_t max_connections = 0;               // 0: the descriptor limit (raised to its hard limit) minus 32
+    std::size_t max_connections_per_address = 256;
+    std::size_t max_streams_per_address = 128;
+    // Loopback peers (127.0.0.0/8, ::1) are local processes: a proxy on the same host, a test, a
+    // benchmark. By default the per-address caps skip them (the totals still apply).
+    bool exempt_loopback_from_address_caps = true;
+    std::size_t stream_reserve = 0;                // connections kept for plain HTTP when streams fill
+                                                   // the rest; 0: max_connections / 16, at least 16
+    // Proxies whose X-Forwarded-For / Forwarded fields are believed: addresses or CIDR networks,
+    // e.g. {"127.0.0.1", "10.0.0.0/8"}. Their connections skip the per-address connection cap, and
+    // streams and req.client_address() use the forwarded client (http/forwarded.hpp).
+    std::vector<std::string> trusted_proxies{};
     std::chrono::milliseconds header_timeout{10'000};   // first byte to end of header section (408)
     std::chrono::milliseconds body_timeout{30'000};     // end of header section to end of body (408)
     std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection with no request

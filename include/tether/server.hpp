@@ -32,9 +32,12 @@
 #include <type_traits>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <tether/config.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/error.hpp>
+#include <tether/http/forwarded.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/net/acceptor.hpp>
@@ -76,14 +79,14 @@ public:
     using handler = route_handler;
     using long_poll_options = tether::long_poll_options;
     using short_poll_options = tether::short_poll_options;
-    using pubsub_options = tether::pubsub_options;
 
     // A protocol switch accepted by a handler, carried out by the HTTP connection once the 101
     // response has been written (it owns the socket until then).
     struct thread_state;
     struct pending_upgrade {
         virtual ~pending_upgrade() = default;
-        virtual void start(thread_state& thread, typename transport::socket&& socket, std::string early_bytes) = 0;
+        virtual void start(thread_state& thread, typename transport::socket&& socket, std::string early_bytes,
+                           net::admission ticket) = 0;
     };
 
     template <class UserData = ws::no_user_data>
@@ -116,7 +119,8 @@ public:
     };
     using topic_entry = typename topic_registry<thread_state>::entry;
 
-    explicit basic_server(server_options options = {}) : options_(std::move(options)) {
+    explicit basic_server(server_options options = {})
+        : options_(std::move(options)), trusted_proxies_(options_.trusted_proxies) {
         if (options_.threads == 0) throw std::invalid_argument("tether: server needs at least one I/O thread");
         for (unsigned i = 0; i < options_.threads; ++i) threads_.push_back(std::make_unique<thread_state>(i));
         acceptor_.emplace(threads_[0]->io(), logger_);
@@ -178,15 +182,20 @@ public:
     const topic_entry* find_topic(std::string_view name) const { return topics_.find(name); }
 
     // A WebSocket endpoint speaking tether's JSON control protocol (server/pubsub.hpp).
-    basic_server& pubsub(std::string_view pattern, pubsub_options options = {}) {
+    // `UserData` is what `authorize` fills per connection and the topic rules then see.
+    template <class UserData = ws::no_user_data>
+    basic_server& pubsub(std::string_view pattern, pubsub_options<UserData> options = {}) {
+        using session = pubsub_session<UserData>;
         const auto& o = keep(std::move(options));
-        websocket_behaviour<> b;
-        b.allowed_origins = o.allowed_origins;
+        websocket_behaviour<session> b;
+        b.origins = o.origins;
         b.max_message_size = o.max_message_size;
-        b.on_message = [this, &o](websocket_connection<>& ws, std::string_view text, ws::opcode) {
+        b.max_message_rate = o.max_message_rate;
+        if (o.authorize) b.on_upgrade = [&o](const http::request& req, session& s) { o.authorize(req, s.user); };
+        b.on_message = [this, &o](websocket_connection<session>& ws, std::string_view text, ws::opcode) {
             detail::handle_control_message(*this, o, ws, text);
         };
-        return websocket(pattern, std::move(b));
+        return websocket<session>(pattern, std::move(b));
     }
 
     // SSE over topics: `app.sse("/events", prices)` streams every message of `prices`, resumed
@@ -211,7 +220,12 @@ public:
     // ---- lifecycle ---------------------------------------------------------------------
     // Binds and listens. Throws std::system_error naming the address when that fails.
     void listen() {
-        if (!acceptor_->listening()) port_ = acceptor_->listen(options_.host, options_.port);
+        if (acceptor_->listening()) return;
+        admission_.configure({options_.max_connections, options_.max_connections_per_address,
+                              options_.max_streams_per_address, options_.stream_reserve,
+                              options_.exempt_loopback_from_address_caps},
+                             raise_descriptor_limit());
+        port_ = acceptor_->listen(options_.host, options_.port);
     }
 
     std::uint16_t port() const noexcept { return port_; }
@@ -224,7 +238,7 @@ public:
         listen();
         if (options_.handle_signals) watch_signals();
         for (auto& t : threads_) t->start_ticking();
-        acceptor_->start([this](net::owned_fd fd) { hand_to_next_thread(std::move(fd)); });
+        acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer); });
         std::vector<std::thread> others;
         for (std::size_t i = 1; i < threads_.size(); ++i)
             others.emplace_back([this, i] { run_thread(*threads_[i]); });
@@ -265,8 +279,41 @@ public:
         http::write_error(res, status, message);
     }
 
+    // The server-wide budget for bytes of unfinished requests (max_buffered_request_bytes).
+    bool charge_buffered_input(std::size_t bytes) noexcept {
+        auto total = buffered_input_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+        if (total <= options_.max_buffered_request_bytes) return true;
+        buffered_input_.fetch_sub(bytes, std::memory_order_relaxed);
+        return false;
+    }
+    void release_buffered_input(std::size_t bytes) noexcept { buffered_input_.fetch_sub(bytes, std::memory_order_relaxed); }
+    std::size_t buffered_input() const noexcept { return buffered_input_.load(std::memory_order_relaxed); }
+
     thread_state& current_thread() noexcept { return *current_thread_state(); }
     poll::held_polls& held_long_polls() noexcept { return held_polls_; }
+    const http::trusted_proxies& trusted_proxies() const noexcept { return trusted_proxies_; }
+    const net::admission_control& admission() const noexcept { return admission_; }
+
+    // Makes the request being dispatched a stream (WebSocket, SSE, a held long poll) if the
+    // stream caps allow; else answers 503 (server-wide) or 429 (this client) and returns false.
+    bool admit_stream(http::request& req, http::response& res) {
+        auto& thread = current_thread();
+        if (!thread.current) return true;
+        auto refused = admission_.admit_stream(thread.current->ticket, thread.current->client_key(req));
+        if (refused == net::refusal::none) return true;
+        thread.stats.refused_streams.fetch_add(1, std::memory_order_relaxed);
+        res.clear();
+        if (refused == net::refusal::streams_full) {
+            http::write_error(res, 503, "server busy: too many streams open");
+            res.header("Retry-After", "5");
+        } else {
+            http::write_error(res, 429, "too many streams open from this client");
+            res.header("Retry-After", "5");
+        }
+        return false;
+    }
+    // A held long poll was answered: the connection is plain HTTP again.
+    void release_stream(net::admission& ticket) noexcept { admission_.release_stream(ticket); }
 
 private:
     static thread_state*& current_thread_state() noexcept {
@@ -283,19 +330,49 @@ private:
         return ref;
     }
 
-    // On the acceptor's thread: the descriptor goes to the next I/O thread, round-robin, and
-    // becomes a connection there.
-    void hand_to_next_thread(net::owned_fd fd) {
+    // On the acceptor's thread: a connection within the caps goes to the next I/O thread,
+    // round-robin, and becomes a connection there; one over them is told so and closed.
+    void admit(net::owned_fd fd, const sockaddr_storage& peer) {
+        auto address = net::address_key::from(peer);
+        net::admission ticket;
+        if (admission_.admit_connection(address, trusted_proxies_.contains(address), ticket) != net::refusal::none) {
+            threads_[0]->stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+            // Best effort, never blocking: a new socket's send buffer is empty, so this short answer
+            // fits; a client that cannot take it gets the close alone.
+            static constexpr std::string_view busy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+                "Connection: close\r\nContent-Length: 65\r\n\r\n"
+                "{\"error\":{\"status\":503,\"message\":\"too many connections, retry\"}}\n";
+            net::send_and_close(fd.release(), busy);
+            return;
+        }
         thread_state& target = *threads_[next_thread_];
         next_thread_ = (next_thread_ + 1) % threads_.size();
-        asio::post(target.io(), [this, &target, owned = std::move(fd)]() mutable {
+        asio::post(target.io(), [this, &target, owned = std::move(fd), t = std::move(ticket)]() mutable {
             if (target.draining()) return;
             std::error_code e;
             auto socket = transport::adopt(target, owned.release(), e);
             if (e) return logger_.log(log::level::warning, "cannot serve an accepted connection: " + e.message());
             target.stats.connections.fetch_add(1, std::memory_order_relaxed);
-            (new net::http_connection<basic_server>(*this, target, std::move(socket)))->start();
+            (new net::http_connection<basic_server>(*this, target, std::move(socket), std::move(t)))->start();
         });
+    }
+
+    // Raises the soft descriptor limit to the hard one (a server's connections are descriptors)
+    // and returns the limit in force.
+    std::size_t raise_descriptor_limit() {
+        rlimit limit{};
+        if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+        if (limit.rlim_cur < limit.rlim_max) {
+            rlimit raised = limit;
+            raised.rlim_cur = limit.rlim_max;
+            if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+                logger_.log(log::level::info, "raised the descriptor limit from " + std::to_string(limit.rlim_cur) +
+                                                  " to " + std::to_string(raised.rlim_cur));
+                limit = raised;
+            }
+        }
+        return limit.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20 : static_cast<std::size_t>(limit.rlim_cur);
     }
 
     void run_thread(thread_state& t) {
@@ -321,8 +398,10 @@ private:
     server_options options_;
     logger_type logger_{};
     route_table<logger_type> routes_{logger_};
-    topic_registry<thread_state> topics_;
+    topic_registry<thread_state> topics_{options_.max_history_bytes};
     poll::held_polls held_polls_;
+    http::trusted_proxies trusted_proxies_;
+    net::admission_control admission_;
     std::vector<std::unique_ptr<thread_state>> threads_;
     std::optional<net::acceptor<logger_type>> acceptor_;
     std::unique_ptr<asio::signal_set> signals_;
@@ -330,6 +409,7 @@ private:
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::atomic<std::size_t> buffered_input_{0};   // bytes of unfinished requests, all connections
 };
 
 using server = basic_server<>;

@@ -28,7 +28,8 @@ namespace tether {
 namespace backpressure = hub::backpressure;
 
 struct topic_options {
-    std::size_t history = 1024;   // messages kept for replay; a power of two
+    std::size_t history = 1024;                   // messages kept for replay; a power of two
+    std::size_t max_history_bytes = 64u << 20;    // bytes kept for replay (all encodings counted); 0: no cap
 };
 
 namespace detail {

@@ -4,7 +4,10 @@
 //   freed memory), it reaches the same outcome, status and consumed() for every pipelined request;
 // - consumed() never exceeds the bytes it was given and always makes progress;
 // - every view it hands out lies inside the bytes given to that call (a chunked body lies in the parser);
-// - the limits hold: body size, field count and target length never exceed them.
+// - the limits hold: body size, field count and target length never exceed them;
+// - fed like a connection feeds it (the decoded framing of a chunked body erased from the buffer after
+//   every call), it reaches the same outcomes, and the buffer never holds more than the header section
+//   plus one partial chunk line: chunk extensions and small chunks cannot make the caller hold more.
 //
 // Input layout: byte 0 picks the chunk sizes, byte 1 the limits; the rest is the byte stream of one
 // connection, parsed as pipelined requests until an error or the end.
@@ -12,6 +15,7 @@
 #include <tether/http/parser.hpp>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -123,6 +127,53 @@ std::vector<event> parse_stream(std::string_view wire, const std::vector<std::si
     }
 }
 
+// Like parse_stream with chunk sizes, but the buffer is kept between calls and the decoded framing of a
+// chunked body is erased from it, as net/http_connection.hpp does. consumed() is then relative to the
+// compacted buffer, so each event records the request's length in the original stream instead.
+std::vector<event> parse_compacting(std::string_view wire, const std::vector<std::size_t>& chunk_sizes, const limits& lim) {
+    request_parser parser(lim);
+    request req;
+    std::vector<event> events;
+    std::string buffer;
+    std::size_t fed = 0, erased = 0, next_chunk = 0;
+    for (;;) {
+        const parse_status status = parser.parse(buffer, req);
+        if (status == parse_status::complete) {
+            event e = observe(parser, req, buffer, lim, status);
+            e.consumed += erased;
+            events.push_back(e);
+            buffer.erase(0, parser.consumed());
+            parser.reset();
+            erased = 0;
+            continue;
+        }
+        if (status == parse_status::error) {
+            events.push_back(observe(parser, req, buffer, lim, status));
+            return events;
+        }
+        if (std::size_t n = parser.raw_body_decoded()) {
+            buffer.erase(parser.raw_body_start(), n);
+            parser.raw_body_erased();
+            erased += n;
+        }
+        // The bound the connection relies on: once in a chunked body, what stays is the header section
+        // and one partial line (chunk data is taken as it arrives).
+        if (parser.in_chunked_body()) check(buffer.size() - parser.raw_body_start() <= 4096 + 2);
+        if (fed == wire.size()) {
+            event last;
+            last.status = status;
+            last.leftover = buffer.size() + erased;
+            last.header_complete = parser.header_complete();
+            last.awaiting_continue = parser.awaiting_body_after_continue();
+            events.push_back(last);
+            return events;
+        }
+        const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
+        buffer.append(wire.substr(fed, step));
+        fed += step;
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -151,5 +202,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<event> whole = parse_stream(wire, {}, lim);
     const std::vector<event> pieces = parse_stream(wire, chunks, lim);
     check(whole == pieces);
+    check(whole == parse_compacting(wire, chunks, lim));
     return 0;
 }

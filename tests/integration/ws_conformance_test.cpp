@@ -63,7 +63,7 @@ struct fixture {
                                     },
                                 .on_close = record_close});
         app.websocket("/small", {.on_message = echo, .on_close = record_close, .max_message_size = 1024});
-        app.websocket("/origin", {.allowed_origins = {"https://app.example"}, .on_message = echo});
+        app.websocket("/origin", {.origins = {.allowed = {"https://app.example"}, .without_origin = false}, .on_message = echo});
         app.websocket("/proto", {.select_subprotocol =
                                      [](const std::vector<std::string_view>& offered) -> std::string {
                                          for (auto p : offered)
@@ -622,7 +622,7 @@ TEST_CASE("a plain GET on a WebSocket route is answered 426 Upgrade Required") {
     CHECK(r.head.header("upgrade") == "websocket");
 }
 
-TEST_CASE("an Origin not in allowed_origins is refused with 403") {
+TEST_CASE("an Origin the route's policy does not allow is refused with 403") {
     fixture f;
     ws_client c;
     SECTION("a foreign origin") {

@@ -41,6 +41,12 @@ constexpr strict_rejection strict_rejections[] = {
     {21, "m-search request", 400,
      "asterisk-form is only for OPTIONS (RFC 9112 §3.2.4); M-SEARCH * is SSDP, which runs over UDP"},
     {22, "line folding in header value", 400, "obsolete line folding (RFC 9112 §5.2)"},
+    {28, "utf-8 path request", 400,
+     "raw bytes >= 0x80 in the request-target: RFC 9112 §3.2 takes the URI grammar (RFC 3986), which is "
+     "ASCII; browsers percent-encode them, and two readers decoding them differently disagree on the path"},
+    {34, "host:port and basic_auth", 400,
+     "userinfo in an http URI is deprecated and a recipient should treat it as an error (RFC 9110 §4.2.4); "
+     "credentials in the target leak into logs"},
     {35, "line folding in header value", 400,
      "bare LF line endings (RFC 9112 §2.2) and obsolete line folding (RFC 9112 §5.2)"},
     {36, "multiple connection header values with folding", 400, "obsolete line folding (RFC 9112 §5.2)"},

@@ -1,4 +1,4 @@
-// SHA-1 (FIPS 180-4) and base64 (RFC 4648), checked against the published test vectors.
+// SHA-1 (FIPS 180-4), base64 and base64url (RFC 4648), checked against the published test vectors.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -22,6 +22,8 @@ std::string hex(const tether::core::sha1::digest_type& d) {
 
 using tether::core::base64_decode;
 using tether::core::base64_encode;
+using tether::core::base64url_decode;
+using tether::core::base64url_encode;
 using tether::core::sha1;
 using tether::core::sha1_digest;
 
@@ -129,6 +131,59 @@ TEST_CASE("base64 decoding is strict") {
     SECTION("non-zero bits under the padding are rejected") {
         CHECK_FALSE(base64_decode("Zh=="));  // would also decode to "f"
         CHECK_FALSE(base64_decode("Zm9="));  // would also decode to "fo"
+    }
+}
+
+TEST_CASE("base64url encodes the RFC 4648 section 10 vectors without padding") {
+    CHECK(base64url_encode("") == "");
+    CHECK(base64url_encode("f") == "Zg");
+    CHECK(base64url_encode("fo") == "Zm8");
+    CHECK(base64url_encode("foo") == "Zm9v");
+    CHECK(base64url_encode("foob") == "Zm9vYg");
+    CHECK(base64url_encode("fooba") == "Zm9vYmE");
+    CHECK(base64url_encode("foobar") == "Zm9vYmFy");
+    CHECK(base64url_encode("\xfb\xff") == "-_8");   // the two characters §5 changes
+}
+
+TEST_CASE("base64url decodes the JWS header of RFC 7515 appendix A.1") {
+    CHECK(base64url_decode("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9") ==
+          std::string("{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}"));
+    CHECK(base64url_decode("Zm9vYmE") == std::string("fooba"));
+    CHECK(base64url_decode("Zm8") == std::string("fo"));
+    CHECK(base64url_decode("") == std::string(""));
+}
+
+TEST_CASE("base64url round-trips every byte value at every length") {
+    std::string all;
+    for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+    for (std::size_t len = 0; len <= all.size(); ++len) {
+        const std::string_view in = std::string_view(all).substr(0, len);
+        const std::string text = base64url_encode(in);
+        REQUIRE(text.size() == tether::core::base64url_encoded_size(len));
+        REQUIRE(base64url_decode(text) == std::string(in));
+    }
+}
+
+TEST_CASE("base64url decoding is strict") {
+    SECTION("padding is refused (RFC 7515 section 2)") {
+        CHECK_FALSE(base64url_decode("Zg=="));
+        CHECK_FALSE(base64url_decode("Zm8="));
+    }
+    SECTION("one character left over is no byte at all") { CHECK_FALSE(base64url_decode("Zm9vY")); }
+    SECTION("the standard alphabet's + and / are refused") {
+        CHECK_FALSE(base64url_decode("+/8"));
+        CHECK_FALSE(base64url_decode("Zm9v+A"));
+    }
+    SECTION("whitespace and dots are refused") {
+        CHECK_FALSE(base64url_decode("Zm9v.YmF"));
+        CHECK_FALSE(base64url_decode("Zm9v.YmF"));
+        CHECK_FALSE(base64url_decode("Zm9vYmF\n"));
+    }
+    SECTION("a high byte is refused") { CHECK_FALSE(base64url_decode("Zm\x80v")); }
+    SECTION("non-zero bits past the last byte are refused, so no value has two spellings") {
+        CHECK_FALSE(base64url_decode("Zh"));    // would also decode to "f"
+        CHECK_FALSE(base64url_decode("Zm9"));   // would also decode to "fo"
+        CHECK(base64url_decode("Zg") == std::string("f"));
     }
 }
 

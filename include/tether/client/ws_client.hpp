@@ -329,6 +329,26 @@ public:
         open_ = false;
     }
 
+    // After failing the connection: half-close, then read and discard what the server still sends
+    // (at most linger_bytes, for at most linger_time) before closing. Closing with unread bytes
+    // queued makes the kernel send a reset, which can destroy our Close before the server reads it.
+    void linger_then_disconnect() noexcept {
+        constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+        constexpr auto linger_time = std::chrono::seconds(2);
+        std::error_code ignored;
+        if (socket_.is_open()) socket_.shutdown(asio::socket_base::shutdown_send, ignored);
+        const auto deadline = clock::now() + linger_time;
+        try {
+            for (std::size_t discarded = 0; socket_.is_open() && discarded < linger_bytes;) {
+                const std::size_t n = read_some(deadline, "lingering after a Close");
+                if (n == 0) break;   // EOF: the server is done too
+                discarded += n;
+            }
+        } catch (const std::exception&) {   // the deadline passed: close anyway
+        }
+        disconnect();
+    }
+
     asio::ip::tcp::socket& socket() noexcept { return socket_; }
 
     // XORs a payload with a masking key (§5.3), for tests that assemble frames byte by byte.
@@ -393,7 +413,7 @@ private:
                     } catch (const std::exception&) {  // the server may be gone already
                     }
                 }
-                disconnect();
+                linger_then_disconnect();
                 eof_ = true;
                 throw protocol_error("tether::client::ws_client: the server broke RFC 6455: " + reason + " (closing with " +
                                          std::to_string(ws::to_underlying(code)) + ")",

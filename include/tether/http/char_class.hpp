@@ -25,17 +25,66 @@ inline constexpr std::array<bool, 256> field_value_table = [] {
     return t;
 }();
 
-// request-target bytes: any VCHAR or obs-text; whitespace and CTLs end or break the line.
+// request-target bytes: visible ASCII. RFC 9112 §3.2 builds the target from RFC 3986's URI
+// grammar, which is ASCII only: raw bytes >= 0x80 are refused (a browser percent-encodes them),
+// because two readers that decode them differently disagree on what path was asked for.
+// Whitespace and CTLs end or break the line.
 inline constexpr std::array<bool, 256> target_table = [] {
     std::array<bool, 256> t{};
     for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
-    for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+    return t;
+}();
+
+// reg-name bytes of a URI host (RFC 3986 §3.2.2): unreserved / sub-delims; '%' starts a
+// pct-encoded triplet, checked by the caller.
+inline constexpr std::array<bool, 256> reg_name_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view{"-._~!$&'()*+,;="}) t[static_cast<unsigned char>(c)] = true;
     return t;
 }();
 
 inline bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
 inline bool is_field_value_char(char c) noexcept { return field_value_table[static_cast<unsigned char>(c)]; }
 inline bool is_target_char(char c) noexcept { return target_table[static_cast<unsigned char>(c)]; }
+
+inline bool is_hex_digit(char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3): an IP-literal in
+// brackets, or a reg-name (which covers IPv4 addresses), then an optional port of digits. The
+// empty value is valid: a client sends it when the target has no authority (RFC 9112 §3.2).
+// Refused: whitespace, '@' (userinfo), a second ':' outside brackets, anything else outside
+// the grammar. The IPv6 text inside brackets is checked for its alphabet, not parsed.
+inline bool is_valid_host(std::string_view host) noexcept {
+    std::size_t i = 0;
+    if (!host.empty() && host.front() == '[') {
+        auto close = host.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (char c : host.substr(1, close - 1))
+            if (!is_hex_digit(c) && c != ':' && c != '.') return false;
+        i = close + 1;
+    } else {
+        for (; i < host.size() && host[i] != ':'; ++i) {
+            char c = host[i];
+            if (c == '%') {
+                if (i + 2 >= host.size() || !is_hex_digit(host[i + 1]) || !is_hex_digit(host[i + 2])) return false;
+                i += 2;
+            } else if (!reg_name_table[static_cast<unsigned char>(c)]) {
+                return false;
+            }
+        }
+        if (i == 0 && i < host.size()) return false;   // ":80": a port without a host
+    }
+    if (i == host.size()) return true;
+    if (host[i] != ':') return false;
+    for (char c : host.substr(i + 1))
+        if (c < '0' || c > '9') return false;
+    return true;
+}
 
 inline bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;

@@ -17,21 +17,26 @@ namespace tether::http {
 
 class chunked_decoder {
 public:
-    enum class status : std::uint8_t { need_more, done, bad_request, too_large };
+    enum class status : std::uint8_t { need_more, done, bad_request, too_large, too_much_metadata };
 
     struct result {
         status state;
         std::size_t consumed;   // bytes of `in` used; the caller drops them before the next call
     };
 
-    chunked_decoder(std::size_t max_body_bytes, std::size_t max_trailer_fields) noexcept
-        : max_body_(max_body_bytes), max_trailers_(max_trailer_fields) {}
+    // `max_metadata_bytes` bounds the chunk extensions and trailer lines of one body together:
+    // they are validated and dropped, so without a total a body of one-byte chunks with
+    // kilobyte extensions would cost thousands of bytes of parsing per body byte.
+    chunked_decoder(std::size_t max_body_bytes, std::size_t max_trailer_fields,
+                    std::size_t max_metadata_bytes = 16 * 1024) noexcept
+        : max_body_(max_body_bytes), max_trailers_(max_trailer_fields), max_metadata_(max_metadata_bytes) {}
 
     void reset() noexcept {
         state_ = state::size_line;
         chunk_remaining_ = 0;
         decoded_ = 0;
         trailers_ = 0;
+        metadata_ = 0;
     }
 
     // Appends decoded chunk data to `body`.
@@ -72,6 +77,7 @@ public:
                     return {status::done, pos};
                 }
                 if (++trailers_ > max_trailers_ || !valid_trailer_field(line.text)) return {status::bad_request, pos};
+                if ((metadata_ += line.text.size() + 2) > max_metadata_) return {status::too_much_metadata, pos};
                 break;
             }
             case state::finished: return {status::done, pos};
@@ -114,6 +120,7 @@ private:
             size = (size << 4) | static_cast<std::uint64_t>(digit);
         }
         if (i == 0) return status::bad_request;        // chunk-size = 1*HEXDIG
+        if ((metadata_ += line.size() - i) > max_metadata_) return status::too_much_metadata;
         if (!valid_chunk_extensions(line.substr(i))) return status::bad_request;
         if (size > max_body_ - decoded_) return status::too_large;
         decoded_ += size;
@@ -202,7 +209,9 @@ private:
     std::uint64_t decoded_ = 0;
     std::size_t max_body_;
     std::size_t max_trailers_;
+    std::size_t max_metadata_;
     std::size_t trailers_ = 0;
+    std::size_t metadata_ = 0;   // extension and trailer bytes seen in this body
 };
 
 } // namespace tether::http

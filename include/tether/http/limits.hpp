@@ -13,6 +13,7 @@ struct limits {
     std::size_t max_fields = 100;               // field lines in the header section (431)
     std::size_t max_target_bytes = 8 * 1024;    // request-target (414)
     std::size_t max_body_bytes = 1024 * 1024;   // decoded body, Content-Length or chunked (413)
+    std::size_t max_chunk_metadata_bytes = 16 * 1024;   // chunk extensions + trailers of one body (400)
     // RFC 9112 §3.2: a 1.1 request without exactly one Host is a 400. Only tests replaying
     // historical corpora turn this off.
     bool require_host = true;

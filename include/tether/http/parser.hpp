@@ -38,7 +38,7 @@ struct parse_error {
 class request_parser {
 public:
     explicit request_parser(const limits& l = default_limits()) noexcept
-        : limits_(&l), chunked_(l.max_body_bytes, l.max_fields) {}
+        : limits_(&l), chunked_(l.max_body_bytes, l.max_fields, l.max_chunk_metadata_bytes) {}
 
     // Parses the request at the front of `data` into `req`. On `complete`, `req` holds views
     // into `data` (and, for a chunked body, into this parser) and consumed() is its length.
@@ -78,6 +78,21 @@ public:
 
     // Frees the chunked-body buffer of an idle connection.
     void release_memory() { std::string{}.swap(chunked_body_); }
+
+    // A chunked body is decoded as it arrives, into the parser; its raw bytes (sizes, extensions,
+    // data already copied, trailer lines) are then dead weight in the caller's buffer. The caller
+    // may erase data[raw_body_start(), raw_body_start() + raw_body_decoded()) and then call
+    // raw_body_erased(), so a body in many small chunks holds its decoded bytes plus one partial
+    // line, however much its framing weighed. Content-Length bodies are never copied: nothing to
+    // erase there (raw_body_decoded() is 0).
+    std::size_t raw_body_start() const noexcept { return header_end_; }
+    std::size_t raw_body_decoded() const noexcept { return stage_ == stage::body_chunked ? chunk_pos_ : 0; }
+    void raw_body_erased() noexcept {
+        if (stage_ == stage::body_chunked) chunk_pos_ = 0;
+    }
+    bool in_chunked_body() const noexcept { return stage_ == stage::body_chunked; }
+    // Bytes of decoded chunked body held by the parser (for the server-wide body budget).
+    std::size_t decoded_body_size() const noexcept { return chunked_body_.size(); }
 
     std::size_t consumed() const noexcept { return consumed_; }
     const parse_error& error() const noexcept { return error_; }
@@ -215,6 +230,8 @@ private:
     // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT) or asterisk-form (OPTIONS).
     bool split_target(std::string_view target, request& req) {
         std::string_view path_and_query = target;
+        req.host_ = {};
+        absolute_form_ = false;
         if (target.front() == '/') {
             // origin-form
         } else if (target == "*") {
@@ -229,6 +246,14 @@ private:
         } else {
             auto scheme_end = target.find("://");
             if (scheme_end == std::string_view::npos || scheme_end == 0) return fail(400, "invalid request-target form"), false;
+            // absolute-form: the authority names the host (RFC 9112 §3.2.2). userinfo in an http(s)
+            // URI is deprecated and a recipient should treat it as an error (RFC 9110 §4.2.4).
+            auto authority = target.substr(scheme_end + 3);
+            authority = authority.substr(0, authority.find_first_of("/?#"));
+            if (authority.find('@') != std::string_view::npos) return fail(400, "userinfo in request-target"), false;
+            if (authority.empty() || !detail::is_valid_host(authority)) return fail(400, "invalid authority in request-target"), false;
+            req.host_ = authority;
+            absolute_form_ = true;
             auto path_start = target.find('/', scheme_end + 3);
             auto query_start = target.find('?', scheme_end + 3);
             if (path_start == std::string_view::npos || (query_start != std::string_view::npos && query_start < path_start))
@@ -312,7 +337,11 @@ private:
                 }
                 break;
             case 'h':
-                if (detail::iequals(f.name, "host")) ++hosts;
+                if (detail::iequals(f.name, "host")) {
+                    // RFC 9112 §3.2: an invalid Host value is a 400, like a missing or repeated one.
+                    if (!detail::is_valid_host(f.value)) return fail(400, "invalid Host"), false;
+                    if (++hosts == 1 && !absolute_form_) req.host_ = f.value;
+                }
                 break;
             case 'e':
                 if (detail::iequals(f.name, "expect")) {
@@ -331,6 +360,11 @@ private:
         if (hosts > 1) return fail(400, "more than one Host field"), false;
         if (hosts == 0 && req.version_minor_ >= 1 && limits_->require_host)
             return fail(400, "HTTP/1.1 request without Host"), false;
+        // RFC 9112 §3.2.2: with an absolute-form target the server ignores the Host field and uses
+        // the target's authority, so a handler reading either sees the host that was asked for.
+        if (absolute_form_)
+            for (std::size_t i = 0; i < req.field_count_; ++i)
+                if (detail::iequals(req.fields_[i].name, "host")) req.fields_[i].value = req.host_;
         if (has_transfer_encoding) {
             if (req.content_length_) return fail(400, "both Content-Length and Transfer-Encoding"), false;
             // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
@@ -382,6 +416,7 @@ private:
         case chunked_decoder::status::need_more: return parse_status::need_more;
         case chunked_decoder::status::bad_request: return fail(400, "malformed chunked body");
         case chunked_decoder::status::too_large: return fail(413, "body larger than the limit");
+        case chunked_decoder::status::too_much_metadata: return fail(400, "chunk extensions and trailers over the limit");
         case chunked_decoder::status::done: break;
         }
         consumed_ = header_end_ + chunk_pos_;
@@ -397,6 +432,7 @@ private:
     const limits* limits_;
     stage stage_ = stage::header;
     bool request_line_seen_ = false;
+    bool absolute_form_ = false;   // of the request being parsed
     bool expect_continue_ = false;
     std::size_t start_ = 0;        // after any leading empty lines
     std::size_t scan_from_ = 0;    // where the search for the header end resumes

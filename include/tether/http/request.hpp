@@ -17,6 +17,18 @@
 
 namespace tether::http {
 
+class request;
+
+// Who sent a request, resolved by the connection that read it (the peer, or the forwarded
+// client behind a trusted proxy: http/forwarded.hpp).
+class client_source {
+public:
+    virtual std::string client_address(const request& req) const = 0;
+
+protected:
+    ~client_source() = default;
+};
+
 struct field {
     std::string_view name;
     std::string_view value;   // leading and trailing whitespace already removed
@@ -31,6 +43,9 @@ public:
     std::string_view path() const noexcept { return path_; }
     std::string_view query_string() const noexcept { return query_; }
     int version_minor() const noexcept { return version_minor_; }   // HTTP/1.<minor>
+    // The host the request is for (RFC 9110 §7.2): the authority of an absolute-form target,
+    // else the Host field; "" when neither names one. Already validated as uri-host [":" port].
+    std::string_view host() const noexcept { return host_; }
 
     std::span<const field> fields() const noexcept { return {fields_.data(), field_count_}; }
     // The first field with this name, compared case-insensitively (RFC 9110 §5.1).
@@ -40,6 +55,12 @@ public:
         return std::nullopt;
     }
     bool has_header(std::string_view name) const noexcept { return header(name).has_value(); }
+
+    // The client's IP address as text: the peer, or behind a proxy named in
+    // server_options::trusted_proxies the client it forwarded for. "" outside a server.
+    std::string client_address() const { return client_ ? client_->client_address(*this) : std::string{}; }
+    // Set by the connection before the request is dispatched.
+    void set_client_source(const client_source* source) noexcept { client_ = source; }
 
     std::string_view body() const noexcept { return body_; }
     bool keep_alive() const noexcept { return keep_alive_; }
@@ -63,8 +84,9 @@ private:
     friend class request_parser;
     friend class router_base;
 
-    std::string_view method_name_, target_, path_, query_, body_, wildcard_;
+    std::string_view method_name_, target_, path_, query_, body_, wildcard_, host_;
     http::method method_ = method::other;
+    const client_source* client_ = nullptr;
     int version_minor_ = 1;
     bool keep_alive_ = true, upgrade_ = false, expect_continue_ = false, chunked_ = false;
     std::optional<std::uint64_t> content_length_;

@@ -54,6 +54,7 @@ public:
             next_ = topic_->oldest_retained();
             if (next_ > 1) cache_.lose(1, next_ - 1);
         }
+        lists_.count_formats_in(topic_->subscribers_by_format());
         wake_->bind(this, &drain_thunk);
         topic_->attach(wake_);
         if (next_ < topic_->next_sequence()) wake_->request();
@@ -157,7 +158,8 @@ private:
         if (message->format_count() == 0) {   // tombstone: its publisher's encoder threw
             return report_missed(s, sequence, sequence) ? offer_result::skipped : offer_result::gone;
         }
-        auto const size = message->encoded(s.format_).size();
+        // Builds the subscriber's format now if the topic encodes it lazily and nobody has yet.
+        auto const size = topic_->encoding(*message, s.format_).size();
         if (size > s.budget_) {
             if constexpr (disconnecting) {
                 cut_off(s, disconnect_reason::message_too_large);

@@ -62,16 +62,27 @@ public:
     }
 
     /// Stores `message` in the slot of its sequence. Returns false, dropping it, when a publisher of a later
-    /// lap already took the slot (ours stalled for a whole lap). Any thread, lock-free.
-    bool publish(payload_ptr message) noexcept {
+    /// lap already took the slot (ours stalled for a whole lap). `displaced` receives the older message the
+    /// slot held, if any (it has just left the history). Any thread, lock-free.
+    bool publish(payload_ptr message, payload_ptr* displaced = nullptr) noexcept {
         auto& target = slot(message->sequence());
         auto current = target.load();
         for (;;) {
             // Sequences are claimed once each, so equality cannot happen; ">" means we were lapped.
             if (current && current->sequence() >= message->sequence()) return false;
-            if (target.compare_exchange(current, message)) return true;
+            if (target.compare_exchange(current, message)) {
+                if (displaced) *displaced = std::move(current);
+                return true;
+            }
             // `current` now holds whatever replaced what we saw: re-check it.
         }
+    }
+
+    /// Empties the slot of `message` if it still holds exactly that message (eviction before the ring laps
+    /// it). Returns true when this call removed it. Any thread, lock-free.
+    bool remove(payload_ptr const& message) noexcept {
+        auto expected = message;
+        return slot(message->sequence()).compare_exchange(expected, payload_ptr{});
     }
 
 private:

@@ -11,6 +11,7 @@
 //   ready  - budget freed while parked; to be caught up at the next drain.
 // Rejected: a per-subscriber message queue (unbounded, or a copy of the ring per connection) and
 // std::list/std::set of subscribers (an allocation per subscription, and no O(1) self-removal).
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -85,10 +86,14 @@ public:
         }
     }
 
+    /// Where to count subscribers per wire format (the topic's table, read by publishers); may be null.
+    void count_formats_in(std::atomic<std::uint32_t>* counts) noexcept { format_counts_ = counts; }
+
     /// Links a detached subscriber at the tail of the list for `state` (or into none, for `serving`).
     void add(subscriber& s, subscriber_state state) noexcept {
         assert(s.state_ == subscriber_state::detached);
         s.lists_ = this;
+        if (format_counts_) format_counts_[s.format_].fetch_add(1, std::memory_order_relaxed);
         place(s, state);
     }
 
@@ -104,6 +109,7 @@ public:
         assert(s.lists_ == this);
         unlink(s);
         if (current == &s) current = nullptr;
+        if (format_counts_) format_counts_[s.format_].fetch_sub(1, std::memory_order_relaxed);
         s.lists_ = nullptr;
         s.state_ = subscriber_state::detached;
     }
@@ -145,6 +151,7 @@ private:
     list live_;
     list parked_;
     list ready_;
+    std::atomic<std::uint32_t>* format_counts_ = nullptr;
 };
 
 }  // namespace detail

@@ -12,6 +12,18 @@
 // publishes a fresh immutable list through an atomic_ref_ptr; publishers only ever read that list.
 // Rejected: a mutex-protected vector (publish would lock), and a fixed array of raw pointers (a publisher
 // could call into a group that is being destroyed).
+//
+// Byte budget. History is bounded in messages (the ring) and in bytes: a topic's own budget and, shared
+// by all topics of a server, a history_budget. Each message is charged what it holds (its block, plus any
+// encoding built later); past a budget, publish() evicts the oldest messages of its own topic (never the
+// one just published) by raising the topic's floor and emptying their slots. A reader asking for a
+// sequence below the floor finds it lapped, exactly as if the ring had overwritten it, so every policy
+// and every resume already handles it. Each message records its charge (payload::history_charge) and
+// gives it back once, when it leaves the history, whoever removes it (eviction or a lapping publish).
+//
+// Lazy formats. With topic_options::lazy_formats, publish() encodes only the formats that have at
+// least one subscriber (reader groups count theirs, per format); encoding() builds any other on first
+// use, once, and charges it to the history like the rest.
 #include "tether/hub/cursor.hpp"
 #include "tether/hub/payload.hpp"
 #include "tether/hub/ref_ptr.hpp"
@@ -27,6 +39,8 @@
 #include <memory_resource>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,10 +67,21 @@ inline wire_format raw_format(std::string name = "raw") {
     return {std::move(name), [](encode_input const& in, std::string& out) { out.append(in.body); }};
 }
 
+/// Bytes of history shared by several topics (a server's total), charged and given back by each.
+struct history_budget {
+    explicit history_budget(std::size_t limit_bytes) noexcept : limit{limit_bytes} {}
+    std::size_t const limit;
+    std::atomic<std::int64_t> used{0};
+    bool exceeded() const noexcept { return used.load(std::memory_order_relaxed) > static_cast<std::int64_t>(limit); }
+};
+
 struct topic_options {
     std::size_t capacity = 1024;                  ///< messages of history; a power of two
     std::uint64_t epoch = 0;                      ///< 0: draw a random one (make_epoch())
     std::pmr::memory_resource* memory = nullptr;  ///< where messages live; nullptr: the default resource
+    std::size_t max_bytes = 0;                    ///< bytes of history; 0: bounded by capacity only
+    std::shared_ptr<history_budget> shared_budget{};   ///< a budget several topics draw on; may be null
+    bool lazy_formats = false;                    ///< encode at publish only formats with subscribers
 };
 
 /// Relaxed counters that reader groups add to once per drain (not once per subscriber, which would make
@@ -83,8 +108,19 @@ public:
           formats_{formats.empty() ? std::vector<wire_format>{raw_format()} : std::move(formats)},
           epoch_{options.epoch != 0 ? options.epoch : make_epoch()},
           memory_{options.memory != nullptr ? options.memory : std::pmr::get_default_resource()},
+          max_bytes_{options.max_bytes},
+          shared_budget_{std::move(options.shared_budget)},
+          lazy_formats_{options.lazy_formats},
           history_{options.capacity},
-          wake_targets_{make_ref<target_list>()} {}
+          wake_targets_{make_ref<target_list>()},
+          subscribers_by_format_{std::make_unique<std::atomic<std::uint32_t>[]>(formats_.size())} {
+        if (formats_.size() > payload::max_formats) throw std::invalid_argument("tether::hub::topic: too many wire formats");
+    }
+
+    ~topic() {
+        // Give the shared budget back what this topic's history still holds.
+        if (shared_budget_) shared_budget_->used.fetch_sub(history_bytes_.load(), std::memory_order_relaxed);
+    }
 
     topic(topic const&) = delete;
     topic& operator=(topic const&) = delete;
@@ -112,16 +148,35 @@ public:
         } catch (...) {
             // The sequence is claimed and readers stop at it: fill it with a tombstone (no encodings) that
             // reader groups report as missed, rather than stall every reader until the ring laps it.
-            (void)history_.publish(payload::make(sequence, {}, {}, memory_));
+            store(payload::make(sequence, {}, std::span<std::string_view const>{}, memory_));
             wake_reader_groups();
             throw;
         }
-        // A false return means a publisher one lap ahead already took the slot (we stalled a whole lap);
-        // readers report this sequence as missed through their lap detection: nothing else to do.
-        (void)history_.publish(std::move(message));
+        store(std::move(message));
+        enforce_byte_budget(sequence);
         wake_reader_groups();
         return sequence;
     }
+
+    /// The bytes of format `format` of `message` (a message of this topic), built now if nobody built them
+    /// yet (a lazy format). Any thread. Empty for a tombstone.
+    std::string_view encoding(payload const& message, std::size_t format) const {
+        if (message.format_count() == 0) return {};
+        if (message.has_encoding(format)) return message.encoded(format);
+        thread_local std::string scratch;
+        scratch.clear();
+        formats_[format].encode(encode_input{{epoch_, message.sequence()}, message.body(), message.key()}, scratch);
+        std::size_t added = 0;
+        auto const bytes = message.install(format, scratch, added);
+        if (added != 0) charge_more(message, added);
+        if (scratch.capacity() > 64 * 1024) std::string{}.swap(scratch);
+        return bytes;
+    }
+
+    /// Subscribers of each format, over all reader groups (they keep it; publish() reads it).
+    std::atomic<std::uint32_t>* subscribers_by_format() const noexcept { return subscribers_by_format_.get(); }
+    /// Bytes the history holds now (messages and their encodings), as charged to its budgets.
+    std::int64_t history_bytes() const noexcept { return history_bytes_.load(std::memory_order_relaxed); }
 
     /// The sequence the next publish() will claim; everything below it has been claimed.
     std::uint64_t next_sequence() const noexcept {
@@ -131,10 +186,12 @@ public:
     /// Cursor naming the last claimed message: a client holding it gets everything published after now.
     cursor position() const noexcept { return {epoch_, next_sequence() - 1}; }
 
-    /// The lowest sequence that the ring can still hold, as of now.
+    /// The lowest sequence that the history can still hold, as of now (the ring's reach, raised by
+    /// byte-budget eviction).
     std::uint64_t oldest_retained() const noexcept {
         auto const next = next_sequence();
-        return next > capacity() ? next - capacity() : 1;
+        auto const by_ring = next > capacity() ? next - capacity() : 1;
+        return std::max(by_ring, floor_.load(std::memory_order_acquire));
     }
 
     /// Decides whether a client's cursor can be served from history, all of it, or not at all.
@@ -154,15 +211,23 @@ public:
         return {false, next_sequence()};
     }
 
-    /// Any thread, lock-free: the message with this sequence, if still (or already) in the ring.
-    ring::read_result read(std::uint64_t sequence) const noexcept { return history_.read(sequence); }
+    /// Any thread, lock-free: the message with this sequence, if still (or already) in the history. An
+    /// evicted message reads as lapped, like one the ring overwrote.
+    ring::read_result read(std::uint64_t sequence) const noexcept {
+        auto r = history_.read(sequence);
+        // The evictor raises the floor before it empties the slot, so a reader that saw the empty slot
+        // sees the raised floor too (the slot's acquire pairs with the eviction's release).
+        if (r.state == ring::slot_state::pending && sequence < floor_.load(std::memory_order_acquire))
+            r.state = ring::slot_state::lapped;
+        return r;
+    }
 
     /// The newest published message (short polling), or null if none is retained. A message still being
     /// encoded by a slow publisher is skipped in favour of the newest complete one before it.
     payload_ptr latest() const noexcept {
         auto const oldest = oldest_retained();
         for (auto s = next_sequence(); s-- > oldest;) {
-            auto r = history_.read(s);
+            auto r = read(s);
             if (r.state == ring::slot_state::ready) return std::move(r.message);
             if (r.state == ring::slot_state::lapped) return {};
         }
@@ -210,8 +275,12 @@ private:
         ends.clear();
         encodings.clear();
         encode_input const input{{epoch_, sequence}, body, key};
-        for (auto const& format : formats_) {
-            format.encode(input, scratch);
+        std::uint32_t eager = 0;
+        for (std::size_t i = 0; i < formats_.size(); ++i) {
+            if (!lazy_formats_ || subscribers_by_format_[i].load(std::memory_order_relaxed) != 0) {
+                formats_[i].encode(input, scratch);
+                eager |= 1u << i;
+            }
             ends.push_back(scratch.size());
         }
         std::size_t begin = 0;
@@ -219,7 +288,62 @@ private:
             encodings.emplace_back(scratch.data() + begin, end - begin);
             begin = end;
         }
-        return payload::make(sequence, key, encodings, memory_);
+        // A lazy topic keeps the body to build other formats later; an eager one has them all already.
+        return payload::make(sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_);
+    }
+
+    // ---- byte budget ----------------------------------------------------------------------------------
+    // Charges `message` to the budgets and puts it in its slot; whatever it displaced leaves the history.
+    void store(payload_ptr message) {
+        charge(static_cast<std::int64_t>(message->history_charge().load(std::memory_order_relaxed)));
+        payload_ptr displaced;
+        // A false return means a publisher one lap ahead already took the slot (we stalled a whole lap);
+        // readers report this sequence as missed through their lap detection. Ours never entered history.
+        if (!history_.publish(message, &displaced)) return leave_history(*message);
+        if (displaced) leave_history(*displaced);
+        // Evicted while we were storing it (the floor passed it): take it back out ourselves.
+        if (message->sequence() < floor_.load(std::memory_order_acquire) && history_.remove(message))
+            leave_history(*message);
+    }
+
+    bool over_budget() const noexcept {
+        return (max_bytes_ != 0 && history_bytes_.load(std::memory_order_relaxed) > static_cast<std::int64_t>(max_bytes_)) ||
+               (shared_budget_ && shared_budget_->exceeded());
+    }
+
+    // Evicts the oldest messages until the budgets hold, never `newest` (the message just published) or
+    // anything after it. Each sequence is evicted once: the floor's compare-and-swap decides who.
+    void enforce_byte_budget(std::uint64_t newest) {
+        while (over_budget()) {
+            auto floor = floor_.load(std::memory_order_acquire);
+            auto const next = next_sequence();
+            auto const candidate = std::max(floor, next > capacity() ? next - capacity() : std::uint64_t{1});
+            if (candidate >= newest) return;
+            if (!floor_.compare_exchange_weak(floor, candidate + 1, std::memory_order_acq_rel)) continue;
+            auto found = history_.read(candidate);
+            if (found.state == ring::slot_state::ready && history_.remove(found.message)) leave_history(*found.message);
+        }
+    }
+
+    void charge(std::int64_t bytes) noexcept {
+        history_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+        if (shared_budget_) shared_budget_->used.fetch_add(bytes, std::memory_order_relaxed);
+    }
+
+    // A lazy encoding built for `message`: charged to the history unless the message already left it.
+    void charge_more(payload const& message, std::size_t added) const noexcept {
+        auto& charge_word = message.history_charge();
+        auto current = charge_word.load(std::memory_order_relaxed);
+        do {
+            if (current & payload::left_history) return;
+        } while (!charge_word.compare_exchange_weak(current, current + added, std::memory_order_relaxed));
+        const_cast<topic*>(this)->charge(static_cast<std::int64_t>(added));
+    }
+
+    // Gives back what `message` was charged, once, whichever path removes it first.
+    void leave_history(payload const& message) noexcept {
+        auto const charged = message.history_charge().exchange(payload::left_history, std::memory_order_relaxed);
+        if (!(charged & payload::left_history)) charge(-static_cast<std::int64_t>(charged));
     }
 
     void wake_reader_groups() {
@@ -231,12 +355,18 @@ private:
     std::vector<wire_format> const formats_;
     std::uint64_t const epoch_;
     std::pmr::memory_resource* const memory_;
+    std::size_t const max_bytes_;
+    std::shared_ptr<history_budget> const shared_budget_;
+    bool const lazy_formats_;
     ring history_;
     // The claim counter is the one line every publisher writes: keep it away from read-mostly fields.
     alignas(64) std::atomic<std::uint64_t> next_sequence_{1};
     alignas(64) atomic_ref_ptr<target_list> wake_targets_;
     topic_counters counters_;
     std::mutex registration_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> subscribers_by_format_;
+    alignas(64) std::atomic<std::uint64_t> floor_{1};        // sequences below it were evicted by bytes
+    std::atomic<std::int64_t> history_bytes_{0};             // charged for messages in history
 };
 
 /// Stable, shareable handle to a topic (what the registry hands out and reader groups hold).

@@ -5,6 +5,7 @@
 // into its own socket type (transport::*::adopt in tcp.hpp).
 #include <asio.hpp>
 #include <cerrno>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -31,13 +32,15 @@ private:
 };
 
 // Accepts one pending connection from a non-blocking listening socket: a non-blocking,
-// close-on-exec descriptor, or -1 with `ec` set (would_block: none pending).
-inline int accept_native(int listening, std::error_code& ec) noexcept {
+// close-on-exec descriptor, or -1 with `ec` set (would_block: none pending). The peer's address
+// goes to `peer` (it comes with the accept, so knowing it costs no extra system call).
+inline int accept_native(int listening, sockaddr_storage& peer, std::error_code& ec) noexcept {
     for (;;) {
+        socklen_t length = sizeof peer;
 #if defined(__linux__)
-        int fd = ::accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(listening, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-        int fd = ::accept(listening, nullptr, nullptr);
+        int fd = ::accept(listening, reinterpret_cast<sockaddr*>(&peer), &length);
         if (fd >= 0 && (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
             ec.assign(errno, asio::error::get_system_category());
             ::close(fd);
@@ -53,6 +56,19 @@ inline int accept_native(int listening, std::error_code& ec) noexcept {
         ec.assign(errno, asio::error::get_system_category());
         return -1;
     }
+}
+
+// Writes `bytes` if the socket takes them at once, then closes it: for refusing a connection on
+// the accepting thread without ever blocking it.
+// Whatever the client already sent is read first: closing with unread bytes would make the
+// kernel answer with a reset, which can destroy the answer before the client reads it.
+inline void send_and_close(int fd, std::string_view bytes) noexcept {
+    char discard[4096];
+    for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+    }
+    (void)::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    ::close(fd);
 }
 
 } // namespace tether::net

@@ -27,8 +27,9 @@ template <class Logger>
 class acceptor {
 public:
     using protocol = asio::ip::tcp;
-    // Called on the acceptor's thread with a connected, non-blocking, close-on-exec descriptor.
-    using accept_function = std::function<void(owned_fd)>;
+    // Called on the acceptor's thread with a connected, non-blocking, close-on-exec descriptor
+    // and the peer's address.
+    using accept_function = std::function<void(owned_fd, const sockaddr_storage&)>;
 
     acceptor(asio::io_context& io, const Logger& logger) : io_(io), logger_(logger), retry_(io) {}
     acceptor(const acceptor&) = delete;
@@ -97,13 +98,14 @@ private:
                 });
                 return;
             }
-            int fd = accept_native(socket_->native_handle(), ec);
+            sockaddr_storage peer{};
+            int fd = accept_native(socket_->native_handle(), peer, ec);
             if (fd < 0) break;
             if (failed_accepts_ != 0) {
                 logger_.log(log::level::info, "accepting again after " + std::to_string(failed_accepts_) + " failed attempts");
                 failed_accepts_ = 0;
             }
-            on_accept_(owned_fd(fd));
+            on_accept_(owned_fd(fd), peer);
         }
         if (ec == asio::error::would_block || ec == asio::error::try_again) return wait();
         if (failed_accepts_++ == 0)

@@ -38,7 +38,8 @@ public:
     // Moving keeps the registration (a protocol upgrade hands the socket to a new connection).
     epoll_socket(epoll_socket&& other) noexcept
         : reactor_(other.reactor_), read_wait_(other.read_wait_.take()), write_wait_(other.write_wait_.take()),
-          fd_(std::exchange(other.fd_, -1)), read_ready_(other.read_ready_), write_ready_(other.write_ready_) {
+          fd_(std::exchange(other.fd_, -1)), read_ready_(other.read_ready_), write_ready_(other.write_ready_),
+          peer_shut_down_(other.peer_shut_down_) {
         if (fd_ >= 0) reactor_->moved(*this, fd_);
     }
     epoll_socket& operator=(epoll_socket&&) = delete;
@@ -62,8 +63,10 @@ public:
         for (;;) {
             ssize_t n = ::recv(fd_, data, size, 0);
             if (n > 0) {
-                // A short read emptied the receive queue; the next arrival raises a new edge.
-                if (static_cast<std::size_t>(n) < size) read_ready_ = false;
+                // A short read emptied the receive queue; the next arrival raises a new edge. Not
+                // when the peer has shut down its side: that edge came with the data (EPOLLRDHUP)
+                // and will not come again, so the socket stays ready until a read returns the EOF.
+                if (static_cast<std::size_t>(n) < size && !peer_shut_down_) read_ready_ = false;
                 ec.clear();
                 return static_cast<std::size_t>(n);
             }
@@ -154,6 +157,7 @@ private:
     void on_events(std::uint32_t events, std::vector<epoll_reactor::completion>& ready) {
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             read_ready_ = true;
+            if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_down_ = true;
             if (read_wait_) ready.push_back({read_wait_.take(), {}});
         }
         if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
@@ -166,7 +170,8 @@ private:
     wait_callback read_wait_, write_wait_;
     int fd_ = -1;
     bool read_ready_ = false;
-    bool write_ready_ = true;   // a new socket's send buffer is empty
+    bool write_ready_ = true;       // a new socket's send buffer is empty
+    bool peer_shut_down_ = false;   // EPOLLRDHUP/HUP seen: reads end in EOF, never EAGAIN
 };
 
 inline void epoll_reactor::poll() {

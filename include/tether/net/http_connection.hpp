@@ -19,12 +19,14 @@
 // reset caused by unread pipelined bytes.
 #include <asio.hpp>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
+#include <tether/http/forwarded.hpp>
 #include <tether/http/parser.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/serializer.hpp>
@@ -34,14 +36,15 @@
 namespace tether::net {
 
 template <class Server>
-class http_connection final : public connection_base, private responder {
+class http_connection final : public connection_base, private responder, private http::client_source {
     using transport = typename Server::transport;
     using socket_type = typename transport::socket;
     using thread_state = typename Server::thread_state;
 
 public:
-    http_connection(Server& server, thread_state& thread, socket_type socket)
+    http_connection(Server& server, thread_state& thread, socket_type socket, admission held)
         : server_(server), thread_(thread), socket_(std::move(socket)), parser_(server.options().limits) {
+        ticket = std::move(held);
         thread_.add(*this);
     }
 
@@ -59,15 +62,28 @@ public:
         if (!has_partial_request() && !output_pending()) close();
     }
 
-    std::string peer_address() const override {
-        std::error_code ec;
-        auto endpoint = socket_.remote_endpoint(ec);
-        return ec ? std::string{} : endpoint.address().to_string();
+    std::string peer_address() const override { return peer_key().to_string(); }
+
+    address_key client_key(const http::request& req) const override {
+        return http::client_address(req, peer_key(), server_.trusted_proxies());
     }
     void force_close() override { close(); }
 
 private:
     enum class phase : unsigned char { idle, header, body, held, sending, lingering, closed };
+
+    // The peer's address: kept by the admission ticket, or (a trusted proxy's connection, which
+    // the per-address caps skip) asked of the socket.
+    address_key peer_key() const {
+        if (auto known = ticket.peer()) return *known;
+        std::error_code ec;
+        auto endpoint = socket_.remote_endpoint(ec);
+        if (ec) return {};
+        sockaddr_storage storage{};
+        std::memcpy(&storage, endpoint.data(), endpoint.size());
+        return address_key::from(storage);
+    }
+    std::string client_address(const http::request& req) const override { return client_key(req).to_string(); }
 
     // ---- reading -------------------------------------------------------------------------
     void wait_readable() {
@@ -111,25 +127,68 @@ private:
 
     // Parses and answers every complete request in `fresh` (plus any earlier partial bytes).
     void consume(std::string_view fresh) {
-        if (deferred_) {   // later requests wait their turn behind the held one
+        if (deferred_ || held_back_) {   // later requests wait their turn behind the held one
             pending_input_.append(fresh);
-            return;
-        }
-        if (pending_input_.empty()) {
+        } else if (pending_input_.empty()) {
             std::size_t used = process(fresh);
-            if (used < fresh.size() && !close_after_write_) pending_input_.assign(fresh.substr(used));
+            if (used < fresh.size() && !close_after_write_) {
+                pending_input_.assign(fresh.substr(used));
+                drop_decoded_body_bytes();
+            }
         } else {
             pending_input_.append(fresh);
-            std::size_t used = process(pending_input_);
-            pending_input_.erase(0, used);
+            parse_pending();
         }
         if (pending_input_.empty() && pending_input_.capacity() > keep_capacity) std::string{}.swap(pending_input_);
+        account_buffered_input();
+    }
+
+    // Parses what waited in pending_input_ (a partial request now extended, or requests held
+    // back behind a deferred response or an output backlog).
+    void parse_pending() {
+        held_back_ = false;
+        std::size_t used = process(pending_input_);
+        pending_input_.erase(0, used);
+        drop_decoded_body_bytes();
+    }
+
+    // A chunked body is decoded as it arrives; its raw framing (sizes, extensions, data already
+    // copied) leaves the buffer at once, so what a connection holds is bounded by the header
+    // section, the decoded body and one partial line, not by how the body was chunked.
+    void drop_decoded_body_bytes() {
+        if (std::size_t n = parser_.raw_body_decoded()) {
+            pending_input_.erase(parser_.raw_body_start(), n);
+            parser_.raw_body_erased();
+        }
+    }
+
+    // Every byte of an unfinished request this connection holds is charged to the server-wide
+    // budget (server_options::max_buffered_request_bytes): many stalled uploads or slow header
+    // sections together cannot pin unbounded memory. Past it the request is refused with 503.
+    void account_buffered_input() {
+        std::size_t held = phase_ == phase::closed ? 0 : pending_input_.size() + parser_.decoded_body_size();
+        if (held == charged_input_) return;
+        if (held < charged_input_) {
+            server_.release_buffered_input(charged_input_ - held);
+        } else if (!server_.charge_buffered_input(held - charged_input_)) {
+            server_.count_rejection(503);
+            if (deferred_) return close();   // an answer now would overtake the held one
+            respond_error(503, "server busy: too many unfinished requests");
+            return;   // respond_error dropped the input; nothing more is charged
+        }
+        charged_input_ = held;
     }
 
     std::size_t process(std::string_view data) {
         std::size_t offset = 0;
         auto& req = thread_.request;
         while (offset < data.size() && !close_after_write_) {
+            // Output over its budget (a client pipelining requests without reading answers):
+            // parse nothing more until it drains; flush() comes back for the rest.
+            if (output_backlogged()) {
+                held_back_ = true;
+                break;
+            }
             auto status = parser_.parse(data.substr(offset), req);
             if (status == http::parse_status::need_more) {
                 if (parser_.awaiting_body_after_continue() && !sent_continue_) {
@@ -157,6 +216,7 @@ private:
         auto& res = thread_.response;
         res.clear();
         thread_.current = this;
+        req.set_client_source(this);
         server_.dispatch(req, res);
         thread_.current = nullptr;
         if (thread_.deferred) {   // a held response (long polling): filled when its work wakes us
@@ -185,7 +245,9 @@ private:
         res.close();
         http::serialize(res, out_, {1, false, false, thread_.dates.now()});
         close_after_write_ = true;
-        pending_input_.clear();
+        std::string{}.swap(pending_input_);
+        parser_.release_memory();
+        if (charged_input_) server_.release_buffered_input(std::exchange(charged_input_, 0));
     }
 
     bool has_partial_request() const noexcept { return deferred_ || !pending_input_.empty() || !parser_.idle({}); }
@@ -209,13 +271,12 @@ private:
         deferred_->fill(res, timed_out);
         res.append_fields(deferred_->kept_fields);
         deferred_.reset();
+        server_.release_stream(ticket);
         http::serialize_context ctx{deferred_version_minor_, false,
                                     deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
-        if (!close_after_write_ && !pending_input_.empty()) {   // requests that queued up behind it
-            std::size_t used = process(pending_input_);
-            pending_input_.erase(0, used);
-        }
+        if (!close_after_write_ && !pending_input_.empty()) parse_pending();   // requests that queued up behind it
+        account_buffered_input();
         flush();
         if (phase_ != phase::closed && !reading_ && !peer_closed_ && !close_after_write_) wait_readable();
     }
@@ -264,19 +325,25 @@ private:
 
     void flush() {
         if (writing_ || phase_ == phase::closed || phase_ == phase::lingering) return;
-        while (output_pending()) {
-            std::error_code ec;
-            std::size_t n = transport::write_some(
-                socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
-            if (ec) return close();
-            out_sent_ += n;
+        for (;;) {
+            while (output_pending()) {
+                std::error_code ec;
+                std::size_t n = transport::write_some(
+                    socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+                if (ec) return close();
+                out_sent_ += n;
+            }
+            out_.clear();
+            out_sent_ = 0;
+            if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+            if (upgrade_) return hand_off();
+            if (close_after_write_ || (draining_ && !has_partial_request())) return finish();
+            if (!held_back_ || deferred_) break;
+            parse_pending();   // requests that waited for the output backlog to drain
+            account_buffered_input();
+            if (phase_ == phase::closed) return;
         }
-        out_.clear();
-        out_sent_ = 0;
-        if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
-        if (upgrade_) return hand_off();
-        if (close_after_write_ || (draining_ && !has_partial_request())) return finish();
         update_deadline();
         // Reading paused while the peer was not reading our responses: resume.
         if (!reading_ && !peer_closed_) wait_readable();
@@ -311,7 +378,7 @@ private:
         phase_ = phase::closed;
         thread_.wheel().cancel(*this);
         thread_.remove(*this);
-        upgrade->start(thread_, std::move(socket_), std::move(pending_input_));
+        upgrade->start(thread_, std::move(socket_), std::move(pending_input_), std::move(ticket));
         destroy_if_done();
     }
 
@@ -319,6 +386,7 @@ private:
     void close() {
         if (phase_ == phase::closed) return;
         phase_ = phase::closed;
+        if (charged_input_) server_.release_buffered_input(std::exchange(charged_input_, 0));
         deferred_.reset();   // cancels a held request (its work unsubscribes)
         thread_.wheel().cancel(*this);
         transport::close(socket_);   // completes pending waits with operation_aborted
@@ -348,12 +416,14 @@ private:
     std::string out_;             // serialized responses not yet written
     std::size_t out_sent_ = 0;
     std::size_t lingered_bytes_ = 0;
+    std::size_t charged_input_ = 0;   // of pending input, charged to the server-wide budget
     unsigned char pending_ops_ = 0;
     phase phase_ = phase::header;
     bool reading_ = false, writing_ = false, wake_posted_ = false;
     unsigned char deferred_version_minor_ = 1;
     bool deferred_keep_alive_ = true;
     bool close_after_write_ = false, peer_closed_ = false, draining_ = false, sent_continue_ = false;
+    bool held_back_ = false;   // complete requests wait in pending_input_ for the output to drain
 };
 
 } // namespace tether::net

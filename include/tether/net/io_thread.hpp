@@ -13,19 +13,27 @@
 #include <string>
 #include <vector>
 
+#include <tether/net/admission.hpp>
 #include <tether/net/timer_wheel.hpp>
 #if defined(__linux__)
 #include <tether/net/epoll_reactor.hpp>
 #endif
+
+namespace tether::http {
+class request;
+}
 
 namespace tether::net {
 
 class io_thread;
 
 // The part of every connection the thread needs to know: a deadline entry, the links of the
-// thread's connection list, and how to stop it.
+// thread's connection list, how to stop it, and its hold on the server's connection caps
+// (admission.hpp), which moves with it through a protocol upgrade.
 class connection_base : public timer_wheel::entry {
 public:
+    admission ticket;
+
     // Server stopping: finish in-flight work, then close; idle connections close at once.
     virtual void begin_drain() = 0;
     // Drain took too long: close now.
@@ -34,6 +42,8 @@ public:
     virtual void on_uncork() {}
     // The peer's IP address as text (a system call: only for the handlers that need it).
     virtual std::string peer_address() const { return {}; }
+    // The client `req` stands for: the peer, or behind a trusted proxy the forwarded client.
+    virtual address_key client_key(const http::request&) const { return {}; }
 
 protected:
     ~connection_base() = default;

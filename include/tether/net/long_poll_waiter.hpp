@@ -19,8 +19,8 @@ namespace tether::net {
 class long_poll_waiter final : public deferred_work, private topic_sink {
 public:
     long_poll_waiter(hub::topic_handle topic, group_base& group, std::uint64_t from, std::chrono::milliseconds timeout,
-                     std::size_t max_batch, std::function<void()> on_done)
-        : topic_(std::move(topic)), group_(group), from_(from), timeout_(timeout), max_batch_(max_batch),
+                     poll::batch_limits limits, std::function<void()> on_done)
+        : topic_(std::move(topic)), group_(group), from_(from), timeout_(timeout), limits_(limits),
           on_done_(std::move(on_done)),
           subscription_(static_cast<topic_sink&>(*this), topic_format::poll_json, std::size_t{1} << 30) {}
 
@@ -37,7 +37,7 @@ public:
     void fill(http::response& res, bool) override {
         if (subscription_.group) group_.unsubscribe(subscription_);
         std::string body;
-        poll::append_batch(body, *topic_, from_, true, max_batch_, static_cast<std::size_t>(topic_format::poll_json));
+        poll::append_batch(body, *topic_, from_, true, limits_, static_cast<std::size_t>(topic_format::poll_json));
         res.header("Cache-Control", "no-store").json(std::move(body));
     }
 
@@ -57,7 +57,7 @@ private:
     group_base& group_;
     std::uint64_t from_;
     std::chrono::milliseconds timeout_;
-    std::size_t max_batch_;
+    poll::batch_limits limits_;
     std::function<void()> on_done_;
     topic_subscription subscription_;
     responder* responder_ = nullptr;

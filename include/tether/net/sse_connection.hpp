@@ -102,10 +102,11 @@ public:
     }
 
     // ---- set up by the server --------------------------------------------------------------
-    sse_connection(Server& server, thread_state& thread, socket_type socket, const behaviour_type& behaviour,
-                   UserData user_data, std::string last_event_id, bool chunked)
+    sse_connection(Server& server, thread_state& thread, socket_type socket, admission held,
+                   const behaviour_type& behaviour, UserData user_data, std::string last_event_id, bool chunked)
         : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
           user_data_(std::move(user_data)), last_event_id_(std::move(last_event_id)), chunked_(chunked) {
+        ticket = std::move(held);
         thread_.add(*this);
     }
 
@@ -271,11 +272,16 @@ private:
     // ---- heartbeats ---------------------------------------------------------------------
     void arm_heartbeat() {
         if (behaviour_.heartbeat.count() > 0) thread_.wheel().arm(*this, behaviour_.heartbeat);
+        else thread_.wheel().cancel(*this);
     }
 
     void on_timer() override {
         if (closed_) return;
         if (ending_) return close();   // a client that does not read the last chunk
+        // A client that stopped reading: the socket stayed full for send_timeout (the deadline
+        // restarts whenever a write makes progress). It resumes later from its Last-Event-ID;
+        // meanwhile it holds no descriptor, budget or kernel buffer.
+        if (writing_) return close();
         if (!wrote_since_heartbeat_) {
             std::string beat;
             sse::append_comment(beat);
@@ -301,9 +307,20 @@ private:
 
     void flush() {
         if (writing_ || closed_) return;
+        std::size_t before = out_.size();
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
-        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            // The stalled-writer deadline replaces the heartbeat while the socket is full, and
+            // restarts whenever the peer took some bytes.
+            if (out_.size() < before || !stalled_) thread_.wheel().arm(*this, server_.options().send_timeout);
+            stalled_ = true;
+            return wait_writable();
+        }
         if (ec) return close();
+        if (stalled_ && !ending_) {
+            stalled_ = false;
+            arm_heartbeat();
+        }
         if (ending_) {
             transport::shutdown_send(socket_);
             thread_.wheel().arm(*this, std::chrono::seconds(2));   // then close, read or not
@@ -358,6 +375,7 @@ private:
     bool chunked_;
     bool closed_ = false, ending_ = false, reading_ = false, writing_ = false, corked_ = false;
     bool in_callbacks_ = false, wrote_since_heartbeat_ = false;
+    bool stalled_ = false;   // the last write left bytes the socket would not take
 };
 
 } // namespace tether::net

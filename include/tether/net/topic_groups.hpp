@@ -46,6 +46,7 @@ struct topic_subscription : hub::subscriber {
         : hub::subscriber(static_cast<std::size_t>(f), budget), sink(&owner) {}
     topic_sink* sink;
     group_base* group = nullptr;
+    std::size_t unsent_after_leaving = 0;   // queued bytes still to be written after unsubscribing
 };
 
 struct sink_delivery {

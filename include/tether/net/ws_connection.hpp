@@ -29,10 +29,12 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <tether/core/json_writer.hpp>
+#include <tether/core/token_bucket.hpp>
 #include <tether/core/utf8.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/net/connection_handle.hpp>
@@ -100,14 +102,25 @@ public:
         if (!entry) return false;
         return subscribe_to(entry->handle, entry->group_for, cursor);
     }
+    // Leaves the topic; its messages already queued are still sent. No-op when not subscribed.
     void unsubscribe(std::string_view topic_name) {
-        if (!extras_) return;
-        for (auto& sub : extras_->subscriptions)
-            if (sub->group && sub->group->source().name() == topic_name) {
-                sub->group->unsubscribe(*sub);
-                sub->group = nullptr;
-            }
+        if (!extras_ || extras_->subscriptions.empty()) return;
+        auto* entry = server_.find_topic(topic_name);
+        if (!entry) return;
+        auto it = extras_->subscriptions.find(entry->handle.get());
+        if (it == extras_->subscriptions.end()) return;
+        auto sub = std::move(it->second);
+        extras_->subscriptions.erase(it);
+        if (sub->group) sub->group->unsubscribe(*sub);
+        // Queued segments still name it (their written bytes come back to it): keep it until
+        // they are gone, off the subscription table so the table holds only live topics.
+        if (std::size_t queued = sub->pending_bytes()) {
+            sub->unsent_after_leaving = queued;
+            auto* key = sub.get();
+            extras_->leaving.emplace(key, std::move(sub));
+        }
     }
+    std::size_t subscription_count() const noexcept { return extras_ ? extras_->subscriptions.size() : 0; }
     UserData& user_data() noexcept { return user_data_; }
     const UserData& user_data() const noexcept { return user_data_; }
     std::string_view subprotocol() const noexcept { return extras_ ? std::string_view(extras_->subprotocol) : std::string_view{}; }
@@ -138,12 +151,14 @@ public:
     }
 
     // ---- set up by the server -------------------------------------------------------------
-    ws_connection(Server& server, thread_state& thread, socket_type socket, const behaviour_type& behaviour,
-                  UserData user_data, std::string subprotocol, std::optional<ws::deflate_params> deflate = {})
+    ws_connection(Server& server, thread_state& thread, socket_type socket, admission held,
+                  const behaviour_type& behaviour, UserData user_data, std::string subprotocol,
+                  std::optional<ws::deflate_params> deflate = {})
         : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
           parser_(ws::role::server, {.max_message_size = behaviour.max_message_size,
                                      .allowed_rsv = deflate ? ws::rsv1 : std::uint8_t{0}}),
           user_data_(std::move(user_data)) {
+        ticket = std::move(held);
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
         if (deflate) {
             deflate_ = std::make_unique<ws::deflate_session>(ws::role::server, *deflate, behaviour.permessage_deflate);
@@ -157,11 +172,11 @@ public:
         arm_keepalive();
         in_callbacks_ = true;
         if (behaviour_.on_open) behaviour_.on_open(*this);
-        if (!early.empty() && state_ != state::closed) consume(std::span<char>(early.data(), early.size()));
+        if (!early.empty() && live()) consume(std::span<char>(early.data(), early.size()));
         in_callbacks_ = false;
-        if (state_ == state::closed) return destroy_if_done();
+        if (!live()) return destroy_if_done();
         flush();
-        if (state_ != state::closed) wait_readable();
+        if (live()) wait_readable();
     }
 
     void begin_drain() override {
@@ -170,7 +185,10 @@ public:
     void force_close() override { abort(ws::close_code::abnormal_closure, "closed by the server"); }
 
 private:
-    enum class state : unsigned char { open, closing, closed };
+    // lingering: the WebSocket is over (the application was told) but the socket is kept
+    // half-closed for a moment, reading and discarding, so our Close is not lost to a reset.
+    enum class state : unsigned char { open, closing, lingering, closed };
+    bool live() const noexcept { return state_ == state::open || state_ == state::closing; }
 
     // ---- reading -----------------------------------------------------------------------
     void wait_readable() {
@@ -185,6 +203,7 @@ private:
         reading_ = false;
         if (state_ == state::closed) return;
         if (ec) return abort(ws::close_code::abnormal_closure, "read failed");
+        if (state_ == state::lingering) return discard_input();
         char* buffer = thread_.read_buffer();
         in_callbacks_ = true;
         for (int round = 0; round < max_reads_per_turn; ++round) {
@@ -196,25 +215,27 @@ private:
             }
             if (partial_.empty()) {
                 std::size_t used = consume(std::span<char>(buffer, n));
-                if (state_ != state::closed && used < n) partial_.assign(buffer + used, n - used);
+                if (live() && !close_after_flush_ && used < n) partial_.assign(buffer + used, n - used);
             } else {
                 partial_.append(buffer, n);
                 std::size_t used = consume(std::span<char>(partial_.data(), partial_.size()));
                 partial_.erase(0, used);
             }
-            if (state_ == state::closed || buffered_amount() > behaviour_.max_buffered_bytes) break;
+            if (!live() || close_after_flush_ || buffered_amount() > behaviour_.max_buffered_bytes) break;
             if (n < io_thread::read_buffer_size) break;
         }
         in_callbacks_ = false;
-        if (state_ == state::closed) return;
+        if (!live()) return;
         flush();
-        if (state_ != state::closed && buffered_amount() <= behaviour_.max_buffered_bytes) wait_readable();
+        if (live() && buffered_amount() <= behaviour_.max_buffered_bytes) wait_readable();
     }
 
     // Feeds bytes to the frame parser; returns how many it consumed.
     std::size_t consume(std::span<char> data) {
         std::size_t pos = 0;
-        while (state_ != state::closed) {
+        // Once our last Close is queued (an echo, or failing the connection) nothing more is parsed:
+        // §5.5.1, no data after a Close, and what follows a protocol error is garbage by definition.
+        while (live() && !close_after_flush_) {
             ws::parse_result r = parser_.next(data.subspan(pos));
             pos += r.consumed;
             switch (r.status) {
@@ -229,10 +250,7 @@ private:
                     if (parser_.message_compressed()) begin_compressed_message();
                 }
                 continue;
-            case ws::parse_status::payload:
-                on_payload(r);
-                if (close_after_flush_ && !parser_.close_received()) return data.size();   // we failed it: read no more
-                continue;
+            case ws::parse_status::payload: on_payload(r); continue;
             }
         }
         return pos;
@@ -332,6 +350,8 @@ private:
     void deliver(std::string_view message, ws::opcode op) {
         if (state_ != state::open) return;   // §7.1.4: after sending Close, incoming data is discarded
         last_message_ = std::chrono::steady_clock::now();
+        if (behaviour_.max_message_rate.limited() && !extras().inbound.take(behaviour_.max_message_rate, last_message_))
+            return fail(ws::close_code::policy_violation, "message rate exceeded");
         if (behaviour_.on_message) behaviour_.on_message(*this, message, op);
     }
 
@@ -391,13 +411,51 @@ private:
 
     // Ends the connection now and tells the application once.
     void abort(ws::close_code code, std::string_view reason) {
+        if (state_ == state::lingering) return close_socket();
+        if (state_ == state::closed) return;
+        ++pending_ops_;   // stay alive through end_session
+        close_socket();
+        end_session(code, reason);
+        --pending_ops_;
+        if (!in_callbacks_) destroy_if_done();
+    }
+
+    // Our last frame (a Close) is written and the handshake is over for us: shut down our
+    // sending side, then read and discard what the peer still sends, for a bounded time and
+    // size, before closing. Closing with unread bytes in the receive queue makes the kernel send
+    // a reset, and a reset can destroy our Close in the peer's receive buffer before it is read
+    // (the peer would see 1006 instead of, say, 1009). RFC 9112 §9.6 asks the same of HTTP.
+    void linger(ws::close_code code, std::string_view reason) {
+        state_ = state::lingering;
+        transport::shutdown_send(socket_);
+        thread_.wheel().arm(*this, linger_time);
+        wait_readable();
+        end_session(code, reason);
+    }
+
+    void discard_input() {
+        std::size_t& lingered = extras().lingered;
+        for (;;) {
+            std::error_code ec;
+            std::size_t n = transport::read_some(socket_, thread_.read_buffer(), io_thread::read_buffer_size, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_readable();
+            if (ec || (lingered += n) > max_linger_bytes) return close_socket();   // EOF: the peer is done too
+        }
+    }
+
+    void close_socket() {
         if (state_ == state::closed) return;
         state_ = state::closed;
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        if (!in_callbacks_) destroy_if_done();
+    }
+
+    // The WebSocket is over: leave every topic, drop what was queued, tell the application once.
+    void end_session(ws::close_code code, std::string_view reason) {
         if (extras_) {
-            for (auto& sub : extras_->subscriptions)
+            for (auto& [topic, sub] : extras_->subscriptions)
                 if (sub->group) sub->group->unsubscribe(*sub);
         }
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });
@@ -428,16 +486,18 @@ private:
     template <class GroupFor>
     bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
         if (state_ != state::open) return false;
-        for (auto& sub : extras().subscriptions)
-            if (sub->group && &sub->group->source() == topic.get()) return true;   // already subscribed
+        if (extras().subscriptions.contains(topic.get())) return true;   // already subscribed
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
         std::string notice;
         json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic->name())
             .member("recovered", cursor.empty() || resume.recovered)
             .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
-        auto& sub = *extras().subscriptions.emplace_back(std::make_unique<topic_subscription>(
-            static_cast<topic_sink&>(*this), topic_format::ws_frame, behaviour_.max_buffered_bytes));
+        auto& sub = *extras().subscriptions
+                         .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
+                                                                                    topic_format::ws_frame,
+                                                                                    behaviour_.max_buffered_bytes))
+                         .first->second;
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
         return true;
@@ -465,7 +525,8 @@ private:
     }
     void give_back(void* tag, std::size_t bytes) {
         auto* sub = static_cast<topic_subscription*>(tag);
-        if (sub->group) sub->group->written(*sub, bytes);
+        if (sub->group) return sub->group->written(*sub, bytes);
+        if ((sub->unsent_after_leaving -= std::min(bytes, sub->unsent_after_leaving)) == 0) extras_->leaving.erase(sub);
     }
 
     // ---- keep-alive -------------------------------------------------------------------
@@ -475,6 +536,7 @@ private:
     }
 
     void on_timer() override {
+        if (state_ == state::lingering) return close_socket();
         if (state_ == state::closing) return abort(closing_code_, "closing handshake timed out");
         if (state_ != state::open) return;
         if (deflate_) deflate_->release_if_idle();   // context takeover state shrinks to its window when idle
@@ -501,17 +563,17 @@ private:
     void on_uncork() override {
         op_guard guard(*this);
         corked_ = false;
-        if (state_ != state::closed) flush();
+        if (live()) flush();
     }
 
     void flush() {
-        if (writing_ || state_ == state::closed) return;
+        if (writing_ || !live()) return;
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
         if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
         if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
             // We echoed the peer's Close (or failed the connection): the handshake is over for us.
-            return abort(closing_code_, closing_reason());
+            return linger(closing_code_, closing_reason());
         }
         if (waited_for_writable_) {
             waited_for_writable_ = false;
@@ -519,7 +581,7 @@ private:
                 in_callbacks_ = true;
                 behaviour_.on_drain(*this);
                 in_callbacks_ = false;
-                if (state_ == state::closed) return;
+                if (!live()) return;
                 if (!out_.empty()) return flush();
             }
             if (!reading_) wait_readable();   // reading paused while the queue was over its bound
@@ -533,7 +595,7 @@ private:
         transport::async_wait_writable(socket_, [this](std::error_code ec) {
             op_guard guard(*this);
             writing_ = false;
-            if (state_ == state::closed) return;
+            if (!live()) return;
             if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
             flush();
         });
@@ -546,6 +608,8 @@ private:
 
     static constexpr int max_reads_per_turn = 4;
     static constexpr std::size_t keep_capacity = 16 * 1024;   // a larger message buffer is freed after use
+    static constexpr std::size_t max_linger_bytes = 4 * 1024 * 1024;   // discarded after our last Close
+    static constexpr std::chrono::milliseconds linger_time{2000};
 
     Server& server_;
     thread_state& thread_;
@@ -562,8 +626,13 @@ private:
         core::utf8_validator inflated_text;   // a compressed text message, checked as it inflates
         std::string subprotocol;
         std::string closing_reason;
+        std::size_t lingered = 0;   // bytes discarded after our last Close
         std::shared_ptr<connection_anchor<ws_connection>> anchor;
-        std::vector<std::unique_ptr<topic_subscription>> subscriptions;   // live until the connection goes
+        // By topic: subscribe and unsubscribe are O(1) however many topics a client churns through.
+        std::unordered_map<const hub::topic*, std::unique_ptr<topic_subscription>> subscriptions;
+        // Unsubscribed, with messages still queued that will report their bytes written.
+        std::unordered_map<topic_subscription*, std::unique_ptr<topic_subscription>> leaving;
+        token_bucket inbound;   // behaviour::max_message_rate
     };
     std::unique_ptr<rarely_used> extras_;
     std::unique_ptr<ws::deflate_session> deflate_;   // permessage-deflate, when agreed

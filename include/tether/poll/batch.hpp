@@ -8,6 +8,10 @@
 // `next` is what the client sends back as ?since=. recovered=false means the history no longer
 // covered the client's cursor: the batch starts at the oldest retained message (or is empty)
 // and the client must refresh its state, because something is missing that cannot be replayed.
+//
+// A batch is bounded in messages and in bytes (the first message always fits, so one larger than
+// the byte bound still goes out alone): a client presenting an old cursor on a long history gets
+// a page and its `next`, never the whole history in one body.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,19 +27,28 @@ struct batch_result {
     hub::cursor next;
 };
 
-// Messages from sequence `from` on, at most `max_messages`, in the pre-encoded polling format.
+struct batch_limits {
+    std::size_t max_messages = 100;
+    std::size_t max_bytes = 1024 * 1024;   // of message bytes in one answer
+};
+
+// Messages from sequence `from` on, within `limits`, in the pre-encoded polling format.
 inline batch_result append_batch(std::string& out, const hub::topic& t, std::uint64_t from, bool recovered,
-                                 std::size_t max_messages, std::size_t format) {
+                                 batch_limits limits, std::size_t format) {
     batch_result r{0, {t.epoch(), from == 0 ? 0 : from - 1}};
     out.append("{\"messages\":[");
-    for (std::uint64_t seq = from; seq < t.next_sequence() && r.count < max_messages; ++seq) {
+    std::size_t bytes = 0;
+    for (std::uint64_t seq = from; seq < t.next_sequence() && r.count < limits.max_messages; ++seq) {
         auto slot = t.read(seq);
         // pending: a publisher is still writing this slot, so stop before it (next time);
         // lapped: overwritten while we read; what we have is contiguous, and the next poll will
         // report recovered=false. Never skip silently.
         if (slot.state != hub::ring::slot_state::ready) break;
+        auto encoded = t.encoding(*slot.message, format);
+        if (r.count && bytes + encoded.size() > limits.max_bytes) break;
+        bytes += encoded.size();
         if (r.count) out.push_back(',');
-        out.append(slot.message->encoded(format));
+        out.append(encoded);
         r.next.sequence = seq;
         ++r.count;
     }

@@ -6,6 +6,7 @@
 // capped (429 past it), so one client cannot pin an unbounded number of connections.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,8 +23,11 @@
 namespace tether {
 
 struct long_poll_options {
+    // Runs first on every poll: throw http::error(401/403, ...) to refuse (see auth/jwt.hpp).
+    std::function<void(const http::request&)> authorize{};
     std::chrono::milliseconds timeout{25'000};
-    std::size_t max_batch = 100;
+    std::size_t max_batch = 100;                 // messages per answer
+    std::size_t max_batch_bytes = 1024 * 1024;   // message bytes per answer (at least one message)
     std::size_t max_held_per_client = 6;
 };
 
@@ -53,32 +57,37 @@ private:
 template <class Server, class Policy>
 auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_options o) {
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
+        if (o.authorize) o.authorize(req);
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         std::string body;
         if (!since) {   // first request: learn the cursor
-            append_batch(body, topic, topic.next_sequence(), true, 0, 0);
+            append_batch(body, topic, topic.next_sequence(), true, {0, 0}, 0);
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
         auto resume = topic.resume(*since);
         if (!resume.recovered || resume.from < topic.next_sequence()) {
             append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(), resume.recovered,
-                         o.max_batch, 0);
+                         {o.max_batch, o.max_batch_bytes}, 0);
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
         auto& thread = server.current_thread();
-        std::string peer = thread.current ? thread.current->peer_address() : std::string{};
+        std::string peer = req.client_address();
         auto& held = server.held_long_polls();
         if (!held.hold(peer, o.max_held_per_client)) {
             http::write_error(res, 429, "too many long polls held for this client");
             res.header("Retry-After", "1");
             return;
         }
+        if (!server.admit_stream(req, res)) {   // a held poll holds a descriptor like a stream
+            held.release(peer);
+            return;
+        }
         thread.deferred = std::make_unique<net::long_poll_waiter>(
             handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
-            o.max_batch, [&held, peer] { held.release(peer); });
+            poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer] { held.release(peer); });
     };
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <tether/http/etag.hpp>
@@ -17,14 +18,18 @@
 namespace tether {
 
 struct short_poll_options {
+    // Runs first on every poll: throw http::error(401/403, ...) to refuse (see auth/jwt.hpp).
+    std::function<void(const http::request&)> authorize{};
     std::chrono::milliseconds interval{2'000};
-    std::size_t max_batch = 100;
+    std::size_t max_batch = 100;                 // messages per answer
+    std::size_t max_batch_bytes = 1024 * 1024;   // message bytes per answer (at least one message)
 };
 
 namespace poll {
 
 inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
     return [handle = std::move(handle), o](http::request& req, http::response& res) {
+        if (o.authorize) o.authorize(req);
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
@@ -44,7 +49,7 @@ inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
             return;
         }
         std::string body;
-        append_batch(body, topic, from, recovered, o.max_batch, 0);
+        append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
         res.json(std::move(body));
     };
 }

@@ -9,28 +9,72 @@
 //           {"topic":"t","id":"<id>","data":"text"}          each message
 //           {"type":"missed","topic":"t","first":"<id>","last":"<id>"}
 //           {"type":"error","message":"..."}
+//
+// Who may do what: `authorize` runs before the handshake and fills the connection's user data
+// from the request (a token, a cookie; see auth/jwt.hpp) or refuses it with http::error(401/403);
+// `can_subscribe` and `can_publish` then see that user data with every topic asked for. A
+// client is also bounded in what it can make the server do: messages and publishes per second
+// (token buckets; past them the connection closes with 1008), and topics held at once.
+#include <concepts>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/core/token_bucket.hpp>
+#include <tether/http/origin.hpp>
+#include <tether/http/request.hpp>
+#include <tether/ws/behaviour.hpp>
 
 namespace tether {
 
+// A rule about topics, written either as `bool(std::string_view topic)` or, when it depends on
+// who is asking, `bool(const UserData&, std::string_view topic)`.
+template <class UserData>
+class topic_rule {
+public:
+    topic_rule() = default;
+    template <class F>
+        requires std::invocable<F&, const UserData&, std::string_view>
+    topic_rule(F f) : rule_(std::move(f)) {}
+    template <class F>
+        requires(std::invocable<F&, std::string_view> && !std::invocable<F&, const UserData&, std::string_view>)
+    topic_rule(F f) : rule_([f = std::move(f)](const UserData&, std::string_view topic) mutable { return f(topic); }) {}
+
+    explicit operator bool() const noexcept { return static_cast<bool>(rule_); }
+    bool operator()(const UserData& user, std::string_view topic) const { return rule_(user, topic); }
+
+private:
+    std::function<bool(const UserData&, std::string_view)> rule_;
+};
+
+template <class UserData = ws::no_user_data>
 struct pubsub_options {
-    std::function<bool(std::string_view topic)> can_subscribe{};   // default: every open topic
-    std::function<bool(std::string_view topic)> can_publish{};     // default: none
-    std::vector<std::string> allowed_origins{};
+    // Before the handshake: fill the user data from the request or throw http::error(401/403).
+    std::function<void(const http::request&, UserData&)> authorize{};
+    topic_rule<UserData> can_subscribe{};   // default: every open topic
+    topic_rule<UserData> can_publish{};     // default: none
+    http::origin_policy origins{};          // default: same origin, and non-browser clients
     std::size_t max_message_size = 64 * 1024;
+    std::size_t max_subscriptions = 256;                 // topics one connection holds at once
+    rate_limit max_message_rate{.per_second = 200, .burst = 400};   // any control message; 1008 past it
+    rate_limit max_publish_rate{.per_second = 50, .burst = 100};    // publishes; 1008 past it
+};
+
+// What a pubsub connection carries: the application's user data and its publish budget.
+template <class UserData>
+struct pubsub_session {
+    UserData user{};
+    token_bucket publishes{};
 };
 
 namespace detail {
 
 // One control message from `ws`, a connection on a pubsub route of `server`.
-template <class Server, class Connection>
-void handle_control_message(Server& server, const pubsub_options& o, Connection& ws, std::string_view text) {
+template <class Server, class UserData, class Connection>
+void handle_control_message(Server& server, const pubsub_options<UserData>& o, Connection& ws, std::string_view text) {
     auto reply_error = [&](std::string_view message) {
         std::string out;
         json::writer(out).begin_object().member("type", "error").member("message", message).end_object();
@@ -60,15 +104,19 @@ void handle_control_message(Server& server, const pubsub_options& o, Connection&
         ws.send(out);
         return;
     }
+    const UserData& user = ws.user_data().user;
     auto* topic = server.find_topic(c.topic);
     if (!topic) return reply_error("no such topic: " + c.topic);
     if (c.type == "subscribe") {
-        if (o.can_subscribe && !o.can_subscribe(c.topic)) return reply_error("not allowed to subscribe to " + c.topic);
+        if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error("not allowed to subscribe to " + c.topic);
+        if (ws.subscription_count() >= o.max_subscriptions) return reply_error("too many subscriptions");
         ws.subscribe(c.topic, c.since);
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
     } else if (c.type == "publish") {
-        if (!o.can_publish || !o.can_publish(c.topic)) return reply_error("not allowed to publish to " + c.topic);
+        if (!o.can_publish || !o.can_publish(user, c.topic)) return reply_error("not allowed to publish to " + c.topic);
+        if (!ws.user_data().publishes.take(o.max_publish_rate))
+            return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
         topic->handle->publish(c.data);
     } else {
         reply_error("unknown type: " + c.type);

@@ -13,6 +13,8 @@ struct server_stats {
     std::uint64_t timeouts = 0;        // of which 408
     std::uint64_t handler_errors = 0;  // handler threw something other than http::error / json::parse_error
     std::uint64_t connections = 0;     // accepted, all time
+    std::uint64_t refused_connections = 0;   // closed at accept: over max_connections or the per-address cap
+    std::uint64_t refused_streams = 0;       // upgrades and held polls refused: over the stream caps
     // permessage-deflate (RFC 7692)
     std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
     std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
@@ -24,6 +26,7 @@ namespace detail {
 
 struct thread_counters {
     std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0};
+    std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
     std::atomic<std::uint64_t> ws_deflate_connections{0}, ws_compressed_sends{0}, ws_compressed_deliveries{0},
         ws_inflated_messages{0};
 
@@ -33,6 +36,8 @@ struct thread_counters {
         s.timeouts += timeouts.load(std::memory_order_relaxed);
         s.handler_errors += handler_errors.load(std::memory_order_relaxed);
         s.connections += connections.load(std::memory_order_relaxed);
+        s.refused_connections += refused_connections.load(std::memory_order_relaxed);
+        s.refused_streams += refused_streams.load(std::memory_order_relaxed);
         s.ws_deflate_connections += ws_deflate_connections.load(std::memory_order_relaxed);
         s.ws_compressed_sends += ws_compressed_sends.load(std::memory_order_relaxed);
         s.ws_compressed_deliveries += ws_compressed_deliveries.load(std::memory_order_relaxed);

@@ -22,6 +22,10 @@ namespace tether {
 template <class ThreadState>
 class topic_registry {
 public:
+    // `total_history_bytes`: what the histories of all topics may hold together (0: no cap).
+    explicit topic_registry(std::size_t total_history_bytes)
+        : budget_(total_history_bytes ? std::make_shared<hub::history_budget>(total_history_bytes) : nullptr) {}
+
     struct entry {
         hub::topic_handle handle;
         net::group_base& (*group_for)(ThreadState&, const hub::topic_handle&);
@@ -37,8 +41,13 @@ public:
                 throw std::logic_error("tether: topic '" + std::string(name) + "' is already open with another policy");
             return tether::topic<Policy>(it->second.handle);
         }
+        // Server topics encode only the wire formats someone reads (lazy_formats), and their history is
+        // bounded in bytes per topic and, through the shared budget, for the server as a whole.
         auto handle = std::make_shared<hub::topic>(std::string(name), detail::server_formats(std::string(name)),
-                                                   hub::topic_options{.capacity = options.history});
+                                                   hub::topic_options{.capacity = options.history,
+                                                                      .max_bytes = options.max_history_bytes,
+                                                                      .shared_budget = budget_,
+                                                                      .lazy_formats = true});
         topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>});
         return tether::topic<Policy>(std::move(handle));
     }
@@ -50,7 +59,10 @@ public:
         return it == topics_.end() ? nullptr : &it->second;
     }
 
+    const hub::history_budget* budget() const noexcept { return budget_.get(); }
+
 private:
+    std::shared_ptr<hub::history_budget> budget_;
     mutable std::mutex mutex_;
     std::map<std::string, entry, std::less<>> topics_;
 };

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <tether/http/error.hpp>
+#include <tether/http/origin.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
@@ -28,9 +29,10 @@ struct websocket_upgrade final : Server::pending_upgrade {
                       std::optional<ws::deflate_params> z)
         : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)), deflate(z) {}
     void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket,
-               std::string early) override {
+               std::string early, net::admission ticket) override {
         auto* c = new typename Server::template websocket_connection<UserData>(
-            server, thread, std::move(socket), behaviour, std::move(data), std::move(protocol), deflate);
+            server, thread, std::move(socket), std::move(ticket), behaviour, std::move(data), std::move(protocol),
+            deflate);
         c->start(std::move(early));
     }
     Server& server;
@@ -78,12 +80,7 @@ void accept_websocket(Server& server, const typename Server::template websocket_
         return http::write_error(res, 400, ws::to_string(ws::check_upgrade_request(upgrade)));
     }
     if (req.version_minor() < 1) return http::write_error(res, 400, "WebSocket needs HTTP/1.1");
-    if (!b.allowed_origins.empty()) {
-        auto origin = req.header("origin");
-        bool allowed = false;
-        for (const auto& o : b.allowed_origins) allowed = allowed || (origin && *origin == o);
-        if (!allowed) return http::write_error(res, 403, "origin not allowed");
-    }
+    if (!http::origin_allowed(b.origins, req)) return http::write_error(res, 403, "origin not allowed");
     if (server.stopping()) return http::write_error(res, 503, "server stopping");
 
     UserData data{};
@@ -96,6 +93,7 @@ void accept_websocket(Server& server, const typename Server::template websocket_
         for (auto p : list) was_offered = was_offered || p == protocol;
         if (!was_offered) throw std::logic_error("select_subprotocol chose a protocol the client did not offer");
     }
+    if (!server.admit_stream(req, res)) return;
     res.status(101)
         .header("Upgrade", "websocket")
         .header("Connection", "Upgrade")
@@ -111,9 +109,11 @@ struct sse_upgrade final : Server::pending_upgrade {
     using behaviour_type = typename Server::template sse_behaviour<UserData>;
     sse_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string id, bool c)
         : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c) {}
-    void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket, std::string) override {
-        auto* c = new typename Server::template sse_stream<UserData>(server, thread, std::move(socket), behaviour,
-                                                                     std::move(data), std::move(last_event_id), chunked);
+    void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket, std::string,
+               net::admission ticket) override {
+        auto* c = new typename Server::template sse_stream<UserData>(server, thread, std::move(socket), std::move(ticket),
+                                                                     behaviour, std::move(data), std::move(last_event_id),
+                                                                     chunked);
         c->start();
     }
     Server& server;
@@ -129,6 +129,7 @@ template <class Server, class UserData>
 void accept_sse(Server& server, const typename Server::template sse_behaviour<UserData>& b, http::request& req,
                 http::response& res) {
     if (server.stopping()) return http::write_error(res, 503, "server stopping");
+    if (!http::origin_allowed(b.origins, req)) return http::write_error(res, 403, "origin not allowed");
     UserData data{};
     if (b.on_request) b.on_request(req, data);   // may throw http::error(401/403)
     // The browser resends the last id it saw as Last-Event-ID; a page can also pass one on
@@ -143,6 +144,7 @@ void accept_sse(Server& server, const typename Server::template sse_behaviour<Us
         .header("Cache-Control", "no-store")
         .header("X-Accel-Buffering", "no");   // tell nginx-style proxies not to buffer the stream
     if (req.method() == http::method::head) return;   // the head only, no stream
+    if (!server.admit_stream(req, res)) return;
     res.stream();
     server.current_thread().upgrade = std::make_unique<sse_upgrade<Server, UserData>>(
         server, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1);

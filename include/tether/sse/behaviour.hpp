@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
 
 namespace tether::sse {
@@ -22,6 +23,9 @@ template <class Stream, class UserData>
 struct behaviour {
     // Before the response head is sent. Throw http::error(401/403, ...) to refuse.
     std::function<void(const http::request&, UserData&)> on_request{};
+    // Which pages may open the stream (http/origin.hpp): by default the server's own origin and
+    // non-browser clients; others get 403.
+    http::origin_policy origins{};
     // The stream is open: send events now or keep stream.get_handle() to send from anywhere.
     std::function<void(Stream&)> on_open{};
     std::function<void(Stream&)> on_close{};

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tether/core/token_bucket.hpp>
+#include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
 #include <tether/ws/close_code.hpp>
 #include <tether/ws/frame.hpp>
@@ -41,10 +43,10 @@ struct behaviour {
     std::function<void(const http::request&, UserData&)> on_upgrade{};
     // Picks one of the offered subprotocols (Sec-WebSocket-Protocol), or "" for none.
     std::function<std::string(const std::vector<std::string_view>& offered)> select_subprotocol{};
-    // Origins allowed to open a connection (exact "scheme://host[:port]" match, RFC 6454); empty
-    // allows any. Browsers always send Origin, so this is the defence against cross-site
-    // WebSocket hijacking when the connection is authenticated by cookies.
-    std::vector<std::string> allowed_origins{};
+    // Which pages may open a connection (http/origin.hpp): by default the server's own origin
+    // and non-browser clients; others get 403. This is the defence against cross-site WebSocket
+    // hijacking when the connection is authenticated by cookies.
+    http::origin_policy origins{};
 
     std::function<void(Socket&)> on_open{};
     // A whole message, text (validated UTF-8) or binary; the view is valid during the call.
@@ -56,6 +58,9 @@ struct behaviour {
     std::function<void(Socket&, close_code, std::string_view reason)> on_close{};
 
     std::uint64_t max_message_size = default_max_message_size;   // 1009 past it
+    // Messages the peer may send (a token bucket); past it the connection closes with 1008.
+    // Unlimited by default; pubsub routes set one.
+    rate_limit max_message_rate{};
     std::size_t max_buffered_bytes = 1024 * 1024;                // unsent bytes per connection
     overflow_action on_overflow = overflow_action::close_try_again_later;
     std::chrono::milliseconds ping_interval{30'000};   // 0: no server pings

@@ -1,0 +1,145 @@
+// What the request parser lets a peer make its caller hold: chunked framing dropped as it is decoded,
+// extensions and trailers bounded in total, and the Host and request-target rules of RFC 9112 §3.2.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <string_view>
+
+#include <tether/http/parser.hpp>
+
+using tether::http::limits;
+using tether::http::parse_status;
+using tether::http::request;
+using tether::http::request_parser;
+
+namespace {
+
+// Feeds `wire` in pieces of `piece` bytes the way a connection does: the unconsumed bytes are kept
+// in one buffer, and the chunked body's decoded framing is erased from it after every call.
+// Returns the largest the buffer got and the final status.
+struct fed {
+    parse_status status = parse_status::need_more;
+    std::size_t largest_buffer = 0;
+    std::string body;
+    int error = 0;
+};
+
+fed feed_like_a_connection(std::string_view wire, std::size_t piece, const limits& lim = limits{}) {
+    request_parser parser(lim);
+    request req;
+    std::string buffer;
+    fed out;
+    for (std::size_t at = 0; at < wire.size() && out.status == parse_status::need_more; at += piece) {
+        buffer.append(wire.substr(at, piece));
+        out.status = parser.parse(buffer, req);
+        if (out.status == parse_status::need_more) {
+            if (auto n = parser.raw_body_decoded()) {
+                buffer.erase(parser.raw_body_start(), n);
+                parser.raw_body_erased();
+            }
+        }
+        out.largest_buffer = std::max(out.largest_buffer, buffer.size());
+    }
+    if (out.status == parse_status::complete) out.body = std::string(req.body());
+    if (out.status == parse_status::error) out.error = parser.error().status;
+    return out;
+}
+
+int status_of(std::string_view wire) {
+    request_parser parser;
+    request req;
+    auto s = parser.parse(wire, req);
+    return s == parse_status::error ? parser.error().status : s == parse_status::complete ? 200 : 0;
+}
+
+} // namespace
+
+TEST_CASE("a chunked body's framing leaves the buffer as it is decoded", "[http][parser][bounds]") {
+    std::string wire = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string expected;
+    for (int i = 0; i < 20'000; ++i) {
+        wire += i % 1000 == 0 ? "1;name=value\r\n" : "1\r\n";   // extensions within their 16 KiB
+        wire += static_cast<char>('a' + i % 26);
+        wire += "\r\n";
+        expected += static_cast<char>('a' + i % 26);
+    }
+    wire += "0\r\nTrailer-Field: t\r\n\r\n";
+    auto out = feed_like_a_connection(wire, 1000);
+    REQUIRE(out.status == parse_status::complete);
+    CHECK(out.body == expected);
+    // The header section plus less than one piece: never the 120 KB of framing.
+    CHECK(out.largest_buffer < 80 + 1000 + 100);
+}
+
+TEST_CASE("the same body fed one byte at a time decodes the same", "[http][parser][bounds]") {
+    std::string wire = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5;a=b\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n";
+    auto out = feed_like_a_connection(wire, 1);
+    REQUIRE(out.status == parse_status::complete);
+    CHECK(out.body == "hello world");
+}
+
+TEST_CASE("chunk extensions and trailers are bounded together", "[http][parser][bounds]") {
+    limits lim;
+    lim.max_chunk_metadata_bytes = 1000;
+    std::string head = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    SECTION("extensions") {
+        std::string wire = head;
+        for (int i = 0; i < 10; ++i) wire += "1;" + std::string(200, 'e') + "\r\nx\r\n";
+        auto out = feed_like_a_connection(wire, 64, lim);
+        CHECK(out.status == parse_status::error);
+        CHECK(out.error == 400);
+    }
+    SECTION("trailers") {
+        std::string wire = head + "1\r\nx\r\n0\r\n";
+        for (int i = 0; i < 10; ++i) wire += "T" + std::to_string(i) + ": " + std::string(200, 't') + "\r\n";
+        wire += "\r\n";
+        auto out = feed_like_a_connection(wire, 64, lim);
+        CHECK(out.status == parse_status::error);
+        CHECK(out.error == 400);
+    }
+    SECTION("within the bound") {
+        std::string wire = head + "1;a=b\r\nx\r\n0\r\nT: v\r\n\r\n";
+        CHECK(feed_like_a_connection(wire, 7, lim).status == parse_status::complete);
+    }
+}
+
+TEST_CASE("Host must be uri-host [\":\" port]", "[http][parser][bounds]") {
+    auto with_host = [](std::string_view host) { return "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n"; };
+    for (auto good : {"example.com", "a.b-c_d~e", "example.com:8080", "[::1]", "[2001:db8::1]:443", "127.0.0.1:1",
+                      "%41bc", "x!$&'()*+,;=", ""}) {
+        INFO(good);
+        CHECK(status_of(with_host(good)) == 200);
+    }
+    for (auto bad : {"a b", "a, b", "user@host", "a:b:c", "[::1", "[]", "[::1]x", "host:8o", ":80", "a/b", "a\"b",
+                     "%4", "%zz"}) {
+        INFO(bad);
+        CHECK(status_of(with_host(bad)) == 400);
+    }
+}
+
+TEST_CASE("an absolute-form target names the host; the Host field is overridden", "[http][parser][bounds]") {
+    request_parser parser;
+    request req;
+    std::string wire = "GET http://Target.example:81/p?q=1 HTTP/1.1\r\nHost: other.example\r\n\r\n";
+    REQUIRE(parser.parse(wire, req) == parse_status::complete);
+    CHECK(req.host() == "Target.example:81");
+    CHECK(req.header("host") == "Target.example:81");
+    CHECK(req.path() == "/p");
+    CHECK(req.query_string() == "q=1");
+    CHECK(status_of("GET http://u:p@h/ HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(status_of("GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+}
+
+TEST_CASE("the origin-form target keeps the Host field as the host", "[http][parser][bounds]") {
+    request_parser parser;
+    request req;
+    std::string wire = "GET /p HTTP/1.1\r\nHost: example.com:8080\r\n\r\n";
+    REQUIRE(parser.parse(wire, req) == parse_status::complete);
+    CHECK(req.host() == "example.com:8080");
+}
+
+TEST_CASE("raw bytes >= 0x80 in the request-target are refused", "[http][parser][bounds]") {
+    CHECK(status_of("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(status_of("GET /caf%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n") == 200);
+}
