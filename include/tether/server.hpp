@@ -191,6 +191,7 @@ public:
         b.origins = o.origins;
         b.max_message_size = o.max_message_size;
         b.max_message_rate = o.max_message_rate;
+        b.permessage_deflate = o.permessage_deflate;
         if (o.authorize) b.on_upgrade = [&o](const http::request& req, session& s) { o.authorize(req, s.user); };
         b.on_message = [this, &o](websocket_connection<session>& ws, std::string_view text, ws::opcode) {
             detail::handle_control_message(*this, o, ws, text);
@@ -262,6 +263,7 @@ public:
     server_stats stats() const noexcept {
         server_stats s;
         for (auto& t : threads_) t->stats.add_to(s);
+        s.ws_broadcast_compressions = topics_.ws_compressions();
         return s;
     }
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -424,6 +425,100 @@ TEST_CASE("the client refuses a compressed message that inflates past its max_me
     auto closed = f.seen.wait_for_close();
     REQUIRE(closed);
     CHECK(closed->code == close_code::message_too_big);
+}
+
+// ---- compress once per broadcast ---------------------------------------------------------------------------
+
+namespace {
+
+// A pubsub client: subscribes to `topic` and waits for the "subscribed" notice.
+void subscribe(ws_client& c, std::uint16_t port, std::optional<deflate_settings> deflate, std::string_view topic) {
+    c.connect("127.0.0.1", port, "/pubsub",
+              ws_options{.timeout = 5s, .permessage_deflate = std::move(deflate)});
+    c.send_text(R"({"type":"subscribe","topic":")" + std::string(topic) + "\"}");
+    auto notice = c.receive_message();
+    REQUIRE(notice.has_value());
+    REQUIRE(notice->payload.find(R"("type":"subscribed")") != std::string::npos);
+}
+
+std::string ticker(int i) {
+    return R"({"sym":"ACME","seq":)" + std::to_string(i) + R"(,"bid":)" + std::to_string(10000 + i * 7) +
+           R"(,"ask":)" + std::to_string(10002 + i * 7) + R"(,"bidSize":300,"askSize":200,"venue":"XNAS","side":"buy"})";
+}
+
+}  // namespace
+
+TEST_CASE("a published message is compressed once per format, and every deflate subscriber gets the same frame") {
+    observations seen;
+    running_server server{[](tether::server& app) {
+        app.topic("ticks");
+        app.pubsub("/pubsub", {.permessage_deflate = {.mode = deflate_mode::on}});
+    }};
+    auto ticks = server.app().topic("ticks");
+    // 12 browsers' worth of default offers (15-bit windows), 4 clients limiting the server's window, 4 plain.
+    std::vector<std::unique_ptr<ws_client>> full, limited, plain;
+    for (int i = 0; i < 12; ++i) subscribe(*full.emplace_back(std::make_unique<ws_client>()), server.port(), deflate_settings{}, "ticks");
+    for (int i = 0; i < 4; ++i)
+        subscribe(*limited.emplace_back(std::make_unique<ws_client>()), server.port(),
+                  deflate_settings{.offers = {{.server_max_window_bits = 10}}}, "ticks");
+    for (int i = 0; i < 4; ++i) subscribe(*plain.emplace_back(std::make_unique<ws_client>()), server.port(), std::nullopt, "ticks");
+    REQUIRE(limited.front()->deflate_params()->server_max_window_bits == 10);
+
+    const auto before = server.app().stats();
+    constexpr int count = 25;
+    for (int i = 0; i < count; ++i) ticks.publish(ticker(i));
+    const auto check = [&](std::vector<std::unique_ptr<ws_client>>& group, bool compressed) {
+        for (auto& c : group) {
+            for (int i = 0; i < count; ++i) {
+                auto m = c->receive_message();
+                REQUIRE(m.has_value());
+                CHECK(m->compressed == compressed);
+                // The envelope carries the body as a JSON string: its quotes escaped.
+                std::string escaped;
+                for (char ch : ticker(i)) escaped += ch == '"' ? std::string("\\\"") : std::string(1, ch);
+                CHECK(m->payload.find(R"("data":")" + escaped + "\"}") != std::string::npos);
+            }
+        }
+    };
+    check(full, true);
+    check(limited, true);
+    check(plain, false);
+    const auto after = server.app().stats();
+    // Exactly once per message for each of the two compressed formats in use, for 16 subscribers.
+    CHECK(after.ws_broadcast_compressions - before.ws_broadcast_compressions == 2 * count);
+    CHECK(after.ws_compressed_deliveries - before.ws_compressed_deliveries == 16 * count);
+}
+
+TEST_CASE("shared compressed frames and a connection's own context-takeover sends interleave without corruption") {
+    // The client's inflater keeps one window for both; a shared frame enters it without passing through the
+    // connection's compressor, which must then start afresh rather than refer to a history the client no
+    // longer has in that shape.
+    running_server server{[](tether::server& app) {
+        auto mixed = app.topic("mixed");
+        app.websocket("/mixed", {.on_open = [mixed](socket_type& ws) { ws.subscribe(mixed); },
+                                 .on_message = [](socket_type& ws, std::string_view m, opcode op) { ws.send(m, op); },
+                                 .permessage_deflate = {.mode = deflate_mode::on, .threshold = 0}});
+    }};
+    auto mixed = server.app().topic("mixed");
+    ws_client c;
+    c.connect("127.0.0.1", server.port(), "/mixed", ws_options{.timeout = 5s, .permessage_deflate = deflate_settings{}});
+    auto notice = c.receive_message();   // {"type":"subscribed",...}
+    REQUIRE(notice.has_value());
+    REQUIRE(!c.deflate_params()->server_no_context_takeover);
+    const std::string repeated = make_payload(payload_kind::text, 3000, 77);
+    for (int round = 0; round < 6; ++round) {
+        INFO("round " << round);
+        c.send_text(repeated);   // echoed with the connection's context: a back-reference after round 0
+        auto echo = c.receive_message();
+        REQUIRE(echo.has_value());
+        CHECK(echo->compressed);
+        CHECK(echo->payload == repeated);
+        mixed.publish(repeated + " #" + std::to_string(round));   // a shared frame in between
+        auto published = c.receive_message();
+        REQUIRE(published.has_value());
+        CHECK(published->compressed);
+        CHECK(published->payload.find(" #" + std::to_string(round)) != std::string::npos);
+    }
 }
 
 // ---- counters ----------------------------------------------------------------------------------------------

@@ -493,10 +493,12 @@ private:
             .member("recovered", cursor.empty() || resume.recovered)
             .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        // With permessage-deflate, the shared frame compressed for our window: built once per message for
+        // every subscriber with that window, whatever its connection or thread.
+        const auto format = deflate_ ? ws_deflate_format(deflate_->our_window_bits()) : topic_format::ws_frame;
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
-                                                                                    topic_format::ws_frame,
-                                                                                    behaviour_.max_buffered_bytes))
+                                                                                    format, behaviour_.max_buffered_bytes))
                          .first->second;
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
@@ -504,7 +506,13 @@ private:
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
-        out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::ws_frame)), &sub);
+        const std::string_view frame = message->encoded(sub.format());
+        if (deflate_ && !frame.empty() && (static_cast<unsigned char>(frame[0]) & 0x40) != 0) {
+            // A compressed frame that did not come from our compressor enters the client's window.
+            deflate_->shared_frame_sent();
+            thread_.stats.ws_compressed_deliveries.fetch_add(1, std::memory_order_relaxed);
+        }
+        out_.append_shared(message, frame, &sub);
         schedule_flush();
     }
     // drop_oldest and conflate: say exactly which messages will never come.

@@ -19,6 +19,7 @@ struct server_stats {
     std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
     std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
     std::uint64_t ws_compressed_deliveries = 0; // topic messages queued as a shared compressed frame
+    std::uint64_t ws_broadcast_compressions = 0;  // topic messages compressed: once per message and format
     std::uint64_t ws_inflated_messages = 0;     // compressed messages received and inflated
 };
 
