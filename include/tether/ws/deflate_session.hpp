@@ -115,8 +115,9 @@ inline void compress_standalone(std::string_view message, std::string& out, std:
 class deflate_session {
 public:
     deflate_session(role endpoint, const deflate_params& agreed, const deflate_options& settings) noexcept
-        : params_(agreed), threshold_(settings.threshold), level_(settings.level), mem_level_(settings.mem_level),
-          endpoint_(endpoint) {}
+        : params_(agreed),
+          threshold_(settings.threshold > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(settings.threshold)),
+          level_(static_cast<std::int8_t>(settings.level)), mem_level_(settings.mem_level), endpoint_(endpoint) {}
     deflate_session(const deflate_session&) = delete;
     deflate_session& operator=(const deflate_session&) = delete;
     ~deflate_session() { detail::inflater_pool::give_back(std::move(borrowed_)); }
@@ -151,8 +152,8 @@ public:
         }
         if (!inflater_) {
             inflater_ = std::make_unique<inflater>(peer_window_bits());
-            inflater_->set_dictionary(saved_inflate_window_);
-            std::string().swap(saved_inflate_window_);
+            if (saved_inflate_window_) inflater_->set_dictionary(*saved_inflate_window_);
+            saved_inflate_window_.reset();
         }
     }
     // A piece of its payload; the output is appended to `out`, which must not grow past `limit`.
@@ -217,11 +218,11 @@ public:
             return;
         }
         if (deflater_) {
-            if (!stale_) saved_deflate_window_ = deflater_->dictionary();
+            if (!stale_) saved_deflate_window_ = std::make_unique<std::string>(deflater_->dictionary());
             deflater_.reset();
         }
         if (inflater_) {
-            saved_inflate_window_ = inflater_->dictionary();
+            saved_inflate_window_ = std::make_unique<std::string>(inflater_->dictionary());
             inflater_.reset();
         }
     }
@@ -240,15 +241,16 @@ private:
     deflater& own_deflater() {
         if (!deflater_) {
             deflater_ = std::make_unique<deflater>(our_window_bits(), level_, mem_level_);
-            if (!stale_) deflater_->set_dictionary(saved_deflate_window_);
-            std::string().swap(saved_deflate_window_);
+            if (!stale_ && saved_deflate_window_) deflater_->set_dictionary(*saved_deflate_window_);
+            saved_deflate_window_.reset();
         }
         return *deflater_;
     }
 
+    // Compact on purpose: one of these per connection that agreed to deflate, idle or not.
     deflate_params params_;
-    std::size_t threshold_;
-    int level_;
+    std::uint32_t threshold_;
+    std::int8_t level_;
     std::uint8_t mem_level_;
     role endpoint_;
     bool stale_ = false;   // our compressor's window no longer matches the peer's: reset before use
@@ -257,7 +259,7 @@ private:
     std::unique_ptr<deflater> deflater_;   // context takeover only
     std::unique_ptr<inflater> inflater_;   // context takeover only
     std::unique_ptr<inflater> borrowed_;   // from the thread's pool, for one message
-    std::string saved_deflate_window_, saved_inflate_window_;
+    std::unique_ptr<std::string> saved_deflate_window_, saved_inflate_window_;   // released contexts
 };
 
 }  // namespace tether::ws
