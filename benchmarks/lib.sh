@@ -108,7 +108,7 @@ launch_server() {
     server_pid=$!
     track_pid "$server_pid"
     for _ in $(seq 200); do
-        line=$(grep -s -m1 -o 'listening on http://[^ ]*' "$server_log" || true)
+        line=$(grep -s -m1 -o 'listening on https\?://[^ ]*' "$server_log" || true)
         if [[ -n $line ]]; then
             server_port=${line##*:}
             server_port=${server_port%%/*}

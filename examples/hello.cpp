@@ -1,14 +1,23 @@
-// hello: the smallest tether server, with a text route, a JSON route and a path parameter.
+// hello: the smallest tether server, with a text route, a JSON route, a path parameter, and a
+// slow route answered from another thread.
 //
 //   ./hello --port 8080
 //   curl http://127.0.0.1:8080/plaintext
 //   curl http://127.0.0.1:8080/json
 //   curl http://127.0.0.1:8080/hello/world
+//   curl http://127.0.0.1:8080/delayed?ms=2000    # answered after 2 s; meanwhile /plaintext still answers at once
 //
-// /plaintext and /json are the TechEmpower-style endpoints the benchmarks drive.
+// /plaintext and /json are the TechEmpower-style endpoints the benchmarks drive. /delayed shows a
+// deferred reply: the handler returns at once and a timer thread sends the answer later, so one slow
+// request holds no I/O thread (try it with --threads 1 and two terminals).
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <thread>
 
+#include <asio.hpp>
 #include <tether/tether.hpp>
 
 int main(int argc, char** argv) try {
@@ -28,10 +37,36 @@ int main(int argc, char** argv) try {
         res.text(greeting);
     });
 
+    // Another thread with timers, standing in for whatever a real handler waits on (a database,
+    // another service). Declared after `app`, so it goes first and any reply still pending is
+    // dropped (answered 500) while the server can still take it.
+    asio::io_context timers;
+    auto keep_running = asio::make_work_guard(timers);
+    std::thread timer_thread([&timers] { timers.run(); });
+    app.get("/delayed", [&timers](auto& req, auto& res) {
+        unsigned ms = 0;
+        auto text = tether::http::find_query_param(req.query_string(), "ms").value_or("");
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+        if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || ms > 10'000)
+            throw tether::http::error(400, "ms must be a number from 0 to 10000");
+        auto timer = std::make_shared<asio::steady_timer>(timers, std::chrono::milliseconds(ms));
+        timer->async_wait([timer, reply = std::make_shared<tether::http::deferred_response>(res.defer()),
+                           ms](std::error_code) {
+            reply->text("waited " + std::to_string(ms) + " ms\n");
+            reply->send();
+        });
+    });
+
     app.listen();
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
+    keep_running.reset();
+    timers.stop();
+    timer_thread.join();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "hello: %s\n", e.what());
     return 1;

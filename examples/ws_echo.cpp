@@ -73,6 +73,12 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    std::fputs("  --deflate MODE  permessage-deflate: on (default), off or no-context-takeover\n"
+               "  --deflate-threshold BYTES   messages shorter than this go uncompressed (default 64)\n",
+               stdout);
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "ws_echo: %s\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 #pragma once
 // Command-line options shared by every example and benchmark server: `--host H`, `--port N`,
-// `--threads N`, `--max-connections N`, so scripts and tests start any of them the same way.
+// `--threads N`, `--max-connections N`, and `--cert FILE --key FILE` to serve https and wss, so
+// scripts and tests start any of them the same way.
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
@@ -16,10 +17,21 @@ inline constexpr std::string_view command_line_usage =
     "  --host H      address to bind (default 127.0.0.1)\n"
     "  --port N      TCP port, 0 for any free port (default 8080)\n"
     "  --threads N   I/O threads (default 1)\n"
-    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n";
+    "  --max-connections N   connections held at once (default: the descriptor limit - 32)\n"
+    "  --cert FILE   serve TLS (https, wss) with this PEM certificate chain (leaf first)\n"
+    "  --key FILE    the PEM private key of --cert\n";
 
-// Fills host, port and threads of `defaults` from argv. Throws std::invalid_argument with a
-// message naming the bad option; `--help` throws too, with the usage as its message.
+// `--help` or `-h`: not an error. parse_command_line throws this with the usage as its message;
+// print what() to stdout and exit 0. It is an invalid_argument so that a program catching only
+// std::exception still shows the usage.
+class help_requested : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// Fills host, port, threads, the connection cap and the TLS certificate of `defaults` from argv.
+// Throws std::invalid_argument with a message naming the bad option (or --cert without --key),
+// and help_requested for --help.
 inline server_options parse_command_line(int argc, char** argv, server_options defaults = {}) {
     auto number = [](std::string_view option, std::string_view text, unsigned long max) {
         unsigned long value = 0;
@@ -29,9 +41,10 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
                                         ", got '" + std::string(text) + "'");
         return value;
     };
+    std::string cert, key;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") throw std::invalid_argument(std::string(command_line_usage));
+        if (arg == "--help" || arg == "-h") throw help_requested(std::string(command_line_usage));
         if (i + 1 >= argc) throw std::invalid_argument("unknown option or missing value: " + std::string(arg));
         std::string_view value = argv[++i];
         if (arg == "--host") defaults.host = std::string(value);
@@ -42,8 +55,12 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
         } else if (arg == "--max-connections") {
             defaults.max_connections = number(arg, value, 10'000'000);
             if (defaults.max_connections == 0) throw std::invalid_argument("--max-connections: at least 1");
-        } else throw std::invalid_argument("unknown option: " + std::string(arg));
+        } else if (arg == "--cert") cert = std::string(value);
+        else if (arg == "--key") key = std::string(value);
+        else throw std::invalid_argument("unknown option: " + std::string(arg));
     }
+    if (cert.empty() != key.empty()) throw std::invalid_argument("--cert and --key go together");
+    if (!cert.empty()) defaults.tls.certificates.insert(defaults.tls.certificates.begin(), {cert, key});
     return defaults;
 }
 

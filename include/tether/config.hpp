@@ -19,6 +19,10 @@
 #include <tether/http/limits.hpp>
 #include <tether/log.hpp>
 #include <tether/net/tcp.hpp>
+#include <tether/net/tls_options.hpp>
+#if TETHER_HAS_TLS
+#include <tether/net/tls.hpp>
+#endif
 
 namespace tether {
 
@@ -41,7 +45,14 @@ concept logger_policy = std::default_initializable<T> && requires(const T& logge
 };
 
 struct default_config {
+    // With TLS compiled in (TETHER_WITH_TLS), one transport serves both plaintext and TLS
+    // listeners: a plaintext connection pays one null pointer (net/tls.hpp explains why a
+    // run-time choice beats a second server type). Without it, plain TCP.
+#if TETHER_HAS_TLS
+    using transport = tether::transport::tls<tether::transport::tcp>;
+#else
     using transport = tether::transport::tcp;
+#endif
     using logger = tether::log::stderr_logger;
 };
 
@@ -77,7 +88,10 @@ struct server_options {
     std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connection with no request
     std::chrono::milliseconds send_timeout{30'000};     // a peer that stops reading our responses
     std::chrono::milliseconds drain_timeout{5'000};     // graceful stop: longest wait for in-flight work
-    bool handle_signals = false;      // SIGINT/SIGTERM stop the server gracefully
+    std::chrono::milliseconds reply_timeout{30'000};    // a res.defer() reply not sent by then: 504
+    bool handle_signals = false;      // SIGINT/SIGTERM stop the server gracefully (and SIGHUP
+                                      // reloads the TLS certificates)
+    tls_options tls{};                // certificates: the listener speaks TLS (https, wss)
 };
 
 } // namespace tether

@@ -10,6 +10,7 @@
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
@@ -21,11 +22,17 @@
 // Stopping: stop() (any thread) or SIGINT/SIGTERM with handle_signals: the acceptor closes,
 // idle keep-alive connections close at once, connections with a request in flight finish it
 // (answered with Connection: close), and whatever is left after drain_timeout is closed.
+//
+// TLS: with certificates in options.tls the listener speaks TLS (net/tls.hpp, net/tls/); the
+// certificates are checked when the server is constructed (a clear error names the file), and
+// reload_certificates() (any thread; SIGHUP with handle_signals) swaps them for new
+// connections. server/secure_channel.hpp says what happens to requests by channel.
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,6 +43,7 @@
 
 #include <tether/config.hpp>
 #include <tether/http/date.hpp>
+#include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/forwarded.hpp>
 #include <tether/http/request.hpp>
@@ -48,7 +56,9 @@
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
 #include <tether/server/pubsub.hpp>
+#include <tether/server/realtime.hpp>
 #include <tether/server/routes.hpp>
+#include <tether/server/secure_channel.hpp>
 #include <tether/server/stats.hpp>
 #include <tether/server/topic_registry.hpp>
 #include <tether/server/upgrades.hpp>
@@ -56,6 +66,9 @@
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
 #include <tether/ws/deflate_codec.hpp>
+#if TETHER_HAS_TLS
+#include <tether/net/tls/context.hpp>
+#endif
 
 namespace tether {
 
@@ -119,11 +132,25 @@ public:
     };
     using topic_entry = typename topic_registry<thread_state>::entry;
 
+    // Throws std::invalid_argument for impossible options, and net::tls::configuration_error
+    // (a std::runtime_error naming the file) for certificates that cannot be used.
     explicit basic_server(server_options options = {})
         : options_(std::move(options)), trusted_proxies_(options_.trusted_proxies) {
         if (options_.threads == 0) throw std::invalid_argument("tether: server needs at least one I/O thread");
+        if (!options_.tls.certificates.empty()) {
+#if TETHER_HAS_TLS
+            if constexpr (!transport_supports_tls)
+                throw std::invalid_argument("tether: TLS certificates given, but Config::transport has no TLS (use transport::tls<...>)");
+            tls_ = std::make_unique<net::tls::server_context>(options_.tls);
+#else
+            throw std::invalid_argument("tether: TLS certificates given, but tether was built without TLS (TETHER_WITH_TLS, OpenSSL 3)");
+#endif
+        } else if (options_.tls.redirect_port) {
+            throw std::invalid_argument("tether: tls.redirect_port needs TLS certificates");
+        }
         for (unsigned i = 0; i < options_.threads; ++i) threads_.push_back(std::make_unique<thread_state>(i));
         acceptor_.emplace(threads_[0]->io(), logger_);
+        if (options_.tls.redirect_port) redirect_acceptor_.emplace(threads_[0]->io(), logger_);
     }
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
@@ -143,6 +170,14 @@ public:
     // CORS for every route (see http/cors.hpp). Call before run().
     basic_server& cors(http::cors_options o) {
         routes_.cors(std::move(o));
+        return *this;
+    }
+
+    // Middleware for every route, or for `prefix` and the paths under it (server/middleware.hpp).
+    // Call before run().
+    basic_server& use(middleware m) { return use("", std::move(m)); }
+    basic_server& use(std::string prefix, middleware m) {
+        routes_.use(std::move(prefix), std::move(m));
         return *this;
     }
 
@@ -215,7 +250,25 @@ public:
     }
     template <class Policy>
     basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
-        return get(pattern, poll::short_poll_handler(t.handle(), o));
+        return get(pattern, poll::short_poll_handler<Policy>(*this, t.handle(), o));
+    }
+
+    // Every route tether.js expects for these topics: /ws, /sse/{topic}, /poll/{topic},
+    // /status/{topic} and /tether.js (server/realtime.hpp). Call once per server.
+    // With realtime_options<UserData>, authorize fills UserData for can_subscribe/can_publish.
+    template <class... Policies>
+    basic_server& realtime(const tether::topic<Policies>&... topics) {
+        return realtime(realtime_options<>{}, topics...);
+    }
+    template <class... Policies>
+    basic_server& realtime(realtime_options<> o, const tether::topic<Policies>&... topics) {
+        detail::register_realtime(*this, std::move(o), topics...);
+        return *this;
+    }
+    template <class UserData, class... Policies>
+    basic_server& realtime(realtime_options<UserData> o, const tether::topic<Policies>&... topics) {
+        detail::register_realtime(*this, std::move(o), topics...);
+        return *this;
     }
 
     // ---- lifecycle ---------------------------------------------------------------------
@@ -227,10 +280,25 @@ public:
                               options_.exempt_loopback_from_address_caps},
                              raise_descriptor_limit());
         port_ = acceptor_->listen(options_.host, options_.port);
+        if (redirect_acceptor_) redirect_port_ = redirect_acceptor_->listen(options_.host, *options_.tls.redirect_port);
     }
 
     std::uint16_t port() const noexcept { return port_; }
-    std::string url() const { return "http://" + options_.host + ":" + std::to_string(port_); }
+    // The plaintext listener that redirects to https (tls.redirect_port), or 0.
+    std::uint16_t redirect_port() const noexcept { return redirect_port_; }
+    bool tls_enabled() const noexcept { return !options_.tls.certificates.empty(); }
+    std::string url() const { return (tls_enabled() ? "https://" : "http://") + options_.host + ":" + std::to_string(port_); }
+
+    // Reads the TLS certificate and key files again, from any thread: connections that are open
+    // keep the certificate they have, new ones get the new one, and session tickets issued
+    // before stay valid. Throws (keeping the old certificates) when the new files are unusable,
+    // std::logic_error when the server has no TLS.
+    void reload_certificates() {
+#if TETHER_HAS_TLS
+        if (tls_) return tls_->reload();
+#endif
+        throw std::logic_error("tether: reload_certificates() on a server without TLS");
+    }
     const server_options& options() const noexcept { return options_; }
     const logger_type& logger() const noexcept { return logger_; }
 
@@ -239,7 +307,9 @@ public:
         listen();
         if (options_.handle_signals) watch_signals();
         for (auto& t : threads_) t->start_ticking();
-        acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer); });
+        acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, tls_enabled()); });
+        if (redirect_acceptor_)
+            redirect_acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, false); });
         std::vector<std::thread> others;
         for (std::size_t i = 1; i < threads_.size(); ++i)
             others.emplace_back([this, i] { run_thread(*threads_[i]); });
@@ -247,12 +317,21 @@ public:
         for (auto& t : others) t.join();
     }
 
+    // A token that is asked to stop when the server begins to stop (stop(), or SIGINT/SIGTERM with
+    // handle_signals): give it to your own threads so they end with the server, e.g.
+    //   std::jthread feed([&, stop = app.stop_token()] { while (!stop.stop_requested()) publish(); });
+    // (a std::thread still running when main returns would terminate the program).
+    std::stop_token stop_token() const noexcept { return stop_source_.get_token(); }
+
     // Graceful stop; callable from any thread, any number of times.
     void stop() {
         if (stopping_.exchange(true)) return;
+        stop_source_.request_stop();
         acceptor_->stop();
+        if (redirect_acceptor_) redirect_acceptor_->stop();
         asio::post(threads_[0]->io(), [this] {
             if (signals_) signals_->cancel();
+            if (reload_signal_) reload_signal_->cancel();
         });
         for (auto& t : threads_)
             asio::post(t->io(), [this, state = t.get()] { state->drain(options_.drain_timeout); });
@@ -268,7 +347,25 @@ public:
     }
 
     // ---- used by connections and endpoints (on their own thread) ----------------------------
-    void dispatch(http::request& req, http::response& res) { routes_.dispatch(req, res, current_thread().stats); }
+    void dispatch(http::request& req, http::response& res) {
+        thread_state& t = current_thread();
+        if (tls_enabled()) {   // server/secure_channel.hpp
+            switch (t.current ? t.current->security() : net::channel::cleartext) {
+            case net::channel::tls:
+                routes_.dispatch(req, res, t.stats);
+                if (!options_.tls.hsts.empty()) res.header("Strict-Transport-Security", options_.tls.hsts);
+                return;
+            case net::channel::cleartext_on_tls_port:
+                t.stats.rejected.fetch_add(1, std::memory_order_relaxed);
+                return detail::refuse_cleartext_on_tls_port(res);
+            case net::channel::cleartext: return detail::redirect_to_https(req, res, options_.host, port_);
+            }
+        }
+        routes_.dispatch(req, res, t.stats);
+    }
+    // Just before a response is written: the middleware's `after` hooks.
+    void finish(const http::request& req, http::response& res) { routes_.finish(req, res, current_thread().stats); }
+    bool has_after_hooks() const noexcept { return routes_.has_after_hooks(); }
 
     void count_rejection(int status) noexcept {
         auto& counters = current_thread().stats;
@@ -332,9 +429,12 @@ private:
         return ref;
     }
 
+    static constexpr bool transport_supports_tls = requires { typename transport::session_type; };
+
     // On the acceptor's thread: a connection within the caps goes to the next I/O thread,
-    // round-robin, and becomes a connection there; one over them is told so and closed.
-    void admit(net::owned_fd fd, const sockaddr_storage& peer) {
+    // round-robin, and becomes a connection there (a TLS one when it came from the TLS
+    // listener); one over them is told so and closed.
+    void admit(net::owned_fd fd, const sockaddr_storage& peer, bool tls) {
         auto address = net::address_key::from(peer);
         net::admission ticket;
         if (admission_.admit_connection(address, trusted_proxies_.contains(address), ticket) != net::refusal::none) {
@@ -350,14 +450,22 @@ private:
         }
         thread_state& target = *threads_[next_thread_];
         next_thread_ = (next_thread_ + 1) % threads_.size();
-        asio::post(target.io(), [this, &target, owned = std::move(fd), t = std::move(ticket)]() mutable {
+        asio::post(target.io(), [this, &target, tls, owned = std::move(fd), t = std::move(ticket)]() mutable {
             if (target.draining()) return;
             std::error_code e;
-            auto socket = transport::adopt(target, owned.release(), e);
+            auto socket = adopt(target, owned.release(), tls, e);
             if (e) return logger_.log(log::level::warning, "cannot serve an accepted connection: " + e.message());
             target.stats.connections.fetch_add(1, std::memory_order_relaxed);
             (new net::http_connection<basic_server>(*this, target, std::move(socket), std::move(t)))->start();
         });
+    }
+
+    typename transport::socket adopt(thread_state& target, int fd, [[maybe_unused]] bool tls, std::error_code& e) {
+#if TETHER_HAS_TLS
+        if constexpr (transport_supports_tls)
+            if (tls) return transport::adopt(target, fd, tls_->acquire(), e);
+#endif
+        return transport::adopt(target, fd, e);
     }
 
     // Raises the soft descriptor limit to the hard one (a server's connections are descriptors)
@@ -395,6 +503,24 @@ private:
         signals_->async_wait([this](std::error_code ec, int) {
             if (!ec) stop();
         });
+        if (tls_enabled()) {
+            reload_signal_ = std::make_unique<asio::signal_set>(threads_[0]->io(), SIGHUP);
+            wait_for_reload_signal();
+        }
+    }
+
+    // SIGHUP: reload the certificates, say how it went, and keep listening for the next one.
+    void wait_for_reload_signal() {
+        reload_signal_->async_wait([this](std::error_code ec, int) {
+            if (ec) return;
+            try {
+                reload_certificates();
+                logger_.log(log::level::warning, "SIGHUP: TLS certificates reloaded");
+            } catch (const std::exception& e) {
+                logger_.log(log::level::error, std::string("SIGHUP: TLS certificates not reloaded, keeping the old ones: ") + e.what());
+            }
+            wait_for_reload_signal();
+        });
     }
 
     server_options options_;
@@ -406,11 +532,16 @@ private:
     net::admission_control admission_;
     std::vector<std::unique_ptr<thread_state>> threads_;
     std::optional<net::acceptor<logger_type>> acceptor_;
-    std::unique_ptr<asio::signal_set> signals_;
+    std::optional<net::acceptor<logger_type>> redirect_acceptor_;   // tls.redirect_port
+#if TETHER_HAS_TLS
+    std::unique_ptr<net::tls::server_context> tls_;
+#endif
+    std::unique_ptr<asio::signal_set> signals_, reload_signal_;
     std::vector<std::shared_ptr<const void>> kept_alive_;
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
-    std::uint16_t port_ = 0;
+    std::uint16_t port_ = 0, redirect_port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::stop_source stop_source_;
     std::atomic<std::size_t> buffered_input_{0};   // bytes of unfinished requests, all connections
 };
 

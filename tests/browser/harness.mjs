@@ -46,11 +46,11 @@ export function startServer(binary, args = []) {
     const timer = setTimeout(() => reject(new Error(`${binary} did not print its port:\n${output}`)), 10000);
     const onData = (chunk) => {
       output += chunk;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      const m = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(output);
       if (m && !server.port) {
         clearTimeout(timer);
-        server.port = Number(m[1]);
-        server.url = `http://127.0.0.1:${server.port}`;
+        server.port = Number(m[2]);
+        server.url = `${m[1]}://127.0.0.1:${server.port}`;
         resolve(server);
       }
     };
@@ -135,13 +135,14 @@ export function startProxy(target, {swallowUpgrades = false} = {}) {
 }
 
 // Headless Chromium with a fresh profile, removed afterwards.
-export async function launchBrowser() {
+// extraArgs: more Chromium flags (the https test trusts its throwaway key with one).
+export async function launchBrowser(extraArgs = []) {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'tether-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+           '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
   const browser = {
     context,

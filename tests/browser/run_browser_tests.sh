@@ -20,4 +20,12 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
   (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
 fi
 
+if [ "$test" = https ]; then   # a throwaway CA and certificate; node trusts the CA, Chromium the key
+  pki=$(mktemp -d)
+  trap 'rm -rf "$pki"' EXIT
+  TETHER_TLS_SPKI=$("$here/../integration/make_test_pki.sh" "$pki")
+  export TETHER_TLS_SPKI TETHER_TLS_CERT=$pki/server.pem TETHER_TLS_KEY=$pki/server.key NODE_EXTRA_CA_CERTS=$pki/ca.pem
+  "$node" "$here/e2e.mjs" --examples "$examples" --screenshots "$screenshots" "$test"
+  exit
+fi
 exec "$node" "$here/e2e.mjs" --examples "$examples" --screenshots "$screenshots" "$test"

@@ -109,6 +109,18 @@ is_json "$work/body" || fail "GET /no/such/path: body is not valid JSON: $(cat "
 grep -q '"status":404' "$work/body" || fail "GET /no/such/path: error body lacks status 404: $(cat "$work/body")"
 pass "an unknown path is a JSON 404"
 
+# ---- a deferred reply: /delayed answers later, and meanwhile others are answered ----------------
+c -o "$work/delayed" "$url/delayed?ms=3000" &
+delayed_pid=$!
+sleep 0.2
+[ "$(c "$url/plaintext")" = "Hello, World!" ] || fail "GET /plaintext while /delayed?ms=3000 was held: no answer"
+kill -0 "$delayed_pid" 2>/dev/null || fail "GET /delayed?ms=3000 finished before /plaintext was asked: it was not held"
+wait "$delayed_pid" || fail "GET /delayed?ms=3000: curl failed"
+[ "$(cat "$work/delayed")" = "waited 3000 ms" ] || fail "GET /delayed?ms=3000: body was '$(cat "$work/delayed")'"
+status=$(c -o /dev/null -w '%{http_code}' "$url/delayed?ms=99999") || fail "GET /delayed?ms=99999: curl failed"
+[ "$status" = 400 ] || fail "GET /delayed?ms=99999: expected 400, got $status"
+pass "GET /delayed?ms=3000 is answered later, and /plaintext meanwhile"
+
 # ---- chunked upload (only if hello has an echo route) ---------------------------------------
 head -c 100000 /dev/urandom | base64 >"$work/upload"
 status=$(c -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$work/upload" -o "$work/body" -w '%{http_code}' "$url/echo") ||

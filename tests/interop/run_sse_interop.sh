@@ -2,6 +2,9 @@
 # Server-Sent Events against real third-party clients.
 #   tests/interop/run_sse_interop.sh hybrid path/to/hybrid
 #   tests/interop/run_sse_interop.sh sse_tokens path/to/sse_tokens
+#   tests/interop/run_sse_interop.sh hybrid path/to/hybrid tls     # the same over TLS
+# With `tls`, a throwaway CA and certificate are made (tests/integration/make_test_pki.sh), the example
+# serves https with them, and node (NODE_EXTRA_CA_CERTS) and curl (--cacert) trust that CA.
 # Both run sse_eventsource.mjs (npm `eventsource`; it starts, kills and restarts the example itself).
 # With hybrid, `curl -N` then checks that the stream arrives incrementally: each published message is
 # in curl's output while the stream is still open, not only when it ends. Installs the locked npm
@@ -14,6 +17,19 @@ example=${2:?usage: run_sse_interop.sh hybrid|sse_tokens path/to/example}
 node=${NODE:-node}
 npm=${NPM:-npm}
 curl=${CURL:-curl}
+mode=${3:-plain}
+pki=
+if [ "$mode" = tls ]; then
+  pki=$(mktemp -d)
+  trap 'rm -rf "$pki"' EXIT
+  "$here/../integration/make_test_pki.sh" "$pki" >/dev/null
+  export TETHER_TLS_CERT=$pki/server.pem TETHER_TLS_KEY=$pki/server.key NODE_EXTRA_CA_CERTS=$pki/ca.pem
+fi
+scheme=http
+tls_args=()
+[ "$mode" = tls ] && { scheme=https; tls_args=(--cert "$pki/server.pem" --key "$pki/server.key"); }
+curl_tls=()
+[ "$mode" = tls ] && curl_tls=(--cacert "$pki/ca.pem")
 
 if [ ! -d "$here/node_modules/eventsource" ] || [ ! -d "$here/node_modules/ws" ]; then
   # ci: exactly the versions in package-lock.json (see run_ws_interop.sh on concurrent installs).
@@ -23,7 +39,7 @@ fi
 "$node" "$here/sse_eventsource.mjs" "$scenario" "$example"
 [ "$scenario" = hybrid ] || exit 0
 
-# ---- curl -N against hybrid's /events ------------------------------------------------------------
+# ---- curl -N against hybrid's /sse/news ---------------------------------------------------------
 log=$(mktemp)
 stream=$(mktemp)
 server_pid=
@@ -40,6 +56,7 @@ cleanup() {
   stop_pid "$curl_pid"
   stop_pid "$server_pid"
   rm -f "$log" "$stream"
+  [ -z "$pki" ] || rm -rf "$pki"
 }
 trap cleanup EXIT
 fail() {
@@ -49,26 +66,26 @@ fail() {
   exit 1
 }
 
-"$example" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+"$example" --host 127.0.0.1 --port 0 "${tls_args[@]}" >"$log" 2>&1 &
 server_pid=$!
 port=
 for _ in $(seq 100); do
-  port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$log" | head -n 1)
+  port=$(sed -n "s#^listening on $scheme://127\\.0\\.0\\.1:\\([0-9][0-9]*\\).*#\\1#p" "$log" | head -n 1)
   [ -n "$port" ] && break
   kill -0 "$server_pid" 2>/dev/null || fail "hybrid exited early"
   sleep 0.1
 done
 [ -n "$port" ] || fail "hybrid did not print its port"
-base="http://127.0.0.1:$port"
+base="$scheme://127.0.0.1:$port"
 
 # Start the stream at the topic's current cursor, so nothing published from here on can be missed.
-next=$("$curl" -sS --max-time 5 "$base/poll" | sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p')
-[ -n "$next" ] || fail "GET /poll gave no cursor"
-"$curl" -sS -N --max-time 60 "$base/events?lastEventId=$next" >"$stream" 2>&1 &
+next=$("$curl" "${curl_tls[@]}" -sS --max-time 5 "$base/poll/news" | sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p')
+[ -n "$next" ] || fail "GET /poll/news gave no cursor"
+"$curl" "${curl_tls[@]}" -sS -N --max-time 60 "$base/sse/news?lastEventId=$next" >"$stream" 2>&1 &
 curl_pid=$!
 
 for i in 1 2 3; do
-  "$curl" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish" >/dev/null || fail "publish curl-$i"
+  "$curl" "${curl_tls[@]}" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish/news" >/dev/null || fail "publish curl-$i"
   got=
   for _ in $(seq 100); do   # up to 10 s for the event to reach curl's output
     if grep -q "^data: curl-$i\$" "$stream"; then got=1; break; fi

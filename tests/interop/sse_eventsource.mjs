@@ -5,7 +5,7 @@
 //   node sse_eventsource.mjs hybrid     path/to/hybrid
 //   node sse_eventsource.mjs sse_tokens path/to/sse_tokens
 //
-// hybrid (one topic "news"; POST /api/publish; SSE at /events):
+// hybrid (one topic "news"; POST /api/publish/news; SSE at /sse/news):
 //   1. dropped connection: a TCP proxy between client and server cuts the stream mid-way; messages
 //      published meanwhile arrive after EventSource's own reconnect, exactly once, in order.
 //   2. restarted server: the process is SIGKILLed and started again on the same port. Its topic has a
@@ -26,6 +26,11 @@ if (!['hybrid', 'sse_tokens'].includes(scenario) || !binary) {
   process.exit(2);
 }
 const deadlineMs = Number(process.env.TETHER_INTEROP_TIMEOUT_MS ?? 60000);
+// Over TLS when TETHER_TLS_CERT and TETHER_TLS_KEY name a certificate: the example gets them as
+// --cert/--key, every URL is https, and node trusts the CA given in NODE_EXTRA_CA_CERTS. The TCP
+// proxy below cuts TLS connections exactly as it cuts plaintext ones.
+const tls = process.env.TETHER_TLS_CERT ? ['--cert', process.env.TETHER_TLS_CERT, '--key', process.env.TETHER_TLS_KEY] : [];
+const scheme = tls.length ? 'https' : 'http';
 
 // ---- bookkeeping: every child is killed on the way out --------------------------------------------
 const children = new Set();
@@ -52,13 +57,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Starts an example on 127.0.0.1:port (0: any) and resolves once it prints its port.
 function startServer(port = 0) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, ['--host', '127.0.0.1', '--port', String(port), ...tls], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let output = '';
     const timer = setTimeout(() => reject(new Error(`no "listening on" line within 10 s: ${output}`)), 10000);
     const onData = (chunk) => {
       output += chunk;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      const m = new RegExp(`listening on ${scheme}://127\\.0\\.0\\.1:(\\d+)`).exec(output);
       if (m) {
         clearTimeout(timer);
         resolve({ child, port: Number(m[1]), output: () => output });
@@ -175,16 +180,16 @@ function parseCursor(id, what) {
 }
 
 async function publish(port, body) {
-  const r = await fetch(`http://127.0.0.1:${port}/api/publish`, { method: 'POST', body });
-  if (r.status !== 201) fail(`publish "${body}": HTTP ${r.status}`);
+  const r = await fetch(`${scheme}://127.0.0.1:${port}/api/publish/news`, { method: 'POST', body });
+  if (r.status !== 200) fail(`publish "${body}": HTTP ${r.status}`);
   return (await r.json()).sequence;
 }
 
 // The topic's current cursor (a long poll without since answers at once with it). Connecting with
 // ?lastEventId=<it> makes the stream start exactly there, whatever is published meanwhile.
 async function currentCursor(port) {
-  const r = await fetch(`http://127.0.0.1:${port}/poll`);
-  if (r.status !== 200) fail(`GET /poll: HTTP ${r.status}`);
+  const r = await fetch(`${scheme}://127.0.0.1:${port}/poll/news`);
+  if (r.status !== 200) fail(`GET /poll/news: HTTP ${r.status}`);
   return (await r.json()).next;
 }
 
@@ -210,7 +215,7 @@ async function hybridDroppedConnection() {
   const proxy = await startProxy(server.port);
   const start = await currentCursor(server.port);
   const { epoch } = parseCursor(start, what);
-  const stream = new Stream(`http://127.0.0.1:${proxy.port}/events?lastEventId=${start}`, ['news', 'reset']);
+  const stream = new Stream(`${scheme}://127.0.0.1:${proxy.port}/sse/news?lastEventId=${start}`, ['news', 'reset']);
   await stream.expect('open', `${what}: first open`);
   for (let i = 1; i <= 3; ++i) await publish(server.port, `m${i}`);
   for (let i = 1; i <= 3; ++i) await expectNews(stream, `m${i}`, epoch, i, `${what}: live m${i}`);
@@ -236,7 +241,7 @@ async function hybridRestartedServer() {
   const port = server.port;
   const start = await currentCursor(port);
   const { epoch } = parseCursor(start, what);
-  const stream = new Stream(`http://127.0.0.1:${port}/events?lastEventId=${start}`, ['news', 'reset']);
+  const stream = new Stream(`${scheme}://127.0.0.1:${port}/sse/news?lastEventId=${start}`, ['news', 'reset']);
   await stream.expect('open', `${what}: first open`);
   for (let i = 1; i <= 3; ++i) await publish(port, `m${i}`);
   for (let i = 1; i <= 3; ++i) await expectNews(stream, `m${i}`, epoch, i, `${what}: live m${i}`);
@@ -292,10 +297,10 @@ async function tokensDroppedConnection() {
   const server = await startServer();
   const proxy = await startProxy(server.port);
   const prompt = 'interop';
-  const reference = await collectAnswer(`http://127.0.0.1:${server.port}/answer?prompt=${prompt}`, proxy, 0, `${what} (uncut)`);
+  const reference = await collectAnswer(`${scheme}://127.0.0.1:${server.port}/answer?prompt=${prompt}`, proxy, 0, `${what} (uncut)`);
   if (reference.tokens.length < 8) fail(`${what}: only ${reference.tokens.length} tokens in the uncut answer`);
 
-  const cut = await collectAnswer(`http://127.0.0.1:${proxy.port}/answer?prompt=${prompt}`, proxy, 4, what);
+  const cut = await collectAnswer(`${scheme}://127.0.0.1:${proxy.port}/answer?prompt=${prompt}`, proxy, 4, what);
   if (cut.opens !== 2) fail(`${what}: expected one reconnect (2 opens), saw ${cut.opens}`);
   const ids = cut.tokens.map((t) => t.id).join(',');
   const expectedIds = reference.tokens.map((_, i) => String(i + 1)).join(',');

@@ -33,10 +33,17 @@
 // server agrees, send_text/send_binary compress messages at or above the threshold (RSV1 on the first frame)
 // and receive() inflates compressed messages, bounded by max_message_size after inflation (1009 past it,
 // 1007 for data that is not DEFLATE). The zlib side is ws::deflate_session, the same as the server's.
+//
+// wss:// (with TLS compiled in, TETHER_WITH_TLS): asio::ssl::stream over the same socket, which a
+// blocking client can afford (its buffers do not matter here, unlike the server's). Certificate
+// and host name verification are on by default, against the system trust store or a given CA
+// file; SNI carries the host name. A failed verification throws tls_error naming OpenSSL's
+// reason ("unable to get local issuer certificate", "hostname mismatch").
 
 #include <asio.hpp>
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -61,8 +68,20 @@
 #include <tether/ws/message_assembler.hpp>
 #include <tether/ws/opcode.hpp>
 #include <tether/ws/permessage_deflate.hpp>
+#include <tether/net/tls_options.hpp>
+#if TETHER_HAS_TLS
+#include <asio/ssl.hpp>
+#include <openssl/x509v3.h>
+#endif
 
 namespace tether::client {
+
+// wss: what to trust and which name to check.
+struct tls_client_options {
+    std::string ca_file{};       // trust the CAs in this PEM file instead of the system store
+    std::string server_name{};   // SNI and the name the certificate must match; default: the host
+    bool verify = true;          // certificate chain and host name (RFC 6125); turn off only in tests
+};
 
 // What the client offers and how it compresses, when it offers permessage-deflate.
 struct deflate_settings {
@@ -82,6 +101,13 @@ struct ws_options {
     bool auto_close = true;  // answer the server's Close inside receive()
     // Offer permessage-deflate (RFC 7692); std::nullopt: no extension is offered. Needs zlib.
     std::optional<deflate_settings> permessage_deflate{};
+    std::optional<tls_client_options> tls{};  // set: wss (TLS); connect("wss://...") sets it too
+};
+
+// The TLS handshake failed: the certificate did not verify, or the server refused us.
+class tls_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // The server answered the upgrade request with something other than an acceptable 101.
@@ -137,6 +163,9 @@ public:
     // or its 101 fails a §4.1 check, timeout_error, or std::system_error when the TCP connection fails.
     void connect(std::string_view host, std::uint16_t port, std::string_view path = "/", ws_options options = {}) {
         disconnect();
+#if TETHER_HAS_TLS
+        tls_.reset();
+#endif
         options_ = std::move(options);
         reset_state();
         const auto deadline = clock::now() + options_.timeout;
@@ -156,6 +185,7 @@ public:
             throw std::system_error(ec, "tether::client::ws_client: cannot connect to " + std::string(host) + ":" +
                                             std::to_string(port));
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);  // frames are whole; never wait for Nagle
+        if (options_.tls) start_tls(host, deadline);
 
         std::array<std::uint8_t, 16> nonce{};
         std::random_device device;  // §4.1 item 7: a randomly selected 16-byte nonce
@@ -210,6 +240,50 @@ public:
                                                     .allowed_rsv = agreed ? ws::rsv1 : std::uint8_t{0}});
         assembler_->append(std::string_view(received).substr(head_size));
         open_ = true;
+    }
+
+    // connect() from a URL: ws://host[:port]/path or wss://host[:port]/path (ports 80 and 443 by
+    // default; an IPv6 literal in brackets). wss without options.tls verifies against the system
+    // trust store. Throws std::invalid_argument for anything else.
+    void connect(std::string_view url, ws_options options = {}) {
+        bool secure = url.starts_with("wss://");
+        if (!secure && !url.starts_with("ws://"))
+            throw std::invalid_argument("tether::client::ws_client: the URL must start with ws:// or wss://");
+        url.remove_prefix(secure ? 6 : 5);
+        std::string_view authority = url.substr(0, url.find('/'));
+        std::string_view path = authority.size() < url.size() ? url.substr(authority.size()) : std::string_view("/");
+        std::string_view host = authority;
+        std::uint16_t port = secure ? 443 : 80;
+        std::size_t colon = authority.rfind(':');
+        if (authority.starts_with('[')) {
+            std::size_t close = authority.find(']');
+            if (close == std::string_view::npos) throw std::invalid_argument("tether::client::ws_client: bad IPv6 literal in URL");
+            host = authority.substr(1, close - 1);
+            colon = authority.size() > close + 1 && authority[close + 1] == ':' ? close + 1 : std::string_view::npos;
+        } else if (colon != std::string_view::npos) {
+            host = authority.substr(0, colon);
+        }
+        if (colon != std::string_view::npos) {
+            unsigned value = 0;
+            auto digits = authority.substr(colon + 1);
+            auto [end, e] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+            if (e != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535)
+                throw std::invalid_argument("tether::client::ws_client: bad port in URL");
+            port = static_cast<std::uint16_t>(value);
+        }
+        if (host.empty()) throw std::invalid_argument("tether::client::ws_client: no host in URL");
+        if (secure && !options.tls) options.tls.emplace();
+        if (!secure) options.tls.reset();
+        connect(host, port, path, std::move(options));
+    }
+
+    // Whether the connection is wss.
+    [[nodiscard]] bool secure() const noexcept {
+#if TETHER_HAS_TLS
+        return tls_ != nullptr;
+#else
+        return false;
+#endif
     }
 
     [[nodiscard]] const response_head& handshake_response() const noexcept { return response_; }
@@ -377,6 +451,63 @@ private:
                 static_cast<std::uint8_t>(word >> 16), static_cast<std::uint8_t>(word >> 24)};
     }
 
+    // The TLS handshake, with SNI and verification, within the connect deadline.
+    void start_tls([[maybe_unused]] std::string_view host, [[maybe_unused]] clock::time_point deadline) {
+#if TETHER_HAS_TLS
+        const tls_client_options& o = *options_.tls;
+        const std::string name = o.server_name.empty() ? std::string(host) : o.server_name;
+        tls_context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+        SSL_CTX* ctx = tls_context_->native_handle();
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        static const unsigned char alpn[] = "\x08http/1.1";
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
+        std::error_code ec;
+        if (o.verify) {
+            if (o.ca_file.empty()) tls_context_->set_default_verify_paths(ec);
+            else tls_context_->load_verify_file(o.ca_file, ec);
+            if (ec) throw tls_error("tether::client::ws_client: cannot load the trusted CAs" +
+                                    (o.ca_file.empty() ? std::string() : " from '" + o.ca_file + "'") + ": " + ec.message());
+            tls_context_->set_verify_mode(asio::ssl::verify_peer);
+        } else {
+            tls_context_->set_verify_mode(asio::ssl::verify_none);
+        }
+        tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+        SSL* ssl = tls_->native_handle();
+        asio::error_code address_ec;
+        asio::ip::make_address(name, address_ec);
+        if (address_ec) SSL_set_tlsext_host_name(ssl, name.c_str());   // SNI carries names, not addresses (RFC 6066 §3)
+        if (o.verify) {
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            int set = address_ec ? X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size())
+                                 : X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+            if (set != 1) throw tls_error("tether::client::ws_client: cannot verify the name '" + name + "'");
+        }
+        bool done = false;
+        tls_->async_handshake(asio::ssl::stream_base::client, [&](std::error_code e) {
+            ec = e;
+            done = true;
+        });
+        run_until(done, deadline);
+        if (ec == asio::error::operation_aborted) {
+            disconnect();
+            throw_timeout("in the TLS handshake");
+        }
+        if (ec) {
+            long verify = SSL_get_verify_result(ssl);
+            std::string why = verify != X509_V_OK
+                                  ? std::string("certificate verification failed for '") + name +
+                                        "': " + X509_verify_cert_error_string(verify)
+                                  : "TLS handshake failed: " + ec.message();
+            disconnect();
+            throw tls_error("tether::client::ws_client: " + why);
+        }
+#else
+        disconnect();
+        throw tls_error("tether::client::ws_client: wss needs TLS, and tether was built without it (TETHER_WITH_TLS)");
+#endif
+    }
+
     void reset_state() {
         assembler_.reset();
         deflate_.reset();
@@ -499,11 +630,16 @@ private:
         std::error_code ec;
         std::size_t n = 0;
         bool done = false;
-        socket_.async_read_some(asio::buffer(read_buffer_), [&](std::error_code e, std::size_t k) {
+        auto on_read = [&](std::error_code e, std::size_t k) {
             ec = e;
             n = k;
             done = true;
-        });
+        };
+#if TETHER_HAS_TLS
+        if (tls_) tls_->async_read_some(asio::buffer(read_buffer_), on_read);
+        else
+#endif
+            socket_.async_read_some(asio::buffer(read_buffer_), on_read);
         run_until(done, deadline);
         if (ec == asio::error::operation_aborted) throw_timeout(what);
         if (ec) return 0;
@@ -514,10 +650,15 @@ private:
         if (!socket_.is_open()) throw std::logic_error("tether::client::ws_client: not connected");
         std::error_code ec;
         bool done = false;
-        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), [&](std::error_code e, std::size_t) {
+        auto on_written = [&](std::error_code e, std::size_t) {
             ec = e;
             done = true;
-        });
+        };
+#if TETHER_HAS_TLS
+        if (tls_) asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), on_written);
+        else
+#endif
+            asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), on_written);
         run_until(done, deadline);
         if (ec == asio::error::operation_aborted) {
             disconnect();  // part of a frame may be on the wire: the stream is unusable
@@ -549,6 +690,10 @@ private:
 
     asio::io_context io_{1};
     asio::ip::tcp::socket socket_;
+#if TETHER_HAS_TLS
+    std::unique_ptr<asio::ssl::context> tls_context_;
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+#endif
     std::mt19937 masks_;
     std::vector<char> read_buffer_;
     ws_options options_{};

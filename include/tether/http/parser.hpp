@@ -181,6 +181,7 @@ private:
         std::size_t line_end = block.find('\n');
         if (line_end == 0 || block[line_end - 1] != '\r') return fail(400, "request-line must end with CRLF"), false;
         if (!parse_request_line(block.substr(0, line_end - 1), req)) return false;
+        req.route_ = {};   // the router names it, if a route matches
 
         req.field_count_ = 0;
         std::size_t pos = line_end + 1;

@@ -4,6 +4,8 @@
 // somewhere. The views are valid until the handler returns; a handler that needs them later
 // (a deferred response) copies what it keeps.
 #include <array>
+#include <chrono>
+#include <utility>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -80,11 +82,35 @@ public:
 
     static constexpr std::size_t max_params = 8;
 
+    // Values middleware attaches to the request for later hooks and the handler (a request id, the
+    // authenticated user's id). They live as long as the request, deferred replies included.
+    std::string_view attribute(std::string_view key) const noexcept {
+        for (const auto& [k, v] : attributes_)
+            if (k == key) return v;
+        return {};
+    }
+    void set_attribute(std::string_view key, std::string_view value) {
+        for (auto& [k, v] : attributes_)
+            if (k == key) return void(v.assign(value));
+        attributes_.emplace_back(std::string(key), std::string(value));
+    }
+    const std::vector<std::pair<std::string, std::string>>& attributes() const noexcept { return attributes_; }
+    void clear_attributes() noexcept { attributes_.clear(); }
+
+    // When the request's head was complete (for latency measures), set by the connection.
+    std::chrono::steady_clock::time_point received_at() const noexcept { return received_at_; }
+    void set_received_at(std::chrono::steady_clock::time_point t) noexcept { received_at_ = t; }
+    // The route pattern that matched ("/items/:id"), set by the router; "" when none did.
+    std::string_view route() const noexcept { return route_; }
+
 private:
     friend class request_parser;
     friend class router_base;
+    friend class request_copy;
 
-    std::string_view method_name_, target_, path_, query_, body_, wildcard_, host_;
+    std::string_view method_name_, target_, path_, query_, body_, wildcard_, host_, route_;
+    std::vector<std::pair<std::string, std::string>> attributes_;
+    std::chrono::steady_clock::time_point received_at_{};
     http::method method_ = method::other;
     const client_source* client_ = nullptr;
     int version_minor_ = 1;

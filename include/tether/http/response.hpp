@@ -6,6 +6,7 @@
 // The framing fields (Content-Length, Transfer-Encoding, Date) belong to the serializer: a
 // handler that set them by hand could contradict the body it sends, which is how response
 // splitting and desynchronisation start, so setting them is refused.
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,6 +16,18 @@
 #include <tether/http/status.hpp>
 
 namespace tether::http {
+
+class response;
+class deferred_response;
+
+// Where res.defer() gets its handle: the connection that is answering (see deferred_response.hpp).
+class response_deferral {
+public:
+    virtual deferred_response defer(response& res, std::chrono::milliseconds timeout) = 0;
+
+protected:
+    ~response_deferral() = default;
+};
 
 class response {
 public:
@@ -106,6 +119,14 @@ public:
         return *this;
     }
 
+    // Finishes this response later, from any thread, through the returned handle (defined in
+    // deferred_response.hpp, which server.hpp includes). `timeout` 0: the server's reply_timeout.
+    // Fields set before the call are kept on the reply.
+    deferred_response defer(std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+    bool deferred() const noexcept { return deferred_; }
+    // Set by the connection before the handler runs.
+    void set_deferral(response_deferral* source) noexcept { deferral_ = source; }
+
     std::string_view fields() const noexcept { return fields_; }
     // Appends fields taken from fields() of another response: they were validated when set.
     // Only for framing-neutral fields (the held long-poll response keeps its CORS fields so).
@@ -123,7 +144,7 @@ public:
         status_ = 200;
         fields_.clear();
         body_.clear();
-        chunked_ = close_ = has_content_type_ = streaming_ = false;
+        chunked_ = close_ = has_content_type_ = streaming_ = deferred_ = false;
     }
 
     static void append_chunk(std::string& out, std::string_view piece) {
@@ -136,7 +157,8 @@ public:
 
 private:
     int status_ = 200;
-    bool chunked_ = false, close_ = false, has_content_type_ = false, streaming_ = false;
+    bool chunked_ = false, close_ = false, has_content_type_ = false, streaming_ = false, deferred_ = false;
+    response_deferral* deferral_ = nullptr;
     std::string fields_;
     std::string body_;   // for chunked responses: already framed chunks, without the last-chunk
 };

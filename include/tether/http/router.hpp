@@ -29,6 +29,8 @@ protected:
         std::string_view name, raw;
     };
 
+    static void set_route(request& req, std::string_view pattern) noexcept { req.route_ = pattern; }
+
     // Binds captures into `req`, percent-decoding values that need it. False when a value holds
     // a malformed escape, which the caller answers with 400.
     static bool bind(request& req, const capture* captures, std::size_t count, std::string_view wildcard) {
@@ -104,11 +106,13 @@ public:
         auto& slot = at->handlers[static_cast<std::size_t>(m)];
         if (slot) throw std::invalid_argument("tether: route registered twice: " + std::string(pattern));
         slot = std::make_unique<Handler>(std::move(handler));
+        if (at->pattern.empty()) at->pattern = std::string(pattern);
     }
 
     // Finds the handler for `req` and binds its path parameters.
     match_result match(request& req) const {
         std::string_view path = req.path();
+        set_route(req, {});
         if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
         const method m = req.method();
         std::array<capture, request::max_params> captures{};
@@ -122,6 +126,7 @@ public:
             const Handler* h = found->handlers[slot] ? found->handlers[slot].get()
                                                      : found->handlers[static_cast<std::size_t>(method::get)].get();
             if (!bind(req, captures.data(), state.count, state.wildcard)) return {outcome::bad_request, nullptr, {}};
+            set_route(req, found->pattern);
             return {outcome::found, h, {}};
         }
         state = {captures.data(), 0, {}};
@@ -137,6 +142,7 @@ private:
         std::unique_ptr<node> param;
         std::unique_ptr<node> wildcard;
         std::string param_name;
+        std::string pattern;   // as first registered here (metrics and logs name routes by it)
         std::array<std::unique_ptr<Handler>, 9> handlers{};   // indexed by method, `other` excluded
 
         node& literal_child(std::string_view segment) {

@@ -1,11 +1,13 @@
 #pragma once
-// A response that is not ready when its handler returns (long polling): the handler hands the
-// connection a deferred_work, the connection stops answering later pipelined requests (they
+// A response that is not ready when its handler returns (long polling, res.defer()): the handler
+// hands the connection a deferred_work, the connection stops answering later pipelined requests (they
 // must stay in order), keeps watching the socket for the client leaving, and fills the
 // response when the work wakes it or its timeout passes. Destroying the work is cancelling it.
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include <tether/http/request_copy.hpp>
 #include <tether/http/response.hpp>
 
 namespace tether::net {
@@ -29,6 +31,13 @@ public:
     // Fields already on the response when the handler deferred it (CORS, anything the handler
     // set first): the connection adds them to the filled response, which starts out cleared.
     std::string kept_fields;
+    // Made by res.defer() (net/deferred_reply.hpp) rather than by an endpoint: if the handler then
+    // threw, its error answer stands and this work is dropped.
+    bool from_handle = false;
+    // The request's path, for the log line when the work times out.
+    std::string path;
+    // The request's head, kept when `after` middleware must see it at write time.
+    std::unique_ptr<http::request_copy> request;
 };
 
 } // namespace tether::net

@@ -59,6 +59,14 @@ public:
         wait(write_wait_, write_ready_, wait_callback(std::forward<Handler>(handler)));
     }
 
+    // Runs `handler` soon with no error, from the reactor's queue (never inside the caller).
+    template <class Handler>
+    void post_ready(Handler&& handler) {
+        reactor_->complete_later(wait_callback(std::forward<Handler>(handler)), {});
+    }
+    // What the last edge and read said: false once a read found the receive queue empty.
+    bool read_ready() const noexcept { return read_ready_; }
+
     std::size_t read_some(char* data, std::size_t size, std::error_code& ec) {
         for (;;) {
             ssize_t n = ::recv(fd_, data, size, 0);

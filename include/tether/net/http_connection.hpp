@@ -18,6 +18,7 @@
 // sending side, then discard input for a moment, so the client reads the 4xx instead of a
 // reset caused by unread pipelined bytes.
 #include <asio.hpp>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -31,12 +32,16 @@
 #include <tether/http/response.hpp>
 #include <tether/http/serializer.hpp>
 #include <tether/net/deferred.hpp>
+#include <tether/net/deferred_reply.hpp>
 #include <tether/net/io_thread.hpp>
 
 namespace tether::net {
 
 template <class Server>
-class http_connection final : public connection_base, private responder, private http::client_source {
+class http_connection final : public connection_base,
+                              private responder,
+                              private http::client_source,
+                              private http::response_deferral {
     using transport = typename Server::transport;
     using socket_type = typename transport::socket;
     using thread_state = typename Server::thread_state;
@@ -46,6 +51,7 @@ public:
         : server_(server), thread_(thread), socket_(std::move(socket)), parser_(server.options().limits) {
         ticket = std::move(held);
         thread_.add(*this);
+        thread_.stats.http_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     void start() {
@@ -68,6 +74,7 @@ public:
         return http::client_address(req, peer_key(), server_.trusted_proxies());
     }
     void force_close() override { close(); }
+    net::channel security() const noexcept override { return net::channel_of<transport>(socket_); }
 
 private:
     enum class phase : unsigned char { idle, header, body, held, sending, lingering, closed };
@@ -84,6 +91,18 @@ private:
         return address_key::from(storage);
     }
     std::string client_address(const http::request& req) const override { return client_key(req).to_string(); }
+
+    // res.defer(): the handler finishes this response later, from any thread (net/deferred_reply.hpp).
+    http::deferred_response defer(http::response&, std::chrono::milliseconds timeout) override {
+        auto& counters = thread_.stats;
+        counters.deferred_replies.fetch_add(1, std::memory_order_relaxed);
+        auto channel = std::make_shared<reply_channel>(
+            thread_.gate(), reply_counters{&counters.late_replies, &counters.reply_timeouts, &counters.abandoned_replies});
+        auto work = std::make_unique<reply_work>(channel, timeout.count() > 0 ? timeout : server_.options().reply_timeout);
+        work->path.assign(thread_.request.path());
+        thread_.deferred = std::move(work);
+        return http::deferred_response(std::move(channel));
+    }
 
     // ---- reading -------------------------------------------------------------------------
     void wait_readable() {
@@ -121,7 +140,9 @@ private:
         flush();
         if (phase_ == phase::closed) return;
         bool held_input_full = deferred_ && pending_input_.size() > max_held_input;
-        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full) wait_readable();
+        // Not while a 101 waits to be written: the socket then moves to the upgraded connection,
+        // and a read wait armed here would travel with it and be overwritten there.
+        if (!close_after_write_ && !peer_closed_ && !output_backlogged() && !held_input_full && !upgrade_) wait_readable();
         if (phase_ == phase::lingering && !peer_closed_) wait_readable();
     }
 
@@ -217,11 +238,18 @@ private:
         res.clear();
         thread_.current = this;
         req.set_client_source(this);
+        req.clear_attributes();
+        const bool after_hooks = server_.has_after_hooks();
+        if (after_hooks) req.set_received_at(std::chrono::steady_clock::now());
+        res.set_deferral(this);
         server_.dispatch(req, res);
         thread_.current = nullptr;
-        if (thread_.deferred) {   // a held response (long polling): filled when its work wakes us
+        // The handler deferred its reply, then threw: the error answer it got stands.
+        if (thread_.deferred && thread_.deferred->from_handle && !res.deferred()) thread_.deferred.reset();
+        if (thread_.deferred) {   // a held response (long polling, res.defer()): filled when its work wakes us
             deferred_ = std::move(thread_.deferred);
             deferred_->kept_fields.assign(res.fields());
+            if (after_hooks) deferred_->request = std::make_unique<http::request_copy>(req);
             deferred_version_minor_ = static_cast<unsigned char>(req.version_minor());
             deferred_keep_alive_ = req.keep_alive();
             deferred_->start(*this);
@@ -231,6 +259,7 @@ private:
             if (res.status() == 101 || (res.streaming() && res.status() == 200)) upgrade_ = std::move(thread_.upgrade);
             thread_.upgrade.reset();
         }
+        if (after_hooks) server_.finish(req, res);
         // stopping() as well as draining_: stop() reaches this thread by a post, which may run
         // only after a slow handler; the response it produces must already say close.
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
@@ -270,6 +299,7 @@ private:
         res.clear();
         deferred_->fill(res, timed_out);
         res.append_fields(deferred_->kept_fields);
+        if (deferred_->request) server_.finish(deferred_->request->get(), res);
         deferred_.reset();
         server_.release_stream(ticket);
         http::serialize_context ctx{deferred_version_minor_, false,
@@ -289,7 +319,7 @@ private:
         if (phase_ == phase::closed || phase_ == phase::lingering) return;
         phase next = output_pending()          ? phase::sending
                      : deferred_               ? phase::held
-                     : !has_partial_request()  ? phase::idle
+                     : !has_partial_request() && !net::handshaking<transport>(socket_) ? phase::idle
                      : parser_.header_complete() ? phase::body
                                                  : phase::header;
         if (next == phase_ && (next == phase::header || next == phase::body || next == phase::held)) return;
@@ -307,7 +337,12 @@ private:
     void arm_deadline(std::chrono::milliseconds d) { thread_.wheel().arm(*this, d); }
 
     void on_timer() override {
-        if (phase_ == phase::held && deferred_) return complete_deferred(true);
+        if (phase_ == phase::held && deferred_) {
+            if (deferred_->from_handle)
+                server_.logger().log(log::level::warning, "the deferred reply for " + deferred_->path + " was not sent within " +
+                                                              std::to_string(deferred_->timeout().count()) + " ms: answered 504");
+            return complete_deferred(true);
+        }
         if ((phase_ == phase::header || phase_ == phase::body) && has_partial_request()) {
             server_.count_rejection(408);
             respond_error(408, phase_ == phase::header ? "header section not received in time"
@@ -378,6 +413,7 @@ private:
         phase_ = phase::closed;
         thread_.wheel().cancel(*this);
         thread_.remove(*this);
+        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
         upgrade->start(thread_, std::move(socket_), std::move(pending_input_), std::move(ticket));
         destroy_if_done();
     }
@@ -391,6 +427,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);   // completes pending waits with operation_aborted
         thread_.remove(*this);
+        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
         destroy_if_done();
     }
 

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tether/net/admission.hpp>
@@ -27,6 +29,24 @@ namespace tether::net {
 
 class io_thread;
 
+// What a connection's bytes travel over, as the server sees it: TLS, cleartext, or cleartext
+// sent to a TLS listener (a client that typed http:// for an https port).
+enum class channel : unsigned char { cleartext, tls, cleartext_on_tls_port };
+
+// Whether a TLS handshake is under way (it counts as the header section: same deadline).
+template <class Transport, class Socket>
+bool handshaking(const Socket& s) noexcept {
+    if constexpr (requires { Transport::handshaking(s); }) return Transport::handshaking(s);
+    else return false;
+}
+
+// The channel of a transport's socket; transports without TLS are always cleartext.
+template <class Transport, class Socket>
+channel channel_of(const Socket& s) noexcept {
+    if constexpr (requires { Transport::channel_of(s); }) return Transport::channel_of(s);
+    else return channel::cleartext;
+}
+
 // The part of every connection the thread needs to know: a deadline entry, the links of the
 // thread's connection list, how to stop it, and its hold on the server's connection caps
 // (admission.hpp), which moves with it through a protocol upgrade.
@@ -42,6 +62,8 @@ public:
     virtual void on_uncork() {}
     // The peer's IP address as text (a system call: only for the handlers that need it).
     virtual std::string peer_address() const { return {}; }
+    // TLS or not (the server adds HSTS, redirects, or refuses plain HTTP on a TLS port).
+    virtual net::channel security() const noexcept { return channel::cleartext; }
     // The client `req` stands for: the peer, or behind a trusted proxy the forwarded client.
     virtual address_key client_key(const http::request&) const { return {}; }
 
@@ -72,6 +94,29 @@ private:
     Connection& c_;
 };
 
+// Posting to an I/O thread from something that may outlive it (a deferred reply's handle kept by
+// a worker after the server is gone): the gate says whether the thread is still there, under a
+// mutex the thread takes once, when it goes. Costs a lock per post, so only for rare posts.
+class post_gate {
+public:
+    explicit post_gate(asio::io_context& io) : io_(&io) {}
+    template <class F>
+    bool post(F&& f) {
+        std::lock_guard lock(mutex_);
+        if (!io_) return false;
+        asio::post(*io_, std::forward<F>(f));
+        return true;
+    }
+    void close() {
+        std::lock_guard lock(mutex_);
+        io_ = nullptr;
+    }
+
+private:
+    std::mutex mutex_;
+    asio::io_context* io_;
+};
+
 class io_thread {
 public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
@@ -79,6 +124,9 @@ public:
     explicit io_thread(unsigned index) : index_(index), tick_(io_), read_buffer_(new char[read_buffer_size]) {}
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
+    ~io_thread() { gate_->close(); }
+
+    const std::shared_ptr<post_gate>& gate() const noexcept { return gate_; }
 
     asio::io_context& io() noexcept { return io_; }
 #if defined(__linux__)
@@ -160,6 +208,7 @@ private:
 
     unsigned index_;
     asio::io_context io_{1};   // hint: exactly one thread runs it (posts from others stay safe)
+    std::shared_ptr<post_gate> gate_ = std::make_shared<post_gate>(io_);
 #if defined(__linux__)
     epoll_reactor reactor_{io_};
 #endif

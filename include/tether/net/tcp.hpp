@@ -61,6 +61,11 @@ struct asio_tcp {
     static void async_wait_writable(socket& s, Handler&& h) {
         s.async_wait(asio::socket_base::wait_write, std::forward<Handler>(h));
     }
+    // Runs `h` soon with no error, from the io_context (used by transport::tls).
+    template <class Handler>
+    static void post_ready(socket& s, Handler&& h) {
+        asio::post(s.get_executor(), [h = std::forward<Handler>(h)]() mutable { h(std::error_code{}); });
+    }
 
     // Non-blocking; would_block means "wait again".
     static std::size_t read_some(socket& s, char* data, std::size_t size, std::error_code& ec) {
@@ -98,6 +103,12 @@ struct epoll_tcp {
     static void async_wait_writable(socket& s, Handler&& h) {
         s.async_wait_writable(std::forward<Handler>(h));
     }
+    template <class Handler>
+    static void post_ready(socket& s, Handler&& h) {
+        s.post_ready(std::forward<Handler>(h));
+    }
+    // False when the last read proved the receive queue empty and no edge came since.
+    static bool maybe_readable(const socket& s) noexcept { return s.read_ready(); }
     static std::size_t read_some(socket& s, char* data, std::size_t size, std::error_code& ec) {
         return s.read_some(data, size, ec);
     }

@@ -165,6 +165,7 @@ public:
             thread_.stats.ws_deflate_connections.fetch_add(1, std::memory_order_relaxed);
         }
         thread_.add(*this);
+        thread_.stats.websockets_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     // `early` holds bytes the client sent right behind its handshake.
@@ -449,6 +450,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        thread_.stats.websockets_open.fetch_sub(1, std::memory_order_relaxed);
         if (!in_callbacks_) destroy_if_done();
     }
 

@@ -1,9 +1,10 @@
 #pragma once
-// Where a request goes: the route table, CORS, and the call of the handler with its errors
-// turned into responses. The HTTP connection hands every parsed request to dispatch(); nothing
-// here knows about sockets or threads.
+// Where a request goes: CORS preflights, the middleware's `before` hooks, the route table and the
+// handler, with errors turned into responses; and, when the response is about to be written, the
+// middleware's `after` hooks (finish()). The HTTP connection hands every parsed request to
+// dispatch(); nothing here knows about sockets or threads.
 //
-// Errors: a handler may throw http::error (its status), json::parse_error (400) or anything
+// Errors: a handler or hook may throw http::error (its status), json::parse_error (400) or anything
 // else (500, counted and logged with the path). The response is cleared first, so a handler
 // that failed half-way never leaks a partial answer.
 #include <functional>
@@ -19,6 +20,7 @@
 #include <tether/http/response.hpp>
 #include <tether/http/router.hpp>
 #include <tether/log.hpp>
+#include <tether/server/middleware.hpp>
 #include <tether/server/stats.hpp>
 
 namespace tether {
@@ -31,6 +33,8 @@ public:
     explicit route_table(const Logger& logger) : logger_(logger) {}
 
     void add(http::method m, std::string_view pattern, route_handler h) { router_.add(m, pattern, std::move(h)); }
+    void use(std::string prefix, middleware m) { middleware_.add(std::move(prefix), std::move(m)); }
+    bool has_after_hooks() const noexcept { return middleware_.has_after(); }
 
     // CORS for every route (see http/cors.hpp): preflights are answered before routing (204
     // with the Access-Control-* fields, or 403 for a disallowed origin or method), and every
@@ -39,7 +43,7 @@ public:
 
     void dispatch(http::request& req, http::response& res, detail::thread_counters& counters) const {
         counters.requests.fetch_add(1, std::memory_order_relaxed);
-        if (!cors_) return route(req, res, counters);
+        if (!cors_) return before_and_route(req, res, counters);
         // A preflight never reaches the routes; other responses get the fields appended after
         // the handler, so handler errors (res.clear()) keep them too, and a held response gets
         // them when its connection fills it (deferred_work::kept_fields).
@@ -52,12 +56,27 @@ public:
             for (const auto& f : answer.fields) res.header(f.name, f.value);
             return;
         }
-        route(req, res, counters);
+        before_and_route(req, res, counters);
         for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
+    }
+
+    // The `after` hooks, just before `res` is written (a handler's answer, an error, a deferred
+    // reply with the copy of its request).
+    void finish(const http::request& req, http::response& res, detail::thread_counters& counters) const {
+        if (!middleware_.has_after()) return;
+        guarded(req, res, counters, [&] {
+            middleware_.after(req, res);
+            return true;
+        });
     }
 
 private:
     using table = http::router<route_handler>;
+
+    void before_and_route(http::request& req, http::response& res, detail::thread_counters& counters) const {
+        if (middleware_.empty() || guarded(req, res, counters, [&] { return middleware_.before(req, res); }))
+            route(req, res, counters);
+    }
 
     void route(http::request& req, http::response& res, detail::thread_counters& counters) const {
         auto match = router_.match(req);
@@ -74,8 +93,18 @@ private:
     }
 
     void call(const route_handler& h, http::request& req, http::response& res, detail::thread_counters& counters) const {
-        try {
+        guarded(req, res, counters, [&] {
             h(req, res);
+            return true;
+        });
+    }
+
+    // Runs `f` (a handler or hook); an exception becomes the matching error response. Returns what
+    // `f` returned, or false when it threw.
+    template <class F>
+    bool guarded(const http::request& req, http::response& res, detail::thread_counters& counters, F&& f) const {
+        try {
+            return f();
         } catch (const http::error& e) {
             res.clear();
             http::write_error(res, e.status(), e.what());
@@ -87,9 +116,10 @@ private:
         } catch (...) {
             failed(req, res, counters, "a non-exception");
         }
+        return false;
     }
 
-    void failed(http::request& req, http::response& res, detail::thread_counters& counters, std::string_view what) const {
+    void failed(const http::request& req, http::response& res, detail::thread_counters& counters, std::string_view what) const {
         counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
         logger_.log(log::level::error, "handler for " + std::string(req.path()) + " threw: " + std::string(what));
         res.clear();
@@ -98,6 +128,7 @@ private:
 
     const Logger& logger_;
     table router_;
+    middleware_chain middleware_;
     std::shared_ptr<const http::cors_options> cors_;   // null: no CORS handling
 };
 

@@ -47,7 +47,7 @@ public:
         // bounded in bytes per topic and, through the shared budget, for the server as a whole.
         auto handle = std::make_shared<hub::topic>(std::string(name),
                                                    detail::server_formats(std::string(name), ws_compressions_),
-                                                   hub::topic_options{.capacity = options.history,
+                                                   hub::topic_options{.capacity = detail::history_capacity(options.history),
                                                                       .max_bytes = options.max_history_bytes,
                                                                       .shared_budget = budget_,
                                                                       .lazy_formats = true});
