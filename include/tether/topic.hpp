@@ -111,11 +111,12 @@ inline std::vector<hub::wire_format> server_formats(std::string topic_name,
                       sse::append_event(block, {.data = in.body, .type = name, .id = id_text});
                       http::response::append_chunk(out, block);
                   }};
-    for (auto [format, bits] : {std::pair{net::topic_format::ws_deflate, ws::max_window_bits},
-                                std::pair{net::topic_format::ws_deflate_small, ws::min_window_bits}}) {
+    for (auto [format, window_bits] : {std::pair{net::topic_format::ws_deflate, ws::max_window_bits},
+                                       std::pair{net::topic_format::ws_deflate_small, ws::min_window_bits}}) {
         formats[static_cast<std::size_t>(format)] = {
-            bits == ws::max_window_bits ? "ws-deflate" : "ws-deflate-small",
-            [name = topic_name, bits, compressions](const hub::encode_input& in, std::string& out) {
+            window_bits == ws::max_window_bits ? "ws-deflate" : "ws-deflate-small",
+            // An init-capture: clang 14 cannot capture a structured binding by name (C++20 allows it).
+            [name = topic_name, bits = window_bits, compressions](const hub::encode_input& in, std::string& out) {
                 std::string envelope;
                 envelope.reserve(in.body.size() + name.size() + 64);
                 append_envelope(envelope, name, in.position, in.body);
