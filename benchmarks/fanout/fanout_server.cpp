@@ -1,11 +1,12 @@
 // fanout_server: tether's side of the fan-out benchmark (benchmarks/fanout/run.sh). One topic, "bench",
-// reached over WebSocket (tether's pubsub protocol at /ws) and Server-Sent Events (/events), and a publish
-// trigger the load generator drives:
+// reached over WebSocket (tether's pubsub protocol at /ws, and at /ws-deflate with permessage-deflate on)
+// and Server-Sent Events (/events), and a publish trigger the load generator drives:
 //
-//   POST /publish?n=K&size=B   publishes K messages of B bytes (benchmarks/fanout/bench_message.hpp: sequence,
-//                              send time, padding) from the handler, then answers 204
+//   POST /publish?n=K&size=B[&body=ticker]   publishes K messages of B bytes (benchmarks/fanout/bench_message.hpp:
+//                              sequence, send time, padding; or a JSON tick) from the handler, then answers 204
 //
 //   GET /sequence              the sequence number the next message will carry (text)
+//   GET /stats                 {"published":..,"ws_broadcast_compressions":..,"ws_compressed_deliveries":..}
 //
 // so the load generator alone decides the rate: it keeps at most a window of messages unconfirmed by its
 // slowest subscriber (benchmarks/loadgen/fanout_load.cpp). Publishing from the I/O thread that serves the
@@ -62,6 +63,7 @@ int main(int argc, char** argv) try {
     // keeps up with the window can be lapped; drop_oldest (the default) would report any loss as "missed".
     auto bench = app.topic("bench", {.history = 4096});
     app.pubsub("/ws");
+    app.pubsub("/ws-deflate", {.permessage_deflate = {.mode = tether::ws::deflate_mode::on}});
     app.sse("/events", bench);
 
     std::atomic<std::uint64_t> next_sequence{0};
@@ -73,7 +75,7 @@ int main(int argc, char** argv) try {
         const std::uint64_t first = next_sequence.fetch_add(r.count, std::memory_order_relaxed);
         if (!bench.core().sequenced_externally()) {
             for (std::size_t i = 0; i < r.count; ++i) {
-                tether_bench::make_message(body, first + i, r.size);
+                tether_bench::make_body(body, first + i, r);
                 bench.publish(body);
             }
             res.status(204);
@@ -88,7 +90,7 @@ int main(int argc, char** argv) try {
         };
         auto state = std::make_shared<batch_state>(r.count, res.defer(std::chrono::seconds(30)));
         for (std::size_t i = 0; i < r.count; ++i) {
-            tether_bench::make_message(body, first + i, r.size);
+            tether_bench::make_body(body, first + i, r);
             bench.async_publish(body, [state](std::error_code ec, tether::hub::cursor) {
                 if (ec) state->failed = true;
                 if (state->left.fetch_sub(1) != 1) return;   // the last completion answers
@@ -100,6 +102,19 @@ int main(int argc, char** argv) try {
     });
     // The sequence the next published message will carry: the load generator reads it once before it starts.
     app.get("/sequence", [&](auto&, auto& res) { res.text(std::to_string(next_sequence.load(std::memory_order_relaxed))); });
+    // What permessage-deflate cost: compressions per published message (the goal: one per compressed format
+    // in use, whatever the number of subscribers).
+    app.get("/stats", [&](auto&, auto& res) {
+        const auto s = app.stats();
+        std::string out;
+        tether::json::writer(out)
+            .begin_object()
+            .member("published", bench.stats().published)
+            .member("ws_broadcast_compressions", s.ws_broadcast_compressions)
+            .member("ws_compressed_deliveries", s.ws_compressed_deliveries)
+            .end_object();
+        res.json(std::move(out));
+    });
 
 #ifdef TETHER_BENCH_WITH_REDIS
     if (redis && !redis->wait_until_ready(std::chrono::seconds(10))) throw std::runtime_error("Redis not ready in 10 s");

@@ -66,6 +66,7 @@
 #include <tether/sse/behaviour.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/deflate_codec.hpp>
 #if TETHER_HAS_TLS
 #include <tether/net/tls/context.hpp>
 #endif
@@ -184,6 +185,10 @@ public:
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
     basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
+        if (behaviour.permessage_deflate.mode != ws::deflate_mode::off && !ws::deflate_available)
+            logger_.log(log::level::warning, "WebSocket route " + std::string(pattern) +
+                                                 " asks for permessage-deflate, but tether was built without zlib"
+                                                 " (TETHER_WITH_DEFLATE): offers will be declined");
         const auto& b = keep(std::move(behaviour));
         return get(pattern, [this, &b](http::request& req, http::response& res) {
             detail::accept_websocket<basic_server, UserData>(*this, b, req, res);
@@ -230,6 +235,7 @@ public:
         b.origins = o.origins;
         b.max_message_size = o.max_message_size;
         b.max_message_rate = o.max_message_rate;
+        b.permessage_deflate = o.permessage_deflate;
         if (o.authorize) b.on_upgrade = [&o](const http::request& req, session& s) { o.authorize(req, s.user); };
         b.on_message = [this, &o](websocket_connection<session>& ws, std::string_view text, ws::opcode) {
             detail::handle_control_message(*this, o, ws, text);
@@ -345,6 +351,7 @@ public:
     server_stats stats() const noexcept {
         server_stats s;
         for (auto& t : threads_) t->stats.add_to(s);
+        s.ws_broadcast_compressions = topics_.ws_compressions();
         return s;
     }
 

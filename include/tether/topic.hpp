@@ -1,7 +1,8 @@
 #pragma once
 // tether::topic<Policy>: what the application publishes to. One topic reaches every subscriber
 // on every transport: it encodes each message once per wire format (a JSON object for polling,
-// an unmasked WebSocket frame, an SSE event block) and the I/O threads fan the shared bytes out.
+// an unmasked WebSocket frame, the same frame compressed for permessage-deflate subscribers, an
+// SSE event block) and the I/O threads fan the shared bytes out.
 //
 //   auto prices = app.topic<tether::backpressure::conflate>("prices");
 //   prices.publish(R"({"sym":"ACME","px":12.5})", "ACME");   // any thread, lock-free
@@ -10,11 +11,14 @@
 // (topic, id, data as a JSON string); over SSE the body is the event's data and the topic its
 // event type, with the cursor as the event id.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tether/core/json_writer.hpp>
@@ -25,6 +29,7 @@
 #include <tether/net/topic_groups.hpp>
 #include <tether/server/backplane.hpp>
 #include <tether/sse/event.hpp>
+#include <tether/ws/deflate_session.hpp>
 #include <tether/ws/frame.hpp>
 
 namespace tether {
@@ -64,8 +69,30 @@ inline void append_envelope(std::string& out, std::string_view topic, const hub:
     json::writer(out).begin_object().member("topic", topic).member("id", id_text).member("data", body).end_object();
 }
 
-inline std::vector<hub::wire_format> server_formats(std::string topic_name) {
-    std::vector<hub::wire_format> formats(4);
+// The envelope as a text frame compressed for permessage-deflate (RFC 7692 §7.2.1) with a fresh window
+// (broadcast frames never use context takeover: every subscriber's inflater can take them whatever it
+// holds), RSV1 set; or the plain frame when deflate does not make it smaller. No threshold: the cost is
+// paid once per message, not once per subscriber.
+inline void append_deflated_frame(std::string& out, std::string_view envelope, std::uint8_t window_bits,
+                                  std::atomic<std::uint64_t>* compressions) {
+    if (ws::deflate_available && !envelope.empty()) {
+        thread_local std::string compressed;
+        compressed.clear();
+        ws::compress_standalone(envelope, compressed, window_bits);
+        if (compressions) compressions->fetch_add(1, std::memory_order_relaxed);
+        if (compressed.size() < envelope.size()) {
+            ws::append_frame(out, ws::opcode::text, compressed, true, std::nullopt, ws::rsv1);
+            if (compressed.capacity() > 64 * 1024) std::string{}.swap(compressed);
+            return;
+        }
+    }
+    ws::append_frame(out, ws::opcode::text, envelope);
+}
+
+// `compressions`, when given, counts the messages the permessage-deflate formats compress.
+inline std::vector<hub::wire_format> server_formats(std::string topic_name,
+                                                    std::shared_ptr<std::atomic<std::uint64_t>> compressions = {}) {
+    std::vector<hub::wire_format> formats(6);
     formats[0] = {"poll", [name = topic_name](const hub::encode_input& in, std::string& out) {
                       append_envelope(out, name, in.position, in.body);
                   }};
@@ -88,6 +115,18 @@ inline std::vector<hub::wire_format> server_formats(std::string topic_name) {
                       sse::append_event(block, {.data = in.body, .type = name, .id = id_text});
                       http::response::append_chunk(out, block);
                   }};
+    for (auto [format, window_bits] : {std::pair{net::topic_format::ws_deflate, ws::max_window_bits},
+                                       std::pair{net::topic_format::ws_deflate_small, ws::min_window_bits}}) {
+        formats[static_cast<std::size_t>(format)] = {
+            window_bits == ws::max_window_bits ? "ws-deflate" : "ws-deflate-small",
+            // An init-capture: clang 14 cannot capture a structured binding by name (C++20 allows it).
+            [name = topic_name, bits = window_bits, compressions](const hub::encode_input& in, std::string& out) {
+                std::string envelope;
+                envelope.reserve(in.body.size() + name.size() + 64);
+                append_envelope(envelope, name, in.position, in.body);
+                append_deflated_frame(out, envelope, bits, compressions.get());
+            }};
+    }
     return formats;
 }
 

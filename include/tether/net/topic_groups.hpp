@@ -24,7 +24,21 @@ namespace tether::net {
 // sse_block has no id (a stream carrying several topics writes its own composite id in front);
 // sse_chunk is the whole HTTP/1.1 chunk for a single-topic stream, id included, so those
 // streams, the common case, queue nothing but the shared bytes.
-enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3 };
+// ws_deflate and ws_deflate_small: the WebSocket frame compressed with permessage-deflate (RFC 7692)
+// for subscribers whose agreed server_max_window_bits is 15 (every browser), and for all others: a
+// frame compressed with zlib's smallest window reaches back at most 250 bytes, which any agreed
+// window (8 to 15 bits) holds, so two formats serve every parameter set. A format per window would
+// compress a little better for the rare client that limits the window, and cost every message of
+// every topic two more slots. Like every format they are built only when someone reads them: a
+// message is compressed once per format in use, not once per subscriber.
+enum class topic_format : std::size_t {
+    poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_deflate = 4, ws_deflate_small = 5
+};
+
+// The compressed frame format for a subscriber whose compressor may use `window_bits` (8..15).
+[[nodiscard]] constexpr topic_format ws_deflate_format(std::uint8_t window_bits) noexcept {
+    return window_bits >= 15 ? topic_format::ws_deflate : topic_format::ws_deflate_small;
+}
 
 class group_base;
 struct topic_subscription;

@@ -41,6 +41,7 @@
 #include <tether/hub/cursor.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether {
 
@@ -80,6 +81,9 @@ struct pubsub_options {
     std::size_t max_subscriptions = 256;                 // topics one connection holds at once
     rate_limit max_message_rate{.per_second = 200, .burst = 400};   // any control message; 1008 past it
     rate_limit max_publish_rate{.per_second = 50, .burst = 100};    // publishes; 1008 past it
+    // permessage-deflate (RFC 7692; off by default): topic messages then go out as one compressed frame
+    // per message, shared by every subscriber (see ws/behaviour.hpp and topic.hpp).
+    ws::deflate_options permessage_deflate{};
 };
 
 // What a pubsub connection carries: the application's user data and its publish budget.

@@ -6,6 +6,8 @@
 //
 // Opening and looking up take a mutex (rare: a route registering, a client subscribing);
 // publishing never touches the registry.
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,7 +51,8 @@ public:
         }
         // Server topics encode only the wire formats someone reads (lazy_formats), and their history is
         // bounded in bytes per topic and, through the shared budget, for the server as a whole.
-        auto handle = std::make_shared<hub::topic>(std::string(name), detail::server_formats(std::string(name)),
+        auto handle = std::make_shared<hub::topic>(std::string(name),
+                                                   detail::server_formats(std::string(name), ws_compressions_),
                                                    hub::topic_options{.capacity = detail::history_capacity(options.history),
                                                                       .max_bytes = options.max_history_bytes,
                                                                       .shared_budget = budget_,
@@ -74,8 +77,14 @@ public:
 
     const hub::history_budget* budget() const noexcept { return budget_.get(); }
 
+    // Messages compressed for permessage-deflate subscribers, all topics together: once per message and
+    // compressed format in use (net::topic_format::ws_deflate, ws_deflate_small), however many
+    // subscribers share the frame.
+    std::uint64_t ws_compressions() const noexcept { return ws_compressions_->load(std::memory_order_relaxed); }
+
 private:
     std::shared_ptr<hub::history_budget> budget_;
+    std::shared_ptr<std::atomic<std::uint64_t>> ws_compressions_ = std::make_shared<std::atomic<std::uint64_t>>(0);
     mutable std::mutex mutex_;
     std::map<std::string, entry, std::less<>> topics_;
     tether::backplane* default_backplane_ = nullptr;
