@@ -29,6 +29,12 @@ struct server_stats {
     std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
     std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
+    // permessage-deflate (RFC 7692)
+    std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
+    std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
+    std::uint64_t ws_compressed_deliveries = 0; // topic messages queued as a shared compressed frame
+    std::uint64_t ws_broadcast_compressions = 0;  // topic messages compressed: once per message and format
+    std::uint64_t ws_inflated_messages = 0;     // compressed messages received and inflated
 
     // Open now.
     std::uint64_t http_open = 0;        // HTTP/1.1 connections (not yet upgraded)
@@ -45,6 +51,7 @@ struct alignas(metrics::cache_line) thread_counters {
     metrics::counter requests, rejected, timeouts, handler_errors, connections, short_polls;
     metrics::gauge http_open, websockets_open, sse_open, long_polls_held;
     metrics::counter refused_connections, refused_streams;
+    metrics::counter ws_deflate_connections, ws_compressed_sends, ws_compressed_deliveries, ws_inflated_messages;
     metrics::counter deferred_replies, late_replies, reply_timeouts, abandoned_replies;
 
     void add_to(server_stats& s) const noexcept {
@@ -60,6 +67,10 @@ struct alignas(metrics::cache_line) thread_counters {
         s.long_polls_held += static_cast<std::uint64_t>(long_polls_held.value());
         s.refused_connections += refused_connections.value();
         s.refused_streams += refused_streams.value();
+        s.ws_deflate_connections += ws_deflate_connections.value();
+        s.ws_compressed_sends += ws_compressed_sends.value();
+        s.ws_compressed_deliveries += ws_compressed_deliveries.value();
+        s.ws_inflated_messages += ws_inflated_messages.value();
         s.deferred_replies += deferred_replies.value();
         s.late_replies += late_replies.value();
         s.reply_timeouts += reply_timeouts.value();
