@@ -10,6 +10,8 @@
 //   curl "http://127.0.0.1:8080/poll/news?since=<next>"             #   held until news (25 s max)
 //   curl -i http://127.0.0.1:8080/status/news                       # short poll: ETag, 304
 //   WebSocket /ws: {"type":"subscribe","topic":"news","since":"<id>"}, {"type":"publish",...}
+//   curl http://127.0.0.1:8080/metrics                              # Prometheus: every transport, the topic
+//   curl http://127.0.0.1:8080/healthz; curl http://127.0.0.1:8080/readyz   # liveness, readiness
 //
 // app.realtime() registers every route tether.js looks for; a publish, over WebSocket or REST, is
 // checked once by prepare_publish. Three built-in middlewares run around every route: an
@@ -112,6 +114,9 @@ int main(int argc, char** argv) try {
         auto n = news.core().counters().subscribers.load(std::memory_order_relaxed);
         res.json(presence_json("news", n > 0 ? static_cast<std::uint64_t>(n) : 0, 1));
     });
+    // What a Prometheus server scrapes, and what an orchestrator probes (README "Metrics and health").
+    app.metrics("/metrics");
+    app.health("/healthz", "/readyz");
     web_example::serve_page(app, root);
 
     cluster::wait_until_ready(redis.get());

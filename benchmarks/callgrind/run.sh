@@ -59,6 +59,12 @@ case_binary() {
         *) echo "callgrind/run.sh: unknown case '$1'" >&2; exit 2 ;;
     esac
 }
+# hello without /metrics, as the peers count nothing; tether-http-metrics is hello as shipped, with them.
+case_server_args() {
+    case $1 in
+        tether-http) echo "--no-metrics" ;;
+    esac
+}
 case_client_args() {
     case $1 in
         *-http) echo "http" ;;
@@ -83,7 +89,7 @@ measure() {
     out=$work_dir/callgrind.%p.out
     rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server in lib.sh)
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$bin" --port 0 --threads 1 >"$logf" 2>&1 &
+        "$bin" --port 0 --threads 1 $(case_server_args "$name") >"$logf" 2>&1 &
     pid=$!
     live_pids+=("$pid")
     port=""

@@ -120,6 +120,9 @@ start() {   # start NAME [plain]: sets server_pid, server_port
     case $1 in
         nginx) start_nginx ;;
         tether-tcp) launch_server "$1" --threads 1 ;;
+        # hello without /metrics, like hello_tcp_transport: the comparison is of transports alone.
+        tether) if [[ ${2:-} == plain ]]; then launch_server "$1" --threads 1 --no-metrics
+                else launch_server "$1" --threads 1 --no-metrics "${tls_args[@]}"; fi ;;
         *) if [[ ${2:-} == plain ]]; then launch_server "$1" --threads 1; else launch_server "$1" --threads 1 "${tls_args[@]}"; fi ;;
     esac
 }
