@@ -210,6 +210,7 @@ TEST_CASE("metrics: known traffic moves each series by exactly its amount", "[me
 TEST_CASE("metrics: a stream over the per-address cap is counted as refused, by the cap", "[metrics]") {
     auto options = test_server::defaults();
     options.max_streams_per_address = 1;
+    options.exempt_loopback_from_address_caps = false;   // the clients are all on 127.0.0.1
     test_server server(
         [](tether::server& app) {
             auto news = app.topic("news");
