@@ -146,6 +146,8 @@ all_of() { awk -F'\t' -v k="$1" -v m="$2" '$1 == k && $2 == m { printf "%s%s", s
 change() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%+.1f%%", (a - b) * 100 / b }'; }
 cpu_on=$(median cpu on); cpu_off=$(median cpu off)
 ir_on=$(median callgrind on); ir_off=$(median callgrind off)
+ir_missing=FAILED
+(( smoke )) && ir_missing=skipped
 report=$work_dir/report.md
 {
     echo "# What /metrics costs a request: hello with metrics on vs off"
@@ -162,7 +164,7 @@ report=$work_dir/report.md
     echo "| measure | metrics off | metrics on | on vs off | runs (off; on) |"
     echo "|---|---|---|---|---|"
     echo "| server CPU µs/request (median) | ${cpu_off:-FAILED} | ${cpu_on:-FAILED} | $(change "$cpu_on" "$cpu_off") | $(all_of cpu off); $(all_of cpu on) |"
-    echo "| Ir/request (callgrind) | ${ir_off:-FAILED} | ${ir_on:-FAILED} | $(change "$ir_on" "$ir_off") | $(all_of callgrind off); $(all_of callgrind on) |"
+    echo "| Ir/request (callgrind) | ${ir_off:-$ir_missing} | ${ir_on:-$ir_missing} | $(change "$ir_on" "$ir_off") | $(all_of callgrind off); $(all_of callgrind on) |"
     echo
     echo "Goal: under 2 % more CPU per request with metrics on."
     if (( ${#failures[@]} > 0 )); then
