@@ -146,6 +146,8 @@ all_of() { awk -F'\t' -v k="$1" -v m="$2" '$1 == k && $2 == m { printf "%s%s", s
 change() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%+.1f%%", (a - b) * 100 / b }'; }
 cpu_on=$(median cpu on); cpu_off=$(median cpu off)
 ir_on=$(median callgrind on); ir_off=$(median callgrind off)
+[[ -n $ir_on ]] && ir_on=$(printf '%.0f' "$ir_on")
+[[ -n $ir_off ]] && ir_off=$(printf '%.0f' "$ir_off")
 ir_missing=FAILED
 (( smoke )) && ir_missing=skipped
 report=$work_dir/report.md
@@ -161,7 +163,7 @@ report=$work_dir/report.md
          "callgrind: (Ir with $COUNT sequential requests − Ir with none) ÷ $COUNT, user space only."
     (( smoke )) && echo "- **smoke run**: a check that the harness works, not a measurement (callgrind skipped)"
     echo
-    echo "| measure | metrics off | metrics on | on vs off | runs (off; on) |"
+    echo "| measure | metrics off | metrics on | on vs off (target < +2 %) | runs (off; on) |"
     echo "|---|---|---|---|---|"
     echo "| server CPU µs/request (median) | ${cpu_off:-FAILED} | ${cpu_on:-FAILED} | $(change "$cpu_on" "$cpu_off") | $(all_of cpu off); $(all_of cpu on) |"
     echo "| Ir/request (callgrind) | ${ir_off:-$ir_missing} | ${ir_on:-$ir_missing} | $(change "$ir_on" "$ir_off") | $(all_of callgrind off); $(all_of callgrind on) |"
