@@ -7,8 +7,10 @@
 //   curl -N http://127.0.0.1:8080/sse/room.lobby                          # watch a room
 //   curl -X POST http://127.0.0.1:8080/api/publish/room.lobby -d '{"from":"curl","text":"hi"}'
 //
-// Messages are small JSON objects the page renders as text (never as HTML). A real application
-// would take the sender's name from its session instead of trusting the message.
+// Messages are small JSON objects the page renders as text (never as HTML), checked in one
+// place, checked_message, which app.realtime() applies to a publish whether it came over the
+// WebSocket or over REST: the same message is refused (422) or accepted the same way on both.
+// A real application would take the sender's name from its session instead of the message.
 #include <array>
 #include <cstdio>
 #include <exception>
@@ -46,22 +48,22 @@ int main(int argc, char** argv) try {
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
     tether::server app{options};
-    for (auto room : rooms) web_example::serve_topic(app, app.topic(room, {.history = 256}));
+    auto lobby = app.topic(rooms[0], {.history = 256});
+    auto random = app.topic(rooms[1], {.history = 256});
+    auto help = app.topic(rooms[2], {.history = 256});
 
-    // WebSocket publishes go straight to the topic (can_publish only checks the room), so the
-    // page sends the same small JSON the REST route validates; see checked_message.
-    app.pubsub("/ws", {.can_subscribe = is_room, .can_publish = is_room, .max_message_size = 4096});
-    app.post("/api/publish/:topic", [&](auto& req, auto& res) {
-        auto entry = is_room(req.param("topic")) ? app.find_topic(req.param("topic")) : nullptr;
-        if (!entry) throw tether::http::error(404, "no such room");
-        entry->handle->publish(checked_message(req.body()));
-        res.status(204);
-    });
+    app.realtime({.routes = {.publish = "/api/publish/{topic}"},   // for clients not on WebSocket
+                  .pubsub = {.can_publish = is_room,
+                             .prepare_publish = [](std::string_view, std::string_view data) { return checked_message(data); },
+                             .max_message_size = 4096}},
+                 lobby, random, help);
     web_example::serve_page(app, root);
 
     app.listen();
     web_example::print_listening(app.url());
     app.run();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "chat_web: %s\n", e.what());
     return 1;

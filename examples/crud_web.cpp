@@ -27,13 +27,14 @@ int main(int argc, char** argv) try {
         tether::json::writer(body).begin_object().member("op", op).member("id", id).end_object();
         changes.publish(body);
     });
-    app.pubsub("/ws");
-    web_example::serve_topic(app, changes);
+    app.realtime(changes);   // /ws, /sse/items, /poll/items, /status/items, /tether.js
     web_example::serve_page(app, root);
 
     app.listen();
     web_example::print_listening(app.url());
     app.run();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "crud_web: %s\n", e.what());
     return 1;

@@ -20,6 +20,7 @@
 namespace {
 
 constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title>tether dashboard</title>
+<link rel="icon" href="data:,">
 <style>body{font:16px sans-serif} td{padding:4px 12px} .bar{background:#4a8;height:10px}</style>
 <table id="t"></table><p id="s"></p>
 <script>
@@ -66,6 +67,9 @@ int main(int argc, char** argv) try {
     app.run();
     running = false;
     sensors.join();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "dashboard: %s\n", e.what());
     return 1;

@@ -7,7 +7,9 @@
 // A background thread publishes a reading for each gauge every 50 ms, keyed by gauge name. The
 // topic conflates by key: a client that falls behind (a throttled background tab, a slow link)
 // is not sent every stale reading on catch-up, only the latest value of each gauge, and is told
-// what it skipped ("missed"). The page counts those instead of treating them as errors. Since
+// what it skipped ("missed"). The page counts those instead of treating them as errors. A poller
+// (?transports=shortpoll: one poll every two seconds, long after its cursor left the history)
+// is answered with every gauge's latest value, because that is a conflating topic's state. Since
 // the feed never pauses, the page also uses tether.js's idleTimeout: a stream that goes quiet
 // for two seconds is reconnected, which catches a connection a proxy silently dropped.
 #include <atomic>
@@ -26,7 +28,7 @@ int main(int argc, char** argv) try {
     options.handle_signals = true;
     tether::server app{options};
     auto metrics = app.topic<tether::backpressure::conflate>("metrics", {.history = 256});
-    web_example::serve_topic(app, metrics);
+    app.realtime(metrics);   // /ws, /sse/metrics, /poll/metrics, /status/metrics, /tether.js
     web_example::serve_page(app, root);
 
     std::atomic<bool> running{true};
@@ -48,6 +50,8 @@ int main(int argc, char** argv) try {
     app.run();
     running = false;
     sensors.join();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "dashboard_web: %s\n", e.what());
     return 1;

@@ -64,6 +64,9 @@ int main(int argc, char** argv) try {
     keep_running.reset();
     timers.stop();
     timer_thread.join();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "hello: %s\n", e.what());
     return 1;

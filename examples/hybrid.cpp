@@ -1,68 +1,75 @@
-// hybrid: one topic, every transport at once. A message POSTed to the REST API reaches the
-// WebSocket, Server-Sent Events, long-polling and short-polling clients in the same order, and
-// each of them resumes from its last id after a reconnect.
+// hybrid: the demo (what examples/demo builds and starts). One topic, "news", reaches clients on
+// every transport at once: the page (examples/web/hybrid/) opens four tether.js clients, each
+// pinned to one transport, and shows what each receives, its connection state, a restart of the
+// server as each one lives through it, and what the server is doing (/api/stats).
 //
-//   ./hybrid --port 8080
-//   curl -N http://127.0.0.1:8080/events                        # SSE (Last-Event-ID resumes)
-//   curl 'http://127.0.0.1:8080/poll'                           # long poll: learn "next", then
-//   curl 'http://127.0.0.1:8080/poll?since=<next>'              #   held until news (25 s max)
-//   curl -i 'http://127.0.0.1:8080/status'                      # short poll: latest, ETag/304
-//   curl -X POST http://127.0.0.1:8080/api/publish -d 'hello'   # publish (from any thread)
-//   WebSocket /ws: send {"type":"subscribe","topic":"news","since":"<id>"}; also {"type":"publish",...}
-//   Open http://127.0.0.1:8080/ for a page showing all four side by side.
+//   ./hybrid --port 8080                                            then open http://127.0.0.1:8080/
+//   curl -X POST http://127.0.0.1:8080/api/publish/news -d 'hello'  # publish: every column shows it
+//   curl -N http://127.0.0.1:8080/sse/news                          # SSE (Last-Event-ID resumes)
+//   curl http://127.0.0.1:8080/poll/news                            # long poll: learn "next", then
+//   curl "http://127.0.0.1:8080/poll/news?since=<next>"             #   held until news (25 s max)
+//   curl -i http://127.0.0.1:8080/status/news                       # short poll: ETag, 304
+//   WebSocket /ws: {"type":"subscribe","topic":"news","since":"<id>"}, {"type":"publish",...}
+//
+// app.realtime() registers every route tether.js looks for; a publish, over WebSocket or REST, is
+// checked once by prepare_publish. The hub lives in memory: after a restart the clients are told
+// that history was lost (a new epoch) instead of being sent a partial replay.
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 
-#include <tether/tether.hpp>
-
-namespace {
-
-constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title>tether hybrid</title>
-<style>body{font:14px sans-serif} .c{display:inline-block;vertical-align:top;width:23%;margin-right:1%} pre{background:#f4f4f4;height:300px;overflow:auto}</style>
-<p><input id="msg" value="hello"> <button id="send">publish</button></p>
-<div class="c"><b>WebSocket</b><pre id="ws"></pre></div><div class="c"><b>SSE</b><pre id="sse"></pre></div>
-<div class="c"><b>long poll</b><pre id="lp"></pre></div><div class="c"><b>short poll</b><pre id="sp"></pre></div>
-<script>
-const log = (id, t) => { const e = document.getElementById(id); e.textContent += t + '\n'; };
-send.onclick = () => fetch('/api/publish', {method: 'POST', body: msg.value});
-const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-ws.onopen = () => ws.send(JSON.stringify({type: 'subscribe', topic: 'news'}));
-ws.onmessage = e => { const m = JSON.parse(e.data); if (m.data !== undefined) log('ws', m.data); };
-new EventSource('/events').addEventListener('news', e => log('sse', e.data));
-(async () => { let next = (await (await fetch('/poll')).json()).next;
-  for (;;) { const b = await (await fetch('/poll?since=' + next)).json(); b.messages.forEach(m => log('lp', m.data)); next = b.next; } })();
-(async () => { let next = (await (await fetch('/status')).json()).next;
-  for (;;) { await new Promise(r => setTimeout(r, 2000));
-    const b = await (await fetch('/status?since=' + next)).json(); b.messages.forEach(m => log('sp', m.data)); next = b.next; } })();
-</script>)";
-
-} // namespace
+#include "web/web_example.hpp"
 
 int main(int argc, char** argv) try {
+    auto root = web_example::web_root(argc, argv);
     auto options = tether::parse_command_line(argc, argv);
-    options.handle_signals = true;
+    options.handle_signals = true;   // Ctrl-C stops gracefully
     tether::server app{options};
     auto news = app.topic("news");
+    const auto started = std::chrono::steady_clock::now();
 
-    app.get("/", [](auto&, auto& res) { res.html(page); });
-    app.post("/api/publish", [&](auto& req, auto& res) {
-        if (req.body().empty() || req.body().size() > 64 * 1024)
-            throw tether::http::error(422, "body must be 1 byte to 64 KiB");
-        std::uint64_t sequence = news.publish(req.body());
+    app.realtime({.routes = {.publish = "/api/publish/{topic}"},
+                  .pubsub = {.can_publish = [](std::string_view topic) { return topic == "news"; },
+                             .prepare_publish =
+                                 [](std::string_view, std::string_view text) {
+                                     if (text.empty()) throw tether::http::error(422, "type a message first");
+                                     if (text.size() > 1000) throw tether::http::error(422, "at most 1000 bytes");
+                                     return std::string(text);
+                                 }}},
+                 news);
+
+    // What the server is doing, for the page's live panel: what is open per transport, and
+    // running totals the page turns into rates.
+    app.get("/api/stats", [&](auto&, auto& res) {
+        auto s = app.stats();
+        auto t = news.stats();
+        auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         std::string body;
-        tether::json::writer(body).begin_object().member("sequence", sequence).end_object();
-        res.status(201).json(std::move(body));
+        tether::json::writer w(body);
+        w.begin_object()
+            .key("open")
+            .begin_object()
+            .member("websocket", s.websockets_open)
+            .member("sse", s.sse_open)
+            .member("longpoll", s.long_polls_held)
+            .member("http", s.http_open)
+            .end_object()
+            .member("short_polls", s.short_polls)
+            .member("requests", s.requests)
+            .member("published", t.published)
+            .member("delivered", t.delivered)
+            .member("uptime_ms", static_cast<std::uint64_t>(uptime.count()))
+            .end_object();
+        res.header("Cache-Control", "no-store").json(std::move(body));
     });
-    app.pubsub("/ws", {.can_publish = [](std::string_view topic) { return topic == "news"; }});
-    app.sse("/events", news);
-    app.long_poll("/poll", news);
-    app.short_poll("/status", news);
+    web_example::serve_page(app, root);
 
     app.listen();
-    std::printf("listening on %s\n", app.url().c_str());
-    std::fflush(stdout);
+    web_example::print_listening(app.url());
     app.run();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "hybrid: %s\n", e.what());
     return 1;

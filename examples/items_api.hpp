@@ -67,16 +67,19 @@ private:
     std::uint64_t next_id_ = 1;
 };
 
-// Reads and validates {"name": string (1..100 bytes), "price": number >= 0}.
+// Reads and validates {"name": string (1..100 bytes), "price": number >= 0}. Malformed JSON is
+// 400 (from the reader); well-formed JSON that breaks these rules is 422 naming the field. Both
+// fields are required: a missing price, or null (what JSON.stringify makes of NaN, so a
+// browser's Number("abc")), is refused rather than stored as 0.
 inline item parse_item(std::string_view body) {
     return tether::json::parse(body, [](simdjson::ondemand::document& doc) {
         auto object = tether::json::as<simdjson::ondemand::object>(doc, "body");
         item i;
         i.name = tether::json::field<std::string>(object, "name");
-        i.price = tether::json::optional_field<double>(object, "price").value_or(0.0);
         if (i.name.empty() || i.name.size() > 100)
             throw tether::http::error(422, "field 'name': must be 1 to 100 bytes");
-        if (!(i.price >= 0)) throw tether::http::error(422, "field 'price': must be a number >= 0");
+        if (object.find_field_unordered("price").get_double().get(i.price) != simdjson::SUCCESS || !(i.price >= 0))
+            throw tether::http::error(422, "field 'price': must be a number >= 0");
         return i;
     });
 }

@@ -95,13 +95,14 @@ int main(int argc, char** argv) try {
     app.get("/api/notifications", [&](auto&, auto& res) {
         res.header("Cache-Control", "no-store").json(notifications.snapshot(1000));
     });
-    app.pubsub("/ws");
-    web_example::serve_topic(app, topic);
+    app.realtime(topic);   // /ws, /sse/notifications, /poll/notifications, /status/notifications, /tether.js
     web_example::serve_page(app, root);
 
     app.listen();
     web_example::print_listening(app.url());
     app.run();
+} catch (const tether::help_requested& help) {
+    return web_example::print_help(help, "  --state FILE    keep notifications in FILE across restarts\n");
 } catch (const std::exception& e) {
     std::fprintf(stderr, "notifications_web: %s\n", e.what());
     return 1;

@@ -26,6 +26,9 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "rest_crud: %s\n", e.what());
     return 1;

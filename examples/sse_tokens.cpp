@@ -1,14 +1,18 @@
 // sse_tokens: a handler-driven Server-Sent Events stream, token by token, the way AI chat front
 // ends show an answer while it is being generated.
 //
-//   ./sse_tokens --port 8080
+//   ./sse_tokens --port 8080          then open http://127.0.0.1:8080/
 //   curl -N 'http://127.0.0.1:8080/answer?prompt=hello'
-//   in a browser console: e = new EventSource('/answer?prompt=hi'); e.addEventListener('token', m => console.log(m.data))
 //
 // The generator runs on its own thread (as a model or a database cursor would) and pushes each
 // token through the stream's handle, which posts it to the stream's I/O thread. Every event
 // carries an id, so a browser that reconnects sends Last-Event-ID and the answer continues
 // where it stopped instead of starting over.
+//
+// The answer has an end, an event "done", and then the stream ends. EventSource reconnects
+// whenever a stream ends, so the page closes it on "done"; and should a client reconnect anyway
+// (a page that does not, or a tab woken from sleep), its Last-Event-ID is the done event's, and
+// it is answered 204 No Content (sse::stop_reconnecting), which tells EventSource to stop.
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -24,9 +28,27 @@
 
 namespace {
 
+constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title>tether sse_tokens</title>
+<link rel="icon" href="data:,">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto} #answer{min-height:3em}</style>
+<form id="ask"><input id="prompt" value="hello" maxlength="200"> <button>ask</button> <span id="status"></span></form>
+<p id="answer"></p>
+<script>
+const $ = (id) => document.getElementById(id);
+window.opened = 0;   // streams opened (the browser tests read it)
+$('ask').onsubmit = (e) => {
+  e.preventDefault();
+  $('answer').textContent = '';
+  const source = new EventSource('/answer?prompt=' + encodeURIComponent($('prompt').value));
+  source.onopen = () => { window.opened++; $('status').textContent = 'streaming'; };
+  source.addEventListener('token', (m) => { $('answer').textContent += m.data; });
+  // The answer is complete: close, or EventSource reconnects as soon as the stream ends.
+  source.addEventListener('done', () => { source.close(); $('status').textContent = 'done'; });
+};
+</script>)";
+
 struct answer_request {
     std::string prompt;
-    std::size_t first_token = 0;   // from Last-Event-ID on a reconnect
 };
 using token_stream = tether::server::sse_stream<answer_request>;
 
@@ -98,12 +120,20 @@ int main(int argc, char** argv) try {
     tether::server app{options};
     generator model;
 
+    app.get("/", [](auto&, auto& res) { res.html(page); });
     app.sse<answer_request>(
         "/answer", {.on_request =
                         [](const tether::http::request& req, answer_request& a) {
                             a.prompt = tether::http::find_query_param(req.query_string(), "prompt").value_or("");
                             if (a.prompt.empty() || a.prompt.size() > 200)
                                 throw tether::http::error(400, "prompt (1-200 bytes) is required");
+                            // Ids are 1..N for the tokens and N + 1 for "done": past the
+                            // last token there is nothing left to send, ever.
+                            auto id = req.header("last-event-id").value_or("");
+                            std::size_t seen = 0;
+                            auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), seen);
+                            if (ec == std::errc{} && end == id.data() + id.size() && seen > tokens_for(a.prompt).size())
+                                throw tether::sse::stop_reconnecting{};
                         },
                     .on_open =
                         [&](token_stream& s) {
@@ -119,6 +149,9 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "sse_tokens: %s\n", e.what());
     return 1;

@@ -55,18 +55,29 @@ std::string chat_line(const member& from, std::string_view text) {
     return line;
 }
 
+// Elements are looked up by id: a bare `name` in a page script is window.name, not the input.
+// Joining again (another room, another name) closes the previous socket first, so a second
+// click never leaves two connections each showing every message.
 constexpr std::string_view page = R"(<!doctype html><meta charset="utf-8"><title>tether chat</title>
+<link rel="icon" href="data:,">
 <p>room <input id="room" value="lobby"> name <input id="name" value="guest"> <button id="join">join</button></p>
 <pre id="log"></pre><input id="text" size="60" placeholder="say something, press enter">
 <script>
-let ws; const log = t => document.getElementById('log').textContent += t + '\n';
-document.getElementById('join').onclick = () => {
-  const q = new URLSearchParams({room: room.value, name: name.value});
-  ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/chat?${q}`);
-  ws.onmessage = e => { const m = JSON.parse(e.data); log(`${m.from}: ${m.text}`); };
-  ws.onclose = e => log(`(closed ${e.code} ${e.reason})`);
+const $ = (id) => document.getElementById(id);
+const log = (t) => { $('log').textContent += t + '\n'; };
+let ws = null;
+$('join').onclick = () => {
+  if (ws) { ws.onclose = null; ws.close(1000, 'joining again'); }
+  const q = new URLSearchParams({room: $('room').value, name: $('name').value});
+  const socket = ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat?${q}`);
+  socket.onmessage = (e) => { const m = JSON.parse(e.data); log(`${m.from}: ${m.text}`); };
+  socket.onclose = (e) => { log(`(closed ${e.code} ${e.reason})`); if (ws === socket) ws = null; };
 };
-document.getElementById('text').onkeydown = e => { if (e.key === 'Enter' && ws) { ws.send(e.target.value); e.target.value = ''; } };
+$('text').onkeydown = (e) => {
+  if (e.key !== 'Enter' || !ws || ws.readyState !== WebSocket.OPEN) return;
+  ws.send(e.target.value);
+  e.target.value = '';
+};
 </script>)";
 
 } // namespace
@@ -108,6 +119,9 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
+} catch (const tether::help_requested& help) {
+    std::fputs(help.what(), stdout);   // --help: the usage, and success
+    return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "ws_chat: %s\n", e.what());
     return 1;

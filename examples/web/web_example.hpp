@@ -1,7 +1,7 @@
 #pragma once
-// What the *_web examples share: their extra command-line options, serving a page directory
-// (examples/web/<name>/) and tether.js, and the per-topic SSE and polling routes tether.js
-// looks for by default (/sse/<topic>, /poll/<topic>, /status/<topic>; WebSocket is /ws).
+// What the examples with a page share (the *_web examples and hybrid, the demo): the extra
+// command-line option --web-root, serving the page directory (examples/web/<name>/), the
+// listening line, and --help. The routes tether.js looks for come from app.realtime().
 //
 // The page directory is found through TETHER_WEB_ROOT, the source path compiled in by
 // examples/CMakeLists.txt, so a build runs from anywhere; `--web-root DIR` overrides it for an
@@ -13,7 +13,6 @@
 #include <string>
 #include <string_view>
 
-#include <tether/browser/tether_js.hpp>
 #include <tether/http/static_files.hpp>
 #include <tether/tether.hpp>
 
@@ -44,25 +43,30 @@ inline std::filesystem::path web_root(int& argc, char** argv) {
     return root;
 }
 
-// The page at "/" (index.html), its assets next to it, and the client at /tether.js.
+// The page at "/" (index.html) and its assets next to it. (tether.js itself is served by
+// app.realtime().)
 template <class Server>
 void serve_page(Server& app, const std::filesystem::path& root) {
-    tether::browser::serve_client(app);
     tether::http::serve_directory(app, "/", root);   // ETag, 304, Cache-Control: no-cache
 }
 
-// SSE, long polling and short polling for one topic, at the paths tether.js uses by default.
-template <class Server, class Topic>
-void serve_topic(Server& app, const Topic& topic) {
-    std::string name(topic.name());
-    app.sse("/sse/" + name, topic);
-    app.long_poll("/poll/" + name, topic);
-    app.short_poll("/status/" + name, topic);
-}
-
+// Flushed, so a script or test reading stdout through a pipe sees it at once.
 inline void print_listening(const std::string& url) {
     std::printf("listening on %s\n", url.c_str());
     std::fflush(stdout);
+}
+
+inline constexpr std::string_view web_root_usage =
+    "  --web-root DIR  serve the page from DIR (default: this example's examples/web/<name>)\n";
+
+// For `catch (const tether::help_requested& h) { return web_example::print_help(h, ...); }`:
+// the server options, --web-root and the example's own, on stdout; exit status 0.
+inline int print_help(const tether::help_requested& help, std::string_view own_options = {}) {
+    std::string text = help.what();
+    text.append(web_root_usage).append(own_options);
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+    return 0;
 }
 
 } // namespace web_example

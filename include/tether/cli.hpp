@@ -21,9 +21,17 @@ inline constexpr std::string_view command_line_usage =
     "  --cert FILE   serve TLS (https, wss) with this PEM certificate chain (leaf first)\n"
     "  --key FILE    the PEM private key of --cert\n";
 
-// Fills host, port, threads and the TLS certificate of `defaults` from argv. Throws
-// std::invalid_argument with a message naming the bad option (or --cert without --key);
-// `--help` throws too, with the usage as its message.
+// `--help` or `-h`: not an error. parse_command_line throws this with the usage as its message;
+// print what() to stdout and exit 0. It is an invalid_argument so that a program catching only
+// std::exception still shows the usage.
+class help_requested : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// Fills host, port, threads, the connection cap and the TLS certificate of `defaults` from argv.
+// Throws std::invalid_argument with a message naming the bad option (or --cert without --key),
+// and help_requested for --help.
 inline server_options parse_command_line(int argc, char** argv, server_options defaults = {}) {
     auto number = [](std::string_view option, std::string_view text, unsigned long max) {
         unsigned long value = 0;
@@ -36,7 +44,7 @@ inline server_options parse_command_line(int argc, char** argv, server_options d
     std::string cert, key;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") throw std::invalid_argument(std::string(command_line_usage));
+        if (arg == "--help" || arg == "-h") throw help_requested(std::string(command_line_usage));
         if (i + 1 >= argc) throw std::invalid_argument("unknown option or missing value: " + std::string(arg));
         std::string_view value = argv[++i];
         if (arg == "--host") defaults.host = std::string(value);

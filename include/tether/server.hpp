@@ -10,6 +10,7 @@
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
@@ -55,6 +56,7 @@
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
 #include <tether/server/pubsub.hpp>
+#include <tether/server/realtime.hpp>
 #include <tether/server/routes.hpp>
 #include <tether/server/secure_channel.hpp>
 #include <tether/server/stats.hpp>
@@ -242,7 +244,25 @@ public:
     }
     template <class Policy>
     basic_server& short_poll(std::string_view pattern, const tether::topic<Policy>& t, short_poll_options o = {}) {
-        return get(pattern, poll::short_poll_handler(t.handle(), o));
+        return get(pattern, poll::short_poll_handler<Policy>(*this, t.handle(), o));
+    }
+
+    // Every route tether.js expects for these topics: /ws, /sse/{topic}, /poll/{topic},
+    // /status/{topic} and /tether.js (server/realtime.hpp). Call once per server.
+    // With realtime_options<UserData>, authorize fills UserData for can_subscribe/can_publish.
+    template <class... Policies>
+    basic_server& realtime(const tether::topic<Policies>&... topics) {
+        return realtime(realtime_options<>{}, topics...);
+    }
+    template <class... Policies>
+    basic_server& realtime(realtime_options<> o, const tether::topic<Policies>&... topics) {
+        detail::register_realtime(*this, std::move(o), topics...);
+        return *this;
+    }
+    template <class UserData, class... Policies>
+    basic_server& realtime(realtime_options<UserData> o, const tether::topic<Policies>&... topics) {
+        detail::register_realtime(*this, std::move(o), topics...);
+        return *this;
     }
 
     // ---- lifecycle ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #pragma once
 // Everything a typical application needs, in one include.
+#include <tether/browser/tether_js.hpp>   // serve_client (app.realtime serves it too)
 #include <tether/cli.hpp>
 #include <tether/config.hpp>
 #include <tether/core/json_reader.hpp>

@@ -9,7 +9,10 @@
 // Message bodies are text. Over WebSocket and polling they travel inside a small JSON envelope
 // (topic, id, data as a JSON string); over SSE the body is the event's data and the topic its
 // event type, with the cursor as the event id.
+#include <algorithm>
+#include <bit>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,9 +31,25 @@ namespace tether {
 namespace backpressure = hub::backpressure;
 
 struct topic_options {
-    std::size_t history = 1024;                   // messages kept for replay; a power of two
+    // Messages kept for replay (and the fan-out queue's length): at least this many. The ring
+    // indexes slots with a mask, so the size is rounded up to a power of two (1000 keeps 1024;
+    // topic::history() says what was chosen), at least 2 and at most 2^30. Rounding up rather
+    // than refusing keeps the promise the number makes ("at least 1000 back") at the cost of
+    // holding up to twice the messages; a ring of any size would pay a division on every read.
+    std::size_t history = 1024;
     std::size_t max_history_bytes = 64u << 20;    // bytes kept for replay (all encodings counted); 0: no cap
 };
+
+namespace detail {
+
+// topic_options::history as the ring's capacity; throws std::invalid_argument past 2^30.
+inline std::size_t history_capacity(std::size_t requested) {
+    constexpr std::size_t max = std::size_t{1} << 30;
+    if (requested > max) throw std::invalid_argument("tether: topic history above 2^30 messages");
+    return std::bit_ceil(std::max<std::size_t>(requested, 2));
+}
+
+} // namespace detail
 
 namespace detail {
 
@@ -84,6 +103,8 @@ public:
     hub::topic& core() const noexcept { return *topic_; }
     const hub::topic_handle& handle() const noexcept { return topic_; }
     hub::topic_stats stats() const noexcept { return topic_->stats(); }
+    // Messages of history kept: topic_options::history rounded up to a power of two.
+    std::size_t history() const noexcept { return topic_->capacity(); }
 
     explicit topic(hub::topic_handle t) : topic_(std::move(t)) {}
 

@@ -37,7 +37,13 @@ globalThis.WebSocket = FakeWebSocket;
 globalThis.EventSource = FakeEventSource;
 globalThis.location = {href: 'http://127.0.0.1:1/'};
 Object.defineProperty(globalThis, 'navigator', {value: {onLine: true}, configurable: true});
-globalThis.fetch = async () => { if (!reachable) throw new TypeError('connection refused'); return {ok: true, status: 200}; };
+// A test may answer requests itself (answer(url) -> a Response-like object); by default any
+// request just proves the server reachable.
+let answer = null;
+globalThis.fetch = async (url) => {
+  if (!reachable) throw new TypeError('connection refused');
+  return answer?.(String(url)) ?? {ok: true, status: 200};
+};
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-js-'));
 writeFileSync(path.join(dir, 'tether.mjs'), source);
@@ -142,6 +148,48 @@ const tests = {
     equal(seen.data, ['y'], 'no repeat after the change of transport');
     equal(t.transport, 'sse', 'on SSE');
     t.close();
+  },
+
+  async 'a publish over WebSocket resolves with the id the server gave it, or rejects with its status and message'() {
+    const {t} = client();
+    t.subscribe('news', () => {});
+    await until(() => FakeWebSocket.all.length, 'socket');
+    const ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'news', recovered: true, id: `${E}-1`});
+    const ok = t.publish('news', 'hello');
+    const refused = t.publish('news', '');
+    const lost = t.publish('news', 'in flight');
+    const sent = ws.sent.filter((m) => m.type === 'publish');
+    equal(sent.map((m) => m.data), ['hello', '', 'in flight'], 'each publish sent');
+    equal(new Set(sent.map((m) => m.ref)).size, 3, 'each with its own ref');
+    ws.receive({type: 'published', topic: 'news', ref: sent[0].ref, id: `${E}-2`});
+    ws.receive({type: 'error', status: 422, message: 'say something', topic: 'news', ref: sent[1].ref});
+    equal(await ok, {topic: 'news', id: `${E}-2`}, 'resolved with the id');
+    const error = await refused.then(() => null, (e) => e);
+    equal([error?.name, error?.status, error?.message], ['TetherError', 422, 'say something'], 'rejected like a REST 422');
+    ws.drop();   // the third never gets an answer
+    const gone = await lost.then(() => null, (e) => e);
+    equal(Boolean(gone && /may or may not/.test(gone.message)), true, `a publish lost with its connection rejects (${gone?.message})`);
+    t.close();
+  },
+
+  async 'short polling with an idleTimeout shorter than the poll interval stays open'() {
+    const states = [];
+    answer = (url) => url.includes('/status/') ? {
+      ok: true, status: 200,
+      headers: {get: (name) => (name === 'X-Poll-Interval-Ms' ? '60' : name === 'ETag' ? null : null)},
+      json: async () => ({messages: [], next: `${E}-1`, recovered: true}),
+    } : null;
+    const {t} = client({transports: ['shortpoll'], idleTimeout: 40});
+    t.on('state', (s) => states.push(s));
+    t.subscribe('metrics', () => {});
+    await until(() => t.state === 'open', 'open');
+    states.length = 0;
+    await sleep(400);   // six intervals: each would have tripped a 40 ms idle timer counted from the last answer
+    equal(states, [], 'never left open');
+    t.close();
+    answer = null;
   },
 
   async 'when the server is unreachable the client retries its transport instead of falling back'() {

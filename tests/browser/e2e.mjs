@@ -4,7 +4,7 @@
 //
 // Each test starts its own servers and proxies on loopback ports chosen by the OS, stops them by
 // PID when it ends, and is bounded in time. Screenshots are kept as artifacts.
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {assert, launchBrowser, post, sleep, startProxy, startServer, stopAll, withTimeout} from './harness.mjs';
@@ -23,9 +23,14 @@ async function openPage(browser, url) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.errors = errors;
+  // Every 404 the page caused (a missing /favicon.ico was one on every page).
+  page.notFound = [];
+  page.on('response', (r) => { if (r.status() === 404) page.notFound.push(new URL(r.url()).pathname); });
   await page.goto(url);
   return page;
 }
+const noNotFound = (page, what) => assert(page.notFound.length === 0, `${what}: no 404s, got ${page.notFound.join(', ')}`);
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const shot = (page, name) => page.screenshot({path: path.join(screenshots, `${name}.png`), fullPage: true});
 const text = (page, selector) => page.locator(selector).textContent();
 
@@ -50,7 +55,123 @@ async function publish(server, from, to) {
   for (let n = from; n <= to; n++) await post(`${server.url}/api/notifications`, {text: `message ${n}`});
 }
 
+// The demo page's four columns (window.demo, filled by examples/web/hybrid/app.js).
+const columns = (page) => page.evaluate(() => window.demo);
+async function demoPublish(page, message) {
+  await page.fill('#text', message);
+  await page.click('#publish button');
+}
+const everyColumn = (page, fn, arg, what) =>
+  waitFor(page, ([body, a]) => ['websocket', 'sse', 'longpoll', 'shortpoll']
+    .every((t) => window.demo[t] && new Function('c', 'a', body)(window.demo[t], a)), [fn, arg], what, 20000);
+
 const tests = {
+  // The demo (hybrid, what examples/demo starts): each column, one transport, receives every
+  // publish exactly once; errors are shown; a killed and restarted server is lived through by
+  // all four columns, each told that history was lost, with nothing twice.
+  async demo() {
+    let server = await startServer(binary('hybrid'));
+    const port = server.port;
+    const browser = await launchBrowser();
+    const page = await openPage(browser, server.url);
+    await everyColumn(page, "return c.state === 'open'", null, 'every column open');
+    await demoPublish(page, 'first');
+    const rest = await fetch(`${server.url}/api/publish/news`, {method: 'POST', body: 'second'});   // as curl would
+    assert(rest.status === 200, `REST publish: ${rest.status}`);
+    await everyColumn(page, "return JSON.stringify(c.messages) === JSON.stringify(a)", ['first', 'second'],
+                      'both messages, once, in order, in every column');
+    await demoPublish(page, '');
+    await waitFor(page, () => /422: type a message first/.test(document.getElementById('error').textContent), null,
+                  'the 422 of an empty publish is shown');
+    await waitFor(page, () => Number(document.getElementById('open-websocket').textContent) >= 1 &&
+                              Number(document.getElementById('open-sse').textContent) >= 1 &&
+                              Number(document.getElementById('open-longpoll').textContent) >= 1, null,
+                  'the live panel counts the columns\' connections');
+    noNotFound(page, 'demo');
+    await shot(page, 'demo');
+
+    await server.kill();
+    server = await startServer(binary('hybrid'), ['--port', String(port)]);
+    await everyColumn(page, "return c.resets >= 1 && c.state === 'open'", null, 'every column reset and open again');
+    await demoPublish(page, 'after the restart');
+    await everyColumn(page, "return c.messages.at(-1) === 'after the restart'", null, 'live again in every column');
+    for (const [name, c] of Object.entries(await columns(page))) {
+      assert(JSON.stringify(c.messages) === JSON.stringify(['first', 'second', 'after the restart']),
+             `${name}: every message once: ${JSON.stringify(c.messages)}`);
+      assert(c.resets === 1, `${name}: one reset: ${c.resets}`);
+    }
+    await waitFor(page, () => document.getElementById('error').textContent === '', null, 'the old error is cleared');
+    await shot(page, 'demo-after-restart');
+  },
+
+  // ws_chat's own page: the typed name travels (not window.name, which read as "undefined"),
+  // and joining twice leaves one connection, so every message shows once.
+  async 'ws-chat'() {
+    const server = await startServer(binary('ws_chat'));
+    const browser = await launchBrowser();
+    const ada = await openPage(browser, server.url);
+    const bob = await openPage(browser, server.url);
+    for (const [page, name] of [[ada, 'ada'], [bob, 'bob']]) {
+      await page.fill('#name', name);
+      await page.click('#join');
+      await waitFor(page, (n) => document.getElementById('log').textContent.includes(`: ${n} joined`), name, `${name} joined`);
+    }
+    await ada.click('#join');   // twice
+    await waitFor(ada, () => document.getElementById('log').textContent.split('ada joined').length === 3, null, 'ada rejoined');
+    await bob.fill('#text', 'hi ada');
+    await bob.press('#text', 'Enter');
+    await waitFor(ada, () => document.getElementById('log').textContent.includes('bob: hi ada'), null, 'ada hears bob');
+    await ada.fill('#text', 'hi bob');
+    await ada.press('#text', 'Enter');
+    await waitFor(bob, () => document.getElementById('log').textContent.includes('ada: hi bob'), null, 'bob hears ada by name');
+    await sleep(300);   // a second socket would deliver its copy within this
+    const log = await text(ada, '#log');
+    assert(log.split('bob: hi ada').length === 2, `ada sees bob's message once:\n${log}`);
+    assert(!log.includes('undefined') && !(await text(bob, '#log')).includes('undefined'), 'no "undefined" names');
+    for (const page of [ada, bob]) noNotFound(page, 'ws_chat');
+    await shot(ada, 'ws-chat');
+  },
+
+  // sse_tokens: the page closes its EventSource on "done", so it opens one stream per answer;
+  // a bare EventSource that does not close is answered 204 on its reconnect and stops too.
+  async 'sse-tokens'() {
+    const server = await startServer(binary('sse_tokens'));
+    const browser = await launchBrowser();
+    const page = await openPage(browser, server.url);
+    await page.click('#ask button');
+    await waitFor(page, () => document.getElementById('status').textContent === 'done', null, 'the answer completes');
+    assert((await text(page, '#answer')).startsWith('You said "hello".'), 'the whole answer');
+    const bare = await page.evaluate(() => new Promise((resolve) => {
+      const source = new EventSource('/answer?prompt=hi');
+      let opens = 0, done = 0;
+      source.onopen = () => opens++;
+      source.addEventListener('done', () => done++);
+      // EventSource reconnects after "done" (retry: 1 to 1.5 s); the 204 then closes it for good.
+      const started = Date.now();
+      const check = setInterval(() => {
+        if (source.readyState !== EventSource.CLOSED && Date.now() - started < 15000) return;
+        clearInterval(check);
+        resolve({opens, done, closed: source.readyState === EventSource.CLOSED});
+      }, 50);
+    }));
+    assert(bare.closed && bare.opens === 1 && bare.done === 1, `one stream, one answer, then closed: ${JSON.stringify(bare)}`);
+    await sleep(1600);   // longer than retry + jitter: a reconnect would have opened a second stream
+    assert(await page.evaluate(() => window.opened) === 1, 'the page opened one stream for one answer');
+    noNotFound(page, 'sse_tokens');
+    await shot(page, 'sse-tokens');
+  },
+
+  // The README's console line for ws_echo, run as written in a page on the server.
+  async 'ws-echo-readme'() {
+    const line = readme.split('\n').find((l) => l.startsWith('#   s = new WebSocket('));
+    assert(line, 'the README has the ws_echo console line');
+    const server = await startServer(binary('ws_echo'));
+    const browser = await launchBrowser();
+    const page = await openPage(browser, `${server.url}/plaintext`);
+    const echoed = page.waitForEvent('console', {predicate: (m) => m.text() === 'hi', timeout: 10000});
+    await page.evaluate(line.slice(1).trim().replaceAll('127.0.0.1:8080', `127.0.0.1:${server.port}`));
+    await echoed;
+  },
   // (a) The page receives every broadcast over each transport, forced by ?transports=.
   async transports() {
     const server = await startServer(binary('notifications_web'));
@@ -261,6 +382,21 @@ const tests = {
     await ada.fill('#text', 'welcome cy');
     await ada.press('#text', 'Enter');
     await waitFor(cy, () => document.getElementById('log').textContent.includes('ada: welcome cy'), null, 'cy hears ada');
+    // One rule for both ways of publishing: a message without a name is refused over the
+    // WebSocket (ada) exactly as over REST (cy), with the server's message on the page.
+    for (const [page, how] of [[ada, 'WebSocket'], [cy, 'REST']]) {
+      await page.fill('#name', '');
+      await page.fill('#text', 'no name');
+      await page.press('#text', 'Enter');
+      await waitFor(page, () => document.getElementById('error').textContent.includes("field 'from'"), null,
+                    `${how}: the 422 is shown`);
+    }
+    await ada.fill('#name', 'ada');
+    await ada.fill('#text', 'named again');
+    await ada.press('#text', 'Enter');
+    await waitFor(bob, () => document.getElementById('log').textContent.includes('ada: named again'), null, 'bob hears ada again');
+    assert(!(await text(bob, '#log')).includes('no name'), 'no refused message reached anyone');
+    for (const page of [ada, bob, cy]) noNotFound(page, 'chat_web');
     await shot(ada, 'chat-web');
   },
 
@@ -273,7 +409,26 @@ const tests = {
     const before = await text(page, '#updates');
     await sleep(500);
     assert(Number(await text(page, '#updates')) > Number(before), 'the gauges keep updating');
+    noNotFound(page, 'dashboard_web');
     await shot(page, 'dashboard-web');
+
+    // Short polling, two seconds between polls while 160 readings a second overrun the history:
+    // each poll still shows all eight gauges (a conflating topic answers with every key's latest
+    // value), and the page's two-second idleTimeout never takes an open client for a dead one.
+    const polled = await openPage(browser, `${server.url}/?transports=shortpoll`);
+    await onTransport(polled, 'shortpoll');
+    await polled.evaluate(() => {
+      window.states = [];
+      new MutationObserver(() => window.states.push(document.getElementById('state').textContent))
+        .observe(document.getElementById('state'), {childList: true, characterData: true, subtree: true});
+    });
+    await waitFor(polled, () => document.querySelectorAll('#gauges .gauge').length === 8, null, 'shortpoll: eight gauges');
+    const seen = Number(await text(polled, '#updates'));
+    await waitFor(polled, (n) => Number(document.getElementById('updates').textContent) >= n + 8, seen,
+                  'shortpoll: the next poll brings every gauge again');
+    const states = await polled.evaluate(() => window.states);
+    assert(states.length === 0, `shortpoll: stayed open through two polls, saw ${JSON.stringify(states)}`);
+    await shot(polled, 'dashboard-web-shortpoll');
   },
 
   // An https page (notifications_web started with --cert/--key): tether.js, loaded over TLS,
@@ -312,6 +467,23 @@ const tests = {
     await page.click('#create button');
     await waitFor(page, () => document.getElementById('error').textContent.includes("'name'"), null, '422 message shown');
     await shot(page, 'crud-web');
+    // Text in a price cell is refused (422), never stored as 0, and the row shows the price again.
+    const cell = page.locator('#items tr td:nth-child(2)');
+    await cell.fill('abc');
+    await page.locator('#filter').focus();   // blur: save
+    await waitFor(page, () => document.getElementById('error').textContent.includes("'price'"), null, 'price 422 shown');
+    await waitFor(page, () => document.querySelector('#items tr td:nth-child(2)').textContent === '19.5', null, 'price restored');
+    const stored = await (await fetch(`${server.url}/api/items/1`)).json();
+    assert(stored.price === 19.5, `the price is still 19.5: ${JSON.stringify(stored)}`);
+    // A later success clears the old error.
+    await page.fill('#name', 'desk');
+    await page.fill('#price', '5');
+    await page.click('#create button');
+    await waitFor(page, () => document.querySelectorAll('#items tr').length === 2, null, 'second item');
+    await waitFor(page, () => document.getElementById('error').textContent === '', null, 'the error is cleared by a success');
+    await page.locator('#items tr', {hasText: 'desk'}).locator('button.delete').click();
+    noNotFound(page, 'crud_web');
+    await waitFor(page, () => document.querySelectorAll('#items tr').length === 1, null, 'desk deleted');
     await page.click('#items button.delete');
     await waitFor(page, () => document.querySelectorAll('#items tr').length === 0, null, 'deleted');
     await waitFor(other, () => document.querySelectorAll('#items tr').length === 0, null, 'other tab sees the delete');

@@ -56,30 +56,30 @@ hybrid_url=$url
 pass "hybrid says listening on https"
 
 # ---- the certificate is checked: without the CA curl refuses --------------------------------
-if "$curl_bin" --silent --max-time 10 "$hybrid_url/status" >/dev/null 2>&1; then fail "curl trusted the server without the CA"; fi
+if "$curl_bin" --silent --max-time 10 "$hybrid_url/status/news" >/dev/null 2>&1; then fail "curl trusted the server without the CA"; fi
 pass "without --cacert curl refuses the certificate"
 
 # ---- short poll: 200 with an ETag, then 304 ---------------------------------------------------
-c -D "$work/head" -o "$work/body" "$hybrid_url/status" || fail "GET /status"
+c -D "$work/head" -o "$work/body" "$hybrid_url/status/news" || fail "GET /status"
 etag=$(tr -d '\r' <"$work/head" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
 [ -n "$etag" ] || fail "GET /status: no ETag"
 next=$(sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p' "$work/body")
 [ -n "$next" ] || fail "GET /status: no next cursor in $(cat "$work/body")"
-status=$(c -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$hybrid_url/status") || fail "conditional GET /status"
+status=$(c -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$hybrid_url/status/news") || fail "conditional GET /status"
 [ "$status" = 304 ] || fail "conditional GET /status: expected 304, got $status"
 pass "short poll over TLS: 200 with ETag, then 304"
 
 # ---- SSE with curl -N and a held long poll, both waiting for the next publish ------------------
 "$curl_bin" --silent --show-error --max-time 30 --cacert "$work/pki/ca.pem" -N \
-  "$hybrid_url/events?lastEventId=$next" >"$work/stream" 2>"$work/stream.err" &
+  "$hybrid_url/sse/news?lastEventId=$next" >"$work/stream" 2>"$work/stream.err" &
 pids+=($!)
 sse_pid=${pids[-1]}
-c -o "$work/long" "$hybrid_url/poll?since=$next" 2>"$work/long.err" &
+c -o "$work/long" "$hybrid_url/poll/news?since=$next" 2>"$work/long.err" &
 pids+=($!)
 long_pid=${pids[-1]}
 sleep 0.5   # both requests are held by now
 for i in 1 2; do
-  status=$(c -o /dev/null -w '%{http_code}' -X POST --data-binary "tls-$i" "$hybrid_url/api/publish") || fail "publish tls-$i"
+  status=$(c -o /dev/null -w '%{http_code}' -X POST --data-binary "tls-$i" "$hybrid_url/api/publish/news") || fail "publish tls-$i"
   case "$status" in 2*) ;; *) fail "publish tls-$i: status $status";; esac
   got=
   for _ in $(seq 100); do
@@ -97,7 +97,7 @@ pass "long poll over TLS: held, then answered with the publish"
 
 # ---- plain HTTP to the TLS port ---------------------------------------------------------------
 plain=${hybrid_url/https:/http:}
-status=$("$curl_bin" --silent --max-time 10 -o "$work/body" -w '%{http_code}' "$plain/status") || true
+status=$("$curl_bin" --silent --max-time 10 -o "$work/body" -w '%{http_code}' "$plain/status/news") || true
 [ "$status" = 400 ] || fail "plain HTTP on the TLS port: expected 400, got $status"
 grep -q "plain HTTP request sent to HTTPS port" "$work/body" || fail "plain HTTP on the TLS port: body $(cat "$work/body")"
 pass "plain HTTP on the TLS port is answered 400"

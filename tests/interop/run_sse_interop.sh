@@ -39,7 +39,7 @@ fi
 "$node" "$here/sse_eventsource.mjs" "$scenario" "$example"
 [ "$scenario" = hybrid ] || exit 0
 
-# ---- curl -N against hybrid's /events ------------------------------------------------------------
+# ---- curl -N against hybrid's /sse/news ---------------------------------------------------------
 log=$(mktemp)
 stream=$(mktemp)
 server_pid=
@@ -79,13 +79,13 @@ done
 base="$scheme://127.0.0.1:$port"
 
 # Start the stream at the topic's current cursor, so nothing published from here on can be missed.
-next=$("$curl" "${curl_tls[@]}" -sS --max-time 5 "$base/poll" | sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p')
-[ -n "$next" ] || fail "GET /poll gave no cursor"
-"$curl" "${curl_tls[@]}" -sS -N --max-time 60 "$base/events?lastEventId=$next" >"$stream" 2>&1 &
+next=$("$curl" "${curl_tls[@]}" -sS --max-time 5 "$base/poll/news" | sed -n 's/.*"next":"\([0-9a-f]*-[0-9]*\)".*/\1/p')
+[ -n "$next" ] || fail "GET /poll/news gave no cursor"
+"$curl" "${curl_tls[@]}" -sS -N --max-time 60 "$base/sse/news?lastEventId=$next" >"$stream" 2>&1 &
 curl_pid=$!
 
 for i in 1 2 3; do
-  "$curl" "${curl_tls[@]}" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish" >/dev/null || fail "publish curl-$i"
+  "$curl" "${curl_tls[@]}" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish/news" >/dev/null || fail "publish curl-$i"
   got=
   for _ in $(seq 100); do   # up to 10 s for the event to reach curl's output
     if grep -q "^data: curl-$i\$" "$stream"; then got=1; break; fi

@@ -5,7 +5,7 @@
 //   node sse_eventsource.mjs hybrid     path/to/hybrid
 //   node sse_eventsource.mjs sse_tokens path/to/sse_tokens
 //
-// hybrid (one topic "news"; POST /api/publish; SSE at /events):
+// hybrid (one topic "news"; POST /api/publish/news; SSE at /sse/news):
 //   1. dropped connection: a TCP proxy between client and server cuts the stream mid-way; messages
 //      published meanwhile arrive after EventSource's own reconnect, exactly once, in order.
 //   2. restarted server: the process is SIGKILLed and started again on the same port. Its topic has a
@@ -180,16 +180,16 @@ function parseCursor(id, what) {
 }
 
 async function publish(port, body) {
-  const r = await fetch(`${scheme}://127.0.0.1:${port}/api/publish`, { method: 'POST', body });
-  if (r.status !== 201) fail(`publish "${body}": HTTP ${r.status}`);
+  const r = await fetch(`${scheme}://127.0.0.1:${port}/api/publish/news`, { method: 'POST', body });
+  if (r.status !== 200) fail(`publish "${body}": HTTP ${r.status}`);
   return (await r.json()).sequence;
 }
 
 // The topic's current cursor (a long poll without since answers at once with it). Connecting with
 // ?lastEventId=<it> makes the stream start exactly there, whatever is published meanwhile.
 async function currentCursor(port) {
-  const r = await fetch(`${scheme}://127.0.0.1:${port}/poll`);
-  if (r.status !== 200) fail(`GET /poll: HTTP ${r.status}`);
+  const r = await fetch(`${scheme}://127.0.0.1:${port}/poll/news`);
+  if (r.status !== 200) fail(`GET /poll/news: HTTP ${r.status}`);
   return (await r.json()).next;
 }
 
@@ -215,7 +215,7 @@ async function hybridDroppedConnection() {
   const proxy = await startProxy(server.port);
   const start = await currentCursor(server.port);
   const { epoch } = parseCursor(start, what);
-  const stream = new Stream(`${scheme}://127.0.0.1:${proxy.port}/events?lastEventId=${start}`, ['news', 'reset']);
+  const stream = new Stream(`${scheme}://127.0.0.1:${proxy.port}/sse/news?lastEventId=${start}`, ['news', 'reset']);
   await stream.expect('open', `${what}: first open`);
   for (let i = 1; i <= 3; ++i) await publish(server.port, `m${i}`);
   for (let i = 1; i <= 3; ++i) await expectNews(stream, `m${i}`, epoch, i, `${what}: live m${i}`);
@@ -241,7 +241,7 @@ async function hybridRestartedServer() {
   const port = server.port;
   const start = await currentCursor(port);
   const { epoch } = parseCursor(start, what);
-  const stream = new Stream(`${scheme}://127.0.0.1:${port}/events?lastEventId=${start}`, ['news', 'reset']);
+  const stream = new Stream(`${scheme}://127.0.0.1:${port}/sse/news?lastEventId=${start}`, ['news', 'reset']);
   await stream.expect('open', `${what}: first open`);
   for (let i = 1; i <= 3; ++i) await publish(port, `m${i}`);
   for (let i = 1; i <= 3; ++i) await expectNews(stream, `m${i}`, epoch, i, `${what}: live m${i}`);

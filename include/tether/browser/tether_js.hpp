@@ -25,7 +25,8 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 //   const off = t.subscribe('news', (data, meta) => show(data), {since: savedCursor});
 //   t.on('reset', ({topic}) => refetchState(topic));        // history lost: re-read the state
 //   t.on('transport', ({name}) => console.log('now on', name));
-//   await t.publish('news', 'hello');                       // WebSocket, else POST routes.publish
+//   await t.publish('news', 'hello');                       // WebSocket, else POST routes.publish;
+//                                                           // resolves {id}, throws TetherError if refused
 //   const items = await t.json('/api/items');                // throws tether.TetherError on 4xx/5xx
 //
 // Delivery: every message carries a cursor "<epoch hex>-<sequence>". The client keeps the last
@@ -65,7 +66,8 @@ const DEFAULTS = {
   longPollTimeout: 25000, // the server's hold time; the request is abandoned a little after it
   shortPollInterval: 2000, // overridden by the server's X-Poll-Interval-Ms
   idleProbe: 30000,       // WebSocket: this long without traffic, check the connection answers
-  idleTimeout: 0,         // any transport: reconnect after this long without a message (0: off)
+  idleTimeout: 0,         // any transport: reconnect after this long without a message (0: off),
+                          // counted from when the next one could come (short polling: after its interval)
 };
 
 export class TetherError extends Error {
@@ -133,10 +135,15 @@ class Client {
     return () => this.#listeners.get(event).delete(fn);
   }
 
+  // Resolves {topic, id} once the server has published it; a refusal throws TetherError with the
+  // server's status and message, the same over WebSocket as over REST. A connection lost before
+  // the answer throws a plain Error: the message may or may not have gone out.
   async publish(topic, body) {
-    if (this.#transport?.name === 'websocket' && this.#transport.publish(topic, body)) return;
+    const pending = this.#transport?.name === 'websocket' && this.#transport.publish(topic, body);
+    if (pending) return pending;
     if (!this.#options.routes.publish) throw new Error('tether: publishing needs WebSocket or routes.publish');
-    await this.fetch(fill(this.#options.routes.publish, topic), {method: 'POST', body});
+    const response = await this.fetch(fill(this.#options.routes.publish, topic), {method: 'POST', body: String(body)});
+    try { return await response.json(); } catch { return {topic, id: null}; }
   }
 
   // fetch() against the server; a 4xx/5xx answer throws TetherError with the server's error body.
@@ -254,7 +261,8 @@ class Client {
     if (transport.isOpen && !transport.failed) this.#setState('open');   // e.g. after 'offline' proved wrong
     if (!this.#options.idleTimeout) return;
     clearTimeout(transport.idleTimer);
-    transport.idleTimer = setTimeout(() => this._failed(transport, 'idle'), this.#options.idleTimeout);
+    // quietGap: silence the transport itself plans (a short poll waiting out its interval).
+    transport.idleTimer = setTimeout(() => this._failed(transport, 'idle'), this.#options.idleTimeout + (transport.quietGap || 0));
   }
 
   // The server answered a (re)subscription: recovered, or history lost (reset) at `cursor`.
@@ -347,7 +355,11 @@ class Client {
 
 // tether's WebSocket pubsub protocol (app.pubsub): one socket, every topic.
 class WebSocketTransport {
-  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; }
+  constructor(client, options, url) {
+    this.client = client; this.options = options; this.url = url;
+    this.publishes = new Map();   // ref -> {resolve, reject, timer}: publishes awaiting the server's answer
+    this.nextRef = 0;
+  }
 
   start(topics) {
     const url = this.url(this.options.routes.websocket);
@@ -378,6 +390,13 @@ class WebSocketTransport {
       this.client._missed(this, m.topic, m.first, m.last);
     } else if (m.type === 'pong') {
       // the answer to #probe: receiving it (above) was the point
+    } else if (m.type === 'published' || (m.type === 'error' && m.ref !== undefined)) {
+      const pending = this.publishes.get(m.ref);
+      if (!pending) return;
+      this.publishes.delete(m.ref);
+      clearTimeout(pending.timer);
+      if (m.type === 'published') pending.resolve({topic: m.topic, id: m.id});
+      else pending.reject(new TetherError({status: m.status || 400, statusText: ''}, {error: {status: m.status, message: m.message}}));
     } else if (m.type === 'error') {
       this.client._error(this, m.message);
     } else if (m.topic !== undefined && m.id !== undefined) {
@@ -397,7 +416,23 @@ class WebSocketTransport {
     this.#send(message);
   }
   unsubscribe(topic) { this.topics.delete(topic); this.#send({type: 'unsubscribe', topic}); }
-  publish(topic, data) { return this.#send({type: 'publish', topic, data: String(data)}); }
+  // A promise of the server's answer, or false when the socket is not open (the caller falls
+  // back to REST). No answer within connectTimeout counts as a lost connection.
+  publish(topic, data) {
+    const ref = String(++this.nextRef);
+    if (!this.#send({type: 'publish', topic, data: String(data), ref})) return false;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.#unanswered(ref, 'no answer to the publish'), this.options.connectTimeout);
+      this.publishes.set(ref, {resolve, reject, timer});
+    });
+  }
+  #unanswered(ref, why) {
+    const pending = this.publishes.get(ref);
+    if (!pending) return;
+    this.publishes.delete(ref);
+    clearTimeout(pending.timer);
+    pending.reject(new Error(`tether: ${why}: the message may or may not have been published`));
+  }
 
   // A browser cannot send WebSocket pings, so the probe is the control protocol's
   // {"type":"ping"}, which the server answers with {"type":"pong"}. Any message within
@@ -412,6 +447,7 @@ class WebSocketTransport {
   stop() {
     clearInterval(this.probeTimer);
     clearTimeout(this.probeDeadline);
+    for (const ref of [...this.publishes.keys()]) this.#unanswered(ref, 'connection closed');
     if (this.socket) {
       this.socket.onopen = this.socket.onmessage = this.socket.onclose = null;
       try { this.socket.close(); } catch { /* already closed */ }
@@ -508,6 +544,8 @@ class PollTransport {
       }
       clearTimeout(deadline);
       if (loop.stopped) return;
+      const interval = Number(response.headers.get('X-Poll-Interval-Ms')) || this.options.shortPollInterval;
+      if (!this.long) this.quietGap = interval;
       this.#opened(loop);
       if (handshake) continue;
       if (batch) {
@@ -520,9 +558,9 @@ class PollTransport {
           for (const m of batch.messages) this.client._message(this, m.topic, m.id, m.data);
           this.client._advance(this, entry.topic, batch.next);
         }
-      } else this.client._alive(this);
+      }
+      this.client._alive(this);   // any answer, even an empty batch or a 304, proves the route works
       if (!this.long) {
-        const interval = Number(response.headers.get('X-Poll-Interval-Ms')) || this.options.shortPollInterval;
         await new Promise((resolve) => { loop.wake = resolve; setTimeout(resolve, interval); });
       }
     }

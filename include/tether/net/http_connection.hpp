@@ -18,6 +18,7 @@
 // sending side, then discard input for a moment, so the client reads the 4xx instead of a
 // reset caused by unread pipelined bytes.
 #include <asio.hpp>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -50,6 +51,7 @@ public:
         : server_(server), thread_(thread), socket_(std::move(socket)), parser_(server.options().limits) {
         ticket = std::move(held);
         thread_.add(*this);
+        thread_.stats.http_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     void start() {
@@ -411,6 +413,7 @@ private:
         phase_ = phase::closed;
         thread_.wheel().cancel(*this);
         thread_.remove(*this);
+        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
         upgrade->start(thread_, std::move(socket_), std::move(pending_input_), std::move(ticket));
         destroy_if_done();
     }
@@ -424,6 +427,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);   // completes pending waits with operation_aborted
         thread_.remove(*this);
+        thread_.stats.http_open.fetch_sub(1, std::memory_order_relaxed);
         destroy_if_done();
     }
 

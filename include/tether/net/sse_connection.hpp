@@ -108,6 +108,7 @@ public:
           user_data_(std::move(user_data)), last_event_id_(std::move(last_event_id)), chunked_(chunked) {
         ticket = std::move(held);
         thread_.add(*this);
+        thread_.stats.sse_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     void start() {
@@ -346,6 +347,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        thread_.stats.sse_open.fetch_sub(1, std::memory_order_relaxed);
         for (auto& t : topics_)
             if (t.subscription->group) t.subscription->group->unsubscribe(*t.subscription);
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });

@@ -146,6 +146,7 @@ public:
         ticket = std::move(held);
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
         thread_.add(*this);
+        thread_.stats.websockets_open.fetch_add(1, std::memory_order_relaxed);
     }
 
     // `early` holds bytes the client sent right behind its handshake.
@@ -352,6 +353,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
+        thread_.stats.websockets_open.fetch_sub(1, std::memory_order_relaxed);
         if (!in_callbacks_) destroy_if_done();
     }
 

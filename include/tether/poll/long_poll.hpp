@@ -3,7 +3,10 @@
 // messages exist (or the cursor is unknown: recovered=false), else holds the request until
 // news or the timeout (an empty batch). The answer is poll/batch.hpp's JSON. Without since, it
 // answers at once with the current position as "next". Requests held per client address are
-// capped (429 past it), so one client cannot pin an unbounded number of connections.
+// capped (429 past it), so one client cannot pin an unbounded number of connections. A cursor
+// the history no longer covers gets recovered=false at once, with nothing (the client re-reads
+// its state) or, on a conflating topic, the state itself: every key's latest value.
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,11 +14,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include <tether/http/error.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
+#include <tether/hub/backpressure.hpp>
 #include <tether/hub/topic.hpp>
 #include <tether/net/long_poll_waiter.hpp>
 #include <tether/poll/batch.hpp>
@@ -67,6 +72,12 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             return;
         }
         auto resume = topic.resume(*since);
+        if (!resume.recovered && std::is_same_v<Policy, hub::backpressure::conflate>) {
+            // A conflating topic's state is every key's latest value: give that, not nothing.
+            append_latest_per_key(body, topic, false, {o.max_batch, o.max_batch_bytes}, 0);
+            res.header("Cache-Control", "no-store").json(std::move(body));
+            return;
+        }
         if (!resume.recovered || resume.from < topic.next_sequence()) {
             append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(), resume.recovered,
                          {o.max_batch, o.max_batch_bytes}, 0);
@@ -85,9 +96,23 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             held.release(peer);
             return;
         }
-        thread.deferred = std::make_unique<net::long_poll_waiter>(
-            handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
-            poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer] { held.release(peer); });
+        // Counted as held until the waiter goes (answered, timed out, or its client left), which
+        // happens on this thread: the gauge's up and down stay on one thread's counter.
+        auto& gauge = thread.stats.long_polls_held;
+        std::unique_ptr<net::long_poll_waiter> waiter;
+        try {
+            waiter = std::make_unique<net::long_poll_waiter>(
+                handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
+                poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer, &gauge] {
+                    held.release(peer);
+                    gauge.fetch_sub(1, std::memory_order_relaxed);
+                });
+        } catch (...) {
+            held.release(peer);
+            throw;
+        }
+        gauge.fetch_add(1, std::memory_order_relaxed);
+        thread.deferred = std::move(waiter);
     };
 }
 

@@ -2,16 +2,23 @@
 // Short polling over a topic (app.short_poll): GET answers at once with what is newer than
 // ?since= (or, without it, the latest message as the current state), with a strong ETag, 304
 // for If-None-Match (RFC 9110 §13.1.2), and a poll interval hint (X-Poll-Interval-Ms).
+//
+// When the history no longer covers ?since= (a slow poller on a busy topic) the answer is the
+// current state with recovered=false: the newest message, or for a conflating topic the newest
+// message of every key, since there the state is one value per key (a dashboard's gauges).
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 
 #include <tether/http/etag.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
+#include <tether/hub/backpressure.hpp>
 #include <tether/hub/topic.hpp>
 #include <tether/poll/batch.hpp>
 
@@ -27,9 +34,12 @@ struct short_poll_options {
 
 namespace poll {
 
-inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
-    return [handle = std::move(handle), o](http::request& req, http::response& res) {
+template <class Policy, class Server>
+auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_options o) {
+    return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
+        constexpr bool conflating = std::is_same_v<Policy, hub::backpressure::conflate>;
         if (o.authorize) o.authorize(req);
+        server.current_thread().stats.short_polls.fetch_add(1, std::memory_order_relaxed);
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
@@ -38,9 +48,10 @@ inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
         if (!resume.recovered && topic.next_sequence() > topic.oldest_retained())   // the latest state
             from = topic.next_sequence() - 1;
         bool recovered = resume.recovered || !since;
-        // The answer depends only on (from, the topic's position, recovered): that is the tag.
-        std::string etag =
-            "\"" + hub::to_string(topic.position()) + "." + std::to_string(from) + (recovered ? "" : ".r") + "\"";
+        bool whole_state = conflating && !resume.recovered;   // every key's latest, not a replay
+        // The answer depends only on (from or "state", the topic's position, recovered): the tag.
+        std::string etag = "\"" + hub::to_string(topic.position()) + "." +
+                           (whole_state ? std::string("state") : std::to_string(from)) + (recovered ? "" : ".r") + "\"";
         res.header("ETag", etag)
             .header("Cache-Control", "no-cache")
             .header("X-Poll-Interval-Ms", std::to_string(o.interval.count()));
@@ -49,7 +60,8 @@ inline auto short_poll_handler(hub::topic_handle handle, short_poll_options o) {
             return;
         }
         std::string body;
-        append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
+        if (whole_state) append_latest_per_key(body, topic, recovered, {o.max_batch, o.max_batch_bytes}, 0);
+        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
         res.json(std::move(body));
     };
 }

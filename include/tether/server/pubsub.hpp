@@ -3,12 +3,20 @@
 //
 //   client: {"type":"subscribe","topic":"t","since":"<id>"}   since optional (resume)
 //           {"type":"unsubscribe","topic":"t"}
-//           {"type":"publish","topic":"t","data":"text"}     only where can_publish allows
+//           {"type":"publish","topic":"t","data":"text","ref":"r"}   only where can_publish allows;
+//                                                            ref optional: ask for an answer
 //           {"type":"ping"}                                   answered with {"type":"pong"}
 //   server: {"type":"subscribed","topic":"t","recovered":true|false,"id":"<id>"}
 //           {"topic":"t","id":"<id>","data":"text"}          each message
 //           {"type":"missed","topic":"t","first":"<id>","last":"<id>"}
-//           {"type":"error","message":"..."}
+//           {"type":"published","topic":"t","ref":"r","id":"<id>"}   a publish with a ref went out
+//           {"type":"error","status":422,"message":"...","topic":"t","ref":"r"}   topic, ref when known
+//
+// An error's status uses HTTP's numbers for what went wrong, so a client handles a refusal the
+// same way whether it published over this socket or over REST: 400 malformed message, 403 not
+// allowed, 404 no such topic, 413 larger than max_message_size, 429 too many subscriptions, 422
+// (or anything) from prepare_publish. checked_publish below is the one place a client's publish
+// is judged, for this protocol and for the REST publish route of app.realtime (server/realtime.hpp).
 //
 // Who may do what: `authorize` runs before the handshake and fills the connection's user data
 // from the request (a token, a cookie; see auth/jwt.hpp) or refuses it with http::error(401/403);
@@ -16,6 +24,7 @@
 // client is also bounded in what it can make the server do: messages and publishes per second
 // (token buckets; past them the connection closes with 1008), and topics held at once.
 #include <concepts>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -24,8 +33,10 @@
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
 #include <tether/core/token_bucket.hpp>
+#include <tether/http/error.hpp>
 #include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
+#include <tether/hub/cursor.hpp>
 #include <tether/ws/behaviour.hpp>
 
 namespace tether {
@@ -56,6 +67,11 @@ struct pubsub_options {
     std::function<void(const http::request&, UserData&)> authorize{};
     topic_rule<UserData> can_subscribe{};   // default: every open topic
     topic_rule<UserData> can_publish{};     // default: none
+    // Checks a client's publish before it reaches the topic and returns the body to publish (the
+    // data as sent, or re-encoded); throws http::error (say 422) or json::parse_error (400) to
+    // refuse. Runs for WebSocket publishes and app.realtime's REST publish route alike, so a
+    // message is judged by one rule whichever way it came. Default: publish the data as sent.
+    std::function<std::string(std::string_view topic, std::string_view data)> prepare_publish{};
     http::origin_policy origins{};          // default: same origin, and non-browser clients
     std::size_t max_message_size = 64 * 1024;
     std::size_t max_subscriptions = 256;                 // topics one connection holds at once
@@ -72,17 +88,38 @@ struct pubsub_session {
 
 namespace detail {
 
+// The body `user` may publish to `topic` for `data`, or an http::error saying why not (403, 413,
+// or what prepare_publish throws; its json::parse_error becomes 400).
+template <class UserData>
+std::string checked_publish(const pubsub_options<UserData>& o, const UserData& user, std::string_view topic,
+                            std::string_view data) {
+    if (!o.can_publish || !o.can_publish(user, topic))
+        throw http::error(403, "not allowed to publish to " + std::string(topic));
+    if (data.size() > o.max_message_size)
+        throw http::error(413, "message larger than " + std::to_string(o.max_message_size) + " bytes");
+    if (!o.prepare_publish) return std::string(data);
+    try {
+        return o.prepare_publish(topic, data);
+    } catch (const json::parse_error& e) {
+        throw http::error(400, e.what());
+    }
+}
+
 // One control message from `ws`, a connection on a pubsub route of `server`.
 template <class Server, class UserData, class Connection>
 void handle_control_message(Server& server, const pubsub_options<UserData>& o, Connection& ws, std::string_view text) {
-    auto reply_error = [&](std::string_view message) {
+    struct command {
+        std::string type, topic, since, data, ref;
+    } c;
+    auto reply_error = [&](int status, std::string_view message) {
         std::string out;
-        json::writer(out).begin_object().member("type", "error").member("message", message).end_object();
+        json::writer w(out);
+        w.begin_object().member("type", "error").member("status", status).member("message", message);
+        if (!c.topic.empty()) w.member("topic", c.topic);
+        if (!c.ref.empty()) w.member("ref", c.ref);
+        w.end_object();
         ws.send(out);
     };
-    struct command {
-        std::string type, topic, since, data;
-    } c;
     try {
         c = json::parse(text, [](simdjson::ondemand::document& doc) {
             auto obj = json::as<simdjson::ondemand::object>(doc, "message");
@@ -91,10 +128,11 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
             r.topic = json::optional_field<std::string>(obj, "topic").value_or("");
             r.since = json::optional_field<std::string>(obj, "since").value_or("");
             r.data = json::optional_field<std::string>(obj, "data").value_or("");
+            r.ref = json::optional_field<std::string>(obj, "ref").value_or("");
             return r;
         });
     } catch (const json::parse_error& e) {
-        return reply_error(e.what());
+        return reply_error(400, e.what());
     }
     // An application-level ping (browsers cannot send WebSocket pings): the client's proof that
     // the connection still carries traffic both ways, through proxies that ignore control frames.
@@ -106,20 +144,35 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
     }
     const UserData& user = ws.user_data().user;
     auto* topic = server.find_topic(c.topic);
-    if (!topic) return reply_error("no such topic: " + c.topic);
+    if (!topic) return reply_error(404, "no such topic: " + c.topic);
     if (c.type == "subscribe") {
-        if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error("not allowed to subscribe to " + c.topic);
-        if (ws.subscription_count() >= o.max_subscriptions) return reply_error("too many subscriptions");
+        if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error(403, "not allowed to subscribe to " + c.topic);
+        if (ws.subscription_count() >= o.max_subscriptions) return reply_error(429, "too many subscriptions");
         ws.subscribe(c.topic, c.since);
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
     } else if (c.type == "publish") {
-        if (!o.can_publish || !o.can_publish(user, c.topic)) return reply_error("not allowed to publish to " + c.topic);
         if (!ws.user_data().publishes.take(o.max_publish_rate))
             return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
-        topic->handle->publish(c.data);
+        std::string body;
+        try {
+            body = checked_publish(o, user, c.topic, c.data);
+        } catch (const http::error& e) {
+            return reply_error(e.status(), e.what());
+        }
+        std::uint64_t sequence = topic->handle->publish(body);
+        if (c.ref.empty()) return;
+        std::string out;
+        json::writer(out)
+            .begin_object()
+            .member("type", "published")
+            .member("topic", c.topic)
+            .member("ref", c.ref)
+            .member("id", hub::to_string({topic->handle->epoch(), sequence}))
+            .end_object();
+        ws.send(out);
     } else {
-        reply_error("unknown type: " + c.type);
+        reply_error(400, "unknown type: " + c.type);
     }
 }
 

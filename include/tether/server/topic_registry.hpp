@@ -44,7 +44,7 @@ public:
         // Server topics encode only the wire formats someone reads (lazy_formats), and their history is
         // bounded in bytes per topic and, through the shared budget, for the server as a whole.
         auto handle = std::make_shared<hub::topic>(std::string(name), detail::server_formats(std::string(name)),
-                                                   hub::topic_options{.capacity = options.history,
+                                                   hub::topic_options{.capacity = detail::history_capacity(options.history),
                                                                       .max_bytes = options.max_history_bytes,
                                                                       .shared_budget = budget_,
                                                                       .lazy_formats = true});

@@ -14,6 +14,7 @@
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
+#include <tether/sse/behaviour.hpp>
 #include <tether/ws/handshake.hpp>
 
 namespace tether::detail {
@@ -108,7 +109,12 @@ void accept_sse(Server& server, const typename Server::template sse_behaviour<Us
     if (server.stopping()) return http::write_error(res, 503, "server stopping");
     if (!http::origin_allowed(b.origins, req)) return http::write_error(res, 403, "origin not allowed");
     UserData data{};
-    if (b.on_request) b.on_request(req, data);   // may throw http::error(401/403)
+    try {
+        if (b.on_request) b.on_request(req, data);   // may throw http::error(401/403)
+    } catch (const sse::stop_reconnecting&) {
+        res.status(204);
+        return;
+    }
     // The browser resends the last id it saw as Last-Event-ID; a page can also pass one on
     // its first connect as ?lastEventId= (EventSource cannot set headers).
     std::string last_event_id(req.header("last-event-id").value_or(std::string_view{}));

@@ -19,9 +19,15 @@ namespace tether::sse {
 
 struct no_user_data {};
 
+// Thrown from on_request to answer 204 No Content: the one answer that makes a browser's
+// EventSource stop reconnecting for good (WHATWG HTML §9.2.3: a 204 fails the connection). For
+// a stream with an end, such as a generated answer a reconnecting client already has in full.
+struct stop_reconnecting {};
+
 template <class Stream, class UserData>
 struct behaviour {
-    // Before the response head is sent. Throw http::error(401/403, ...) to refuse.
+    // Before the response head is sent. Throw http::error(401/403, ...) to refuse, or
+    // stop_reconnecting{} to answer 204 (nothing more will come).
     std::function<void(const http::request&, UserData&)> on_request{};
     // Which pages may open the stream (http/origin.hpp): by default the server's own origin and
     // non-browser clients; others get 403.

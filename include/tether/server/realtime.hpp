@@ -1,0 +1,135 @@
+#pragma once
+// app.realtime(topics...): every route tether.js looks for, for a set of topics, in one call.
+//
+//   auto news = app.topic("news");
+//   auto prices = app.topic<tether::backpressure::conflate>("prices");
+//   app.realtime(news, prices);          // the page: tether.connect(location.origin)
+//
+// registers  GET  /ws                WebSocket, tether's pubsub protocol (server/pubsub.hpp)
+//            GET  /sse/{topic}       Server-Sent Events, one topic per stream
+//            GET  /poll/{topic}      long polling (poll/long_poll.hpp)
+//            GET  /status/{topic}    short polling (poll/short_poll.hpp)
+//            GET  /tether.js         the client itself (browser/tether_js.hpp)
+//            POST routes.publish     only when set, e.g. "/api/publish/{topic}": publishing for
+//                                    clients not on WebSocket, judged like a WebSocket publish
+//
+// Why one call: routes written by hand drift from the client's defaults, and a client that finds
+// none of its routes cycles through every transport and delivers nothing, with no error to read.
+// Here the paths are tether.js's own `routes` option, with the same names and the same "{topic}"
+// template, so moving a route means passing the same value to tether.connect({routes: ...}).
+//
+// Why a literal route per topic rather than "/sse/:topic" and a lookup: what is served is then
+// the route table and nothing else (a topic outside the set is the router's plain 404), each
+// route keeps its topic's policy as a type, and a topic name is checked once, here, rather than
+// on every request. The route set is a struct of templates so that another transport route (say,
+// several topics on one SSE stream) is one more member and one more block below.
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <tether/browser/tether_js.hpp>
+#include <tether/core/json_writer.hpp>
+#include <tether/http/request.hpp>
+#include <tether/http/response.hpp>
+#include <tether/hub/cursor.hpp>
+#include <tether/poll/long_poll.hpp>
+#include <tether/poll/short_poll.hpp>
+#include <tether/server/pubsub.hpp>
+#include <tether/topic.hpp>
+#include <tether/ws/behaviour.hpp>
+
+namespace tether {
+
+// Paths, as in tether.js's `routes` option; "{topic}" stands for the topic's name. An empty
+// path registers nothing for that transport.
+struct realtime_routes {
+    std::string websocket = "/ws";
+    std::string sse = "/sse/{topic}";
+    std::string longpoll = "/poll/{topic}";
+    std::string shortpoll = "/status/{topic}";
+    std::string publish{};                // POST; needs pubsub.can_publish; tether.js: routes.publish
+    std::string client = "/tether.js";    // where tether.js is served
+};
+
+template <class UserData = ws::no_user_data>
+struct realtime_options {
+    realtime_routes routes{};
+    // can_subscribe defaults to "one of the realtime topics"; authorize, can_publish,
+    // prepare_publish and max_message_size apply to WebSocket publishes and to the REST publish
+    // route alike (authorize runs on the POST as it does on the WebSocket handshake).
+    pubsub_options<UserData> pubsub{};
+    long_poll_options long_poll{};
+    short_poll_options short_poll{};
+};
+
+namespace detail {
+
+// Topic names travel in paths as they are (tether.js percent-encodes them, and a literal route
+// compares the raw segment), so they are kept to RFC 3986 §2.3's unreserved characters.
+inline void check_realtime_topic_name(std::string_view name) {
+    auto unreserved = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_' || c == '~';
+    };
+    bool ok = !name.empty();
+    for (char c : name) ok = ok && unreserved(c);
+    if (!ok)
+        throw std::invalid_argument("tether: realtime topic '" + std::string(name) +
+                                    "' must be letters, digits, '-', '.', '_' or '~' (it appears in paths)");
+}
+
+inline std::string realtime_path(std::string_view pattern, std::string_view topic) {
+    std::string out(pattern);
+    if (auto at = out.find("{topic}"); at != std::string::npos) out.replace(at, 7, topic);
+    else throw std::invalid_argument("tether: realtime route '" + std::string(pattern) + "' has no {topic}");
+    return out;
+}
+
+template <class Server, class UserData, class Policy>
+void register_realtime_topic(Server& app, const realtime_options<UserData>& o,
+                             const std::shared_ptr<const pubsub_options<UserData>>& pubsub, const tether::topic<Policy>& t) {
+    std::string name(t.name());
+    if (!o.routes.sse.empty()) app.sse(realtime_path(o.routes.sse, name), t);
+    if (!o.routes.longpoll.empty()) app.long_poll(realtime_path(o.routes.longpoll, name), t, o.long_poll);
+    if (!o.routes.shortpoll.empty()) app.short_poll(realtime_path(o.routes.shortpoll, name), t, o.short_poll);
+    if (!o.routes.publish.empty()) {
+        app.post(realtime_path(o.routes.publish, name), [pubsub, name, handle = t.handle()](auto& req, auto& res) {
+            UserData user{};
+            if (pubsub->authorize) pubsub->authorize(req, user);   // 401/403 as on the WebSocket
+            std::uint64_t sequence = handle->publish(checked_publish(*pubsub, std::as_const(user), name, req.body()));
+            std::string body;
+            json::writer(body)
+                .begin_object()
+                .member("topic", name)
+                .member("id", hub::to_string({handle->epoch(), sequence}))
+                .end_object();
+            res.json(std::move(body));
+        });
+    }
+}
+
+template <class Server, class UserData, class... Policies>
+void register_realtime(Server& app, realtime_options<UserData> o, const tether::topic<Policies>&... topics) {
+    static_assert(sizeof...(Policies) > 0, "tether: app.realtime needs at least one topic");
+    (check_realtime_topic_name(topics.name()), ...);
+    if (!o.routes.publish.empty() && !o.pubsub.can_publish)
+        throw std::invalid_argument("tether: realtime routes.publish needs pubsub.can_publish (who may publish where)");
+    if (!o.pubsub.can_subscribe) {
+        o.pubsub.can_subscribe = [names = std::vector<std::string>{std::string(topics.name())...}](std::string_view t) {
+            for (const auto& n : names)
+                if (n == t) return true;
+            return false;
+        };
+    }
+    auto pubsub = std::make_shared<const pubsub_options<UserData>>(o.pubsub);
+    (register_realtime_topic(app, o, pubsub, topics), ...);
+    if (!o.routes.websocket.empty()) app.template pubsub<UserData>(o.routes.websocket, o.pubsub);
+    if (!o.routes.client.empty()) browser::serve_client(app, o.routes.client);
+}
+
+} // namespace detail
+} // namespace tether
