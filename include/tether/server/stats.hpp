@@ -26,6 +26,8 @@ struct server_stats {
     std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
     std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
+    std::uint64_t uploads = 0;               // streamed request bodies started (on_start accepted)
+    std::uint64_t aborted_uploads = 0;       // of which ended by on_abort (client gone, timeout, error)
 
     // Open now.
     std::uint64_t http_open = 0;        // HTTP/1.1 connections (not yet upgraded)
@@ -42,6 +44,7 @@ struct thread_counters {
     std::atomic<std::uint64_t> http_open{0}, websockets_open{0}, sse_open{0}, long_polls_held{0};
     std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
     std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
+    std::atomic<std::uint64_t> uploads{0}, aborted_uploads{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -60,6 +63,8 @@ struct thread_counters {
         s.late_replies += late_replies.load(std::memory_order_relaxed);
         s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
         s.abandoned_replies += abandoned_replies.load(std::memory_order_relaxed);
+        s.uploads += uploads.load(std::memory_order_relaxed);
+        s.aborted_uploads += aborted_uploads.load(std::memory_order_relaxed);
     }
 };
 
