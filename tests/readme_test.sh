@@ -7,7 +7,8 @@
 # What a block may hold, and what is done with each line (anything else fails the test, so a new
 # kind of line needs a rule here before the README may use it):
 #   build/release/examples/NAME ARGS   started with --port 0 instead of 8080 (a free port), from
-#                                      BUILD_EXAMPLES_DIR; NAME must be built by the examples target;
+#                                      BUILD_EXAMPLES_DIR, with TMPDIR a fresh directory of this
+#                                      test's; NAME must be built by the examples target;
 #                                      later lines of the block talk to it; stopped with SIGTERM at
 #                                      the block's end, when it must exit 0 (so a sanitizer's report
 #                                      at exit fails the test in the ASan tree)
@@ -124,8 +125,10 @@ start_example() {   # LINE (build/release/examples/NAME ARGS)
   args=$(sed -E 's|^build/release/examples/[A-Za-z0-9_]+||; s/--port 8080/--port 0/' <<<"$line")
   case "$targets" in *" $name "*) ;; *) fail "$line: '$name' is not built by the examples target"; return 1 ;; esac
   stop_example
+  # A private temp directory, so what an example keeps there (upload's files) starts empty.
+  mkdir -p "$work/tmp"
   # shellcheck disable=SC2086  # the README's arguments, split as the shell would
-  "$examples/$name" $args >"$work/server.out" 2>&1 &
+  TMPDIR=$work/tmp "$examples/$name" $args >"$work/server.out" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     port=$(sed -nE 's|^listening on http://127\.0\.0\.1:([0-9]+)$|\1|p' "$work/server.out" | head -1)
