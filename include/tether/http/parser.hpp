@@ -154,6 +154,8 @@ public:
     bool in_chunked_body() const noexcept { return stage_ == stage::body_chunked; }
     // Bytes of decoded chunked body held by the parser (for the server-wide body budget).
     std::size_t decoded_body_size() const noexcept { return chunked_body_.size(); }
+    // What the decoded body holds in memory (a string grows by doubling: up to twice its size).
+    std::size_t decoded_body_capacity() const noexcept { return chunked_body_.empty() ? 0 : chunked_body_.capacity(); }
 
     // After `complete`: the request's length (from its first byte, or in a streamed body from the
     // first byte of that call). In a streamed body, after every call: the bytes it used, to drop.
