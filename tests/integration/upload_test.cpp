@@ -76,10 +76,19 @@ std::string upload_head(std::string_view target, std::optional<std::uint64_t> le
     return head.append(extra).append("\r\n");
 }
 
-std::string chunk(std::string_view data) {
+// Appends `data` framed as one chunk to `out`, in place: send_body reuses one string, so sending
+// 100 MiB allocates nothing per chunk (under ASan, whose quarantine keeps freed memory up to
+// 256 MiB, a string per chunk showed as ~250 MB of this process's RSS, the server's not).
+void append_chunk(std::string& out, std::string_view data) {
     char size[20];
     std::snprintf(size, sizeof size, "%zx", data.size());
-    return std::string(size) + "\r\n" + std::string(data) + "\r\n";
+    out.append(size).append("\r\n").append(data).append("\r\n");
+}
+
+std::string chunk(std::string_view data) {
+    std::string out;
+    append_chunk(out, data);
+    return out;
 }
 
 // Sends `src` as the body, in pieces of up to `piece` bytes (chunks of varying sizes when chunked).
@@ -88,7 +97,11 @@ bool send_body(raw_client& c, body_source& src, bool chunked, std::size_t piece 
     for (std::size_t round = 0; src.left() > 0; ++round) {
         std::size_t n = chunked ? 1 + (round * 7919) % piece : piece;
         auto bytes = src.next(n);
-        if (!(chunked ? c.send(framed.assign(chunk(bytes))) : c.send(bytes))) return false;
+        if (chunked) {
+            framed.clear();
+            append_chunk(framed, bytes);
+        }
+        if (!c.send(chunked ? std::string_view(framed) : bytes)) return false;
     }
     return !chunked || c.send("0\r\n\r\n");
 }
