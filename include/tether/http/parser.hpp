@@ -152,6 +152,11 @@ public:
         if (stage_ == stage::body_chunked) chunk_pos_ = 0;
     }
     bool in_chunked_body() const noexcept { return stage_ == stage::body_chunked; }
+    // The bytes the whole request takes (header section + Content-Length body) once its header
+    // section is parsed and its body is still arriving; 0 when that is not known.
+    std::size_t expected_request_size() const noexcept {
+        return stage_ == stage::body_length ? header_end_ + content_length_ : 0;
+    }
     // Bytes of decoded chunked body held by the parser (for the server-wide body budget).
     std::size_t decoded_body_size() const noexcept { return chunked_body_.size(); }
     // What the decoded body holds in memory (a string grows by doubling: up to twice its size).

@@ -177,7 +177,19 @@ private:
             parse_pending();
         }
         if (pending_input_.empty() && pending_input_.capacity() > keep_capacity) std::string{}.swap(pending_input_);
+        reserve_known_body();
         account_buffered_input();
+    }
+
+    // A body of known length (Content-Length, at most limits.max_body_bytes) gets its whole
+    // buffer at once instead of growing by doubling: no reallocation copies, and none of the
+    // freed intermediate blocks an allocator keeps resident (the attack bench saw 500 stalled
+    // uploads leave 30 MiB behind that way). The reserve is charged in full (by capacity, in
+    // account_buffered_input): a reused block may be resident before any byte reaches it.
+    void reserve_known_body() {
+        std::size_t total = parser_.expected_request_size();
+        if (total != 0 && !deferred_ && !held_back_ && pending_input_.size() < total && pending_input_.capacity() < total)
+            pending_input_.reserve(total);
     }
 
     // Parses what waited in pending_input_ (a partial request now extended, or requests held
