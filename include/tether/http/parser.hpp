@@ -153,9 +153,11 @@ public:
     }
     bool in_chunked_body() const noexcept { return stage_ == stage::body_chunked; }
     // The bytes the whole request takes (header section + Content-Length body) once its header
-    // section is parsed and its body is still arriving; 0 when that is not known.
+    // section is parsed and its body is still arriving to be buffered; 0 when that is not known,
+    // at a head not yet answered by begin_body() (its Content-Length is not yet checked against
+    // any limit), and for a streamed body (its pieces are handed on, never held whole).
     std::size_t expected_request_size() const noexcept {
-        return stage_ == stage::body_length ? header_end_ + content_length_ : 0;
+        return stage_ == stage::body_length && !at_head_ && !streamed_ ? header_end_ + content_length_ : 0;
     }
     // Bytes of decoded chunked body held by the parser (for the server-wide body budget).
     std::size_t decoded_body_size() const noexcept { return chunked_body_.size(); }
