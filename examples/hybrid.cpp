@@ -12,7 +12,9 @@
 //   WebSocket /ws: {"type":"subscribe","topic":"news","since":"<id>"}, {"type":"publish",...}
 //
 // app.realtime() registers every route tether.js looks for; a publish, over WebSocket or REST, is
-// checked once by prepare_publish. The hub lives in memory: after a restart the clients are told
+// checked once by prepare_publish. Three built-in middlewares run around every route: an
+// X-Request-Id on each response, one access log line per response on stdout (combined log
+// format), and gzip or br for tether.js, the page and the JSON answers when the client accepts it. The hub lives in memory: after a restart the clients are told
 // that history was lost (a new epoch) instead of being sent a partial replay.
 #include <chrono>
 #include <cstdio>
@@ -26,6 +28,11 @@ int main(int argc, char** argv) try {
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;   // Ctrl-C stops gracefully
     tether::server app{options};
+    // In this order: the id exists before the log line is written, and the log line, written after
+    // compress (after hooks unwind), counts the bytes actually sent.
+    app.use(tether::middleware::request_id());
+    app.use(tether::middleware::access_log());
+    app.use(tether::middleware::compress());
     auto news = app.topic("news");
     const auto started = std::chrono::steady_clock::now();
 

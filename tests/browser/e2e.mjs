@@ -5,6 +5,7 @@
 // Each test starts its own servers and proxies on loopback ports chosen by the OS, stops them by
 // PID when it ends, and is bounded in time. Screenshots are kept as artifacts.
 import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {assert, launchBrowser, post, sleep, startProxy, startServer, stopAll, withTimeout} from './harness.mjs';
@@ -89,6 +90,28 @@ const tests = {
                   'the live panel counts the columns\' connections');
     noNotFound(page, 'demo');
     await shot(page, 'demo');
+
+    // The demo's compress middleware, read by Chromium: tether.js arrives encoded (gzip, or br
+    // where Chromium offers it), fewer bytes on the wire than decoded, and decodes to exactly the
+    // bytes an identity request gets (node:http sends no Accept-Encoding).
+    const fetched = await page.evaluate(async () => {
+      const r = await fetch('/tether.js', {cache: 'no-store'});
+      const text = await r.text();
+      const timing = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/tether.js')).at(-1);
+      return {encoding: r.headers.get('content-encoding'), vary: r.headers.get('vary'), id: r.headers.get('x-request-id'),
+              text, encoded: timing?.encodedBodySize, decoded: timing?.decodedBodySize};
+    });
+    const identity = await new Promise((resolve, reject) => {
+      http.get(`${server.url}/tether.js`, (r) => {
+        let body = '';
+        r.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve({encoding: r.headers['content-encoding'], body}));
+      }).on('error', reject);
+    });
+    assert(['gzip', 'br'].includes(fetched.encoding), `tether.js Content-Encoding: ${fetched.encoding}`);
+    assert(fetched.vary === 'Accept-Encoding' && /^[0-9a-f]{32}$/.test(fetched.id ?? ''), `Vary ${fetched.vary}, X-Request-Id ${fetched.id}`);
+    assert(identity.encoding === undefined && identity.body.length > 1024, 'tether.js without Accept-Encoding is identity');
+    assert(fetched.text === identity.body, 'the decoded tether.js is the identity body');
+    assert(fetched.encoded > 0 && fetched.encoded < fetched.decoded, `encoded ${fetched.encoded} < decoded ${fetched.decoded} bytes`);
 
     await server.kill();
     server = await startServer(binary('hybrid'), ['--port', String(port)]);

@@ -2,6 +2,8 @@
 // request it over a real socket, check the answer, stop. When tether was built with TLS the
 // consumer must get it too (TETHER_CONSUMER_EXPECT_TLS): a wss echo over a throwaway
 // self-signed certificate made here with OpenSSL, which the consumer never linked by itself.
+// Likewise the compression codings tether was built with (TETHER_CONSUMER_EXPECT_GZIP, _BROTLI):
+// the consumer must get their definitions and libraries from tether::tether alone.
 #include <asio.hpp>
 #include <cstdio>
 #include <string>
@@ -72,6 +74,25 @@ static bool wss_echo() {
 }
 #endif
 
+#if TETHER_CONSUMER_EXPECT_GZIP && !TETHER_WITH_GZIP
+#error "tether was built with zlib, but tether::tether did not bring gzip to this consumer"
+#endif
+#if TETHER_CONSUMER_EXPECT_BROTLI && !TETHER_WITH_BROTLI
+#error "tether was built with libbrotlienc, but tether::tether did not bring br to this consumer"
+#endif
+
+// Each coding tether has encodes a repetitive text to something smaller (links zlib / libbrotlienc).
+static bool codings_work() {
+    std::string text, out;
+    for (int i = 0; i < 200; ++i) text += "tether compresses this line. ";
+    bool ok = true;
+    if constexpr (tether::http::gzip_available) ok = tether::http::gzip_encode(text, out, 6, text.size() - 1) && ok;
+    if constexpr (tether::http::brotli_available) ok = tether::http::brotli_encode(text, out, 4, text.size() - 1) && ok;
+    std::printf("consumer: codings (gzip %d, br %d) %s\n", int{tether::http::gzip_available},
+                int{tether::http::brotli_available}, ok ? "ok" : "FAILED");
+    return ok;
+}
+
 int main() {
     tether::server app{{.port = 0}};
     app.get("/ping", [](auto&, auto& res) { res.text("pong"); });
@@ -98,5 +119,6 @@ int main() {
 #if TETHER_CONSUMER_EXPECT_TLS
     ok = wss_echo() && ok;
 #endif
+    ok = codings_work() && ok;
     return ok ? 0 : 1;
 }
