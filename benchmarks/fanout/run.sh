@@ -4,7 +4,11 @@
 # async_write per message per session), driven identically by benchmarks/loadgen/fanout_load.cpp:
 #   ws  - S WebSocket subscribers (WS_SUBS: 1,000 and 10,000), flow-controlled: message i+WINDOW is not
 #         published until every subscriber has message i;
-#   sse - SSE_SUBS (1,000) Server-Sent Events subscribers, the same way.
+#   sse - SSE_SUBS (1,000) Server-Sent Events subscribers, the same way;
+#   deflate (tether only) - DEFLATE_SUBS (1,000) WebSocket subscribers of a JSON ticker feed (DEFLATE_SIZE: 200-byte
+#         ticks), permessage-deflate off (/ws) and on (/ws-deflate, offered as browsers do): bytes on the wire per
+#         delivered frame, server CPU per frame, and compressions per published message (the server's counters;
+#         the goal is exactly one per compressed format in use, here one).
 # Reported: delivered frames/s (all subscribers together) median (min–max), server CPU µs per delivered frame,
 # latency, loss, and the ratio tether/naive. Issue target: tether ≥ 3× naive's delivered frames/s at 1,000 WS
 # subscribers. Also runs the hub's Google Benchmark (benchmarks/hub/publish_bench.cpp: publish cost vs subscribers)
@@ -26,6 +30,7 @@
 #   SERVER_CPU [0]  CLIENT_CPU [1]       cores for taskset
 #   SERVERS ["tether naive"]             subset to run
 #   PUBLISH_BENCH [1]                    0 skips the hub publish_bench table
+#   DEFLATE_SUBS [1000]  DEFLATE_SIZE [200]   the deflate scenario (empty DEFLATE_SUBS: skip it)
 #   RESULTS [<repo>/benchmarks/results/fanout.md; with --smoke <repo>/benchmarks/results/fanout-smoke.md]
 set -euo pipefail
 
@@ -55,7 +60,9 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SERVERS=${SERVERS:-"tether naive"}
 PUBLISH_BENCH=${PUBLISH_BENCH:-1}
-if (( smoke )); then DUR=1; REPS=1; WARMUP=0; WS_SUBS=200; SSE_SUBS=200; PUBLISH_BENCH=0; fi
+DEFLATE_SUBS=${DEFLATE_SUBS-1000}
+DEFLATE_SIZE=${DEFLATE_SIZE:-200}
+if (( smoke )); then DUR=1; REPS=1; WARMUP=0; WS_SUBS=200; SSE_SUBS=200; PUBLISH_BENCH=0; DEFLATE_SUBS=${DEFLATE_SUBS:+200}; fi
 if (( smoke )); then
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/fanout-smoke.md}
 else
@@ -141,6 +148,52 @@ measure() {
         "$name" "$scenario" "$rep" "$rate" "$us" "$busy" "$cbusy" "$p50" "$p99" "$lost")"
 }
 
+# stat_field KEY: a number from tether's GET /stats (fanout_server), or empty.
+stat_field() { curl -fsS --max-time 5 "http://127.0.0.1:$server_port/stats" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
+
+deflate_records=$work_dir/deflate.tsv
+: >"$deflate_records"
+
+# measure_deflate on|off REP: tether's fanout_server, DEFLATE_SUBS subscribers of a ticker feed; appends a record.
+measure_deflate() {
+    local setting=$1 rep=$2 rc=0 pid out path=/ws flags=() published0 compressions0 published compressions
+    [[ $setting == on ]] && { path=/ws-deflate; flags=(--deflate); }
+    if ! start_server tether; then
+        failures+=("tether: did not start for the deflate scenario")
+        return
+    fi
+    published0=$(stat_field published); compressions0=$(stat_field ws_broadcast_compressions)
+    out=$work_dir/load-deflate-$setting-$rep.out
+    taskset -c "$CLIENT_CPU" timeout -k 5 $(( DUR + WARMUP + 300 )) "$fanout_load" ws --port "$server_port" --path "$path" \
+        --server-pid "$server_pid" --subscribers "$DEFLATE_SUBS" --size "$DEFLATE_SIZE" --body ticker --window "$WINDOW" \
+        --batch "$BATCH" --duration "$DUR" --warmup "$WARMUP" "${flags[@]}" >"$out" 2>"$out.err" &
+    pid=$!
+    live_pids+=("$pid")
+    wait "$pid" || rc=$?
+    forget_pid "$pid"
+    cat "$out.err" >&2
+    published=$(stat_field published); compressions=$(stat_field ws_broadcast_compressions)
+    kill -0 "$server_pid" 2>/dev/null || failures+=("tether: died during the deflate scenario ($setting)")
+    stop_server
+    if (( rc != 0 )); then
+        failures+=("tether/deflate $setting rep $rep: fanout_load exited with $rc ($(field errors "$out") errors; see log)")
+        return
+    fi
+    local rate us bytes per_publish cframes frames secs ccpu cbusy
+    rate=$(field frames_per_s "$out"); us=$(field server_cpu_us_per_frame "$out"); bytes=$(field wire_bytes_per_frame "$out")
+    cframes=$(field compressed_frames "$out"); frames=$(field frames "$out")
+    secs=$(field seconds "$out"); ccpu=$(field client_cpu_s "$out")
+    cbusy=$(awk -v c="$ccpu" -v s="$secs" 'BEGIN { printf "%.0f", 100 * c / s }')
+    per_publish=$(awk -v c="$(( compressions - compressions0 ))" -v p="$(( published - published0 ))" \
+        'BEGIN { if (p > 0) printf "%.3f", c / p; else print "n/a" }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setting" "$rep" "$rate" "$us" "$bytes" "$per_publish" "$cframes" "$frames" \
+        "$cbusy" >>"$deflate_records"
+    log "$(printf 'tether deflate %-3s rep %s: %9s frames/s  %7s us/frame  %s wire bytes/frame  %s compressions/publish  %s of %s frames compressed' \
+        "$setting" "$rep" "$rate" "$us" "$bytes" "$per_publish" "$cframes" "$frames")"
+}
+run_deflate=0
+[[ -n $DEFLATE_SUBS && " ${servers[*]} " == *" tether "* ]] && run_deflate=1
+
 (( ${#servers[@]} > 0 )) || { echo "run.sh: no server binary found" >&2; exit 1; }
 scenarios=()
 for s in $WS_SUBS; do scenarios+=("ws $s"); done
@@ -153,6 +206,7 @@ for (( rep = 1; rep <= REPS; rep++ )); do
         read -r mode subs <<<"$sc"
         for name in "${servers[@]}"; do measure "$name" "$mode" "$subs" "$rep"; done
     done
+    if (( run_deflate )); then for setting in off on; do measure_deflate "$setting" "$rep"; done; fi
 done
 load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -253,6 +307,33 @@ report=$work_dir/report.md
     echo "- frames per client recv: how many frames the load generator got per recv(); ≈1 means the server sent one"
     echo "  frame per TCP write, more means it batched several messages per write."
     echo "- lost: sequence gaps summed over subscribers, worst repetition (subscribers with a gap in brackets)."
+    if (( run_deflate )); then
+        dsummary() {
+            awk -F'\t' -v f="$1" -v s="$2" '$1 == s { print $f }' "$deflate_records" |
+                sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%s", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+        }
+        echo
+        echo "## permessage-deflate: a JSON ticker to $DEFLATE_SUBS WebSocket subscribers (tether)"
+        echo
+        echo "\`fanout_load ws --subscribers $DEFLATE_SUBS --size $DEFLATE_SIZE --body ticker [--path /ws-deflate --deflate]\`:"
+        echo "$DEFLATE_SIZE-byte JSON ticks (bench_message.hpp, make_ticker) inside tether's pubsub envelope, deflate off"
+        echo "(\`/ws\`) and on (\`/ws-deflate\`, offered as browsers offer it). Each message is compressed once, with a fresh"
+        echo "window, and the same frame is queued to every subscriber: compressions per publish come from the server's"
+        echo "counters (GET /stats: ws_broadcast_compressions ÷ published during the run, warm-up and drain included)."
+        echo "Medians of $REPS repetition(s)."
+        echo
+        echo "| deflate | delivered frames/s | server CPU µs/frame | client CPU busy | bytes on the wire per frame | compressions per publish | frames compressed |"
+        echo "|---|---|---|---|---|---|---|"
+        for setting in off on; do
+            echo "| $setting | $(fmt_int "$(dsummary 3 "$setting")") | $(dsummary 4 "$setting") | $(dsummary 9 "$setting")% |" \
+                 "$(dsummary 5 "$setting") | $(dsummary 6 "$setting") | $(fmt_int "$(dsummary 7 "$setting")") of $(fmt_int "$(dsummary 8 "$setting")") |"
+        done
+        echo
+        echo "Ratios on / off: bytes on the wire $(ratio "$(dsummary 5 on)" "$(dsummary 5 off)"), server CPU per frame" \
+             "$(ratio "$(dsummary 4 on)" "$(dsummary 4 off)"), frames/s $(ratio "$(dsummary 3 on)" "$(dsummary 3 off)")."
+        echo "Delivered frames/s with deflate on is bounded by the load generator, which inflates every frame of every"
+        echo "subscriber on its one core (client CPU busy), as each browser would for its own: compare server CPU per frame."
+    fi
     if [[ -n $publish_table ]]; then
         echo
         echo "## Publish cost vs subscribers (benchmarks/hub/publish_bench.cpp, Google Benchmark)"

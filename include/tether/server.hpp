@@ -11,6 +11,7 @@
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/backplane.hpp       what a backplane (Redis) is handed when a topic opens with it
 //   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
@@ -67,6 +68,7 @@
 #include <tether/sse/behaviour.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/deflate_codec.hpp>
 #if TETHER_HAS_TLS
 #include <tether/net/tls/context.hpp>
 #endif
@@ -195,6 +197,10 @@ public:
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
     basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
+        if (behaviour.permessage_deflate.mode != ws::deflate_mode::off && !ws::deflate_available)
+            logger_.log(log::level::warning, "WebSocket route " + std::string(pattern) +
+                                                 " asks for permessage-deflate, but tether was built without zlib"
+                                                 " (TETHER_WITH_DEFLATE): offers will be declined");
         const auto& b = keep(std::move(behaviour));
         return get(pattern, [this, &b](http::request& req, http::response& res) {
             detail::accept_websocket<basic_server, UserData>(*this, b, req, res);
@@ -223,6 +229,14 @@ public:
     // The topic named `name`, or nullptr. Any thread.
     const topic_entry* find_topic(std::string_view name) const { return topics_.find(name); }
 
+    // Topics opened from now on without a backplane of their own are ordered by `b` (for example a
+    // tether::redis::backplane): every server sharing it serves them as one. `b` must outlive the
+    // server. Call before opening the topics.
+    basic_server& use_backplane(tether::backplane& b) {
+        topics_.use_backplane(&b);
+        return *this;
+    }
+
     // A WebSocket endpoint speaking tether's JSON control protocol (server/pubsub.hpp).
     // `UserData` is what `authorize` fills per connection and the topic rules then see.
     template <class UserData = ws::no_user_data>
@@ -233,6 +247,7 @@ public:
         b.origins = o.origins;
         b.max_message_size = o.max_message_size;
         b.max_message_rate = o.max_message_rate;
+        b.permessage_deflate = o.permessage_deflate;
         if (o.authorize) b.on_upgrade = [&o](const http::request& req, session& s) { o.authorize(req, s.user); };
         b.on_message = [this, &o](websocket_connection<session>& ws, std::string_view text, ws::opcode) {
             detail::handle_control_message(*this, o, ws, text);
@@ -348,6 +363,7 @@ public:
     server_stats stats() const noexcept {
         server_stats s;
         for (auto& t : threads_) t->stats.add_to(s);
+        s.ws_broadcast_compressions = topics_.ws_compressions();
         return s;
     }
 

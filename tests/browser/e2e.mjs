@@ -511,6 +511,58 @@ const tests = {
     await waitFor(page, () => document.querySelectorAll('#items tr').length === 0, null, 'deleted');
     await waitFor(other, () => document.querySelectorAll('#items tr').length === 0, null, 'other tab sees the delete');
   },
+
+  // Chromium's native WebSocket always offers permessage-deflate (RFC 7692): against ws_echo it is agreed
+  // (the handshake as DevTools saw it, and WebSocket.extensions), every message comes back intact (the
+  // frames DevTools saw, inflated), and the server's counters show it inflated the browser's messages and
+  // compressed its echoes: compressed frames on the wire in both directions.
+  async 'websocket-deflate'() {
+    const server = await startServer(binary('ws_echo'));
+    const browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const handshakes = [];
+    const received = [];
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => handshakes.push(e.response));
+    cdp.on('Network.webSocketFrameReceived', (e) => received.push(e.response.payloadData));
+    await page.goto(`${server.url}/plaintext`);   // a page of the server's own origin
+    const stats = async () => (await fetch(`${server.url}/stats`)).json();
+    const before = await stats();
+    const count = 20;
+    const result = await page.evaluate(async (n) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
+      const echoes = [];
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('error')); });
+      const done = new Promise((resolve) => {
+        ws.onmessage = (e) => { echoes.push(e.data); if (echoes.length === n) resolve(); };
+      });
+      const sent = [];
+      for (let i = 0; i < n; i++) {
+        const ticks = Array.from({length: 8}, (_, k) => ({sym: `S${(i + k) % 5}`, px: 1000 + i * 8 + k, side: 'buy'}));
+        sent.push(JSON.stringify({seq: i, ticks}));
+        ws.send(sent[i]);
+      }
+      await done;
+      const extensions = ws.extensions;
+      ws.close(1000);
+      return {extensions, sent, echoes};
+    }, count);
+    assert(result.extensions === 'permessage-deflate', `WebSocket.extensions is '${result.extensions}'`);
+    assert(JSON.stringify(result.echoes) === JSON.stringify(result.sent), 'every echo matches what was sent');
+    const header = handshakes.map((h) => Object.entries(h.headers).find(([k]) => k.toLowerCase() === 'sec-websocket-extensions'));
+    assert(header.length === 1 && header[0] && header[0][1] === 'permessage-deflate',
+           `the 101 as DevTools saw it: ${JSON.stringify(handshakes.map((h) => h.headers))}`);
+    // DevTools events arrive on their own schedule: give them a bounded moment.
+    for (let waited = 0; waited < 5000 && !result.sent.every((m) => received.includes(m)); waited += 50) await sleep(50);
+    assert(result.sent.every((m) => received.includes(m)), `DevTools saw every echo, inflated (${received.length} frames)`);
+    const after = await stats();
+    const inflated = after.ws_inflated_messages - before.ws_inflated_messages;
+    const compressed = after.ws_compressed_sends - before.ws_compressed_sends;
+    assert(after.ws_deflate_connections - before.ws_deflate_connections === 1, 'one connection agreed to deflate');
+    assert(inflated === count, `the server inflated ${inflated} of the browser's ${count} messages`);
+    assert(compressed === count, `the server compressed ${compressed} of its ${count} echoes`);
+  },
 };
 
 const names = only.length === 0 || only.includes('all') ? Object.keys(tests) : only;

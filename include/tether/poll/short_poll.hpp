@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -43,7 +44,8 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
-        if (since) resume = topic.resume(*since);
+        auto cursor = since ? hub::parse_cursor(*since) : std::nullopt;
+        if (cursor) resume = topic.resume(*cursor);
         std::uint64_t from = resume.recovered ? resume.from : topic.next_sequence();
         if (!resume.recovered && topic.next_sequence() > topic.oldest_retained())   // the latest state
             from = topic.next_sequence() - 1;
@@ -61,7 +63,7 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
         }
         std::string body;
         if (whole_state) append_latest_per_key(body, topic, recovered, {o.max_batch, o.max_batch_bytes}, 0);
-        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
+        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0, resume.recovered ? cursor->epoch : 0);
         res.json(std::move(body));
     };
 }

@@ -15,8 +15,10 @@
 // An error's status uses HTTP's numbers for what went wrong, so a client handles a refusal the
 // same way whether it published over this socket or over REST: 400 malformed message, 403 not
 // allowed, 404 no such topic, 413 larger than max_message_size, 429 too many subscriptions, 422
-// (or anything) from prepare_publish. checked_publish below is the one place a client's publish
-// is judged, for this protocol and for the REST publish route of app.realtime (server/realtime.hpp).
+// (or anything) from prepare_publish, 503 a publish the topic's backplane did not store (Redis
+// unreachable: never "published" for a message that was not). checked_publish below is the one
+// place a client's publish is judged, for this protocol and for the REST publish route of
+// app.realtime (server/realtime.hpp).
 //
 // Who may do what: `authorize` runs before the handshake and fills the connection's user data
 // from the request (a token, a cookie; see auth/jwt.hpp) or refuses it with http::error(401/403);
@@ -37,7 +39,9 @@
 #include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether {
 
@@ -77,6 +81,9 @@ struct pubsub_options {
     std::size_t max_subscriptions = 256;                 // topics one connection holds at once
     rate_limit max_message_rate{.per_second = 200, .burst = 400};   // any control message; 1008 past it
     rate_limit max_publish_rate{.per_second = 50, .burst = 100};    // publishes; 1008 past it
+    // permessage-deflate (RFC 7692; off by default): topic messages then go out as one compressed frame
+    // per message, shared by every subscriber (see ws/behaviour.hpp and topic.hpp).
+    ws::deflate_options permessage_deflate{};
 };
 
 // What a pubsub connection carries: the application's user data and its publish budget.
@@ -160,17 +167,35 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
         } catch (const http::error& e) {
             return reply_error(e.status(), e.what());
         }
-        std::uint64_t sequence = topic->handle->publish(body);
-        if (c.ref.empty()) return;
-        std::string out;
-        json::writer(out)
-            .begin_object()
-            .member("type", "published")
-            .member("topic", c.topic)
-            .member("ref", c.ref)
-            .member("id", hub::to_string({topic->handle->epoch(), sequence}))
-            .end_object();
-        ws.send(out);
+        // What the publisher is told: "published" when it asked (a ref), an error whenever the message
+        // was not stored (on a backplane's topic: Redis unreachable), nothing otherwise.
+        auto answer = [name = c.topic, ref = c.ref](std::error_code ec, hub::cursor id) {
+            std::string out;
+            if (!ec && ref.empty()) return out;
+            json::writer w(out);
+            w.begin_object();
+            if (ec) {
+                w.member("type", "error").member("status", 503);
+                w.member("message", "publish to " + name + " failed: " + ec.message());
+            } else {
+                w.member("type", "published");
+            }
+            w.member("topic", name);
+            if (!ref.empty()) w.member("ref", ref);
+            if (!ec) w.member("id", hub::to_string(id));
+            w.end_object();
+            return out;
+        };
+        if (!topic->handle->sequenced_externally()) {   // a local topic: stored now, answered now
+            std::uint64_t sequence = topic->handle->publish(body);
+            if (auto out = answer({}, {topic->handle->epoch(), sequence}); !out.empty()) ws.send(out);
+            return;
+        }
+        // A backplane's topic answers later, from the backplane's thread: through the connection's
+        // handle, which does nothing once the client is gone.
+        async_submit(*topic->handle, body, {}, [handle = ws.get_handle(), answer](std::error_code ec, hub::cursor id) {
+            if (auto out = answer(ec, id); !out.empty()) handle.send(std::move(out));
+        });
     } else {
         reply_error(400, "unknown type: " + c.type);
     }

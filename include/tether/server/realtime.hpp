@@ -11,7 +11,8 @@
 //            GET  /status/{topic}    short polling (poll/short_poll.hpp)
 //            GET  /tether.js         the client itself (browser/tether_js.hpp)
 //            POST routes.publish     only when set, e.g. "/api/publish/{topic}": publishing for
-//                                    clients not on WebSocket, judged like a WebSocket publish
+//                                    clients not on WebSocket, judged like a WebSocket publish;
+//                                    on a backplane's topic answered once stored, or 503
 //
 // Why one call: routes written by hand drift from the client's defaults, and a client that finds
 // none of its routes cycles through every transport and delivers nothing, with no error to read.
@@ -28,11 +29,14 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include <tether/browser/tether_js.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/http/deferred_response.hpp>
+#include <tether/http/error.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/hub/cursor.hpp>
@@ -100,14 +104,24 @@ void register_realtime_topic(Server& app, const realtime_options<UserData>& o,
         app.post(realtime_path(o.routes.publish, name), [pubsub, name, handle = t.handle()](auto& req, auto& res) {
             UserData user{};
             if (pubsub->authorize) pubsub->authorize(req, user);   // 401/403 as on the WebSocket
-            std::uint64_t sequence = handle->publish(checked_publish(*pubsub, std::as_const(user), name, req.body()));
-            std::string body;
-            json::writer(body)
-                .begin_object()
-                .member("topic", name)
-                .member("id", hub::to_string({handle->epoch(), sequence}))
-                .end_object();
-            res.json(std::move(body));
+            std::string message = checked_publish(*pubsub, std::as_const(user), name, req.body());
+            auto answer = [name](std::error_code ec, hub::cursor id, auto& out) {
+                if (ec) return http::write_error(out, 503, "publish to " + name + " failed: " + ec.message());
+                std::string body;
+                json::writer(body).begin_object().member("topic", name).member("id", hub::to_string(id)).end_object();
+                out.json(std::move(body));
+            };
+            if (!handle->sequenced_externally()) {   // a local topic answers now, on this thread
+                std::uint64_t sequence = handle->publish(message);
+                return answer({}, {handle->epoch(), sequence}, res);
+            }
+            // A backplane's topic answers once the message is stored, or 503 if it was not (Redis
+            // unreachable); the I/O thread does not wait for it.
+            async_submit(*handle, message, {},
+                         [reply = res.defer(), answer](std::error_code ec, hub::cursor id) mutable {
+                             answer(ec, id, reply.response());
+                             reply.send();
+                         });
         });
     }
 }

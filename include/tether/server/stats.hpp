@@ -28,6 +28,12 @@ struct server_stats {
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
     std::uint64_t uploads = 0;               // streamed request bodies started (on_start accepted)
     std::uint64_t aborted_uploads = 0;       // of which ended by on_abort (client gone, timeout, error)
+    // permessage-deflate (RFC 7692)
+    std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
+    std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
+    std::uint64_t ws_compressed_deliveries = 0; // topic messages queued as a shared compressed frame
+    std::uint64_t ws_broadcast_compressions = 0;  // topic messages compressed: once per message and format
+    std::uint64_t ws_inflated_messages = 0;     // compressed messages received and inflated
 
     // Open now.
     std::uint64_t http_open = 0;        // HTTP/1.1 connections (not yet upgraded)
@@ -43,6 +49,8 @@ struct thread_counters {
         short_polls{0};
     std::atomic<std::uint64_t> http_open{0}, websockets_open{0}, sse_open{0}, long_polls_held{0};
     std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
+    std::atomic<std::uint64_t> ws_deflate_connections{0}, ws_compressed_sends{0}, ws_compressed_deliveries{0},
+        ws_inflated_messages{0};
     std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
     std::atomic<std::uint64_t> uploads{0}, aborted_uploads{0};
 
@@ -59,6 +67,10 @@ struct thread_counters {
         s.long_polls_held += long_polls_held.load(std::memory_order_relaxed);
         s.refused_connections += refused_connections.load(std::memory_order_relaxed);
         s.refused_streams += refused_streams.load(std::memory_order_relaxed);
+        s.ws_deflate_connections += ws_deflate_connections.load(std::memory_order_relaxed);
+        s.ws_compressed_sends += ws_compressed_sends.load(std::memory_order_relaxed);
+        s.ws_compressed_deliveries += ws_compressed_deliveries.load(std::memory_order_relaxed);
+        s.ws_inflated_messages += ws_inflated_messages.load(std::memory_order_relaxed);
         s.deferred_replies += deferred_replies.load(std::memory_order_relaxed);
         s.late_replies += late_replies.load(std::memory_order_relaxed);
         s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
