@@ -26,6 +26,8 @@ struct server_stats {
     std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
     std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
+    std::uint64_t uploads = 0;               // streamed request bodies started (on_start accepted)
+    std::uint64_t aborted_uploads = 0;       // of which ended by on_abort (client gone, timeout, error)
     // permessage-deflate (RFC 7692)
     std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
     std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
@@ -50,6 +52,7 @@ struct thread_counters {
     std::atomic<std::uint64_t> ws_deflate_connections{0}, ws_compressed_sends{0}, ws_compressed_deliveries{0},
         ws_inflated_messages{0};
     std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
+    std::atomic<std::uint64_t> uploads{0}, aborted_uploads{0};
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.load(std::memory_order_relaxed);
@@ -72,6 +75,8 @@ struct thread_counters {
         s.late_replies += late_replies.load(std::memory_order_relaxed);
         s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
         s.abandoned_replies += abandoned_replies.load(std::memory_order_relaxed);
+        s.uploads += uploads.load(std::memory_order_relaxed);
+        s.aborted_uploads += aborted_uploads.load(std::memory_order_relaxed);
     }
 };
 
