@@ -181,8 +181,9 @@ private:
         account_buffered_input();
     }
 
-    // A body of known length (Content-Length, at most limits.max_body_bytes) gets its whole
-    // buffer at once instead of growing by doubling: no reallocation copies, and none of the
+    // A body of known length (Content-Length, at most limits.max_body_bytes; RFC 9112 §6.2: the
+    // field gives the body's exact size before any of it arrives) gets its whole buffer at once
+    // instead of growing by doubling: no reallocation copies, and none of the
     // freed intermediate blocks an allocator keeps resident (the attack bench saw 500 stalled
     // uploads leave 30 MiB behind that way). The reserve is charged in full (by capacity, in
     // account_buffered_input): a reused block may be resident before any byte reaches it.
