@@ -1,4 +1,8 @@
-# Shared by the scenario scripts (http/, ws/, fanout/, callgrind/run.sh): sourced, not run.
+# Shared by the scenario scripts (attack/, backplane/, callgrind/, fanout/, http/, metrics/, tls/, ws/run.sh):
+# sourced, not run.
+#   bench_args NAME "$@"         the preamble they share: script_dir, repo_root, command_line (for the
+#                                results' header) and smoke (--smoke); --help prints the calling
+#                                script's opening comment; anything else exits 2
 #   bench_init NAME TOOL...      log prefix, required tools, a work directory, and the EXIT trap that stops
 #                                every process the script started (by PID: TERM, then KILL after 0.5 s)
 #   track_pid PID / forget_pid PID
@@ -8,6 +12,22 @@
 #                                subproject), else PATH (missing: the caller checks -x)
 #   raise_fd_limit N             soft limit up to the hard one; exits 2 when N sockets (+64) still do not fit
 # Expects repo_root to be set.
+
+bench_args() {
+    local name=$1 arg
+    shift
+    script_dir=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+    repo_root=$(cd "$script_dir/../.." && pwd)
+    command_line="benchmarks/$name${*:+ $*}"
+    smoke=0
+    for arg in "$@"; do
+        case $arg in
+            --smoke) smoke=1 ;;
+            -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[1]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            *) echo "$name: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+        esac
+    done
+}
 
 log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
 loud() { printf '\n[%s] !!! %s\n\n' "$bench_name" "$*" >&2; }

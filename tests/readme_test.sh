@@ -7,7 +7,8 @@
 # What a block may hold, and what is done with each line (anything else fails the test, so a new
 # kind of line needs a rule here before the README may use it):
 #   build/release/examples/NAME ARGS   started with --port 0 instead of 8080 (a free port), from
-#                                      BUILD_EXAMPLES_DIR; NAME must be built by the examples target;
+#                                      BUILD_EXAMPLES_DIR, with TMPDIR a directory of this test's
+#                                      own; NAME must be built by the examples target;
 #                                      later lines of the block talk to it; stopped with SIGTERM at
 #                                      the block's end, when it must exit 0 (so a sanitizer's report
 #                                      at exit fails the test in the ASan tree)
@@ -39,6 +40,7 @@ readme=$(cd "$(dirname "$readme")" && pwd)/$(basename "$readme")
 examples=$(cd "$examples" && pwd)
 work=$(mktemp -d)
 mkdir "$work/cwd"   # where the blocks' lines run, as a reader's shell would in a directory of theirs
+mkdir "$work/tmp"   # the examples' TMPDIR, so what one keeps there (upload's files) starts empty
 server_pid=
 background=()   # "pid|output file|expectation|line"
 failures=0
@@ -132,7 +134,7 @@ start_example() {   # LINE (build/release/examples/NAME ARGS)
   case "$targets" in *" $name "*) ;; *) fail "$line: '$name' is not built by the examples target"; return 1 ;; esac
   stop_example
   # shellcheck disable=SC2086  # the README's arguments, split as the shell would
-  (cd "$work/cwd" && exec "$examples/$name" $args) >"$work/server.out" 2>&1 &
+  (cd "$work/cwd" && TMPDIR=$work/tmp exec "$examples/$name" $args) >"$work/server.out" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     port=$(sed -nE 's|^listening on https?://127\.0\.0\.1:([0-9]+)$|\1|p' "$work/server.out" | head -1)

@@ -38,18 +38,8 @@
 #   RESULTS [<repo>/benchmarks/results/attack.md; with --smoke, only when set]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/attack/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args attack/run.sh "$@"
 
 results_given=${RESULTS:+1}
 DUR=${ATTACK_DUR:-10}
@@ -125,7 +115,6 @@ declare -A budget_mib=(
 all_attacks=$(printf '%s\n' "${attack_table[@]}" | cut -d'|' -f1 | tr '\n' ' ')
 ATTACKS=${ATTACKS:-$all_attacks}
 
-source "$script_dir/../lib.sh"
 bench_init attack/run.sh taskset cmake curl
 bench_build hello hybrid notifications_web attack_load
 

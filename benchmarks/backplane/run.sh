@@ -31,18 +31,8 @@
 #   RESULTS [<repo>/benchmarks/results/backplane.md; with --smoke <repo>/benchmarks/results/backplane-smoke.md]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/backplane/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args backplane/run.sh "$@"
 
 DUR=${DUR:-5}
 REPS=${REPS:-3}
@@ -65,7 +55,6 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/backplane.md}
 fi
 
-source "$script_dir/../lib.sh"
 bench_init backplane/run.sh taskset cmake timeout awk curl redis-server redis-cli redis-benchmark
 raise_fd_limit $(( 3 * SUBS ))
 bench_build fanout_server fanout_load backplane_publish_bench

@@ -24,18 +24,8 @@
 #   RESULTS [unset: the report goes to stdout only]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/callgrind/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "callgrind/run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args callgrind/run.sh "$@"
 
 build_dir=${BUILD_DIR:-$repo_root/build/bench}
 COUNT=${COUNT:-2000}
@@ -46,7 +36,6 @@ CASES=${CASES:-"tether-http beast-http tether-ws beast-ws"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
-source "$script_dir/../lib.sh"
 bench_init callgrind/run.sh valgrind taskset timeout awk
 client=$(find_binary benchmarks/micro/callgrind_fixed_client)
 [[ -x $client ]] || { echo "callgrind/run.sh: $client is missing (target callgrind_fixed_client)" >&2; exit 1; }
@@ -59,7 +48,7 @@ case_binary() {
         *) echo "callgrind/run.sh: unknown case '$1'" >&2; exit 2 ;;
     esac
 }
-# hello without /metrics, as the peers count nothing; tether-http-metrics is hello as shipped, with them.
+# hello without /metrics, as the peers count nothing (benchmarks/metrics/run.sh measures what they cost).
 case_server_args() {
     case $1 in
         tether-http) echo "--no-metrics" ;;

@@ -34,18 +34,8 @@
 #   RESULTS [<repo>/benchmarks/results/fanout.md; with --smoke <repo>/benchmarks/results/fanout-smoke.md]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/fanout/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args fanout/run.sh "$@"
 
 DUR=${DUR:-10}
 REPS=${REPS:-3}
@@ -69,7 +59,6 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/fanout.md}
 fi
 
-source "$script_dir/../lib.sh"
 bench_init fanout/run.sh taskset cmake timeout awk curl
 # Each side holds up to max(WS_SUBS) sockets in its own process; the raised limit is inherited by both.
 max_subs=0

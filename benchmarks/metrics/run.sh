@@ -16,18 +16,8 @@
 #   RESULTS [unset: the report goes to stdout only]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/metrics/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "metrics/run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args metrics/run.sh "$@"
 
 DUR=${DUR:-5}
 REPS=${REPS:-5}
@@ -39,7 +29,6 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 clk_tck=$(getconf CLK_TCK)
 
-source "$script_dir/../lib.sh"
 bench_init metrics/run.sh wrk curl taskset valgrind timeout awk
 bench_build hello callgrind_fixed_client
 hello=$(find_binary examples/hello)

@@ -32,18 +32,8 @@
 #   RESULTS [<repo>/benchmarks/results/ws.md; with --smoke <repo>/benchmarks/results/ws-smoke.md]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/ws/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args ws/run.sh "$@"
 
 DUR=${DUR:-10}
 REPS=${REPS:-3}
@@ -65,7 +55,6 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/ws.md}
 fi
 
-source "$script_dir/../lib.sh"
 bench_init ws/run.sh taskset cmake timeout awk
 # Each side holds IDLE_CONNS sockets in its own process; the raised limit is inherited by both.
 raise_fd_limit "$IDLE_CONNS"

@@ -7,6 +7,7 @@
 //
 // This class owns threads and lifetime; each other job has its own header:
 //   server/routes.hpp          where a request goes: route table, CORS, handler errors
+//   server/uploads.hpp         streamed request bodies (app.upload, http/body_stream.hpp)
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
@@ -45,6 +46,7 @@
 #include <sys/resource.h>
 
 #include <tether/config.hpp>
+#include <tether/http/body_stream.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
@@ -99,6 +101,8 @@ public:
     using handler = route_handler;
     using long_poll_options = tether::long_poll_options;
     using short_poll_options = tether::short_poll_options;
+    using running_upload = detail::upload_base;   // held by the HTTP connection while a body streams
+    using head_outcome = tether::head_outcome;
 
     // A protocol switch accepted by a handler, carried out by the HTTP connection once the 101
     // response has been written (it owns the socket until then).
@@ -174,6 +178,14 @@ public:
     basic_server& patch(std::string_view p, handler h) { return route(http::method::patch, p, std::move(h)); }
     basic_server& del(std::string_view p, handler h) { return route(http::method::delete_, p, std::move(h)); }
     basic_server& options(std::string_view p, handler h) { return route(http::method::options, p, std::move(h)); }
+
+    // A route that takes its body piece by piece as it arrives (http/body_stream.hpp): uploads
+    // larger than memory. `State` is per request. Call before run().
+    template <class State>
+    basic_server& upload(http::method m, std::string_view pattern, http::body_stream<State> behaviour) {
+        routes_.add_upload(m, pattern, std::make_shared<detail::upload_route<State>>(std::move(behaviour)));
+        return *this;
+    }
 
     // CORS for every route (see http/cors.hpp). Call before run().
     basic_server& cors(http::cors_options o) {
@@ -429,6 +441,32 @@ public:
         }
         routes_.dispatch(req, res, t.stats);
     }
+    // Streamed bodies (server/uploads.hpp), driven by the HTTP connection. Its parser pauses at
+    // heads only when some route takes its body streamed.
+    bool has_uploads() const noexcept { return routes_.has_uploads(); }
+    head_outcome open_upload(http::request& req, http::response& res, std::unique_ptr<running_upload>& out) {
+        thread_state& t = current_thread();
+        if (tls_enabled() && channel(t) != net::channel::tls) {   // redirected or refused: the body is not wanted
+            dispatch(req, res);
+            return head_outcome::answered;
+        }
+        auto outcome = routes_.open_upload(req, res, t.stats, out);
+        if (outcome == head_outcome::answered) add_hsts(t, res);
+        return outcome;
+    }
+    bool upload_data(running_upload& u, std::string_view piece, http::body_flow& flow, http::response& res) {
+        thread_state& t = current_thread();
+        if (routes_.upload_data(u, piece, flow, res, t.stats)) return true;
+        add_hsts(t, res);
+        return false;
+    }
+    void end_upload(running_upload& u, http::response& res) {
+        thread_state& t = current_thread();
+        routes_.end_upload(u, res, t.stats);
+        add_hsts(t, res);
+    }
+    void abort_upload(running_upload& u) { routes_.abort_upload(u, current_thread().stats); }
+
     // Just before a response is written: the middleware's `after` hooks.
     void finish(const http::request& req, http::response& res) { routes_.finish(req, res, current_thread().stats); }
     bool has_after_hooks() const noexcept { return routes_.has_after_hooks(); }
@@ -483,6 +521,14 @@ public:
     void release_stream(net::admission& ticket) noexcept { admission_.release_stream(ticket); }
 
 private:
+    static net::channel channel(const thread_state& t) noexcept {
+        return t.current ? t.current->security() : net::channel::cleartext;
+    }
+    void add_hsts(const thread_state& t, http::response& res) {
+        if (tls_enabled() && !options_.tls.hsts.empty() && channel(t) == net::channel::tls)
+            res.header("Strict-Transport-Security", options_.tls.hsts);
+    }
+
     static thread_state*& current_thread_state() noexcept {
         thread_local thread_state* state = nullptr;
         return state;
@@ -619,5 +665,10 @@ private:
 };
 
 using server = basic_server<>;
+
+// The spelling app.upload's behaviour is usually written with (http/body_stream.hpp).
+template <class State>
+using body_stream = http::body_stream<State>;
+using http::body_flow;
 
 } // namespace tether

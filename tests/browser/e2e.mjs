@@ -4,7 +4,7 @@
 //
 // Each test starts its own servers and proxies on loopback ports chosen by the OS, stops them by
 // PID when it ends, and is bounded in time. Screenshots are kept as artifacts.
-import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -562,6 +562,80 @@ const tests = {
     assert(after.ws_deflate_connections - before.ws_deflate_connections === 1, 'one connection agreed to deflate');
     assert(inflated === count, `the server inflated ${inflated} of the browser's ${count} messages`);
     assert(compressed === count, `the server compressed ${compressed} of its ${count} echoes`);
+  },
+
+  // auth_web: nothing is readable without a token on any transport; a signed-in page connects
+  // with tokens from its callback, and after a restart that outlives its 2-second tokens it comes
+  // back on every transport because tether.js fetched a fresh one for the reconnection.
+  async 'auth-web'() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-auth-'));
+    try {
+      const secret = path.join(dir, 'secret');
+      writeFileSync(secret, 'an HS256 secret of at least 32 bytes, for the test only');
+      const args = ['--secret-file', secret, '--token-ttl', '2'];
+      let server = await startServer(binary('auth_web'), args);
+      const port = server.port;
+      for (const route of ['/sse/room', '/poll/room', '/status/room']) {
+        const r = await fetch(`${server.url}${route}`);
+        assert(r.status === 401, `${route} without a token: ${r.status}`);
+      }
+      const refused = await fetch(`${server.url}/api/publish/room`, {method: 'POST', body: '{"text":"x"}'});
+      assert(refused.status === 401, `REST publish without a token: ${refused.status}`);
+
+      const browser = await launchBrowser();
+      const pages = {};
+      for (const transport of TRANSPORTS) {
+        const page = await openPage(browser, `${server.url}/?transports=${transport}`);
+        if (transport === 'websocket') {   // signs in; the others find the session cookie
+          await page.fill('#name', 'ann');
+          await page.click('#login button');
+        }
+        await onTransport(page, transport);
+        pages[transport] = page;
+      }
+      const say = async (text) => {
+        await pages.websocket.fill('#text', text);
+        await pages.websocket.press('#text', 'Enter');
+      };
+      const everyPage = async (text, what) => {
+        for (const [transport, page] of Object.entries(pages))
+          await waitFor(page, (t) => window.messages.some((m) => m.text === t), text, `${transport}: ${what}`, 20000);
+      };
+      await say('hello');
+      await everyPage('hello', 'the first message');
+      // The sender is who the token says, whatever the message claims.
+      const forged = await pages.longpoll.evaluate(async () => {
+        const {token} = await (await fetch('/api/token', {method: 'POST'})).json();
+        const r = await fetch('/api/publish/room', {method: 'POST', headers: {Authorization: `Bearer ${token}`},
+                                                    body: JSON.stringify({from: 'mallory', text: 'forged'})});
+        return {status: r.status, token};
+      });
+      assert(forged.status === 200, `REST publish with a token: ${forged.status}`);
+      await everyPage('forged', 'the REST publish');
+      const stamped = await pages.sse.evaluate(() => window.messages.find((m) => m.text === 'forged').from);
+      assert(stamped === 'ann', `the sender is the token's: ${stamped}`);
+
+      const before = {};
+      for (const [transport, page] of Object.entries(pages)) before[transport] = await page.evaluate(() => window.tokens);
+      await server.kill();
+      await sleep(3000);   // every token the pages hold has expired
+      server = await startServer(binary('auth_web'), [...args, '--port', String(port)]);
+      const stale = await fetch(`${server.url}/poll/room`, {headers: {Authorization: `Bearer ${forged.token}`}});
+      assert(stale.status === 401, `a token past its ttl is refused: ${stale.status}`);
+      for (const [transport, page] of Object.entries(pages)) {
+        await onTransport(page, transport);
+      }
+      await say('after the restart');
+      await everyPage('after the restart', 'live again with a fresh token');
+      for (const [transport, page] of Object.entries(pages)) {
+        const tokens = await page.evaluate(() => window.tokens);
+        assert(tokens > before[transport], `${transport}: a fresh token for the reconnection (${before[transport]} -> ${tokens})`);
+        noNotFound(page, `auth-web ${transport}`);
+        await shot(page, `auth-web-${transport}`);
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
   },
 };
 

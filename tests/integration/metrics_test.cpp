@@ -36,10 +36,10 @@ using tether::itest::test_server;
 namespace {
 
 // One scrape: series (name and labels, as written) to value. Comment lines are checked for shape.
-using scrape = std::map<std::string, double>;
+using metrics_series = std::map<std::string, double>;
 
-scrape parse_scrape(const std::string& text) {
-    scrape out;
+metrics_series metrics_parse(const std::string& text) {
+    metrics_series out;
     std::size_t at = 0;
     while (at < text.size()) {
         auto end = text.find('\n', at);
@@ -58,7 +58,7 @@ scrape parse_scrape(const std::string& text) {
     return out;
 }
 
-std::string fetch(std::uint16_t port, std::string_view path, int* status = nullptr, std::string* content_type = nullptr) {
+std::string metrics_fetch(std::uint16_t port, std::string_view path, int* status = nullptr, std::string* content_type = nullptr) {
     raw_client c{port};
     REQUIRE(c.send(get_request(path)));
     auto r = c.read_response();
@@ -68,21 +68,21 @@ std::string fetch(std::uint16_t port, std::string_view path, int* status = nullp
     return r->body;
 }
 
-scrape scrape_now(std::uint16_t port) { return parse_scrape(fetch(port, "/metrics")); }
+metrics_series metrics_scrape(std::uint16_t port) { return metrics_parse(metrics_fetch(port, "/metrics")); }
 
-double value_of(const scrape& s, const std::string& series) {
+double metrics_value(const metrics_series& s, const std::string& series) {
     auto it = s.find(series);
     return it == s.end() ? 0 : it->second;
 }
 
 // Waits for every series in `expected` to differ from `before` by exactly its delta.
-bool deltas_reach(std::uint16_t port, const scrape& before, const std::map<std::string, double>& expected) {
+bool metrics_deltas_reach(std::uint16_t port, const metrics_series& before, const std::map<std::string, double>& expected) {
     auto deadline = steady::now() + 5s;
     for (;;) {
-        auto now = scrape_now(port);
+        auto now = metrics_scrape(port);
         bool all = true;
         for (const auto& [series, delta] : expected) {
-            double got = value_of(now, series) - value_of(before, series);
+            double got = metrics_value(now, series) - metrics_value(before, series);
             if (got != delta) {
                 all = false;
                 if (steady::now() > deadline) UNSCOPED_INFO(series << ": expected +" << delta << ", got +" << got);
@@ -94,12 +94,12 @@ bool deltas_reach(std::uint16_t port, const scrape& before, const std::map<std::
     }
 }
 
-std::string requests(std::string_view route, std::string_view method, std::string_view status) {
+std::string requests_series(std::string_view route, std::string_view method, std::string_view status) {
     return "tether_http_requests_total{route=\"" + std::string(route) + "\",method=\"" + std::string(method) +
            "\",status=\"" + std::string(status) + "\"}";
 }
 
-void traffic_routes(tether::server& app) {
+void metrics_routes(tether::server& app) {
     app.get("/items/:id", [](auto& req, auto& res) { res.text(std::string(req.param("id"))); });
     app.post("/items", [](auto&, auto& res) { res.status(201).text("made"); });
     app.websocket("/echo", {.on_message = [](auto& ws, std::string_view m, tether::ws::opcode op) { ws.send(m, op); }});
@@ -112,18 +112,18 @@ void traffic_routes(tether::server& app) {
 } // namespace
 
 TEST_CASE("metrics: known traffic moves each series by exactly its amount", "[metrics]") {
-    test_server server{traffic_routes};
+    test_server server{metrics_routes};
     const auto port = server.port();
 
     int status = 0;
     std::string type;
-    auto first = fetch(port, "/metrics", &status, &type);
+    auto first = metrics_fetch(port, "/metrics", &status, &type);
     CHECK(status == 200);
     CHECK(type == "text/plain; version=0.0.4; charset=utf-8");
-    auto before = parse_scrape(first);
+    auto before = metrics_parse(first);
     // The scrape in progress is the one request in flight.
-    CHECK(value_of(before, "tether_http_requests_in_flight") == 1);
-    CHECK(value_of(before, "tether_ready") == 1);
+    CHECK(metrics_value(before, "tether_http_requests_in_flight") == 1);
+    CHECK(metrics_value(before, "tether_ready") == 1);
 
     // N requests of one route pattern (labelled by the pattern, not the path), a POST, a 404.
     constexpr int n = 7;
@@ -140,15 +140,15 @@ TEST_CASE("metrics: known traffic moves each series by exactly its amount", "[me
         REQUIRE(missing);
         CHECK(missing->status == 404);
     }
-    CHECK(deltas_reach(port, before,
-                       {{requests("/items/:id", "GET", "2xx"), n},
-                        {requests("/items", "POST", "2xx"), 1},
-                        {requests("(none)", "GET", "4xx"), 1},
+    CHECK(metrics_deltas_reach(port, before,
+                       {{requests_series("/items/:id", "GET", "2xx"), n},
+                        {requests_series("/items", "POST", "2xx"), 1},
+                        {requests_series("(none)", "GET", "4xx"), 1},
                         {"tether_http_request_duration_seconds_count{route=\"/items/:id\"}", n},
                         {"tether_http_request_duration_seconds_bucket{route=\"/items/:id\",le=\"+Inf\"}", n}}));
-    auto after_http = scrape_now(port);
-    CHECK(value_of(after_http, "tether_http_requests_in_flight") == 1);
-    CHECK(after_http.count(requests("/items/1", "GET", "2xx")) == 0);
+    auto after_http = metrics_scrape(port);
+    CHECK(metrics_value(after_http, "tether_http_requests_in_flight") == 1);
+    CHECK(after_http.count(requests_series("/items/1", "GET", "2xx")) == 0);
 
     // K WebSocket messages echoed: K in, K out, and the bytes of their frames (a client frame of
     // under 126 bytes has a 2-byte header and a 4-byte mask, a server frame the header alone).
@@ -163,23 +163,23 @@ TEST_CASE("metrics: known traffic moves each series by exactly its amount", "[me
             REQUIRE(echo);
             CHECK(echo->payload == message);
         }
-        CHECK(deltas_reach(port, after_http,
+        CHECK(metrics_deltas_reach(port, after_http,
                            {{"tether_websocket_messages_total{direction=\"received\"}", k},
                             {"tether_websocket_messages_total{direction=\"sent\"}", k},
                             {"tether_websocket_bytes_total{direction=\"received\"}", k * (6 + message.size())},
                             {"tether_websocket_bytes_total{direction=\"sent\"}", k * (2 + message.size())},
                             {"tether_connections_open{transport=\"websocket\"}", 1},
-                            {requests("/echo", "GET", "1xx"), 1}}));
+                            {requests_series("/echo", "GET", "1xx"), 1}}));
         CHECK(ws.close() == tether::ws::close_code::normal);
     }
-    CHECK(deltas_reach(port, after_http,
+    CHECK(metrics_deltas_reach(port, after_http,
                        {{"tether_websocket_closes_total{direction=\"received\",code=\"1000\"}", 1},
                         {"tether_websocket_closes_total{direction=\"sent\",code=\"1000\"}", 1},
                         {"tether_connections_open{transport=\"websocket\"}", 0}}));
 
     // One publish to M subscribers: M deliveries, M frames sent (after each one's "subscribed").
     constexpr int m = 3;
-    auto before_topic = scrape_now(port);
+    auto before_topic = metrics_scrape(port);
     std::vector<std::unique_ptr<tether::client::ws_client>> subscribers;
     for (int i = 0; i < m; ++i) {
         auto& ws = *subscribers.emplace_back(std::make_unique<tether::client::ws_client>());
@@ -189,22 +189,22 @@ TEST_CASE("metrics: known traffic moves each series by exactly its amount", "[me
         REQUIRE(ack);
         CHECK(ack->payload.find("\"subscribed\"") != std::string::npos);
     }
-    CHECK(deltas_reach(port, before_topic, {{"tether_topic_subscribers{topic=\"news\",transport=\"websocket\"}", m}}));
+    CHECK(metrics_deltas_reach(port, before_topic, {{"tether_topic_subscribers{topic=\"news\",transport=\"websocket\"}", m}}));
     server.app().topic("news").publish("flash");
     for (auto& ws : subscribers) {
         auto news = ws->receive();
         REQUIRE(news);
         CHECK(news->payload.find("flash") != std::string::npos);
     }
-    CHECK(deltas_reach(port, before_topic,
+    CHECK(metrics_deltas_reach(port, before_topic,
                        {{"tether_topic_messages_published_total{topic=\"news\"}", 1},
                         {"tether_topic_deliveries_total{topic=\"news\"}", m},
                         {"tether_topic_dropped_total{topic=\"news\"}", 0},
                         {"tether_websocket_messages_total{direction=\"received\"}", m},
                         {"tether_websocket_messages_total{direction=\"sent\"}", 2 * m},
                         {"tether_connections_open{transport=\"websocket\"}", m}}));
-    auto with_history = scrape_now(port);
-    CHECK(value_of(with_history, "tether_topic_history_bytes{topic=\"news\"}") > 0);
+    auto with_history = metrics_scrape(port);
+    CHECK(metrics_value(with_history, "tether_topic_history_bytes{topic=\"news\"}") > 0);
 }
 
 TEST_CASE("metrics: a stream over the per-address cap is counted as refused, by the cap", "[metrics]") {
@@ -218,7 +218,7 @@ TEST_CASE("metrics: a stream over the per-address cap is counted as refused, by 
             app.metrics();
         },
         options);
-    auto before = scrape_now(server.port());
+    auto before = metrics_scrape(server.port());
     raw_client held{server.port()};
     REQUIRE(held.send(get_request("/sse/news")));
     auto deadline = steady::now() + 5s;
@@ -229,7 +229,7 @@ TEST_CASE("metrics: a stream over the per-address cap is counted as refused, by 
     auto refused = over.read_response();
     REQUIRE(refused);
     CHECK(refused->status == 429);
-    CHECK(deltas_reach(server.port(), before,
+    CHECK(metrics_deltas_reach(server.port(), before,
                        {{"tether_streams_refused_total{limit=\"per_address\"}", 1},
                         {"tether_streams_refused_total{limit=\"total\"}", 0},
                         {"tether_connections_open{transport=\"sse\"}", 1}}));
@@ -248,9 +248,9 @@ TEST_CASE("health: ready only once serving and not while stopping; alive while t
     });
     const auto port = server.port();
     int status = 0;
-    CHECK(fetch(port, "/healthz", &status) == R"({"status":"ok"})");
+    CHECK(metrics_fetch(port, "/healthz", &status) == R"({"status":"ok"})");
     CHECK(status == 200);
-    CHECK(fetch(port, "/readyz", &status) == R"({"status":"ok"})");
+    CHECK(metrics_fetch(port, "/readyz", &status) == R"({"status":"ok"})");
     CHECK(status == 200);
     CHECK(server.app().ready());
 
@@ -271,11 +271,11 @@ TEST_CASE("health: ready only once serving and not while stopping; alive while t
 }
 
 #ifdef TETHER_PROMTOOL
-TEST_CASE("metrics: promtool accepts a real scrape with every family populated", "[metrics]") {
-    test_server server{traffic_routes};
+TEST_CASE("metrics: promtool accepts a real metrics_series with every family populated", "[metrics]") {
+    test_server server{metrics_routes};
     const auto port = server.port();
-    fetch(port, "/items/1");
-    fetch(port, "/nowhere");
+    metrics_fetch(port, "/items/1");
+    metrics_fetch(port, "/nowhere");
     {
         tether::client::ws_client ws;
         ws.connect("127.0.0.1", port, "/ws", {.timeout = 5s});
@@ -285,7 +285,7 @@ TEST_CASE("metrics: promtool accepts a real scrape with every family populated",
         REQUIRE(ws.receive());
         ws.close();
     }
-    std::string text = fetch(port, "/metrics");
+    std::string text = metrics_fetch(port, "/metrics");
     REQUIRE(text.find("tether_http_request_duration_seconds_bucket{route=\"/items/:id\",le=\"0.0001\"}") !=
             std::string::npos);
     REQUIRE(text.find("process_resident_memory_bytes ") != std::string::npos);
@@ -293,7 +293,7 @@ TEST_CASE("metrics: promtool accepts a real scrape with every family populated",
 
     char dir_template[] = "/tmp/tether-metrics-XXXXXX";
     REQUIRE(::mkdtemp(dir_template) != nullptr);
-    const std::string dir = dir_template, scraped = dir + "/scrape.prom", report = dir + "/promtool.out";
+    const std::string dir = dir_template, scraped = dir + "/metrics_series.prom", report = dir + "/promtool.out";
     std::ofstream(scraped, std::ios::binary) << text;
     // promtool reads the scrape on stdin and exits 0 only when it parses and passes its lint
     // (naming, _total on counters, units); its findings go to the report.

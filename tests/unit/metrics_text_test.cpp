@@ -15,12 +15,12 @@
 using namespace tether::metrics;
 
 namespace {
-std::string float_text(double v) {
+std::string metrics_float_text(double v) {
     std::string out;
     append_value(out, v);
     return out;
 }
-struct three {
+struct metrics_three_bounds {
     static constexpr std::array<std::uint64_t, 3> upper_ns{1'000'000, 10'000'000, 100'000'000};
 };
 } // namespace
@@ -36,33 +36,33 @@ TEST_CASE("metrics text: HELP and label values are escaped as the 0.0.4 format s
 }
 
 TEST_CASE("metrics text: floats are spelled as Go's FormatFloat(v, 'g', -1, 64)") {
-    CHECK(float_text(0.0001) == "0.0001");
-    CHECK(float_text(0.00001) == "1e-05");
-    CHECK(float_text(0.25) == "0.25");
-    CHECK(float_text(2.5) == "2.5");
-    CHECK(float_text(10) == "10");
-    CHECK(float_text(250000) == "250000");
-    CHECK(float_text(1e6) == "1e+06");
-    CHECK(float_text(std::numeric_limits<double>::infinity()) == "+Inf");
-    CHECK(float_text(-std::numeric_limits<double>::infinity()) == "-Inf");
-    CHECK(float_text(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+    CHECK(metrics_float_text(0.0001) == "0.0001");
+    CHECK(metrics_float_text(0.00001) == "1e-05");
+    CHECK(metrics_float_text(0.25) == "0.25");
+    CHECK(metrics_float_text(2.5) == "2.5");
+    CHECK(metrics_float_text(10) == "10");
+    CHECK(metrics_float_text(250000) == "250000");
+    CHECK(metrics_float_text(1e6) == "1e+06");
+    CHECK(metrics_float_text(std::numeric_limits<double>::infinity()) == "+Inf");
+    CHECK(metrics_float_text(-std::numeric_limits<double>::infinity()) == "-Inf");
+    CHECK(metrics_float_text(std::numeric_limits<double>::quiet_NaN()) == "NaN");
     std::string gauge;
     append_value(gauge, std::int64_t{-3});
     CHECK(gauge == "-3");
 }
 
 TEST_CASE("metrics text: a histogram's buckets are cumulative, end with +Inf equal to _count, sum in seconds") {
-    histogram<three> h;
+    histogram<metrics_three_bounds> h;
     h.observe(1'000'000);     // on a bound: that bucket (le is "less than or equal")
     h.observe(5'000'000);
     h.observe(5'000'000);
     h.observe(2'000'000'000);   // over every bound: +Inf only
-    histogram<three>::snapshot s;
+    histogram<metrics_three_bounds>::snapshot s;
     h.add_to(s);
     CHECK(s.count() == 4);
     std::string out;
     text_writer w(out);
-    w.family("d_seconds", metric_type::histogram, "d").histogram<three>("d_seconds", {{"route", "/x"}}, s);
+    w.family("d_seconds", metric_type::histogram, "d").histogram<metrics_three_bounds>("d_seconds", {{"route", "/x"}}, s);
     CHECK(out == "# HELP d_seconds d\n# TYPE d_seconds histogram\n"
                  "d_seconds_bucket{route=\"/x\",le=\"0.001\"} 1\n"
                  "d_seconds_bucket{route=\"/x\",le=\"0.01\"} 3\n"

@@ -30,6 +30,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <tether/core/json_reader.hpp>
@@ -66,6 +67,34 @@ private:
     std::function<bool(const UserData&, std::string_view)> rule_;
 };
 
+// How a client's publish becomes the body published: `std::string(std::string_view topic,
+// std::string_view data)` or, when the body depends on who sent it (the sender's name taken from
+// the connection's verified token rather than from the message, which anyone can write),
+// `std::string(const UserData&, std::string_view topic, std::string_view data)`.
+template <class UserData>
+class publish_rule {
+public:
+    publish_rule() = default;
+    template <class F>
+        requires std::is_invocable_r_v<std::string, F&, const UserData&, std::string_view, std::string_view>
+    publish_rule(F f) : rule_(std::move(f)) {}
+    template <class F>
+        requires(std::is_invocable_r_v<std::string, F&, std::string_view, std::string_view> &&
+                 !std::is_invocable_r_v<std::string, F&, const UserData&, std::string_view, std::string_view>)
+    publish_rule(F f)
+        : rule_([f = std::move(f)](const UserData&, std::string_view topic, std::string_view data) mutable {
+              return f(topic, data);
+          }) {}
+
+    explicit operator bool() const noexcept { return static_cast<bool>(rule_); }
+    std::string operator()(const UserData& user, std::string_view topic, std::string_view data) const {
+        return rule_(user, topic, data);
+    }
+
+private:
+    std::function<std::string(const UserData&, std::string_view, std::string_view)> rule_;
+};
+
 template <class UserData = ws::no_user_data>
 struct pubsub_options {
     // Before the handshake: fill the user data from the request or throw http::error(401/403).
@@ -76,7 +105,8 @@ struct pubsub_options {
     // data as sent, or re-encoded); throws http::error (say 422) or json::parse_error (400) to
     // refuse. Runs for WebSocket publishes and app.realtime's REST publish route alike, so a
     // message is judged by one rule whichever way it came. Default: publish the data as sent.
-    std::function<std::string(std::string_view topic, std::string_view data)> prepare_publish{};
+    // It may take the sender's user data first (publish_rule above).
+    publish_rule<UserData> prepare_publish{};
     http::origin_policy origins{};          // default: same origin, and non-browser clients
     std::size_t max_message_size = 64 * 1024;
     std::size_t max_subscriptions = 256;                 // topics one connection holds at once
@@ -107,7 +137,7 @@ std::string checked_publish(const pubsub_options<UserData>& o, const UserData& u
         throw http::error(413, "message larger than " + std::to_string(o.max_message_size) + " bytes");
     if (!o.prepare_publish) return std::string(data);
     try {
-        return o.prepare_publish(topic, data);
+        return o.prepare_publish(user, topic, data);
     } catch (const json::parse_error& e) {
         throw http::error(400, e.what());
     }

@@ -29,6 +29,8 @@ struct server_stats {
     std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
     std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
+    std::uint64_t uploads = 0;               // streamed request bodies started (on_start accepted)
+    std::uint64_t aborted_uploads = 0;       // of which ended by on_abort (client gone, timeout, error)
     // permessage-deflate (RFC 7692)
     std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
     std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
@@ -53,6 +55,7 @@ struct alignas(metrics::cache_line) thread_counters {
     metrics::counter refused_connections, refused_streams;
     metrics::counter ws_deflate_connections, ws_compressed_sends, ws_compressed_deliveries, ws_inflated_messages;
     metrics::counter deferred_replies, late_replies, reply_timeouts, abandoned_replies;
+    metrics::counter uploads, aborted_uploads;
 
     void add_to(server_stats& s) const noexcept {
         s.requests += requests.value();
@@ -75,6 +78,8 @@ struct alignas(metrics::cache_line) thread_counters {
         s.late_replies += late_replies.value();
         s.reply_timeouts += reply_timeouts.value();
         s.abandoned_replies += abandoned_replies.value();
+        s.uploads += uploads.value();
+        s.aborted_uploads += aborted_uploads.value();
     }
 };
 
