@@ -6,7 +6,7 @@
 //   fanout_load sse --port 8080 --subscribers 1000 ...
 //   common: [--host 127.0.0.1] [--path /ws | /events] [--topic bench] [--handshakes 200] [--open-timeout 120]
 //           [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]
-//           [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate]
+//           [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw]
 //
 // Several servers serving one topic (nodes of a cluster, benchmarks/backplane/run.sh): --ports spreads the
 // subscribers over them round-robin, while --port still names the one the publish trigger goes to. --rate R
@@ -19,10 +19,15 @@
 // them. Bytes on the wire are counted either way: every byte recv() returned on the subscribers' sockets during
 // the measured window, reported per delivered frame.
 //
+// --raw (ws) expects each message as its bare body in a text frame, no envelope (tether's fanout_server and the
+// kernel floor, benchmarks/peers/floor_fanout.cpp, serve that form at /sub, the default --path with --raw); the
+// subscribe request and its "subscribed" answer are the same.
+//
 // What the server must speak (benchmarks/fanout/fanout_server.cpp for tether, benchmarks/peers/naive_broadcast.cpp
 // for the Beast baseline):
 //   ws:  GET --path upgraded to WebSocket; the client sends {"type":"subscribe","topic":"bench"} and waits for a
-//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}.
+//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}
+//        (with --raw: text frames B).
 //   sse: GET --path answered 200 text/event-stream (HTTP/1.1 chunked or not); each message is an event whose
 //        data line is B; other event types ("missed", "reset") and comments are counted or ignored.
 //   POST /publish?n=K&size=SIZE on a separate keep-alive connection publishes K messages and answers 204;
@@ -119,6 +124,7 @@ struct options {
     double rate = 0;                     // messages/s; 0: as fast as the window allows
     bool ticker = false;   // --body ticker
     bool deflate = false;  // --deflate
+    bool raw = false;      // --raw
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -127,7 +133,7 @@ struct options {
                  "usage: fanout_load ws|sse --port N [--subscribers 1000] [--size 64] [--window 64] [--batch W/4]\n"
                  "       [--duration 10] [--warmup 1] [--host 127.0.0.1] [--path /ws|/events] [--topic bench]\n"
                  "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n"
-                  "       [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate]\n",
+                  "       [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw]\n",
                  why);
     std::exit(2);
 }
@@ -152,6 +158,10 @@ options parse_options(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--deflate") {
             o.deflate = true;
+            continue;
+        }
+        if (arg == "--raw") {
+            o.raw = true;
             continue;
         }
         if (i + 1 >= argc) usage(("missing value for " + std::string(arg)).c_str());
@@ -189,7 +199,7 @@ options parse_options(int argc, char** argv) {
     if (o.port == 0) usage("--port is required");
     if (o.ports.empty()) o.ports.push_back(o.port);
     if (o.rate < 0) usage("--rate must not be negative");
-    if (o.path.empty()) o.path = o.kind == transport::ws ? "/ws" : "/events";
+    if (o.path.empty()) o.path = o.kind == transport::sse ? "/events" : o.raw ? "/sub" : "/ws";
     if (o.subscribers == 0 || o.handshakes == 0 || o.window == 0) usage("counts must be at least 1");
     if (o.batch == 0) o.batch = std::max<std::size_t>(1, o.window / 4);
     if (o.batch > o.window) usage("--batch must not exceed --window");
@@ -198,6 +208,7 @@ options parse_options(int argc, char** argv) {
         usage("--size must be 42..65536 bytes (room for the sequence and the timestamp)");
     if (o.ticker && o.size < tether_bench::min_ticker_size) usage("--body ticker needs --size 160 or more");
     if (o.deflate && o.kind != transport::ws) usage("--deflate is for ws");
+    if (o.raw && o.kind != transport::ws) usage("--raw is for ws");
     return o;
 }
 
@@ -702,6 +713,7 @@ private:
 
     void on_ws_message(subscriber& c, std::string_view text) {
         static constexpr std::string_view data_key = R"("data":")";
+        if (opt_.raw && c.state != phase::subscribing) return on_body(c, text);  // the body itself
         if (text.starts_with(R"({"topic":)")) {
             const auto at = text.find(data_key);
             if (at == std::string_view::npos) return error(c, "message without data: " + std::string(text.substr(0, 80)));
