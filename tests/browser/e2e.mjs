@@ -40,7 +40,8 @@ async function waitFor(page, fn, arg, what, timeout = 15000) {
     await page.waitForFunction(fn, arg, {timeout, polling: 50});
   } catch (e) {
     const state = await page.evaluate(() => ({deliveries: window.deliveries, resets: window.resets,
-      transport: document.getElementById('transport')?.textContent, state: document.getElementById('state')?.textContent}))
+      transport: document.getElementById('transport')?.textContent, state: document.getElementById('state')?.textContent,
+      error: document.getElementById('error')?.textContent, log: document.getElementById('log')?.textContent?.slice(-300)}))
       .catch(() => ({}));
     throw new Error(`${what}: ${e.message.split('\n')[0]}; page: ${JSON.stringify(state)}; errors: ${page.errors.join('; ')}`);
   }
@@ -408,6 +409,9 @@ const tests = {
     // One rule for both ways of publishing: a message without a name is refused over the
     // WebSocket (ada) exactly as over REST (cy), with the server's message on the page.
     for (const [page, how] of [[ada, 'WebSocket'], [cy, 'REST']]) {
+      // The page empties its input once the server has acknowledged the last publish; filling it
+      // before then would see the new text wiped by that acknowledgement.
+      await waitFor(page, () => document.getElementById('text').value === '', null, `${how}: the last publish acknowledged`);
       await page.fill('#name', '');
       await page.fill('#text', 'no name');
       await page.press('#text', 'Enter');

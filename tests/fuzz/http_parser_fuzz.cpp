@@ -136,6 +136,24 @@ std::vector<event> parse_stream(std::string_view wire, const std::vector<std::si
     }
 }
 
+// The last event of a compacting or paused parse: where the parser stopped once the wire ran out.
+event stream_end(const request_parser& parser, parse_status status, std::size_t leftover) {
+    event last;
+    last.status = status;
+    last.leftover = leftover;
+    last.header_complete = parser.header_complete();
+    last.awaiting_continue = parser.awaiting_body_after_continue();
+    return last;
+}
+
+// Appends the next piece of `wire` (its size from the fuzzer's chunk sizes, in turn) and returns its size.
+std::size_t feed_next(std::string_view wire, std::size_t fed, const std::vector<std::size_t>& chunk_sizes,
+                      std::size_t& next_chunk, std::string& buffer) {
+    const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
+    buffer.append(wire.substr(fed, step));
+    return step;
+}
+
 // Like parse_stream with chunk sizes, but the buffer is kept between calls and the decoded framing of a
 // chunked body is erased from it, as net/http_connection.hpp does. consumed() is then relative to the
 // compacted buffer, so each event records the request's length in the original stream instead.
@@ -169,17 +187,10 @@ std::vector<event> parse_compacting(std::string_view wire, const std::vector<std
         // and one partial line (chunk data is taken as it arrives).
         if (parser.in_chunked_body()) check(buffer.size() - parser.raw_body_start() <= 4096 + 2);
         if (fed == wire.size()) {
-            event last;
-            last.status = status;
-            last.leftover = buffer.size() + erased;
-            last.header_complete = parser.header_complete();
-            last.awaiting_continue = parser.awaiting_body_after_continue();
-            events.push_back(last);
+            events.push_back(stream_end(parser, status, buffer.size() + erased));
             return events;
         }
-        const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
-        buffer.append(wire.substr(fed, step));
-        fed += step;
+        fed += feed_next(wire, fed, chunk_sizes, next_chunk, buffer);
     }
 }
 
@@ -264,17 +275,10 @@ std::vector<event> parse_paused(std::string_view wire, const std::vector<std::si
         // What a streamed body leaves with the caller: one partial framing line.
         if (parser.streaming_body()) check(buffer.size() <= 4096 + 2);
         if (fed == wire.size()) {
-            event last;
-            last.status = status;
-            last.leftover = buffer.size() + erased;
-            last.header_complete = parser.header_complete();
-            last.awaiting_continue = parser.awaiting_body_after_continue();
-            events.push_back(last);
+            events.push_back(stream_end(parser, status, buffer.size() + erased));
             return events;
         }
-        const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
-        buffer.append(wire.substr(fed, step));
-        fed += step;
+        fed += feed_next(wire, fed, chunk_sizes, next_chunk, buffer);
     }
 }
 

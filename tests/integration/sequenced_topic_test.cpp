@@ -49,7 +49,7 @@ struct stamping_sequencer final : tether::hub::sequencer {
 
 std::string id(std::uint64_t epoch, std::uint64_t sequence) { return tether::hub::to_string({epoch, sequence}); }
 
-struct fixture {
+struct sequenced_fixture {
     refusing_sequencer sequencer;
     std::shared_ptr<tether::hub::topic> topic;
     test_server server{[this](tether::server& app) {
@@ -69,7 +69,7 @@ struct fixture {
 }  // namespace
 
 TEST_CASE("an epoch change reaches live WebSocket and SSE clients as recovered:false / event: reset") {
-    fixture f;
+    sequenced_fixture f;
     f.ingest(epoch_a, 1);
     cluster_test::ws_subscriber ws{f.server.port(), "news", id(epoch_a, 1)};
     cluster_test::sse_stream sse{f.server.port(), "/events", id(epoch_a, 1)};
@@ -101,7 +101,7 @@ TEST_CASE("an epoch change reaches live WebSocket and SSE clients as recovered:f
 }
 
 TEST_CASE("a skipped range reaches a live WebSocket client as missed, then the stream goes on") {
-    fixture f;
+    sequenced_fixture f;
     f.ingest(epoch_a, 1);
     cluster_test::ws_subscriber ws{f.server.port(), "news", id(epoch_a, 1)};
     f.ingest(epoch_a, 10);   // 2..9 trimmed from the backplane before this node saw them
@@ -117,7 +117,7 @@ TEST_CASE("a skipped range reaches a live WebSocket client as missed, then the s
 }
 
 TEST_CASE("a long poll held across an epoch change is answered recovered:false") {
-    fixture f;
+    sequenced_fixture f;
     f.ingest(epoch_a, 1);
     std::optional<cluster_test::http_response> answer;
     std::thread poller([&] { answer = cluster_test::http(f.server.port(), "GET", "/poll?since=" + id(epoch_a, 1)); });
@@ -132,7 +132,7 @@ TEST_CASE("a long poll held across an epoch change is answered recovered:false")
 }
 
 TEST_CASE("a pubsub publish the sequencer refuses is answered with an error, and nothing is delivered") {
-    fixture f;
+    sequenced_fixture f;
     f.ingest(epoch_a, 1);
     cluster_test::ws_subscriber ws{f.server.port(), "news"};
     // ws_subscriber speaks only subscribe; publishing goes through a second client on the same route.

@@ -31,6 +31,8 @@ using tether::client::deflate_settings;
 using tether::client::ws_client;
 using tether::client::ws_options;
 using tether::test::observations;
+using tether::test::raw_frame;
+using tether::test::server_close_code;
 using tether::test::running_server;
 using tether::ws::close_code;
 using tether::ws::deflate_mode;
@@ -41,7 +43,7 @@ namespace {
 
 using socket_type = tether::server::websocket_connection<>;
 
-struct fixture {
+struct deflate_fixture {
     observations seen;
     running_server server{[this](tether::server& app) { install_routes(app); }};
 
@@ -121,25 +123,6 @@ void echo_all(ws_client& c, payload_kind kind, int count, unsigned seed) {
     }
 }
 
-close_code server_close_code(ws_client& c) {
-    try {
-        const auto code = c.wait_for_close();
-        REQUIRE(code.has_value());
-        return *code;
-    } catch (const tether::client::protocol_error& e) {
-        FAIL("the server's answer broke the protocol: " << e.what());
-    }
-    return close_code::normal;
-}
-
-// A client frame with any first byte, masked, for the frames a conforming client never sends.
-std::string raw_frame(std::uint8_t first_byte, std::string_view payload) {
-    std::string out;
-    tether::ws::append_frame(out, opcode::text, payload, true, tether::ws::mask_key{1, 2, 3, 4});
-    out[0] = static_cast<char>(first_byte);
-    return out;
-}
-
 std::string compress(std::string_view message, std::uint8_t window_bits = 15) {
     std::string out;
     tether::ws::compress_standalone(message, out, window_bits);
@@ -151,7 +134,7 @@ std::string compress(std::string_view message, std::uint8_t window_bits = 15) {
 // ---- 12.*: compressed echo, default negotiation ---------------------------------------------------------
 
 TEST_CASE("12.1-12.4: compressed messages of 16 B to 128 KiB, whole and fragmented, are echoed") {
-    fixture f;
+    deflate_fixture f;
     const auto kind = GENERATE(payload_kind::text, payload_kind::binary, payload_kind::random_text,
                                payload_kind::random_binary);
     INFO("payload kind " << static_cast<int>(kind));
@@ -164,7 +147,7 @@ TEST_CASE("12.1-12.4: compressed messages of 16 B to 128 KiB, whole and fragment
 }
 
 TEST_CASE("12.5: compressed and uncompressed messages interleave on one connection, with pings between fragments") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate", deflate_settings{.threshold = 1000});   // the client compresses only from 1000 bytes
     for (std::size_t size : {10u, 2000u, 999u, 1000u, 5u, 70000u}) {
@@ -216,7 +199,7 @@ TEST_CASE("13.1-13.7: compressed echo under every offer: context takeover or not
         {"client_no_context_takeover hint", {{.client_no_context_takeover = true}}},
         {"client limits its own window to 9", {{.client_max_window_bits_value = 9}}},
     };
-    fixture f;
+    deflate_fixture f;
     for (const auto& oc : cases) {
         for (const char* path : {"/deflate", "/deflate-nct", "/deflate-window10"}) {
             INFO(oc.name << " on " << path);
@@ -244,7 +227,7 @@ TEST_CASE("13.1-13.7: compressed echo under every offer: context takeover or not
 }
 
 TEST_CASE("a route with deflate off, and a client that does not offer it, both speak uncompressed") {
-    fixture f;
+    deflate_fixture f;
     ws_client offered;
     f.open(offered, "/plain");
     CHECK(offered.deflate_params() == nullptr);
@@ -264,7 +247,7 @@ TEST_CASE("a route with deflate off, and a client that does not offer it, both s
 }
 
 TEST_CASE("messages under the route's threshold are sent uncompressed, the rest compressed") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate-threshold");
     for (std::size_t size : {0u, 1u, 99u, 100u, 101u, 4000u}) {
@@ -278,7 +261,7 @@ TEST_CASE("messages under the route's threshold are sent uncompressed, the rest 
 }
 
 TEST_CASE("an empty compressed message, and one ending in a final DEFLATE block, are understood") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate");
     c.send_frame(opcode::text, std::string(1, '\0'), true, tether::ws::rsv1);   // RFC 7692 §7.2.3.6
@@ -294,7 +277,7 @@ TEST_CASE("an empty compressed message, and one ending in a final DEFLATE block,
 // ---- error paths -----------------------------------------------------------------------------------------
 
 TEST_CASE("RSV1 on a continuation frame fails the connection with 1002") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate");
     const std::string z = compress(make_payload(payload_kind::text, 2000, 4));
@@ -304,7 +287,7 @@ TEST_CASE("RSV1 on a continuation frame fails the connection with 1002") {
 }
 
 TEST_CASE("RSV1 on a control frame, or without permessage-deflate agreed, fails with 1002") {
-    fixture f;
+    deflate_fixture f;
     SECTION("a ping with RSV1") {
         ws_client c;
         f.open(c, "/deflate");
@@ -320,7 +303,7 @@ TEST_CASE("RSV1 on a control frame, or without permessage-deflate agreed, fails 
 }
 
 TEST_CASE("a compressed message that is not DEFLATE data fails with 1007") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate");
     SECTION("whole") { c.send_frame(opcode::binary, std::string("\xff\xff\xff\xff\x00", 5), true, tether::ws::rsv1); }
@@ -335,7 +318,7 @@ TEST_CASE("a compressed message that is not DEFLATE data fails with 1007") {
 }
 
 TEST_CASE("compressed text that inflates to invalid UTF-8 fails with 1007, in the fragment where it breaks") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate");
     SECTION("whole") {
@@ -357,7 +340,7 @@ TEST_CASE("compressed text that inflates to invalid UTF-8 fails with 1007, in th
 }
 
 TEST_CASE("a decompression bomb is refused with 1009 once it inflates past max_message_size") {
-    fixture f;
+    deflate_fixture f;
     const std::string bomb = compress(std::string(16u << 20, 'x'));   // 16 MiB in a few KiB
     REQUIRE(bomb.size() < 32 * 1024);
     SECTION("whole, on a route with a 1 KiB limit") {
@@ -381,7 +364,7 @@ TEST_CASE("a decompression bomb is refused with 1009 once it inflates past max_m
 }
 
 TEST_CASE("exactly max_message_size after inflation is accepted, one byte more is not") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate-small");
     c.send_message(opcode::binary, std::string(1024, 'q'));
@@ -393,7 +376,7 @@ TEST_CASE("exactly max_message_size after inflation is accepted, one byte more i
 }
 
 TEST_CASE("a compressed frame announcing more than the wire allows for max_message_size fails from its header") {
-    fixture f;
+    deflate_fixture f;
     ws_client c;
     f.open(c, "/deflate-small");
     // The header alone: 1024 + 1024/8 + 64 is the wire bound for a 1 KiB message.
@@ -404,7 +387,7 @@ TEST_CASE("a compressed frame announcing more than the wire allows for max_messa
 }
 
 TEST_CASE("the client refuses a compressed message that inflates past its max_message_size with 1009") {
-    fixture f;
+    deflate_fixture f;
     running_server big{[&f](tether::server& app) {
         app.websocket("/big", {.on_message = [](socket_type& ws, std::string_view, opcode) {
                                    ws.send(std::string(8u << 20, 'z'), opcode::binary);   // ~8 KiB compressed
@@ -524,7 +507,7 @@ TEST_CASE("shared compressed frames and a connection's own context-takeover send
 // ---- counters ----------------------------------------------------------------------------------------------
 
 TEST_CASE("the server counts deflate connections, compressed sends and inflated messages") {
-    fixture f;
+    deflate_fixture f;
     const auto before = f.server.app().stats();
     ws_client c;
     f.open(c, "/deflate-threshold");
