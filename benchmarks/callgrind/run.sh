@@ -152,26 +152,7 @@ case_label() {
 }
 case_what() { case $1 in *-http) echo "HTTP GET /plaintext" ;; *-ws) echo "WebSocket echo ${SIZE} B" ;; esac; }
 
-# Self Ir per function from a profile (callgrind_annotate's listing), as "Ir<TAB>name": the name without its
-# source file, template arguments, parameter list and binary; costs of the same short name are summed.
-function_costs() {
-    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
-        awk '
-            /PROGRAM TOTALS/ { listing = 1; next }
-            listing && match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {
-                ir = substr($0, 1, RLENGTH); sub(/\(.*/, "", ir); gsub(/[ ,]/, "", ir)
-                line = substr($0, RLENGTH + 1)
-                sub(/^[^:]*:/, "", line)            # the source file ("???" without debug info)
-                sub(/ \[[^]]*\]$/, "", line)        # the binary
-                # Template arguments collapse to <…> (innermost first), then the parameter list goes.
-                while (gsub(/<[^<>]*>/, "@T@", line) > 0) {}
-                gsub(/@T@/, "<…>", line); gsub(/operator\(\)/, "operator@@", line)
-                p = index(line, "("); if (p > 1) line = substr(line, 1, p - 1)
-                gsub(/operator@@/, "operator()", line)
-                cost[line] += ir
-            }
-            END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
-}
+# function_costs PROFILE (lib.sh): self Ir per function, "Ir<TAB>name".
 
 # The N functions that cost the most per request: (self Ir with COUNT requests - self Ir at baseline) / COUNT,
 # from the first run's two profiles of a case.

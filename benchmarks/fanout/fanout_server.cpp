@@ -5,6 +5,11 @@
 //   POST /publish?n=K&size=B[&body=ticker]   publishes K messages of B bytes (benchmarks/fanout/bench_message.hpp:
 //                              sequence, send time, padding; or a JSON tick) from the handler, then answers 204
 //
+//   GET /sub                   WebSocket: the same messages as bare text frames, the body alone (no envelope):
+//                              tether's raw form, for the comparison with the kernel floor
+//                              (benchmarks/peers/floor_fanout.cpp). The client's first message subscribes it
+//                              (send {"type":"subscribe","topic":"bench"}, as on /ws; the answer is the same
+//                              "subscribed" notice).
 //   GET /sequence              the sequence number the next message will carry (text)
 //   GET /stats                 {"published":..,"ws_broadcast_compressions":..,"ws_compressed_deliveries":..}
 //
@@ -29,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tether/tether.hpp>
 #ifdef TETHER_BENCH_WITH_REDIS
@@ -66,6 +72,28 @@ int main(int argc, char** argv) try {
     app.pubsub("/ws-deflate", {.permessage_deflate = {.mode = tether::ws::deflate_mode::on}});
     app.sse("/events", bench);
 
+    // /sub: a topic made by hand whose WebSocket format is the body in a bare text frame. Transports read a
+    // topic's formats by index (net/topic_groups.hpp, topic_format): 0 is what polling sends, 1 the WebSocket
+    // frame, and /sub uses neither deflate nor SSE, so two formats are enough. Published to only while it has
+    // subscribers, so the other scenarios pay nothing for it; the raw scenario still publishes to "bench" too
+    // (lazy formats with no subscriber: a sequence and a ring slot, about 0.1% of a 1,000-subscriber fan-out).
+    std::vector<tether::hub::wire_format> raw_formats{
+        tether::hub::raw_format("poll"),
+        {"ws", [](const tether::hub::encode_input& in, std::string& out) {
+             tether::ws::append_frame(out, tether::ws::opcode::text, in.body);
+         }}};
+    tether::topic<> raw{std::make_shared<tether::hub::topic>("bench", std::move(raw_formats),
+                                                            tether::hub::topic_options{.capacity = 4096})};
+    std::atomic<std::int64_t> raw_subscribers{0};
+    app.websocket("/sub", {.on_message = [&](auto& ws, std::string_view, tether::ws::opcode) {
+                               if (ws.subscription_count() != 0) return;
+                               ws.subscribe(raw);
+                               raw_subscribers.fetch_add(1, std::memory_order_relaxed);
+                           },
+                           .on_close = [&](auto& ws, tether::ws::close_code, std::string_view) {
+                               if (ws.subscription_count() != 0) raw_subscribers.fetch_sub(1, std::memory_order_relaxed);
+                           }});
+
     std::atomic<std::uint64_t> next_sequence{0};
     app.post("/publish", [&](auto& req, auto& res) {
         tether_bench::publish_request r;
@@ -74,9 +102,11 @@ int main(int argc, char** argv) try {
         thread_local std::string body;
         const std::uint64_t first = next_sequence.fetch_add(r.count, std::memory_order_relaxed);
         if (!bench.core().sequenced_externally()) {
+            const bool to_raw = raw_subscribers.load(std::memory_order_relaxed) > 0;
             for (std::size_t i = 0; i < r.count; ++i) {
                 tether_bench::make_body(body, first + i, r);
                 bench.publish(body);
+                if (to_raw) raw.publish(body);
             }
             res.status(204);
             return;

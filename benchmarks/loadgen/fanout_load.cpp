@@ -6,7 +6,7 @@
 //   fanout_load sse --port 8080 --subscribers 1000 ...
 //   common: [--host 127.0.0.1] [--path /ws | /events] [--topic bench] [--handshakes 200] [--open-timeout 120]
 //           [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]
-//           [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate]
+//           [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw] [--messages N]
 //
 // Several servers serving one topic (nodes of a cluster, benchmarks/backplane/run.sh): --ports spreads the
 // subscribers over them round-robin, while --port still names the one the publish trigger goes to. --rate R
@@ -19,10 +19,20 @@
 // them. Bytes on the wire are counted either way: every byte recv() returned on the subscribers' sockets during
 // the measured window, reported per delivered frame.
 //
+// --raw (ws) expects each message as its bare body in a text frame, no envelope (tether's fanout_server and the
+// kernel floor, benchmarks/peers/floor_fanout.cpp, serve that form at /sub, the default --path with --raw); the
+// subscribe request and its "subscribed" answer are the same.
+//
+// --messages N replaces the timed run by a fixed workload, for instruction counts (benchmarks/callgrind/fanout.sh):
+// exactly N messages are published under the same flow control, the run ends once every subscriber has all of
+// them (at most --drain-timeout), and the result line counts every frame received; no warm-up, no rates. N = 0
+// opens and closes the subscribers only: the baseline to subtract.
+//
 // What the server must speak (benchmarks/fanout/fanout_server.cpp for tether, benchmarks/peers/naive_broadcast.cpp
 // for the Beast baseline):
 //   ws:  GET --path upgraded to WebSocket; the client sends {"type":"subscribe","topic":"bench"} and waits for a
-//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}.
+//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}
+//        (with --raw: text frames B).
 //   sse: GET --path answered 200 text/event-stream (HTTP/1.1 chunked or not); each message is an event whose
 //        data line is B; other event types ("missed", "reset") and comments are counted or ignored.
 //   POST /publish?n=K&size=SIZE on a separate keep-alive connection publishes K messages and answers 204;
@@ -119,6 +129,8 @@ struct options {
     double rate = 0;                     // messages/s; 0: as fast as the window allows
     bool ticker = false;   // --body ticker
     bool deflate = false;  // --deflate
+    bool raw = false;      // --raw
+    std::int64_t messages = -1;  // --messages N: a fixed workload; -1: timed (--duration)
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -127,7 +139,7 @@ struct options {
                  "usage: fanout_load ws|sse --port N [--subscribers 1000] [--size 64] [--window 64] [--batch W/4]\n"
                  "       [--duration 10] [--warmup 1] [--host 127.0.0.1] [--path /ws|/events] [--topic bench]\n"
                  "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n"
-                  "       [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate]\n",
+                  "       [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw] [--messages N]\n",
                  why);
     std::exit(2);
 }
@@ -154,6 +166,10 @@ options parse_options(int argc, char** argv) {
             o.deflate = true;
             continue;
         }
+        if (arg == "--raw") {
+            o.raw = true;
+            continue;
+        }
         if (i + 1 >= argc) usage(("missing value for " + std::string(arg)).c_str());
         const std::string_view v = argv[++i];
         if (arg == "--host") o.host = std::string(v);
@@ -173,6 +189,7 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--drain-timeout") o.drain_timeout = number<double>(arg, v);
         else if (arg == "--server-pid") o.server_pid = number<int>(arg, v);
         else if (arg == "--rate") o.rate = number<double>(arg, v);
+        else if (arg == "--messages") o.messages = number<std::int64_t>(arg, v);
         else if (arg == "--ports") {
             for (std::string_view rest = v; !rest.empty();) {
                 const auto comma = rest.find(',');
@@ -189,7 +206,8 @@ options parse_options(int argc, char** argv) {
     if (o.port == 0) usage("--port is required");
     if (o.ports.empty()) o.ports.push_back(o.port);
     if (o.rate < 0) usage("--rate must not be negative");
-    if (o.path.empty()) o.path = o.kind == transport::ws ? "/ws" : "/events";
+    if (o.messages < -1) usage("--messages must not be negative");
+    if (o.path.empty()) o.path = o.kind == transport::sse ? "/events" : o.raw ? "/sub" : "/ws";
     if (o.subscribers == 0 || o.handshakes == 0 || o.window == 0) usage("counts must be at least 1");
     if (o.batch == 0) o.batch = std::max<std::size_t>(1, o.window / 4);
     if (o.batch > o.window) usage("--batch must not exceed --window");
@@ -198,6 +216,7 @@ options parse_options(int argc, char** argv) {
         usage("--size must be 42..65536 bytes (room for the sequence and the timestamp)");
     if (o.ticker && o.size < tether_bench::min_ticker_size) usage("--body ticker needs --size 160 or more");
     if (o.deflate && o.kind != transport::ws) usage("--deflate is for ws");
+    if (o.raw && o.kind != transport::ws) usage("--raw is for ws");
     return o;
 }
 
@@ -262,7 +281,7 @@ public:
                         opt_.subscribers, errors_);
             return 1;
         }
-        return measure();
+        return opt_.messages >= 0 ? measure_fixed() : measure();
     }
 
 private:
@@ -573,7 +592,12 @@ private:
         } else if (free < opt_.batch) {
             return;
         }
-        const std::uint64_t n = std::min<std::uint64_t>(free, tether_bench::max_publish_batch);
+        std::uint64_t n = std::min<std::uint64_t>(free, tether_bench::max_publish_batch);
+        if (opt_.messages >= 0) {  // a fixed workload: never past it; its last request may be short of --batch
+            const std::uint64_t end = base_ + static_cast<std::uint64_t>(opt_.messages);
+            n = std::min<std::uint64_t>(n, end - requested_);
+            if (n == 0) return;
+        }
         control_out_ += "POST /publish?n=" + std::to_string(n) + "&size=" + std::to_string(opt_.size) +
                         (opt_.ticker ? "&body=ticker" : "") + " HTTP/1.1\r\nHost: " +
                         opt_.host + "\r\nContent-Length: 0\r\n\r\n";
@@ -702,6 +726,7 @@ private:
 
     void on_ws_message(subscriber& c, std::string_view text) {
         static constexpr std::string_view data_key = R"("data":")";
+        if (opt_.raw && c.state != phase::subscribing) return on_body(c, text);  // the body itself
         if (text.starts_with(R"({"topic":)")) {
             const auto at = text.find(data_key);
             if (at == std::string_view::npos) return error(c, "message without data: " + std::string(text.substr(0, 80)));
@@ -877,6 +902,31 @@ private:
             poll(static_cast<int>(std::clamp<long long>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count(), 1, opt_.rate > 0 ? 1 : 10)));
         }
+    }
+
+    // --messages N: N messages to every subscriber, then close; everything received is counted.
+    int measure_fixed() {
+        const std::uint64_t end = base_ + static_cast<std::uint64_t>(opt_.messages);
+        publishing_ = true;
+        last_progress_ = clock_type::now();
+        maybe_publish();
+        const auto start = clock_type::now();
+        const auto deadline = start + seconds(opt_.drain_timeout);
+        while (!aborted_ && complete_ < end && clock_type::now() < deadline)
+            loop_until(std::min(clock_type::now() + std::chrono::milliseconds(100), deadline));
+        publishing_ = false;
+        const double wall = seconds_since(start);
+        if (!aborted_ && complete_ < end)
+            complain(std::to_string(end - complete_) + " message(s) had not reached every subscriber within the drain timeout");
+        const std::size_t unclosed = close_all();
+        report_errors();
+        const bool ok = errors_ == 0 && !aborted_;
+        std::printf("result mode=%s subscribers=%zu size=%zu window=%zu batch=%zu seconds=%.3f messages=%" PRIu64
+                    " frames=%" PRIu64 " publish_requests=%" PRIu64 " lost=%" PRIu64 " unclosed=%zu errors=%" PRIu64
+                    " status=%s\n",
+                    mode_name(), opt_.subscribers, opt_.size, opt_.window, opt_.batch, wall, complete_ - base_, frames_,
+                    requests_, lost_, unclosed, errors_, ok ? "ok" : "failed");
+        return ok ? 0 : 1;
     }
 
     int measure() {
