@@ -133,6 +133,9 @@ start_example() {   # LINE (build/release/examples/NAME ARGS)
   args=$(sed -E 's|^build/release/examples/[A-Za-z0-9_]+||; s/--port (8080|8443)/--port 0/' <<<"$line")
   case "$targets" in *" $name "*) ;; *) fail "$line: '$name' is not built by the examples target"; return 1 ;; esac
   stop_example
+  # Emptied here, not only by the background job's redirection: that one may come after the first
+  # read below, which would then find the previous example's "listening on" line and port.
+  : >"$work/server.out"
   # shellcheck disable=SC2086  # the README's arguments, split as the shell would
   (cd "$work/cwd" && TMPDIR=$work/tmp exec "$examples/$name" $args) >"$work/server.out" 2>&1 &
   server_pid=$!

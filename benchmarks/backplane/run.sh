@@ -70,18 +70,28 @@ failures=()
 redis_port=""
 redis_pid=""
 start_redis() {
-    local p
-    for _ in $(seq 50); do   # a port nobody listens on (connecting is refused)
-        p=$(( 20000 + RANDOM % 40000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then redis_port=$p; break; fi
-    done
-    taskset -c "$SERVER_CPU" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-        --dir "$work_dir" --daemonize no --logfile "$work_dir/redis.log" &
-    redis_pid=$!
-    track_pid "$redis_pid"
-    for _ in $(seq 200); do
-        [[ $(redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] && return 0
-        sleep 0.05
+    local p attempt
+    # Ports below Linux's ephemeral range (32768-60999): a port there can be the local end of some
+    # client's connection (a load tool's, still closing), which a listener cannot bind even when
+    # connecting to it is refused. And should the bind fail anyway, another port is tried.
+    for attempt in 1 2 3 4 5; do
+        for _ in $(seq 50); do   # a port nobody listens on (connecting is refused)
+            p=$(( 10000 + RANDOM % 22000 ))
+            if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then redis_port=$p; break; fi
+        done
+        taskset -c "$SERVER_CPU" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+            --dir "$work_dir" --daemonize no --logfile "$work_dir/redis.log" &
+        redis_pid=$!
+        track_pid "$redis_pid"
+        for _ in $(seq 200); do
+            [[ $(redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] && return 0
+            kill -0 "$redis_pid" 2>/dev/null || break   # it exited: the port was taken after all
+            sleep 0.05
+        done
+        kill -0 "$redis_pid" 2>/dev/null && break   # running but not answering: no point trying another port
+        wait "$redis_pid" 2>/dev/null || true
+        forget_pid "$redis_pid"
+        log "redis-server could not start on port $redis_port (attempt $attempt); trying another"
     done
     echo "run.sh: redis-server did not answer on port $redis_port" >&2
     cat "$work_dir/redis.log" >&2
