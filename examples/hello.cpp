@@ -15,6 +15,9 @@
 //
 // /metrics and the health probes are on unless `--no-metrics` is given: the benchmarks that compare
 // hello with other servers pass it, and benchmarks/metrics/run.sh measures the difference.
+// `--middleware` adds the built-in chain (request ids, security headers, access log on stdout,
+// compression) and GET /deferred answers like /plaintext from another thread: what each costs a
+// request is measured by benchmarks/callgrind/run.sh.
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -26,12 +29,12 @@
 #include <asio.hpp>
 #include <tether/tether.hpp>
 
-// Takes `--no-metrics` out of argv (parse_command_line knows only the options every example shares).
-static bool take_no_metrics(int& argc, char** argv) {
+// Takes the flag `name` out of argv (parse_command_line knows only the options every example shares).
+static bool take_flag(int& argc, char** argv, std::string_view name) {
     bool found = false;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "--no-metrics") found = true;
+        if (std::string_view(argv[i]) == name) found = true;
         else argv[kept++] = argv[i];
     }
     argc = kept;
@@ -39,10 +42,17 @@ static bool take_no_metrics(int& argc, char** argv) {
 }
 
 int main(int argc, char** argv) try {
-    const bool metrics = !take_no_metrics(argc, argv);
+    const bool metrics = !take_flag(argc, argv, "--no-metrics");
+    const bool middleware = take_flag(argc, argv, "--middleware");
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
     tether::server app{options};
+    if (middleware) {   // the built-in chain the demo runs (README "Middleware"), for what it costs
+        app.use(tether::middleware::request_id());
+        app.use(tether::middleware::security_headers());
+        app.use(tether::middleware::access_log());
+        app.use(tether::middleware::compress());
+    }
 
     app.get("/plaintext", [](auto&, auto& res) { res.text("Hello, World!"); });
     app.get("/json", [](auto&, auto& res) {
@@ -72,6 +82,15 @@ int main(int argc, char** argv) try {
         timer->async_wait([timer, reply = std::make_shared<tether::http::deferred_response>(res.defer()),
                            ms](std::error_code) {
             reply->text("waited " + std::to_string(ms) + " ms\n");
+            reply->send();
+        });
+    });
+
+    // /plaintext's answer, finished on the timer thread: what a deferred reply costs against a
+    // synchronous one (benchmarks/callgrind/run.sh measures both).
+    app.get("/deferred", [&timers](auto&, auto& res) {
+        asio::post(timers, [reply = std::make_shared<tether::http::deferred_response>(res.defer())] {
+            reply->text("Hello, World!");
             reply->send();
         });
     });
