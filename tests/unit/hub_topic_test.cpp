@@ -413,3 +413,49 @@ TEST_CASE("the registry opens each topic once and finds it by name", "[hub][regi
     CHECK(hub.size() == 2);
     CHECK(hub.open("news")->epoch() != a->epoch());
 }
+
+namespace {
+// A transport that takes the bytes the group looked up (deliver with three arguments).
+struct bytes_delivery : recording_delivery {
+    std::vector<std::string> handed;   // what the group handed over, in delivery order
+    std::size_t mismatches = 0;        // handed bytes that were not the subscriber's own format
+    void deliver(hub::subscriber& s, hub::payload_ptr const& message, std::string_view bytes) {
+        if (bytes != message->encoded(s.format()) || bytes.data() != message->encoded(s.format()).data()) ++mismatches;
+        handed.emplace_back(bytes);
+        recording_delivery::deliver(s, message);
+    }
+};
+}  // namespace
+
+TEST_CASE("a group hands each subscriber its own format's shared bytes, looked up once per format and message",
+          "[hub][topic]") {
+    int encodes = 0;
+    std::vector<hub::wire_format> formats{
+        hub::raw_format("raw"),
+        {"lazy", [&](hub::encode_input const& in, std::string& out) {
+             ++encodes;
+             out += '<';
+             out.append(in.body);
+             out += '>';
+         }}};
+    auto topic = std::make_shared<hub::topic>("t", formats, hub::topic_options{.capacity = 64, .lazy_formats = true});
+    manual_loop loop;
+    hub::reader_group<bytes_delivery, hub::backpressure::drop_oldest> readers{topic, loop.waker()};
+    // Formats interleaved in the walk, so the group's per-message lookup switches format back and forth.
+    std::vector<std::unique_ptr<recording_subscriber>> subscribers;
+    for (int i = 0; i < 6; ++i) {
+        subscribers.push_back(std::make_unique<recording_subscriber>(static_cast<std::size_t>(i % 2), 1 << 20));
+        readers.subscribe(*subscribers.back());
+    }
+    topic->publish("a");
+    topic->publish("b");
+    loop.run();
+    CHECK(readers.delivery().mismatches == 0);
+    CHECK(readers.delivery().handed.size() == 12);
+    CHECK(encodes == 2);   // the lazy format is built once per message, however many subscribers read it
+    for (int i = 0; i < 6; ++i) {
+        CHECK(subscribers[i]->received == range(1, 2));
+        CHECK(subscribers[i]->bodies ==
+              (i % 2 ? std::vector<std::string>{"<a>", "<b>"} : std::vector<std::string>{"a", "b"}));
+    }
+}

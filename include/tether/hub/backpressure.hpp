@@ -52,6 +52,8 @@ enum class disconnect_reason : std::uint8_t {
 /// The transport's side of a reader group. All three hooks run on the group's I/O thread, from drain().
 ///  - deliver: queue `message->encoded(s.format())` for writing (keep the payload_ptr until written), and
 ///    later call reader_group::written(s, n). The group has already added those bytes to s.pending_bytes().
+///    Either deliver(s, message) or deliver(s, message, bytes), which is handed those bytes already looked
+///    up (once per format per message for the whole group); a delivery with both gets the second.
 ///  - missed: sequences [first, last] will never reach `s` (tell the client it must re-sync or carry on).
 ///  - disconnect: the group has already unsubscribed `s`; close the connection or end the stream.
 /// Hooks may unsubscribe any subscriber, subscribe others, and call written(); destroy a subscriber only
@@ -59,7 +61,7 @@ enum class disconnect_reason : std::uint8_t {
 template <class D>
 concept delivery = requires(D& d, subscriber& s, payload_ptr const& message, std::uint64_t first,
                             disconnect_reason reason) {
-    d.deliver(s, message);
+    requires requires { d.deliver(s, message); } || requires(std::string_view bytes) { d.deliver(s, message, bytes); };
     d.missed(s, first, first);
     d.disconnect(s, reason);
 };

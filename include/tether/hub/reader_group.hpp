@@ -16,7 +16,10 @@
 //      drain_request must run on the group's thread; it is a harmless no-op once the group is gone.
 //   2. subscribe(s) for live messages, or subscribe(s, topic.resume(cursor).from) to replay.
 //   3. Delivery::deliver(s, message): queue message->encoded(s.format()); when those bytes are written
-//      (or dropped with the connection), call written(s, n). That is what frees budget.
+//      (or dropped with the connection), call written(s, n). That is what frees budget. A Delivery that
+//      also takes deliver(s, message, bytes) gets those bytes handed over, already looked up: the group
+//      looks a message's encoding up once per format per message (its subscribers nearly always share
+//      one format), not once per subscriber, and the transport need not look it up again.
 //   4. unsubscribe(s) (or destroy s) when the connection ends; destroy the group on its own thread.
 #include "tether/hub/backpressure.hpp"
 #include "tether/hub/subscriber.hpp"
@@ -28,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -36,7 +40,7 @@ namespace tether::hub {
 template <class Delivery, class Policy = backpressure::drop_oldest>
 class reader_group {
     static_assert(delivery<Delivery>,
-                  "Delivery needs deliver(subscriber&, payload_ptr const&), missed(subscriber&, u64, u64) "
+                  "Delivery needs deliver(subscriber&, payload_ptr const&[, string_view]), missed(subscriber&, u64, u64) "
                   "and disconnect(subscriber&, disconnect_reason)");
     static_assert(backpressure::policy<Policy>,
                   "Policy must be backpressure::disconnect, backpressure::drop_oldest or backpressure::conflate");
@@ -144,6 +148,16 @@ public:
 
 private:
     enum class offer_result : std::uint8_t { delivered, skipped, no_room, gone };
+
+    // One message's bytes in the format last asked for. A group's subscribers nearly always share one
+    // format, so one memo per message offered to them all looks the encoding up once (and builds a lazy
+    // one at most once), not once per subscriber. The bytes live as long as the message.
+    struct encoding_memo {
+        std::size_t format = static_cast<std::size_t>(-1);
+        std::string_view bytes;
+    };
+    static constexpr bool takes_bytes =
+        requires(Delivery& d, subscriber& s, payload_ptr const& m, std::string_view b) { d.deliver(s, m, b); };
     enum class catch_up_result : std::uint8_t { caught_up, parked, gone };
 
     static void drain_thunk(void* self) { static_cast<reader_group*>(self)->drain(); }
@@ -153,13 +167,17 @@ private:
     bool still_here(subscriber const& s) const noexcept { return lists_.current == &s; }
 
     // The one place that applies the byte budget. `s` must be lists_.current.
-    offer_result offer(subscriber& s, payload_ptr const& message) {
+    offer_result offer(subscriber& s, payload_ptr const& message, encoding_memo& memo) {
         auto const sequence = message->sequence();
         if (message->format_count() == 0) {   // tombstone: its publisher's encoder threw
             return report_missed(s, sequence, sequence) ? offer_result::skipped : offer_result::gone;
         }
-        // Builds the subscriber's format now if the topic encodes it lazily and nobody has yet.
-        auto const size = topic_->encoding(*message, s.format_).size();
+        if (memo.format != s.format_) {
+            // Builds the subscriber's format now if the topic encodes it lazily and nobody has yet.
+            memo.bytes = topic_->encoding(*message, s.format_);
+            memo.format = s.format_;
+        }
+        auto const size = memo.bytes.size();
         if (size > s.budget_) {
             if constexpr (disconnecting) {
                 cut_off(s, disconnect_reason::message_too_large);
@@ -172,7 +190,11 @@ private:
         s.pending_ += size;
         s.next_sequence_ = sequence + 1;
         ++delivered_;
-        delivery_.deliver(s, message);
+        if constexpr (takes_bytes) {
+            delivery_.deliver(s, message, memo.bytes);
+        } else {
+            delivery_.deliver(s, message);
+        }
         return still_here(s) ? offer_result::delivered : offer_result::gone;
     }
 
@@ -229,7 +251,8 @@ private:
                     continue;
                 }
             }
-            switch (offer(s, found.message)) {
+            encoding_memo memo;
+            switch (offer(s, found.message, memo)) {
             case offer_result::no_room: return catch_up_result::parked;
             case offer_result::gone: return catch_up_result::gone;
             default: break;
@@ -249,7 +272,8 @@ private:
             }
             // The table only changes in read_new_messages(), which cannot run inside this loop.
             for (auto it = cache_.first_from(s.next_sequence_); it != cache_.end(); ++it) {
-                switch (offer(s, *it)) {
+                encoding_memo memo;
+                switch (offer(s, *it, memo)) {
                 case offer_result::no_room: return catch_up_result::parked;
                 case offer_result::gone: return catch_up_result::gone;
                 default: break;
@@ -278,11 +302,12 @@ private:
 
     void offer_to_live(payload_ptr const& message) {
         auto const sequence = message->sequence();
+        encoding_memo memo;
         for (auto* s = lists_.of(subscriber_state::live).head; s != nullptr; s = lists_.walk_next) {
             lists_.walk_next = s->link_next_;
             if (s->next_sequence_ != sequence) continue;   // joined later, or skipped ahead
             lists_.current = s;
-            if (offer(*s, message) == offer_result::no_room) {
+            if (offer(*s, message, memo) == offer_result::no_room) {
                 if constexpr (disconnecting) {
                     cut_off(*s, disconnect_reason::budget_exceeded);
                 } else {

@@ -4,17 +4,35 @@
 //
 // Shared messages are queued as a reference to the published payload plus a view of its bytes
 // in this connection's wire format, so a broadcast to N connections copies the payload zero
-// times (a message shared by N subscribers is never copied N times). Owned bytes
-// coalesce into the last owned segment, so a burst of small frames is still one buffer.
-// Each shared segment may carry a tag the connection gets back once the segment is fully
-// written: that is how a topic's per-subscriber byte budget is given back.
+// times (a message shared by N subscribers is never copied N times). Each shared segment may
+// carry a tag the connection gets back once the segment is fully written: that is how a topic's
+// per-subscriber byte budget is given back.
 //
-// An empty queue holds no memory (a vector with no capacity), which matters for idle
-// connections; segments are popped from the front by index and the vector is released when
-// it drains.
+// A segment is four words (payload reference, pointer, size, tag) and nothing else: queuing a
+// shared message is one reference count increment and a store, the cost a fan-out pays per
+// (message, subscriber). Owned bytes do not live in their segments (an inline std::string made
+// every segment twice as large and cost a string construction per shared message): they go to
+// one buffer, in queue order, and an owned segment records only how many of them it covers, so
+// the owned segments' bytes follow one another in that buffer. Owned bytes coalesce into the
+// last segment when it is owned, so a burst of small frames is still one buffer.
+//
+// Memory: an empty queue owns nothing unless its last burst was large. A queue that drains after
+// a burst (at least initial_segments segments) keeps its arrays if they are small (keep_segments,
+// keep_owned_bytes): a subscriber that gets a window of messages every loop turn would otherwise
+// regrow them from nothing every turn (seven allocations for 64 messages). release_memory() gives
+// them back, and connections call it from their keep-alive tick when the queue is empty, so an
+// idle connection (which only ever writes the odd pong or notice) still holds nothing. A queue
+// that never quite drains drops its written front once that is most of what it holds.
+//
+// One write hands the socket up to max_gather segments: 64, what epoll_socket (max_iov) and
+// asio (max_buffers) pass to one sendmsg anyway, so a flow-controlled window of 64 messages
+// leaves in one call; IOV_MAX (1024) would allow more, but each iovec costs the kernel the same
+// copy, and a larger array only lengthens the stack frame of every write.
+#include <algorithm>
 #include <array>
 #include <asio.hpp>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -27,42 +45,59 @@ namespace tether::net {
 
 class output_queue {
 public:
+    static constexpr std::size_t max_gather = 64;          // segments per write (see above)
+    static constexpr std::size_t keep_segments = 128;      // kept through a drain: 4 KiB
+    static constexpr std::size_t keep_owned_bytes = 4096;  // kept through a drain
+
     std::size_t size() const noexcept { return bytes_; }
     bool empty() const noexcept { return bytes_ == 0; }
 
     void append(std::string_view bytes) {
-        owned_tail().append(bytes);
+        if (bytes.empty()) return;
+        owned_tail() += bytes.size();
+        owned_.append(bytes);
         bytes_ += bytes.size();
     }
 
-    // Lets an encoder append into the owned tail directly, e.g. ws::append_frame(out, ...).
+    // Lets an encoder append into the owned bytes directly, e.g. ws::append_frame(out, ...).
     template <class Encoder>
     void append_with(Encoder&& encode) {
-        std::string& tail = owned_tail();
-        std::size_t before = tail.size();
-        encode(tail);
-        bytes_ += tail.size() - before;
+        std::size_t const before = owned_.size();
+        encode(owned_);
+        std::size_t const added = owned_.size() - before;
+        if (added == 0) return;
+        owned_tail() += added;
+        bytes_ += added;
     }
 
     // Queues `bytes`, which live inside `message`, without copying them.
     void append_shared(hub::payload_ptr message, std::string_view bytes, void* tag = nullptr) {
         if (bytes.empty()) return;
-        segments_.push_back(segment{std::move(message), bytes, {}, tag});
+        if (segments_.capacity() == 0) segments_.reserve(initial_segments);
+        segments_.push_back(segment{std::move(message), bytes.data(), bytes.size(), tag});
         bytes_ += bytes.size();
     }
 
-    // Writes what the socket accepts now. Calls on_written(tag, size) for each tagged segment
-    // that got fully written. Returns the transport's error (would_block when the socket is full).
+    // Writes what the socket accepts now. Calls on_written(tag, size) for the tagged segments
+    // that got fully written (once per run of consecutive segments with the same tag, with their
+    // total size). Returns the transport's error (would_block when the socket is full).
     template <class Transport, class Socket, class OnWritten>
     std::error_code write(Socket& socket, OnWritten&& on_written) {
         while (bytes_ != 0) {
             std::array<asio::const_buffer, max_gather> buffers;
             std::size_t count = 0;
-            for (std::size_t i = head_; i < segments_.size() && count < max_gather; ++i) {
-                std::string_view v = segments_[i].view();
-                if (i == head_) v.remove_prefix(head_offset_);
-                buffers[count++] = asio::const_buffer(v.data(), v.size());
+            char const* owned = owned_.data() + owned_read_;
+            std::size_t const end = std::min(segments_.size(), head_ + max_gather);
+            for (std::size_t i = head_; i < end; ++i) {
+                segment const& s = segments_[i];
+                char const* data = s.data;
+                if (!s.shared) {
+                    data = owned;
+                    owned += s.size;
+                }
+                buffers[count++] = asio::const_buffer(data, s.size);
             }
+            buffers[0] += head_offset_;
             std::error_code ec;
             std::size_t n = Transport::write_some(socket, std::span<const asio::const_buffer>(buffers.data(), count), ec);
             if (ec) return ec;
@@ -77,48 +112,91 @@ public:
         consume(bytes_, on_written);
     }
 
-private:
-    static constexpr std::size_t max_gather = 16;   // iovecs per write: enough to batch a burst
+    // Gives back the memory an empty queue kept for its next burst (see above).
+    void release_memory() noexcept {
+        if (bytes_ != 0) return;
+        std::vector<segment>{}.swap(segments_);
+        std::string{}.swap(owned_);
+    }
 
+private:
+    static constexpr std::size_t initial_segments = 16;   // skips the 1, 2, 4, 8 steps of a burst
+
+    // Shared: `shared` keeps [data, data + size) alive. Owned: `shared` is null and the bytes are
+    // the next `size` of owned_ after those of the owned segments before this one.
     struct segment {
-        hub::payload_ptr shared;   // keeps the bytes alive; null for owned segments
-        std::string_view shared_bytes;
-        std::string owned;
-        void* tag = nullptr;
-        std::string_view view() const noexcept { return shared ? shared_bytes : std::string_view(owned); }
+        hub::payload_ptr shared;
+        char const* data;
+        std::size_t size;
+        void* tag;
     };
 
-    std::string& owned_tail() {
-        if (segments_.size() == head_ || segments_.back().shared) segments_.push_back(segment{});
-        return segments_.back().owned;
+    // The byte count of the owned segment at the tail, made if the tail is shared (or none).
+    std::size_t& owned_tail() {
+        if (segments_.size() == head_ || segments_.back().shared) {
+            segments_.push_back(segment{{}, nullptr, 0, nullptr});
+        }
+        return segments_.back().size;
     }
 
     template <class OnWritten>
     void consume(std::size_t n, OnWritten& on_written) {
         bytes_ -= n;
-        while (n != 0 || (head_ < segments_.size() && segments_[head_].view().size() == head_offset_)) {
+        n += head_offset_;   // counted from the start of the head segment
+        // A run of written segments with one tag (a subscriber's window of messages) is reported
+        // once, with its total: the same bytes given back, one call instead of one per message.
+        void* run_tag = nullptr;
+        std::size_t run_bytes = 0;
+        while (head_ < segments_.size()) {
             segment& s = segments_[head_];
-            std::size_t left = s.view().size() - head_offset_;
-            if (n < left) {
-                head_offset_ += n;
-                return;
+            if (n < s.size) break;
+            n -= s.size;
+            if (s.shared) {
+                if (s.tag != run_tag) {
+                    if (run_tag) on_written(run_tag, run_bytes);
+                    run_tag = s.tag;
+                    run_bytes = 0;
+                }
+                run_bytes += s.size;
+                s.shared = nullptr;
+            } else {
+                owned_read_ += s.size;
             }
-            n -= left;
-            if (s.tag) on_written(s.tag, s.view().size());
-            s = segment{};
             ++head_;
-            head_offset_ = 0;
-            if (head_ == segments_.size()) {   // drained: give the memory back
-                std::vector<segment>{}.swap(segments_);
-                head_ = 0;
-                return;
-            }
+        }
+        head_offset_ = n;
+        if (run_tag) on_written(run_tag, run_bytes);
+        if (head_ == segments_.size()) return drained();
+        // A queue that never quite drains (a subscriber always a little behind) must not keep every
+        // segment and owned byte it ever held: drop the written front once it is most of the array.
+        if (head_ >= keep_segments && head_ * 2 >= segments_.size()) {
+            segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+        if (owned_read_ >= keep_owned_bytes && owned_read_ * 2 >= owned_.size()) {
+            owned_.erase(0, owned_read_);
+            owned_read_ = 0;
         }
     }
 
+    // Keeps the arrays for the next burst only if this was one (see above): a connection that
+    // writes the odd frame gives everything back each time, as an idle one must.
+    void drained() noexcept {
+        bool const burst = segments_.size() >= initial_segments;
+        head_ = 0;
+        head_offset_ = 0;
+        owned_read_ = 0;
+        if (!burst || segments_.capacity() > keep_segments) std::vector<segment>{}.swap(segments_);
+        else segments_.clear();
+        if (!burst || owned_.capacity() > keep_owned_bytes) std::string{}.swap(owned_);
+        else owned_.clear();
+    }
+
     std::vector<segment> segments_;
-    std::size_t head_ = 0;
-    std::size_t head_offset_ = 0;
+    std::string owned_;             // the owned segments' bytes, in queue order, from owned_read_ on
+    std::size_t owned_read_ = 0;    // where the head-most owned segment's bytes start in owned_
+    std::size_t head_ = 0;          // first segment not yet fully written
+    std::size_t head_offset_ = 0;   // bytes of it already written
     std::size_t bytes_ = 0;
 };
 

@@ -209,7 +209,7 @@ private:
         out.push_back('\n');
     }
 
-    void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+    void deliver(topic_subscription& sub, const hub::payload_ptr& message, std::string_view bytes) override {
         stream_topic* t = find(sub);
         if (message->epoch() != t->position.epoch) {   // a backplane changed the topic's epoch
             t->position.epoch = message->epoch();
@@ -217,12 +217,12 @@ private:
         }
         if (sub.format() == static_cast<std::size_t>(topic_format::sse_chunk)) {   // one topic: its chunk as is
             t->position.sequence = message->sequence();
-            out_.append_shared(message, message->encoded(sub.format()), &sub);
+            out_.append_shared(message, bytes, &sub);
             wrote_since_heartbeat_ = true;
             return schedule_flush();
         }
         t->position.sequence = message->sequence();
-        std::string_view block = message->encoded(static_cast<std::size_t>(topic_format::sse_block));
+        std::string_view block = bytes;   // the subscription's format is sse_block here
         // Per subscriber and message: the chunk header and our id line go out as one owned piece
         // built in the reused scratch buffer (no allocation), then the shared event bytes.
         scratch_.clear();
@@ -296,6 +296,7 @@ private:
         // restarts whenever a write makes progress). It resumes later from its Last-Event-ID;
         // meanwhile it holds no descriptor, budget or kernel buffer.
         if (writing_) return close();
+        out_.release_memory();   // what the last burst kept for the next, if the queue is empty
         if (!wrote_since_heartbeat_) {
             std::string beat;
             sse::append_comment(beat);

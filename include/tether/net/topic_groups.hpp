@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include <tether/hub/backpressure.hpp>
@@ -45,7 +46,9 @@ struct topic_subscription;
 
 class topic_sink {
 public:
-    virtual void deliver(topic_subscription& s, const hub::payload_ptr& message) = 0;
+    // `bytes` is the message in the subscription's format (message->encoded(s.format())), looked up
+    // once for all subscribers of the group that share that format.
+    virtual void deliver(topic_subscription& s, const hub::payload_ptr& message, std::string_view bytes) = 0;
     // The subscriber will never get [first, last] (drop_oldest lapped it, conflation, history lost).
     virtual void missed(topic_subscription& s, std::uint64_t first, std::uint64_t last) = 0;
     // The disconnect policy cut this subscriber off.
@@ -68,9 +71,9 @@ struct topic_subscription : hub::subscriber {
 };
 
 struct sink_delivery {
-    void deliver(hub::subscriber& s, const hub::payload_ptr& m) {
+    void deliver(hub::subscriber& s, const hub::payload_ptr& m, std::string_view bytes) {
         auto& t = static_cast<topic_subscription&>(s);
-        t.sink->deliver(t, m);
+        t.sink->deliver(t, m, bytes);
     }
     void missed(hub::subscriber& s, std::uint64_t first, std::uint64_t last) {
         auto& t = static_cast<topic_subscription&>(s);

@@ -532,14 +532,13 @@ private:
         thread_.metrics.ws_message(sent);
     }
 
-    void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+    void deliver(topic_subscription& sub, const hub::payload_ptr& message, std::string_view frame) override {
         // The topic's epoch changed under this subscriber (a backplane lost its history): the same
         // notice a resume from a lost cursor gets, before the first message of the new epoch.
         if (message->epoch() != sub.epoch) {
             sub.epoch = message->epoch();
             send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
         }
-        const std::string_view frame = message->encoded(sub.format());
         if (deflate_ && !frame.empty() && (static_cast<unsigned char>(frame[0]) & 0x40) != 0) {
             // A compressed frame that did not come from our compressor enters the client's window.
             deflate_->shared_frame_sent();
@@ -589,6 +588,7 @@ private:
         if (state_ == state::closing) return abort(closing_code_, "closing handshake timed out");
         if (state_ != state::open) return;
         if (deflate_) deflate_->release_if_idle();   // context takeover state shrinks to its window when idle
+        out_.release_memory();   // what the last burst kept for the next, if the queue is empty
         if (awaiting_pong_) return abort(ws::close_code::abnormal_closure, "no pong before the deadline");
         if (behaviour_.idle_timeout.count() > 0 &&
             std::chrono::steady_clock::now() - last_message_ >= behaviour_.idle_timeout)
