@@ -199,20 +199,7 @@ report=$work_dir/report.md
     echo
     echo "Goal (issue 13): under 2 % more CPU per request with metrics on. The middleware and deferred rows say what"
     echo "those features cost, for a user to weigh; their instruction counts are in the callgrind scenario."
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-if [[ -n ${RESULTS:-} ]]; then
-    mkdir -p "$(dirname "$RESULTS")"
-    cp "$report" "$RESULTS"
-    log "report written to $RESULTS"
-fi
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" "${RESULTS:+1}"
