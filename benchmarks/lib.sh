@@ -143,17 +143,25 @@ launch_server() {
     return 1
 }
 
-# stop_server: TERM, up to 5 s, then KILL; reaped and forgotten.
+# stop_pid PID SECONDS: TERM, up to SECONDS for it to exit, then KILL; reaped and forgotten. Returns 1 when
+# it had to be killed.
+stop_pid() {
+    local pid=$1 tenths=$(( $2 * 10 )) killed=0 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for (( i = 0; i < tenths; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        killed=1
+    fi
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+    return $killed
+}
+
+# stop_server: the server launch_server started, given 5 s to stop.
 stop_server() {
     [[ -n ${server_pid:-} ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-    forget_pid "$server_pid"
+    stop_pid "$server_pid" 5 || log "server $server_pid ignored SIGTERM for 5 s; killed"
     server_pid=""
 }
 
@@ -220,14 +228,7 @@ callgrind_server() {
 # without is kept as profile-NAME.out and profile-NAME-base.out, for "where do the instructions go".
 callgrind_finish() {
     local name=$1 work=$2 profile=$work_dir/callgrind.$cg_pid.out ir
-    kill -TERM "$cg_pid" 2>/dev/null || true
-    for _ in $(seq 600); do kill -0 "$cg_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$cg_pid" 2>/dev/null; then
-        note_failure "$name: ignored SIGTERM for 60 s under valgrind (killed; no count)"
-        kill -KILL "$cg_pid" 2>/dev/null || true
-    fi
-    wait "$cg_pid" 2>/dev/null || true
-    forget_pid "$cg_pid"
+    stop_pid "$cg_pid" 60 || note_failure "$name: ignored SIGTERM for 60 s under valgrind (killed; no count)"
     ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$profile" 2>/dev/null | head -1)
     [[ -n $ir ]] || { note_failure "$name: no callgrind totals in $profile"; return 0; }
     local kept=$work_dir/profile-$name.out
