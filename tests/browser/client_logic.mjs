@@ -251,6 +251,26 @@ const tests = {
     answer = null;
   },
 
+  async 't.fetch() adds Authorization only with a token, and only to its own origin'() {
+    const sent = [];
+    answer = (url, init) => { sent.push([url, init.headers]); return {ok: true, status: 200}; };
+    const plain = client({transports: ['websocket']}).t;
+    const given = {'X-Trace': '1'};
+    await plain.fetch('/api/items', {headers: given});
+    equal(sent[0][1] === given, true, 'without a token the caller\'s fields go as given');
+    plain.close();
+    const {t} = client({transports: ['websocket'], token: 'tk'});
+    t.subscribe('news', () => {});
+    await until(() => FakeWebSocket.all.length > 0 && lastSocket().url.includes('token=tk'), 'the token taken');
+    await t.fetch('/api/items', {headers: given});
+    equal(new Headers(sent[1][1]).get('Authorization'), 'Bearer tk', 'same origin: the token sent');
+    equal(new Headers(sent[1][1]).get('X-Trace'), '1', 'and the caller\'s fields kept');
+    await t.fetch('https://elsewhere.example/x', {headers: given});
+    equal(sent[2][1] === given, true, 'another origin never sees the token');
+    t.close();
+    answer = null;
+  },
+
   async 'when the server is unreachable the client retries its transport instead of falling back'() {
     reachable = false;
     const {t, seen} = client({transports: ['websocket', 'sse']});
