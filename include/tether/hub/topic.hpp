@@ -24,11 +24,18 @@
 // Lazy formats. With topic_options::lazy_formats, publish() encodes only the formats that have at
 // least one subscriber (reader groups count theirs, per format); encoding() builds any other on first
 // use, once, and charges it to the history like the rest.
+//
+// Text and binary. A message's body is bytes; each publish says whether they are text or binary (the
+// topic's default_content unless the call says otherwise), and encoders write each kind in their own way.
+// A topic with text_must_be_utf8 refuses text that is not UTF-8 before it claims a sequence: formats put
+// text in WebSocket text frames and JSON strings, where invalid UTF-8 fails the connection (RFC 6455
+// §8.1) or must be replaced, so the one faithful answer is to say no and let the caller publish bytes.
 #include "tether/hub/cursor.hpp"
 #include "tether/hub/payload.hpp"
 #include "tether/hub/ref_ptr.hpp"
 #include "tether/hub/ring.hpp"
 #include "tether/hub/wake.hpp"
+#include "tether/core/utf8.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -48,11 +55,13 @@
 
 namespace tether::hub {
 
-/// What an encoder sees: the message's position (for SSE `id:` lines), its body and key.
+/// What an encoder sees: the message's position (for SSE `id:` lines), its body and key, and whether the
+/// body is text or binary.
 struct encode_input {
     cursor position;
     std::string_view body;
     std::string_view key;
+    content type = content::text;
 };
 
 /// One wire format: a name transports look it up by, and an encoder that appends the message's bytes in
@@ -82,6 +91,8 @@ struct topic_options {
     std::size_t max_bytes = 0;                    ///< bytes of history; 0: bounded by capacity only
     std::shared_ptr<history_budget> shared_budget{};   ///< a budget several topics draw on; may be null
     bool lazy_formats = false;                    ///< encode at publish only formats with subscribers
+    content default_content = content::text;      ///< what publish(body, key) publishes
+    bool text_must_be_utf8 = false;               ///< publish() refuses text that is not UTF-8
 };
 
 /// Relaxed counters that reader groups add to once per drain (not once per subscriber, which would make
@@ -111,6 +122,8 @@ public:
           max_bytes_{options.max_bytes},
           shared_budget_{std::move(options.shared_budget)},
           lazy_formats_{options.lazy_formats},
+          default_content_{options.default_content},
+          text_must_be_utf8_{options.text_must_be_utf8},
           history_{options.capacity},
           wake_targets_{make_ref<target_list>()},
           subscribers_by_format_{std::make_unique<std::atomic<std::uint32_t>[]>(formats_.size())} {
@@ -136,15 +149,25 @@ public:
         return std::nullopt;
     }
 
+    /// What publish(body, key) publishes: text unless the topic was opened for binary.
+    content default_content() const noexcept { return default_content_; }
+
     /// Any thread; lock-free; O(formats + I/O threads), independent of the number of subscribers.
-    /// Returns the message's sequence. Throws only what an encoder, the allocator or a wake callable throws.
-    std::uint64_t publish(std::string_view body, std::string_view key = {}) {
+    /// Returns the message's sequence. Throws only what an encoder, the allocator or a wake callable throws,
+    /// and std::invalid_argument for text that is not UTF-8 on a topic that requires it (before a sequence
+    /// is claimed: nothing was published).
+    std::uint64_t publish(std::string_view body, std::string_view key = {}) { return publish(body, default_content_, key); }
+
+    /// The same, saying whether `body` is text or binary.
+    std::uint64_t publish(std::string_view body, content type, std::string_view key = {}) {
+        if (type == content::text && text_must_be_utf8_ && !core::is_valid_utf8(body))
+            throw std::invalid_argument("tether::hub::topic '" + name_ + "': text is not valid UTF-8 (publish it as binary)");
         // relaxed: the claim only has to be unique; the message's contents reach readers through the ring
         // slot's release/acquire, not through this counter. (It doubles as the "published" counter.)
         std::uint64_t const sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
         payload_ptr message;
         try {
-            message = encode(sequence, body, key);
+            message = encode(sequence, body, key, type);
         } catch (...) {
             // The sequence is claimed and readers stop at it: fill it with a tombstone (no encodings) that
             // reader groups report as missed, rather than stall every reader until the ring laps it.
@@ -165,7 +188,8 @@ public:
         if (message.has_encoding(format)) return message.encoded(format);
         thread_local std::string scratch;
         scratch.clear();
-        formats_[format].encode(encode_input{{epoch_, message.sequence()}, message.body(), message.key()}, scratch);
+        formats_[format].encode(encode_input{{epoch_, message.sequence()}, message.body(), message.key(), message.type()},
+                                scratch);
         std::size_t added = 0;
         auto const bytes = message.install(format, scratch, added);
         if (added != 0) charge_more(message, added);
@@ -266,7 +290,7 @@ private:
         std::vector<ref_ptr<wake_target>> targets;
     };
 
-    payload_ptr encode(std::uint64_t sequence, std::string_view body, std::string_view key) const {
+    payload_ptr encode(std::uint64_t sequence, std::string_view body, std::string_view key, content type) const {
         // Per publisher thread scratch: after warm-up, encoding allocates nothing but the message itself.
         thread_local std::string scratch;
         thread_local std::vector<std::size_t> ends;
@@ -274,7 +298,7 @@ private:
         scratch.clear();
         ends.clear();
         encodings.clear();
-        encode_input const input{{epoch_, sequence}, body, key};
+        encode_input const input{{epoch_, sequence}, body, key, type};
         std::uint32_t eager = 0;
         for (std::size_t i = 0; i < formats_.size(); ++i) {
             if (!lazy_formats_ || subscribers_by_format_[i].load(std::memory_order_relaxed) != 0) {
@@ -289,7 +313,7 @@ private:
             begin = end;
         }
         // A lazy topic keeps the body to build other formats later; an eager one has them all already.
-        return payload::make(sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_);
+        return payload::make(sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_, type);
     }
 
     // ---- byte budget ----------------------------------------------------------------------------------
@@ -358,6 +382,8 @@ private:
     std::size_t const max_bytes_;
     std::shared_ptr<history_budget> const shared_budget_;
     bool const lazy_formats_;
+    content const default_content_;
+    bool const text_must_be_utf8_;
     ring history_;
     // The claim counter is the one line every publisher writes: keep it away from read-mostly fields.
     alignas(64) std::atomic<std::uint64_t> next_sequence_{1};

@@ -20,11 +20,13 @@
 
 namespace tether::net {
 
-// Wire formats every server topic is encoded into at publish time, by index.
+// Wire formats of every server topic, by index (tether/topic.hpp encodes them; only those with a
+// subscriber at publish time, the others when first read).
 // sse_block has no id (a stream carrying several topics writes its own composite id in front);
 // sse_chunk is the whole HTTP/1.1 chunk for a single-topic stream, id included, so those
-// streams, the common case, queue nothing but the shared bytes.
-enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3 };
+// streams, the common case, queue nothing but the shared bytes. ws_raw is the body alone in a
+// frame, without the envelope.
+enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_raw = 4 };
 
 class group_base;
 struct topic_subscription;

@@ -30,6 +30,7 @@
 #include <tether/core/json_writer.hpp>
 #include <tether/core/token_bucket.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/hub/notice.hpp>
 #include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/output_queue.hpp>
@@ -76,18 +77,23 @@ public:
 
     // ---- topics (see tether/topic.hpp) -------------------------------------------------------
     // Subscribes to `t` from `cursor` (the "id" of the last message the client has; empty: live
-    // only). The client first gets {"type":"subscribed","topic":..,"recovered":..,"id":..}: with
-    // recovered=false the history no longer covers the cursor and no replay is attempted, so
-    // nothing is ever silently skipped. Messages then arrive as {"topic":..,"id":..,"data":..}.
+    // only). Enveloped (the default), the client first gets {"type":"subscribed","topic":..,
+    // "recovered":..,"id":..}: with recovered=false the history no longer covers the cursor and no
+    // replay is attempted, so nothing is ever silently skipped. Messages then arrive as
+    // {"topic":..,"id":..,"data":..} text frames, or for binary messages as binary frames of that
+    // header, a line feed and the bytes. framing::raw sends the bodies alone (text or binary frames,
+    // as uWebSockets does) and nothing else: no notice, no ids, no "missed".
     template <class Policy>
-    bool subscribe(const tether::topic<Policy>& t, std::string_view cursor = {}) {
-        return subscribe_to(t.handle(), &Server::thread_state::template group_for<Policy>, cursor);
+    bool subscribe(const tether::topic<Policy>& t, std::string_view cursor = {}, framing f = framing::envelope) {
+        return subscribe_to(t.handle(), &Server::thread_state::template group_for<Policy>, cursor, f,
+                            f == framing::envelope);
     }
-    // By name, for topics the server knows (the JSON control protocol). False if there is no such topic.
-    bool subscribe(std::string_view topic_name, std::string_view cursor = {}) {
+    // By name, for topics the server knows: the control protocol's form (server/pubsub.hpp), which
+    // always starts with the subscribed notice ("raw":true on a raw one). False if there is no such topic.
+    bool subscribe(std::string_view topic_name, std::string_view cursor = {}, framing f = framing::envelope) {
         auto* entry = server_.find_topic(topic_name);
         if (!entry) return false;
-        return subscribe_to(entry->handle, entry->group_for, cursor);
+        return subscribe_to(entry->handle, entry->group_for, cursor, f, true);
     }
     // Leaves the topic; its messages already queued are still sent. No-op when not subscribed.
     void unsubscribe(std::string_view topic_name) {
@@ -389,35 +395,39 @@ private:
 
     // ---- topics -------------------------------------------------------------------------
     template <class GroupFor>
-    bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
+    bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor, framing f,
+                      bool announce) {
         if (state_ != state::open) return false;
         if (extras().subscriptions.contains(topic.get())) return true;   // already subscribed
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
-        std::string notice;
-        json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic->name())
-            .member("recovered", cursor.empty() || resume.recovered)
-            .member("id", hub::to_string({topic->epoch(), resume.from - 1})).end_object();
-        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        if (announce) {
+            std::string notice;
+            hub::notice::subscribed(notice, topic->name(), cursor.empty() || resume.recovered,
+                                    {topic->epoch(), resume.from - 1}, f == framing::raw);
+            out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        }
+        auto format = f == framing::raw ? topic_format::ws_raw : topic_format::ws_frame;
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
-                                                                                    topic_format::ws_frame,
-                                                                                    behaviour_.max_buffered_bytes))
+                                                                                    format, behaviour_.max_buffered_bytes))
                          .first->second;
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
         return true;
     }
 
+    // The subscription's own format: the envelope or the raw frame, built at publish or by the group.
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
-        out_.append_shared(message, message->encoded(static_cast<std::size_t>(topic_format::ws_frame)), &sub);
+        out_.append_shared(message, message->encoded(sub.format()), &sub);
         schedule_flush();
     }
-    // drop_oldest and conflate: say exactly which messages will never come.
+    // drop_oldest and conflate: say exactly which messages will never come (a raw subscription asked
+    // for bodies only, and a notice would be taken for one).
     void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
+        if (sub.format() == static_cast<std::size_t>(topic_format::ws_raw)) return;
         std::string notice;
-        json::writer(notice).begin_object().member("type", "missed").member("topic", sub.group->source().name())
-            .member("first", hub::to_string({sub.group->source().epoch(), first}))
-            .member("last", hub::to_string({sub.group->source().epoch(), last})).end_object();
+        const auto& source = sub.group->source();
+        hub::notice::missed(notice, source.name(), {source.epoch(), first}, {source.epoch(), last});
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
         schedule_flush();
     }
