@@ -1,4 +1,8 @@
-# Shared by the scenario scripts (http/, ws/, fanout/, callgrind/run.sh): sourced, not run.
+# Shared by the scenario scripts (attack/, backplane/, callgrind/, fanout/, http/, metrics/, tls/, ws/run.sh):
+# sourced, not run.
+#   bench_args NAME "$@"         the preamble they share: script_dir, repo_root, command_line (for the
+#                                results' header) and smoke (--smoke); --help prints the calling
+#                                script's opening comment; anything else exits 2
 #   bench_init NAME TOOL...      log prefix, required tools, a work directory, and the EXIT trap that stops
 #                                every process the script started (by PID: TERM, then KILL after 0.5 s)
 #   track_pid PID / forget_pid PID
@@ -7,7 +11,24 @@
 #   find_binary PATH             PATH under build_dir, else the same file name anywhere in it (tether built as a
 #                                subproject), else PATH (missing: the caller checks -x)
 #   raise_fd_limit N             soft limit up to the hard one; exits 2 when N sockets (+64) still do not fit
+#   function_costs PROFILE       self Ir per function of a callgrind profile (callgrind/run.sh, callgrind/fanout.sh)
 # Expects repo_root to be set.
+
+bench_args() {
+    local name=$1 arg
+    shift
+    script_dir=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+    repo_root=$(cd "$script_dir/../.." && pwd)
+    command_line="benchmarks/$name${*:+ $*}"
+    smoke=0
+    for arg in "$@"; do
+        case $arg in
+            --smoke) smoke=1 ;;
+            -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[1]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            *) echo "$name: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+        esac
+    done
+}
 
 log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
 loud() { printf '\n[%s] !!! %s\n\n' "$bench_name" "$*" >&2; }
@@ -134,4 +155,25 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     forget_pid "$server_pid"
     server_pid=""
+}
+
+# Self Ir per function from a profile (callgrind_annotate's listing), as "Ir<TAB>name": the name without its
+# source file, template arguments, parameter list and binary; costs of the same short name are summed.
+function_costs() {
+    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
+        awk '
+            /PROGRAM TOTALS/ { listing = 1; next }
+            listing && match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {
+                ir = substr($0, 1, RLENGTH); sub(/\(.*/, "", ir); gsub(/[ ,]/, "", ir)
+                line = substr($0, RLENGTH + 1)
+                sub(/^[^:]*:/, "", line)            # the source file ("???" without debug info)
+                sub(/ \[[^]]*\]$/, "", line)        # the binary
+                # Template arguments collapse to <…> (innermost first), then the parameter list goes.
+                while (gsub(/<[^<>]*>/, "@T@", line) > 0) {}
+                gsub(/@T@/, "<…>", line); gsub(/operator\(\)/, "operator@@", line)
+                p = index(line, "("); if (p > 1) line = substr(line, 1, p - 1)
+                gsub(/operator@@/, "operator()", line)
+                cost[line] += ir
+            }
+            END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
 }

@@ -11,11 +11,15 @@
 // place, checked_message, which app.realtime() applies to a publish whether it came over the
 // WebSocket or over REST: the same message is refused (422) or accepted the same way on both.
 // A real application would take the sender's name from its session instead of the message.
+//
+// With `--redis redis://127.0.0.1:6379/0` it is one node of a cluster (examples/cluster.hpp): tabs on
+// nodes started on different ports with the same URL chat in the same rooms.
 #include <array>
 #include <cstdio>
 #include <exception>
 #include <string>
 
+#include "cluster.hpp"
 #include "web/web_example.hpp"
 
 namespace {
@@ -45,9 +49,14 @@ std::string checked_message(std::string_view body) {
 
 int main(int argc, char** argv) try {
     auto root = web_example::web_root(argc, argv);
+    auto redis_url = cluster::take_redis_url(argc, argv);
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
+    auto redis = cluster::join(redis_url);   // before the server: it outlives it
     tether::server app{options};
+#ifdef TETHER_EXAMPLE_WITH_REDIS
+    if (redis) app.use_backplane(*redis);
+#endif
     auto lobby = app.topic(rooms[0], {.history = 256});
     auto random = app.topic(rooms[1], {.history = 256});
     auto help = app.topic(rooms[2], {.history = 256});
@@ -59,11 +68,12 @@ int main(int argc, char** argv) try {
                  lobby, random, help);
     web_example::serve_page(app, root);
 
+    cluster::wait_until_ready(redis.get());
     app.listen();
     web_example::print_listening(app.url());
     app.run();
 } catch (const tether::help_requested& help) {
-    return web_example::print_help(help);
+    return web_example::print_help(help, cluster::usage);
 } catch (const std::exception& e) {
     std::fprintf(stderr, "chat_web: %s\n", e.what());
     return 1;

@@ -6,24 +6,53 @@
 //   curl http://127.0.0.1:8080/json
 //   curl http://127.0.0.1:8080/hello/world
 //   curl http://127.0.0.1:8080/delayed?ms=2000    # answered after 2 s; meanwhile /plaintext still answers at once
+//   curl http://127.0.0.1:8080/metrics            # Prometheus text: requests by route, latency, connections, ...
+//   curl http://127.0.0.1:8080/readyz             # 200 while serving, 503 once stopping (and /healthz)
 //
 // /plaintext and /json are the TechEmpower-style endpoints the benchmarks drive. /delayed shows a
 // deferred reply: the handler returns at once and a timer thread sends the answer later, so one slow
 // request holds no I/O thread (try it with --threads 1 and two terminals).
+//
+// /metrics and the health probes are on unless `--no-metrics` is given: the benchmarks that compare
+// hello with other servers pass it, and benchmarks/metrics/run.sh measures the difference.
+// `--middleware` adds the built-in chain (request ids, security headers, access log on stdout,
+// compression) and GET /deferred answers like /plaintext from another thread: what each costs a
+// request is measured by benchmarks/callgrind/run.sh.
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string_view>
 #include <thread>
 
 #include <asio.hpp>
 #include <tether/tether.hpp>
 
+// Takes the flag `name` out of argv (parse_command_line knows only the options every example shares).
+static bool take_flag(int& argc, char** argv, std::string_view name) {
+    bool found = false;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == name) found = true;
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    return found;
+}
+
 int main(int argc, char** argv) try {
+    const bool metrics = !take_flag(argc, argv, "--no-metrics");
+    const bool middleware = take_flag(argc, argv, "--middleware");
     auto options = tether::parse_command_line(argc, argv);
     options.handle_signals = true;
     tether::server app{options};
+    if (middleware) {   // the built-in chain the demo runs (README "Middleware"), for what it costs
+        app.use(tether::middleware::request_id());
+        app.use(tether::middleware::security_headers());
+        app.use(tether::middleware::access_log());
+        app.use(tether::middleware::compress());
+    }
 
     app.get("/plaintext", [](auto&, auto& res) { res.text("Hello, World!"); });
     app.get("/json", [](auto&, auto& res) {
@@ -56,6 +85,21 @@ int main(int argc, char** argv) try {
             reply->send();
         });
     });
+
+    // /plaintext's answer, finished on the timer thread: what a deferred reply costs against a
+    // synchronous one (benchmarks/callgrind/run.sh measures both).
+    app.get("/deferred", [&timers](auto&, auto& res) {
+        asio::post(timers, [reply = std::make_shared<tether::http::deferred_response>(res.defer())] {
+            reply->text("Hello, World!");
+            reply->send();
+        });
+    });
+
+    // Prometheus metrics and the probes an orchestrator asks (README "Metrics and health").
+    if (metrics) {
+        app.metrics("/metrics");
+        app.health("/healthz", "/readyz");
+    }
 
     app.listen();
     std::printf("listening on %s\n", app.url().c_str());

@@ -7,7 +7,8 @@
 # What a block may hold, and what is done with each line (anything else fails the test, so a new
 # kind of line needs a rule here before the README may use it):
 #   build/release/examples/NAME ARGS   started with --port 0 instead of 8080 (a free port), from
-#                                      BUILD_EXAMPLES_DIR; NAME must be built by the examples target;
+#                                      BUILD_EXAMPLES_DIR, with TMPDIR a directory of this test's
+#                                      own; NAME must be built by the examples target;
 #                                      later lines of the block talk to it; stopped with SIGTERM at
 #                                      the block's end, when it must exit 0 (so a sanitizer's report
 #                                      at exit fails the test in the ASan tree)
@@ -18,11 +19,15 @@
 #                                      `text` appears in its head or body. A line ending in & runs
 #                                      in the background (until the block's end) and is checked there
 #   VAR=$(curl ...)                    run in the block's shell; must set VAR to something
+#   openssl ..., printf ... >FILE      run in the blocks' working directory (so later lines can use
+#                                      the files they make, e.g. curl --cacert ca.pem); must exit 0
 #   cmake ..., examples/demo, tests/run, benchmarks/run
 #                                      not run here (tests/run builds the tree this test uses); a
 #                                      cmake line that builds must build build/release's examples
 #                                      target, and the README must have one
-# `127.0.0.1:8080` in a line becomes the example's real address. Comments start with "  # ".
+# `127.0.0.1:8080` (or :8443, or localhost:...) in a line becomes the example's real address, and
+# `--port 8080`/`--port 8443` becomes `--port 0`. A line ending in \ continues on the next one.
+# Comments start with "  # ".
 # Inline `curl` in the prose outside blocks fails the test too: it could not be checked.
 #
 # Every process started here is stopped by its PID on exit.
@@ -31,7 +36,11 @@ set -euo pipefail
 readme=${1:?usage: readme_test.sh README.md EXAMPLES_DIR "EXAMPLE TARGETS"}
 examples=${2:?usage: readme_test.sh README.md EXAMPLES_DIR "EXAMPLE TARGETS"}
 targets=" ${3:?usage: readme_test.sh README.md EXAMPLES_DIR \"EXAMPLE TARGETS\"} "
+readme=$(cd "$(dirname "$readme")" && pwd)/$(basename "$readme")
+examples=$(cd "$examples" && pwd)
 work=$(mktemp -d)
+mkdir "$work/cwd"   # where the blocks' lines run, as a reader's shell would in a directory of theirs
+mkdir "$work/tmp"   # the examples' TMPDIR, so what one keeps there (upload's files) starts empty
 server_pid=
 background=()   # "pid|output file|expectation|line"
 failures=0
@@ -121,14 +130,17 @@ run_help() {   # LINE COMMENT
 start_example() {   # LINE (build/release/examples/NAME ARGS)
   local line=$1 name args
   name=$(example_name "$line")
-  args=$(sed -E 's|^build/release/examples/[A-Za-z0-9_]+||; s/--port 8080/--port 0/' <<<"$line")
+  args=$(sed -E 's|^build/release/examples/[A-Za-z0-9_]+||; s/--port (8080|8443)/--port 0/' <<<"$line")
   case "$targets" in *" $name "*) ;; *) fail "$line: '$name' is not built by the examples target"; return 1 ;; esac
   stop_example
+  # Emptied here, not only by the background job's redirection: that one may come after the first
+  # read below, which would then find the previous example's "listening on" line and port.
+  : >"$work/server.out"
   # shellcheck disable=SC2086  # the README's arguments, split as the shell would
-  "$examples/$name" $args >"$work/server.out" 2>&1 &
+  (cd "$work/cwd" && TMPDIR=$work/tmp exec "$examples/$name" $args) >"$work/server.out" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    port=$(sed -nE 's|^listening on http://127\.0\.0\.1:([0-9]+)$|\1|p' "$work/server.out" | head -1)
+    port=$(sed -nE 's|^listening on https?://127\.0\.0\.1:([0-9]+)$|\1|p' "$work/server.out" | head -1)
     [ -n "$port" ] && { pass "$line (port $port)"; return 0; }
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
@@ -161,10 +173,14 @@ run_block() {   # FILE holding one block's lines
         fi
         continue ;;
       examples/demo*|tests/run*|benchmarks/run*) continue ;;
+      openssl\ *|printf\ *)
+        if (cd "$work/cwd" && eval "$command") >"$work/tool.out" 2>&1; then pass "$command"
+        else fail "$command: exited non-zero:"$'\n'"$(cat "$work/tool.out")"; fi
+        continue ;;
     esac
     if [[ "$command" != *curl* ]]; then fail "$line: no rule to check this kind of line"; continue; fi
     if [ -z "$port" ]; then fail "$line: curl in a block that starts no example"; continue; fi
-    command=${command//127.0.0.1:8080/127.0.0.1:$port}
+    command=$(sed -E "s/(127\.0\.0\.1|localhost):(8080|8443)/\1:$port/g" <<<"$command")
     if [[ "$command" =~ ^([A-Za-z_][A-Za-z0-9_]*)=\$\( ]]; then   # VAR=$(curl ...)
       local var=${BASH_REMATCH[1]}
       if eval "$command" && [ -n "${!var:-}" ]; then pass "$line ($var=${!var})"
@@ -179,7 +195,7 @@ run_block() {   # FILE holding one block's lines
     # Background lines live until the block's end; the others keep curlrc's 5 s.
     if [ "$in_background" = 1 ]; then command="curl -v --max-time 60 ${command#curl }"
     else command="curl -v ${command#curl }"; fi
-    (eval "exec $command") >"$output" 2>&1 &
+    (cd "$work/cwd" && eval "exec $command") >"$output" 2>&1 &
     local pid=$!
     if [ "$in_background" = 1 ]; then
       background+=("$pid|$output|$status|$work/fragments.$n|$line")
@@ -214,9 +230,11 @@ stop_example() {
 }
 
 # ```sh blocks, one file each.
+# ```sh blocks, one file each; a line ending in \ is joined with the next.
 awk -v dir="$work" '/^```sh[[:space:]]*$/ { inside = 1; n++; next }
                     /^```/ { inside = 0; next }
-                    inside { print > (dir "/block." n) }' "$readme"
+                    inside && /\\$/ { sub(/\\$/, ""); pending = pending $0; next }
+                    inside { print pending $0 > (dir "/block." n); pending = "" }' "$readme"
 blocks=$(find "$work" -name 'block.*' | sort -t. -k2 -n)
 [ -n "$blocks" ] || { echo "readme_test: FAIL: no sh blocks in $readme" >&2; exit 1; }
 for block in $blocks; do run_block "$block"; done

@@ -10,6 +10,9 @@
 # (syscalls, TCP) is not counted: callgrind sees user space only.
 #   http  tether `hello` vs `peer_beast_http`:  GET /plaintext, keep-alive, one request in flight
 #   ws    tether `ws_echo` vs `peer_beast_ws`:  one masked binary message of SIZE bytes echoed, one in flight
+#   tether-deferred    `hello` GET /deferred: /plaintext's answer finished on another thread (res.defer())
+#   tether-middleware  `hello --middleware` GET /plaintext through the built-in chain (request id, security
+#                      headers, access log, compression); both reported against tether-http as well
 # Every measurement is taken RUNS times (default 2) to show that it repeats.
 #
 #   BUILD_DIR=build/bench benchmarks/callgrind/run.sh
@@ -19,49 +22,46 @@
 #   BUILD_DIR [<repo>/build/bench]   an existing Release build with hello, ws_echo, peer_beast_http, peer_beast_ws
 #                                    and callgrind_fixed_client (this script does not build)
 #   COUNT [2000]  RUNS [2]  SIZE [64]
-#   CASES ["tether-http beast-http tether-ws beast-ws"]
+#   CASES ["tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware"]
 #   SERVER_CPU [0]  CLIENT_CPU [1]
 #   RESULTS [unset: the report goes to stdout only]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/callgrind/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "callgrind/run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args callgrind/run.sh "$@"
 
 build_dir=${BUILD_DIR:-$repo_root/build/bench}
 COUNT=${COUNT:-2000}
 RUNS=${RUNS:-2}
 if (( smoke )); then COUNT=200; RUNS=1; fi
 SIZE=${SIZE:-64}
-CASES=${CASES:-"tether-http beast-http tether-ws beast-ws"}
+CASES=${CASES:-"tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
-source "$script_dir/../lib.sh"
 bench_init callgrind/run.sh valgrind taskset timeout awk
 client=$(find_binary benchmarks/micro/callgrind_fixed_client)
 [[ -x $client ]] || { echo "callgrind/run.sh: $client is missing (target callgrind_fixed_client)" >&2; exit 1; }
 case_binary() {
     case $1 in
-        tether-http) find_binary examples/hello ;;
+        tether-http|tether-deferred|tether-middleware) find_binary examples/hello ;;
         beast-http) find_binary benchmarks/peer_beast_http ;;
         tether-ws) find_binary examples/ws_echo ;;
         beast-ws) find_binary benchmarks/ws/peer_beast_ws ;;
         *) echo "callgrind/run.sh: unknown case '$1'" >&2; exit 2 ;;
     esac
 }
+# hello without /metrics, as the peers count nothing (benchmarks/metrics/run.sh measures what they cost).
+case_server_args() {
+    case $1 in
+        tether-http|tether-deferred) echo "--no-metrics" ;;
+        tether-middleware) echo "--no-metrics --middleware" ;;
+    esac
+}
 case_client_args() {
     case $1 in
-        *-http) echo "http" ;;
+        tether-deferred) echo "http --path /deferred" ;;
+        *-http|tether-middleware) echo "http" ;;
         *-ws) echo "ws --size $SIZE" ;;
     esac
 }
@@ -83,7 +83,7 @@ measure() {
     out=$work_dir/callgrind.%p.out
     rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server in lib.sh)
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$bin" --port 0 --threads 1 >"$logf" 2>&1 &
+        "$bin" --port 0 --threads 1 $(case_server_args "$name") >"$logf" 2>&1 &
     pid=$!
     live_pids+=("$pid")
     port=""
@@ -153,30 +153,20 @@ case_label() {
         beast-http) echo "Beast \`peer_beast_http\`" ;;
         tether-ws) echo "tether \`ws_echo\`" ;;
         beast-ws) echo "Beast \`peer_beast_ws\`" ;;
+        tether-deferred) echo "tether \`hello\`, deferred" ;;
+        tether-middleware) echo "tether \`hello --middleware\`" ;;
     esac
 }
-case_what() { case $1 in *-http) echo "HTTP GET /plaintext" ;; *-ws) echo "WebSocket echo ${SIZE} B" ;; esac; }
-
-# Self Ir per function from a profile (callgrind_annotate's listing), as "Ir<TAB>name": the name without its
-# source file, template arguments, parameter list and binary; costs of the same short name are summed.
-function_costs() {
-    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
-        awk '
-            /PROGRAM TOTALS/ { listing = 1; next }
-            listing && match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {
-                ir = substr($0, 1, RLENGTH); sub(/\(.*/, "", ir); gsub(/[ ,]/, "", ir)
-                line = substr($0, RLENGTH + 1)
-                sub(/^[^:]*:/, "", line)            # the source file ("???" without debug info)
-                sub(/ \[[^]]*\]$/, "", line)        # the binary
-                # Template arguments collapse to <…> (innermost first), then the parameter list goes.
-                while (gsub(/<[^<>]*>/, "@T@", line) > 0) {}
-                gsub(/@T@/, "<…>", line); gsub(/operator\(\)/, "operator@@", line)
-                p = index(line, "("); if (p > 1) line = substr(line, 1, p - 1)
-                gsub(/operator@@/, "operator()", line)
-                cost[line] += ir
-            }
-            END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
+case_what() {
+    case $1 in
+        tether-deferred) echo "HTTP GET /deferred (answered from another thread)" ;;
+        tether-middleware) echo "HTTP GET /plaintext, 4 middlewares" ;;
+        *-http) echo "HTTP GET /plaintext" ;;
+        *-ws) echo "WebSocket echo ${SIZE} B" ;;
+    esac
 }
+
+# function_costs PROFILE (lib.sh): self Ir per function, "Ir<TAB>name".
 
 # The N functions that cost the most per request: (self Ir with COUNT requests - self Ir at baseline) / COUNT,
 # from the first run's two profiles of a case.
@@ -213,11 +203,18 @@ report=$work_dir/report.md
         row="| $(case_what "$name") | $(case_label "$name") |"
         for (( run = 1; run <= RUNS; run++ )); do v=$(per_run "$name" "$run"); row+=" ${v:-FAILED} |"; done
         peer=beast-${name#*-}
+        [[ $name == tether-deferred || $name == tether-middleware ]] && peer=beast-http
         if [[ $name == tether-* ]]; then r=$(ratio "$(mean_of "$name")" "$(mean_of "$peer")"); else r="1"; fi
         echo "$row $(spread_of "$name") | $r |"
     done
     echo
-    echo "Ratio < 1: tether executes fewer user-space instructions per request than Beast (mean of the runs)."
+    echo "Ratio < 1: tether executes fewer user-space instructions per request than Beast (mean of the runs;"
+    echo "the deferred and middleware rows against Beast's synchronous /plaintext)."
+    for name in tether-deferred tether-middleware; do
+        [[ -n $(mean_of "$name") && -n $(mean_of tether-http) ]] || continue
+        awk -v a="$(mean_of "$name")" -v b="$(mean_of tether-http)" -v what="$(case_what "$name")" \
+            'BEGIN { printf "%s costs %+d Ir per request against tether'"'"'s synchronous /plaintext (%+.1f%%).\n", what, a - b, 100 * (a - b) / b }'
+    done
     echo "Spread: (max − min) ÷ mean over the runs; instruction counts repeat to well under 1 % when the harness is sound."
     for name in "${cases[@]}"; do
         if [[ -e $work_dir/profile-$name.out ]] && command -v callgrind_annotate >/dev/null; then

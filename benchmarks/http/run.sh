@@ -22,18 +22,8 @@
 #   RESULTS [<repo>/benchmarks/results/http.md]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/http/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args http/run.sh "$@"
 
 DUR=${DUR:-10}
 REPS=${REPS:-3}
@@ -51,7 +41,6 @@ clk_tck=$(getconf CLK_TCK)
 lua_script=$script_dir/pipeline.lua
 modes="plain pipelined"
 
-source "$script_dir/../lib.sh"
 bench_init http/run.sh wrk curl taskset cmake
 bench_build hello peer_beast_http peer_floor_http peer_httplib
 
@@ -88,7 +77,10 @@ plaintext_answer=""
 
 # start_server NAME: launch_server (lib.sh) with the thread count this server is measured with.
 start_server() {
-    launch_server "$1" --threads "$(server_threads "$1")" && return 0
+    # hello without /metrics: the peers count nothing (benchmarks/metrics/run.sh measures what it costs).
+    local extra=()
+    [[ $1 == tether ]] && extra=(--no-metrics)
+    launch_server "$1" --threads "$(server_threads "$1")" "${extra[@]}" && return 0
     start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
     return 1
 }

@@ -6,17 +6,40 @@
 //   fanout_load sse --port 8080 --subscribers 1000 ...
 //   common: [--host 127.0.0.1] [--path /ws | /events] [--topic bench] [--handshakes 200] [--open-timeout 120]
 //           [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]
+//           [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw] [--messages N]
+//
+// Several servers serving one topic (nodes of a cluster, benchmarks/backplane/run.sh): --ports spreads the
+// subscribers over them round-robin, while --port still names the one the publish trigger goes to. --rate R
+// caps publishing at R messages/s (within the window), for latency at a given load rather than at the most
+// the servers sustain; requests then go out every millisecond with what the rate allows.
+//
+// --body ticker asks for JSON market-data ticks instead of padding (bench_message.hpp). --deflate (ws) offers
+// permessage-deflate as browsers do ("permessage-deflate; client_max_window_bits"), fails a subscriber the
+// server does not agree with, and inflates compressed messages (tether's ws::deflate_session) before reading
+// them. Bytes on the wire are counted either way: every byte recv() returned on the subscribers' sockets during
+// the measured window, reported per delivered frame.
+//
+// --raw (ws) expects each message as its bare body in a text frame, no envelope (tether's fanout_server and the
+// kernel floor, benchmarks/peers/floor_fanout.cpp, serve that form at /sub, the default --path with --raw); the
+// subscribe request and its "subscribed" answer are the same.
+//
+// --messages N replaces the timed run by a fixed workload, for instruction counts (benchmarks/callgrind/fanout.sh):
+// exactly N messages are published under the same flow control, the run ends once every subscriber has all of
+// them (at most --drain-timeout), and the result line counts every frame received; no warm-up, no rates. N = 0
+// opens and closes the subscribers only: the baseline to subtract.
 //
 // What the server must speak (benchmarks/fanout/fanout_server.cpp for tether, benchmarks/peers/naive_broadcast.cpp
 // for the Beast baseline):
 //   ws:  GET --path upgraded to WebSocket; the client sends {"type":"subscribe","topic":"bench"} and waits for a
-//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}.
+//        text message with "type":"subscribed"; messages then arrive as text frames {"topic":..,"id":..,"data":"B"}
+//        (with --raw: text frames B).
 //   sse: GET --path answered 200 text/event-stream (HTTP/1.1 chunked or not); each message is an event whose
 //        data line is B; other event types ("missed", "reset") and comments are counted or ignored.
 //   POST /publish?n=K&size=SIZE on a separate keep-alive connection publishes K messages and answers 204;
 //   GET /sequence on it answers the sequence the next message will carry (read once, before publishing, so a
 //   server that already published, say to a smoke check's curl, is measured correctly).
-//   B is benchmarks/fanout/bench_message.hpp's body: "<sequence> <steady_clock ns at publish> xxx...".
+//   B is benchmarks/fanout/bench_message.hpp's body: "<sequence> <steady_clock ns at publish> xxx..." (or a
+//   JSON tick whose first two integers are those): the sequence and time are read, the rest is not.
 //
 // Flow control, the heart of the method: message i+W is not requested until every subscriber has received
 // message i (a sequence it skipped counts as passed, and as lost). So the server is never asked to queue more
@@ -63,8 +86,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <tether/ws/deflate_session.hpp>
 #include <tether/ws/frame.hpp>
 #include <tether/ws/handshake.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 #include "../fanout/bench_message.hpp"
 #include "histogram.hpp"
@@ -100,6 +125,12 @@ struct options {
     double close_timeout = 5;
     double drain_timeout = 120;
     int server_pid = 0;
+    std::vector<unsigned short> ports;   // where subscribers connect (round-robin); empty: --port
+    double rate = 0;                     // messages/s; 0: as fast as the window allows
+    bool ticker = false;   // --body ticker
+    bool deflate = false;  // --deflate
+    bool raw = false;      // --raw
+    std::int64_t messages = -1;  // --messages N: a fixed workload; -1: timed (--duration)
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -107,7 +138,8 @@ struct options {
                  "fanout_load: %s\n"
                  "usage: fanout_load ws|sse --port N [--subscribers 1000] [--size 64] [--window 64] [--batch W/4]\n"
                  "       [--duration 10] [--warmup 1] [--host 127.0.0.1] [--path /ws|/events] [--topic bench]\n"
-                 "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n",
+                 "       [--handshakes 200] [--open-timeout 120] [--stall-timeout 10] [--close-timeout 5] [--drain-timeout 120] [--server-pid PID]\n"
+                  "       [--ports P1,P2,..] [--rate R] [--body ticker] [--deflate] [--raw] [--messages N]\n",
                  why);
     std::exit(2);
 }
@@ -130,6 +162,14 @@ options parse_options(int argc, char** argv) {
     else usage("mode must be ws or sse");
     for (int i = 2; i < argc; ++i) {
         const std::string_view arg = argv[i];
+        if (arg == "--deflate") {
+            o.deflate = true;
+            continue;
+        }
+        if (arg == "--raw") {
+            o.raw = true;
+            continue;
+        }
         if (i + 1 >= argc) usage(("missing value for " + std::string(arg)).c_str());
         const std::string_view v = argv[++i];
         if (arg == "--host") o.host = std::string(v);
@@ -148,16 +188,35 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--close-timeout") o.close_timeout = number<double>(arg, v);
         else if (arg == "--drain-timeout") o.drain_timeout = number<double>(arg, v);
         else if (arg == "--server-pid") o.server_pid = number<int>(arg, v);
+        else if (arg == "--rate") o.rate = number<double>(arg, v);
+        else if (arg == "--messages") o.messages = number<std::int64_t>(arg, v);
+        else if (arg == "--ports") {
+            for (std::string_view rest = v; !rest.empty();) {
+                const auto comma = rest.find(',');
+                o.ports.push_back(number<unsigned short>(arg, rest.substr(0, comma)));
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
+        }
+        else if (arg == "--body") {
+            if (v != "ticker") usage("--body takes ticker");
+            o.ticker = true;
+        }
         else usage(("unknown option " + std::string(arg)).c_str());
     }
     if (o.port == 0) usage("--port is required");
-    if (o.path.empty()) o.path = o.kind == transport::ws ? "/ws" : "/events";
+    if (o.ports.empty()) o.ports.push_back(o.port);
+    if (o.rate < 0) usage("--rate must not be negative");
+    if (o.messages < -1) usage("--messages must not be negative");
+    if (o.path.empty()) o.path = o.kind == transport::sse ? "/events" : o.raw ? "/sub" : "/ws";
     if (o.subscribers == 0 || o.handshakes == 0 || o.window == 0) usage("counts must be at least 1");
     if (o.batch == 0) o.batch = std::max<std::size_t>(1, o.window / 4);
     if (o.batch > o.window) usage("--batch must not exceed --window");
     if (o.window > 2048) usage("--window is at most 2048 (the tether server's topic history is 4096)");
     if (o.size < tether_bench::min_message_size || o.size > tether_bench::max_message_size)
         usage("--size must be 42..65536 bytes (room for the sequence and the timestamp)");
+    if (o.ticker && o.size < tether_bench::min_ticker_size) usage("--body ticker needs --size 160 or more");
+    if (o.deflate && o.kind != transport::ws) usage("--deflate is for ws");
+    if (o.raw && o.kind != transport::ws) usage("--raw is for ws");
     return o;
 }
 
@@ -181,6 +240,7 @@ struct subscriber {
     std::uint64_t chunk_left = 0;
     std::uint64_t next = 0;      // the sequence expected next
     std::uint64_t lost = 0;      // sequences skipped
+    std::unique_ptr<ws::deflate_session> deflate;  // --deflate, once the server agreed
 };
 
 constexpr std::uint64_t control_id = ~std::uint64_t{0};
@@ -199,6 +259,10 @@ public:
         address_.sin_family = AF_INET;
         address_.sin_port = htons(opt_.port);
         if (inet_pton(AF_INET, opt_.host.c_str(), &address_.sin_addr) != 1) usage("--host must be an IPv4 address");
+        for (auto port : opt_.ports) {
+            subscriber_addresses_.push_back(address_);
+            subscriber_addresses_.back().sin_port = htons(port);
+        }
     }
 
     int run() {
@@ -217,7 +281,7 @@ public:
                         opt_.subscribers, errors_);
             return 1;
         }
-        return measure();
+        return opt_.messages >= 0 ? measure_fixed() : measure();
     }
 
 private:
@@ -305,7 +369,8 @@ private:
         if (fd < 0) return -1;
         const int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, reinterpret_cast<const sockaddr*>(&address_), sizeof address_) != 0 && errno != EINPROGRESS) {
+        const sockaddr_in& to = id == control_id ? address_ : subscriber_addresses_[id % subscriber_addresses_.size()];
+        if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS) {
             close(fd);
             return -1;
         }
@@ -340,7 +405,9 @@ private:
             std::memcpy(c.key.data(), key.data(), c.key.size());
             c.out = "GET " + opt_.path + " HTTP/1.1\r\nHost: " + host +
                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                    "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                    "\r\nSec-WebSocket-Version: 13\r\n" +
+                    (opt_.deflate ? "Sec-WebSocket-Extensions: " + ws::format_deflate_offer({}) + "\r\n" : std::string()) +
+                    "\r\n";
         } else {
             c.out = "GET " + opt_.path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
         }
@@ -383,6 +450,18 @@ private:
             if (!ws::is_valid_accept(std::string_view(c.key.data(), c.key.size()), header_value(head, "sec-websocket-accept"))) {
                 error(c, "handshake: missing or wrong Sec-WebSocket-Accept");
                 return false;
+            }
+            if (opt_.deflate) {
+                const ws::deflate_request offers[] = {ws::deflate_request{}};
+                std::optional<ws::deflate_params> agreed;
+                const std::string problem =
+                    ws::check_deflate_response(header_value(head, "sec-websocket-extensions"), offers, agreed);
+                if (!problem.empty() || !agreed) {
+                    error(c, "handshake: permessage-deflate not agreed" + (problem.empty() ? "" : ": " + problem));
+                    return false;
+                }
+                c.deflate = std::make_unique<ws::deflate_session>(ws::role::client, *agreed, ws::deflate_options{});
+                c.parser = ws::frame_parser(ws::role::client, {.max_message_size = std::uint64_t{1} << 24, .allowed_rsv = ws::rsv1});
             }
             c.in.erase(0, end + 4);
             c.state = phase::subscribing;
@@ -505,10 +584,22 @@ private:
     // Requests as much as the window allows, once at least --batch messages of it are free.
     void maybe_publish() {
         if (!publishing_ || aborted_) return;
-        const std::uint64_t free = complete_ + opt_.window - requested_;
-        if (free < opt_.batch) return;
-        const std::uint64_t n = std::min<std::uint64_t>(free, tether_bench::max_publish_batch);
-        control_out_ += "POST /publish?n=" + std::to_string(n) + "&size=" + std::to_string(opt_.size) + " HTTP/1.1\r\nHost: " +
+        std::uint64_t free = complete_ + opt_.window - requested_;
+        if (opt_.rate > 0) {   // paced: what the rate allows by now, whenever it is at least one message
+            const auto due = base_ + static_cast<std::uint64_t>(opt_.rate * seconds_since(rate_start_));
+            free = std::min(free, due > requested_ ? due - requested_ : 0);
+            if (free == 0) return;
+        } else if (free < opt_.batch) {
+            return;
+        }
+        std::uint64_t n = std::min<std::uint64_t>(free, tether_bench::max_publish_batch);
+        if (opt_.messages >= 0) {  // a fixed workload: never past it; its last request may be short of --batch
+            const std::uint64_t end = base_ + static_cast<std::uint64_t>(opt_.messages);
+            n = std::min<std::uint64_t>(n, end - requested_);
+            if (n == 0) return;
+        }
+        control_out_ += "POST /publish?n=" + std::to_string(n) + "&size=" + std::to_string(opt_.size) +
+                        (opt_.ticker ? "&body=ticker" : "") + " HTTP/1.1\r\nHost: " +
                         opt_.host + "\r\nContent-Length: 0\r\n\r\n";
         requested_ += n;
         ++requests_;
@@ -553,6 +644,7 @@ private:
             return error(c, std::string("recv: ") + std::strerror(errno));
         }
         ++recvs_;
+        if (measuring_) wire_bytes_ += static_cast<std::uint64_t>(n);
         now_ = clock_type::now();
         std::span<char> fresh(read_buffer_.data(), static_cast<std::size_t>(n));
         if (c.state == phase::handshaking) {
@@ -599,7 +691,13 @@ private:
                 return error(c, "unexpected Close from server, code " +
                                     std::to_string(info ? static_cast<unsigned>(info->code) : 0u));
             }
-            if (r.message_end && c.message.empty()) {
+            if (c.parser.message_compressed()) {
+                c.message.append(r.payload);
+                if (r.message_end) {
+                    on_compressed_message(c);
+                    c.message.clear();
+                }
+            } else if (r.message_end && c.message.empty()) {
                 on_ws_message(c, r.payload);
             } else {
                 c.message.append(r.payload);
@@ -613,8 +711,22 @@ private:
         if (used < input.size()) c.in.assign(input.data() + used, input.size() - used);
     }
 
+    // A compressed message, whole in c.message: inflated (the session keeps the window the server agreed to
+    // keep), then read like any other.
+    void on_compressed_message(subscriber& c) {
+        thread_local std::string plain;
+        plain.clear();
+        c.deflate->begin_message();
+        ws::inflate_status s = c.deflate->inflate(c.message, plain, std::size_t{1} << 24);
+        if (s == ws::inflate_status::ok) s = c.deflate->end_message(plain, std::size_t{1} << 24);
+        if (s != ws::inflate_status::ok) return error(c, "a compressed message does not inflate");
+        ++compressed_frames_;
+        on_ws_message(c, plain);
+    }
+
     void on_ws_message(subscriber& c, std::string_view text) {
         static constexpr std::string_view data_key = R"("data":")";
+        if (opt_.raw && c.state != phase::subscribing) return on_body(c, text);  // the body itself
         if (text.starts_with(R"({"topic":)")) {
             const auto at = text.find(data_key);
             if (at == std::string_view::npos) return error(c, "message without data: " + std::string(text.substr(0, 80)));
@@ -701,15 +813,20 @@ private:
         on_body(c, data);
     }
 
-    // A message body: "<sequence> <publish ns> ..."
+    // A message body: its first two integers are the sequence and the publish time ("<sequence> <ns> xxx..."
+    // or {"seq":<sequence>,"ts":<ns>,...}, quotes escaped or not).
     void on_body(subscriber& c, std::string_view body) {
         std::uint64_t seq = 0;
         std::int64_t sent_ns = 0;
         const char* p = body.data();
         const char* end = body.data() + body.size();
+        const auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+        while (p != end && !digit(*p)) ++p;
         auto r = std::from_chars(p, end, seq);
-        if (r.ec != std::errc{} || r.ptr == end || *r.ptr != ' ') return error(c, "malformed body");
-        r = std::from_chars(r.ptr + 1, end, sent_ns);
+        if (r.ec != std::errc{} || r.ptr == end) return error(c, "malformed body");
+        p = r.ptr;
+        while (p != end && !digit(*p)) ++p;
+        r = std::from_chars(p, end, sent_ns);
         if (r.ec != std::errc{}) return error(c, "malformed body");
         if (seq < c.next) return error(c, "message " + std::to_string(seq) + " after " + std::to_string(c.next - 1) + " (duplicate or reordered)");
         if (seq >= requested_) return error(c, "message " + std::to_string(seq) + " was never requested");
@@ -783,12 +900,38 @@ private:
                 return;
             }
             poll(static_cast<int>(std::clamp<long long>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count(), 1, 10)));
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count(), 1, opt_.rate > 0 ? 1 : 10)));
         }
+    }
+
+    // --messages N: N messages to every subscriber, then close; everything received is counted.
+    int measure_fixed() {
+        const std::uint64_t end = base_ + static_cast<std::uint64_t>(opt_.messages);
+        publishing_ = true;
+        last_progress_ = clock_type::now();
+        maybe_publish();
+        const auto start = clock_type::now();
+        const auto deadline = start + seconds(opt_.drain_timeout);
+        while (!aborted_ && complete_ < end && clock_type::now() < deadline)
+            loop_until(std::min(clock_type::now() + std::chrono::milliseconds(100), deadline));
+        publishing_ = false;
+        const double wall = seconds_since(start);
+        if (!aborted_ && complete_ < end)
+            complain(std::to_string(end - complete_) + " message(s) had not reached every subscriber within the drain timeout");
+        const std::size_t unclosed = close_all();
+        report_errors();
+        const bool ok = errors_ == 0 && !aborted_;
+        std::printf("result mode=%s subscribers=%zu size=%zu window=%zu batch=%zu seconds=%.3f messages=%" PRIu64
+                    " frames=%" PRIu64 " publish_requests=%" PRIu64 " lost=%" PRIu64 " unclosed=%zu errors=%" PRIu64
+                    " status=%s\n",
+                    mode_name(), opt_.subscribers, opt_.size, opt_.window, opt_.batch, wall, complete_ - base_, frames_,
+                    requests_, lost_, unclosed, errors_, ok ? "ok" : "failed");
+        return ok ? 0 : 1;
     }
 
     int measure() {
         publishing_ = true;
+        rate_start_ = clock_type::now();
         last_progress_ = clock_type::now();
         maybe_publish();
         loop_until(clock_type::now() + seconds(opt_.warmup));
@@ -796,7 +939,8 @@ private:
         rusage self0{};
         getrusage(RUSAGE_SELF, &self0);
         const proc_sample cpu0 = sample_process(opt_.server_pid);
-        const std::uint64_t frames0 = frames_, complete0 = complete_, recvs0 = recvs_, requests0 = requests_;
+        const std::uint64_t frames0 = frames_, complete0 = complete_, recvs0 = recvs_, requests0 = requests_,
+                            compressed0 = compressed_frames_;
         const auto t0 = clock_type::now();
         measuring_ = true;
         loop_until(t0 + seconds(opt_.duration));
@@ -806,7 +950,7 @@ private:
         rusage self1{};
         getrusage(RUSAGE_SELF, &self1);
         const std::uint64_t frames = frames_ - frames0, messages = complete_ - complete0, recvs = recvs_ - recvs0,
-                            requests = requests_ - requests0;
+                            requests = requests_ - requests0, compressed = compressed_frames_ - compressed0;
 
         // Let the last window drain: every subscriber must end with every requested message.
         // A slow server may need a while for W x S frames: wait as long as it makes progress (loop_until's stall
@@ -852,21 +996,26 @@ private:
                     " frames_per_s=%.0f messages=%" PRIu64 " msgs_per_s=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f"
                     " max_us=%.1f client_cpu_s=%.3f server_cpu_s=%.3f server_cpu_us_per_frame=%.4f"
                     " frames_per_recv=%.2f publish_requests=%" PRIu64 " lost=%" PRIu64 " subscribers_with_loss=%zu"
-                    " max_lost=%" PRIu64 " missed_notices=%" PRIu64 " drain_s=%.2f live_at_end=%zu unclosed=%zu errors=%" PRIu64
+                    " max_lost=%" PRIu64 " missed_notices=%" PRIu64 " drain_s=%.2f live_at_end=%zu unclosed=%zu"
+                    " wire_bytes=%" PRIu64 " wire_bytes_per_frame=%.1f compressed_frames=%" PRIu64 " errors=%" PRIu64
                     " status=%s\n",
                     mode_name(), opt_.subscribers, opt_.size, opt_.window, opt_.batch, wall, frames, frame_rate, messages,
                     static_cast<double>(messages) / wall, us(0.5), us(0.9), us(0.99),
                     static_cast<double>(latency_.max()) / 1e3, client_cpu, server_cpu,
                     server_cpu >= 0 && frames > 0 ? server_cpu * 1e6 / static_cast<double>(frames) : -1.0,
                     recvs ? static_cast<double>(frames) / static_cast<double>(recvs) : 0.0, requests, lost_, with_loss,
-                    max_lost, missed_notices_, drain_seconds, live_at_end, unclosed, errors_, ok ? "ok" : "failed");
+                    max_lost, missed_notices_, drain_seconds, live_at_end, unclosed, wire_bytes_,
+                    frames ? static_cast<double>(wire_bytes_) / static_cast<double>(frames) : 0.0, compressed, errors_,
+                    ok ? "ok" : "failed");
         return ok ? 0 : 1;
     }
 
     options opt_;
     std::vector<subscriber> subs_;
     std::array<char, 256 * 1024> read_buffer_{};
-    sockaddr_in address_{};
+    sockaddr_in address_{};                          // --port: the publish trigger
+    std::vector<sockaddr_in> subscriber_addresses_;  // --ports
+    clock_type::time_point rate_start_{};
     int epoll_ = -1;
     std::uint64_t rng_ = 0;
     std::size_t opening_ = 0;
@@ -892,6 +1041,8 @@ private:
     clock_type::time_point now_{}, last_progress_{};
     bool measuring_ = false;
     std::uint64_t frames_ = 0, recvs_ = 0, lost_ = 0, missed_notices_ = 0, errors_ = 0;
+    std::uint64_t wire_bytes_ = 0;         // recv()ed on subscriber sockets while measuring
+    std::uint64_t compressed_frames_ = 0;  // messages that arrived compressed (RSV1)
     histogram latency_;
 };
 

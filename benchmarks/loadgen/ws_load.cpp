@@ -2,8 +2,9 @@
 // knows nothing of the server it drives, so the same tool measures tether and its peers side by side.
 //
 //   ws_load echo --port 8080 --connections 100 --size 64 --duration 10 [--pipeline 1] [--warmup 1]
-//   ws_load idle --port 8080 --connections 10000 --hold 5
-//   common: [--host 127.0.0.1] [--path /ws] [--handshakes 100] [--text] [--server-pid PID] [--open-timeout 60]
+//   ws_load idle --port 8080 --connections 10000 --hold 5 [--messages 0]
+//   common: [--host 127.0.0.1] [--path /ws] [--handshakes 100] [--text] [--deflate] [--server-pid PID]
+//           [--open-timeout 60]
 //
 // echo: opens N connections (at most --handshakes opening handshakes in flight), then keeps --pipeline
 //   masked messages in flight on each: every echo that comes back is checked (opcode, size, every byte, order)
@@ -12,7 +13,12 @@
 //   closing handshake on every connection (Close 1000, expects the server's Close).
 // idle: opens N connections, prints "open N", waits a second for the server to settle (then samples its
 //   memory), keeps them open until --hold seconds have passed since "open", answering pings, and closes them
-//   cleanly.
+//   cleanly. With --messages N each connection first exchanges N echoed messages of --size bytes (all
+//   answered before the memory sample): the memory of connections that have been used, then gone quiet.
+// --deflate offers permessage-deflate (RFC 7692; "permessage-deflate; client_max_window_bits", as browsers
+//   do) and fails any connection whose server does not agree. Messages are then compressed when that makes
+//   them smaller (tether's ws::deflate_session, context takeover as agreed), and compressed echoes inflated
+//   before they are checked.
 // With --server-pid it reads the server's /proc/PID/stat (CPU time over the measured window, all threads)
 // and /proc/PID/status + smaps_rollup (VmRSS and Private_Dirty before connecting and once all are open),
 // so the samples are taken at exactly the right moments rather than by a script polling on the side.
@@ -55,8 +61,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <tether/ws/deflate_session.hpp>
 #include <tether/ws/frame.hpp>
 #include <tether/ws/handshake.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 #include "histogram.hpp"
 #include "proc_sample.hpp"
@@ -89,6 +97,8 @@ struct options {
     double close_timeout = 5;
     int server_pid = 0;
     ws::opcode op = ws::opcode::binary;
+    bool deflate = false;
+    std::size_t messages = 0;  // idle: messages each connection exchanges before it goes quiet
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -96,8 +106,8 @@ struct options {
                  "ws_load: %s\n"
                  "usage: ws_load echo --port N [--connections 100] [--size 64] [--duration 10] [--warmup 1] "
                  "[--pipeline 1]\n"
-                 "       ws_load idle --port N [--connections 10000] [--hold 5]\n"
-                 "common: [--host 127.0.0.1] [--path /ws] [--handshakes 100] [--text] [--server-pid PID] "
+                 "       ws_load idle --port N [--connections 10000] [--hold 5] [--messages 0]\n"
+                 "common: [--host 127.0.0.1] [--path /ws] [--handshakes 100] [--text] [--deflate] [--server-pid PID] "
                  "[--open-timeout 60] [--close-timeout 5]\n",
                  why);
     std::exit(2);
@@ -125,6 +135,7 @@ options parse_options(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--text") { o.op = ws::opcode::text; continue; }
+        if (arg == "--deflate") { o.deflate = true; continue; }
         if (i + 1 >= argc) usage(("missing value for " + std::string(arg)).c_str());
         const std::string_view v = argv[++i];
         if (arg == "--host") o.host = std::string(v);
@@ -140,6 +151,7 @@ options parse_options(int argc, char** argv) {
         else if (arg == "--open-timeout") o.open_timeout = number<double>(arg, v);
         else if (arg == "--close-timeout") o.close_timeout = number<double>(arg, v);
         else if (arg == "--server-pid") o.server_pid = number<int>(arg, v);
+        else if (arg == "--messages") o.messages = number<std::size_t>(arg, v);
         else usage(("unknown option " + std::string(arg)).c_str());
     }
     if (o.port == 0) usage("--port is required");
@@ -166,6 +178,8 @@ struct connection {
     std::uint64_t received = 0;  // data messages echoed and verified
     std::size_t message_offset = 0;  // payload bytes of the message being received, verified so far
     std::vector<clock_type::time_point> send_times;  // ring of --pipeline entries, indexed by sequence number
+    std::unique_ptr<ws::deflate_session> deflate;  // --deflate, once the server agreed
+    std::string compressed;                        // a compressed echo arriving in pieces
 };
 
 class load {
@@ -292,7 +306,9 @@ private:
         std::memcpy(c.key.data(), key.data(), c.key.size());
         c.out = "GET " + opt_.path + " HTTP/1.1\r\nHost: " + opt_.host + ":" + std::to_string(opt_.port) +
                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                "\r\nSec-WebSocket-Version: 13\r\n" +
+                (opt_.deflate ? "Sec-WebSocket-Extensions: " + ws::format_deflate_offer({}) + "\r\n" : std::string()) +
+                "\r\n";
         c.out_sent = 0;
         c.state = phase::handshaking;
         watch(c, false);
@@ -312,7 +328,7 @@ private:
             error(c, "handshake refused: " + std::string(head.substr(0, eol)));
             return false;
         }
-        std::string_view accept;
+        std::string_view accept, extensions;
         std::string_view rest = head.substr(head.find("\r\n") + 2);
         while (!rest.empty()) {
             const auto eol = rest.find("\r\n");
@@ -320,14 +336,26 @@ private:
             rest = rest.substr(eol + 2);
             const auto colon = line.find(':');
             if (colon == std::string_view::npos) continue;
-            if (!ws::iequals_ascii(line.substr(0, colon), "sec-websocket-accept")) continue;
-            accept = line.substr(colon + 1);
-            while (!accept.empty() && (accept.front() == ' ' || accept.front() == '\t')) accept.remove_prefix(1);
-            while (!accept.empty() && (accept.back() == ' ' || accept.back() == '\t')) accept.remove_suffix(1);
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+            while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+            if (ws::iequals_ascii(line.substr(0, colon), "sec-websocket-accept")) accept = value;
+            if (ws::iequals_ascii(line.substr(0, colon), "sec-websocket-extensions")) extensions = value;
         }
         if (!ws::is_valid_accept(std::string_view(c.key.data(), c.key.size()), accept)) {
             error(c, "handshake: missing or wrong Sec-WebSocket-Accept");
             return false;
+        }
+        if (opt_.deflate) {
+            const ws::deflate_request offers[] = {ws::deflate_request{}};
+            std::optional<ws::deflate_params> agreed;
+            const std::string problem = ws::check_deflate_response(extensions, offers, agreed);
+            if (!problem.empty() || !agreed) {
+                error(c, "handshake: permessage-deflate not agreed" + (problem.empty() ? "" : ": " + problem));
+                return false;
+            }
+            c.deflate = std::make_unique<ws::deflate_session>(ws::role::client, *agreed, ws::deflate_options{.threshold = 0});
+            c.parser = ws::frame_parser(ws::role::client, {.max_message_size = std::uint64_t{1} << 30, .allowed_rsv = ws::rsv1});
         }
         c.in.erase(0, end + 4);
         c.state = phase::open;
@@ -427,6 +455,12 @@ private:
                 if (c.fd < 0) return;
                 continue;
             }
+            if (c.parser.message_compressed()) {
+                c.compressed.append(r.payload);
+                if (!r.message_end) continue;
+                if (!on_compressed(c)) return;
+                continue;
+            }
             if (!on_data(c, r.payload, r.message_end)) return;
         }
         if (used < input.size()) c.in.assign(input.data() + used, input.size() - used);
@@ -448,6 +482,21 @@ private:
         }
         finish(c);  // our Close was answered: the closing handshake is complete (§7.1.2)
         return false;
+    }
+
+    // A whole compressed echo: inflated (with the session's context), then checked like any other.
+    bool on_compressed(connection& c) {
+        thread_local std::string plain;
+        plain.clear();
+        c.deflate->begin_message();
+        ws::inflate_status s = c.deflate->inflate(c.compressed, plain, opt_.size);
+        if (s == ws::inflate_status::ok) s = c.deflate->end_message(plain, opt_.size);
+        c.compressed.clear();
+        if (s != ws::inflate_status::ok) {
+            error(c, "a compressed echo does not inflate");
+            return false;
+        }
+        return on_data(c, plain, true);
     }
 
     bool on_data(connection& c, std::string_view piece, bool message_end) {
@@ -494,7 +543,20 @@ private:
     void send_message(connection& c, clock_type::time_point now) {
         const std::size_t start = static_cast<std::size_t>((c.sent * 7 + index_of(c)) % pattern_period);
         c.send_times[c.sent % opt_.pipeline] = now;
-        append_masked(c, opt_.op, std::string_view(pattern_.data() + start, opt_.size));
+        const std::string_view message(pattern_.data() + start, opt_.size);
+        if (c.deflate) {
+            thread_local std::string z;
+            z.clear();
+            if (c.deflate->compress(message, z)) {
+                const std::uint64_t r = next_random();
+                ws::mask_key key{};
+                std::memcpy(key.data(), &r, key.size());
+                ws::append_frame(c.out, opt_.op, z, true, key, ws::rsv1);
+                ++c.sent;
+                return;
+            }
+        }
+        append_masked(c, opt_.op, message);
         ++c.sent;
     }
 
@@ -612,6 +674,24 @@ private:
 
     // -- idle --
     int run_idle(const proc_sample& before) {
+        if (opt_.messages > 0) {   // use every connection a little, then let it go quiet
+            const auto now = clock_type::now();
+            for (auto& c : conns_) {
+                if (c.state != phase::open) continue;
+                for (std::size_t k = 0; k < opt_.messages; ++k) send_message(c, now);
+                flush(c);
+            }
+            const auto deadline = now + seconds(opt_.open_timeout);
+            const auto answered = [&] {
+                return std::all_of(conns_.begin(), conns_.end(),
+                                   [](const connection& c) { return c.state != phase::open || c.received == c.sent; });
+            };
+            while (!answered() && clock_type::now() < deadline) poll(10);
+            if (!answered()) {
+                ++errors_;
+                std::fprintf(stderr, "ws_load: ERROR not every message was echoed within %.0f s\n", opt_.open_timeout);
+            }
+        }
         loop_until(clock_type::now() + std::chrono::seconds(1));  // let the server finish its side of the upgrades
         const proc_sample after = sample_process(opt_.server_pid);
         const std::size_t open_now = static_cast<std::size_t>(
@@ -633,11 +713,11 @@ private:
         const auto per_conn = [&](long b, long a) {
             return b >= 0 && a >= 0 ? static_cast<double>(a - b) * 1024.0 / static_cast<double>(opt_.connections) : -1.0;
         };
-        std::printf("result mode=idle connections=%zu opened=%zu live_after_hold=%zu rss_before_kib=%ld"
+        std::printf("result mode=idle deflate=%d messages=%zu connections=%zu opened=%zu live_after_hold=%zu rss_before_kib=%ld"
                     " rss_after_kib=%ld rss_bytes_per_conn=%.0f private_dirty_before_kib=%ld"
                     " private_dirty_after_kib=%ld private_dirty_bytes_per_conn=%.0f unclosed=%zu pings=%" PRIu64
                     " closed_cleanly=%zu errors=%" PRIu64 " status=%s\n",
-                    opt_.connections, opened_, live, before.rss_kib, after.rss_kib,
+                    opt_.deflate ? 1 : 0, opt_.messages, opt_.connections, opened_, live, before.rss_kib, after.rss_kib,
                     per_conn(before.rss_kib, after.rss_kib), before.private_dirty_kib, after.private_dirty_kib,
                     per_conn(before.private_dirty_kib, after.private_dirty_kib), unclosed, pings_, clean_closes_, errors_,
                     errors_ == 0 ? "ok" : "failed");

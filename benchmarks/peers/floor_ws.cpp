@@ -18,8 +18,7 @@
 
 #include "floor_loop.hpp"
 
-#include <tether/core/base64.hpp>
-#include <tether/core/sha1.hpp>
+#include "floor_ws_handshake.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,33 +29,7 @@
 
 namespace {
 
-constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
-
-// The value of header `name` in a request head (lines after the request line), trimmed; empty when absent.
-std::string_view header_value(std::string_view head, std::string_view name) {
-    std::size_t line = head.find("\r\n");
-    while (line != std::string_view::npos && line + 2 < head.size()) {
-        const std::size_t start = line + 2;
-        line = head.find("\r\n", start);
-        const std::string_view text = head.substr(start, line == std::string_view::npos ? head.npos : line - start);
-        const std::size_t colon = text.find(':');
-        if (colon == std::string_view::npos || !iequals(text.substr(0, colon), name)) continue;
-        std::string_view value = text.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-        return value;
-    }
-    return {};
-}
+using tether_floor::header_value;
 
 // out[i] = in[i] ^ key[(phase + i) % 4], eight bytes at a time: the only per-byte work an echo must do.
 void unmask(char* out, const char* in, std::size_t n, const std::array<unsigned char, 4>& key, unsigned phase) {
@@ -111,16 +84,8 @@ struct ws_session {
                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                 return {bad, true};
             }
-            // The 101 goes straight into the output: base64(SHA-1(key + GUID)) between a fixed head and tail.
-            constexpr std::string_view head =
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Accept: ";
-            const auto digest = tether::core::sha1().update(key).update(websocket_guid).finish();
-            std::memcpy(out, head.data(), head.size());
-            char* end_of_key = tether::core::base64_encode_to(
-                std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()), out + head.size());
-            std::memcpy(end_of_key, "\r\n\r\n", 4);
-            used = static_cast<std::size_t>(end_of_key + 4 - out);
+            // The 101 goes straight into the output.
+            used = static_cast<std::size_t>(tether_floor::write_switching_protocols(key, out) - out);
             // Bytes after the request head are frames: they are the tail of this read.
             const std::size_t frames = request.size() - (end + 4);
             data += n - frames;

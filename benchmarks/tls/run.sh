@@ -20,17 +20,8 @@
 # HOLD [3], SERVER_CPU [0], CLIENT_CPU [1], SCENARIOS ["keepalive handshake idle plaintext"], RESULTS.
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/tls/run.sh${*:+ $*}"
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg'" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args tls/run.sh "$@"
 DUR=${DUR:-10}; REPS=${REPS:-3}; WARMUP=${WARMUP:-1}; CONNS=${CONNS:-64}; CONCURRENCY=${CONCURRENCY:-16}
 IDLE_CONNS=${IDLE_CONNS:-10000}; HOLD=${HOLD:-3}
 if (( smoke )); then DUR=1; REPS=1; WARMUP=0; IDLE_CONNS=300; HOLD=2; fi
@@ -40,7 +31,6 @@ suffix=""; (( smoke )) && suffix=-smoke
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/tls$suffix.md}
 clk_tck=$(getconf CLK_TCK)
 
-source "$script_dir/../lib.sh"
 bench_init tls/run.sh wrk openssl nginx taskset cmake ss
 raise_fd_limit "$IDLE_CONNS"
 bench_build hello ws_echo tls_load peer_beast_tls hello_tcp_transport openssl_memory
@@ -120,6 +110,9 @@ start() {   # start NAME [plain]: sets server_pid, server_port
     case $1 in
         nginx) start_nginx ;;
         tether-tcp) launch_server "$1" --threads 1 ;;
+        # hello without /metrics, like hello_tcp_transport: the comparison is of transports alone.
+        tether) if [[ ${2:-} == plain ]]; then launch_server "$1" --threads 1 --no-metrics
+                else launch_server "$1" --threads 1 --no-metrics "${tls_args[@]}"; fi ;;
         *) if [[ ${2:-} == plain ]]; then launch_server "$1" --threads 1; else launch_server "$1" --threads 1 "${tls_args[@]}"; fi ;;
     esac
 }

@@ -7,6 +7,10 @@
 #   echo  - messages/s and server CPU per message, 100 and 1,000 connections x 64 B and 1 KiB messages;
 #   idle  - user-space memory per idle connection: server VmRSS after IDLE_CONNS connections are open minus
 #           before connecting, divided by IDLE_CONNS (and the same for Private_Dirty from smaps_rollup).
+#   deflate idle (tether only) - the same with permessage-deflate agreed (RFC 7692): right after the upgrade,
+#           and after each connection exchanged one compressible 1 KiB message, with the route keeping its
+#           LZ77 contexts (ws_echo --deflate on) or not (--deflate no-context-takeover), next to the same
+#           exchange without deflate. DEFLATE_IDLE_CONNS connections (fewer: context takeover costs zlib state).
 # Every server runs pinned to one core (SERVER_CPU), ws_load to another (CLIENT_CPU); the servers are interleaved
 # inside each repetition, and the report leads with ratios. See benchmarks/README.md.
 #
@@ -21,24 +25,15 @@
 #   CONNS ["100 1000"]  SIZES ["64 1024"] echo scenarios: connections x message bytes
 #   PIPELINE ["1 8"]                      messages in flight per connection, one echo scenario per value
 #   IDLE_CONNS [10000]  HOLD [3]          idle scenario: connections, seconds they are held open
+#   DEFLATE_IDLE_CONNS [1000]             deflate idle scenarios (0: skip them)
 #   THREADS [1]                           --threads given to both servers
 #   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
 #   SERVERS ["tether beast floor"]        subset to run
 #   RESULTS [<repo>/benchmarks/results/ws.md; with --smoke <repo>/benchmarks/results/ws-smoke.md]
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo_root=$(cd "$script_dir/../.." && pwd)
-command_line="benchmarks/ws/run.sh${*:+ $*}"
-
-smoke=0
-for arg in "$@"; do
-    case $arg in
-        --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args ws/run.sh "$@"
 
 DUR=${DUR:-10}
 REPS=${REPS:-3}
@@ -47,7 +42,8 @@ CONNS=${CONNS:-"100 1000"}
 SIZES=${SIZES:-"64 1024"}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 HOLD=${HOLD:-3}
-if (( smoke )); then DUR=1; REPS=1; WARMUP=0; CONNS=50; IDLE_CONNS=500; HOLD=2; fi
+DEFLATE_IDLE_CONNS=${DEFLATE_IDLE_CONNS:-1000}
+if (( smoke )); then DUR=1; REPS=1; WARMUP=0; CONNS=50; IDLE_CONNS=500; HOLD=2; DEFLATE_IDLE_CONNS=100; fi
 PIPELINE=${PIPELINE:-"1 8"}
 THREADS=${THREADS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -59,7 +55,6 @@ else
     RESULTS=${RESULTS:-$repo_root/benchmarks/results/ws.md}
 fi
 
-source "$script_dir/../lib.sh"
 bench_init ws/run.sh taskset cmake timeout awk
 # Each side holds IDLE_CONNS sockets in its own process; the raised limit is inherited by both.
 raise_fd_limit "$IDLE_CONNS"
@@ -88,8 +83,8 @@ server_pid=""
 server_port=""
 server_log=""
 
-# start_server NAME: see launch_server in lib.sh.
-start_server() { launch_server "$1" --threads "$THREADS"; }
+# start_server NAME [ARGS...]: see launch_server in lib.sh.
+start_server() { local name=$1; shift; launch_server "$name" --threads "$THREADS" "$@"; }
 
 # field KEY FILE: the value of KEY=value on the "result" line ws_load prints last.
 field() { awk -v k="$1" '/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v = kv[2] } } END { print v }' "$2"; }
@@ -163,6 +158,47 @@ measure_idle() {
         "$name" "$scenario" "$rep" "$before" "$after" "$per" "$pd_per")"
 }
 
+# deflate_label KIND: the name of a deflate idle scenario in logs and the report.
+deflate_label() {
+    case $1 in
+        negotiated) echo "idle ${DEFLATE_IDLE_CONNS}c, deflate agreed, no traffic" ;;
+        takeover) echo "idle ${DEFLATE_IDLE_CONNS}c, deflate, after 1 message, context takeover" ;;
+        nct) echo "idle ${DEFLATE_IDLE_CONNS}c, deflate, after 1 message, no context takeover" ;;
+        plain) echo "idle ${DEFLATE_IDLE_CONNS}c, no deflate, after 1 message" ;;
+    esac
+}
+
+# measure_deflate_idle KIND REP: tether's ws_echo, DEFLATE_IDLE_CONNS connections; appends a record.
+measure_deflate_idle() {
+    local kind=$1 rep=$2 scenario rc=0 before after per pd_per server_args=() load_args=()
+    scenario=$(deflate_label "$kind")
+    case $kind in
+        negotiated) load_args=(--deflate) ;;
+        takeover) load_args=(--deflate --messages 1 --size 1024 --text) ;;
+        nct) server_args=(--deflate no-context-takeover); load_args=(--deflate --messages 1 --size 1024 --text) ;;
+        plain) load_args=(--messages 1 --size 1024 --text) ;;
+    esac
+    if ! start_server tether "${server_args[@]}"; then
+        failures+=("tether: did not start for $scenario")
+        return
+    fi
+    run_load tether "deflate-idle-$kind-$rep" $(( HOLD + 150 )) idle --connections "$DEFLATE_IDLE_CONNS" --hold "$HOLD" \
+        "${load_args[@]}" || rc=$?
+    kill -0 "$server_pid" 2>/dev/null || failures+=("tether: died during $scenario")
+    stop_server
+    if (( rc != 0 )); then
+        failures+=("tether/$scenario: ws_load exited with $rc ($(field errors "$load_out") errors; see log)")
+        return
+    fi
+    before=$(field rss_before_kib "$load_out"); after=$(field rss_after_kib "$load_out")
+    per=$(field rss_bytes_per_conn "$load_out"); pd_per=$(field private_dirty_bytes_per_conn "$load_out")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' tether "$scenario" "$rep" "$per" "$pd_per" "$before" "$after" >>"$records"
+    log "$(printf '%-7s %-32s rep %s: VmRSS %s -> %s KiB = %s B/connection (Private_Dirty %s B/connection)' \
+        tether "$scenario" "$rep" "$before" "$after" "$per" "$pd_per")"
+}
+deflate_kinds=()
+if (( DEFLATE_IDLE_CONNS > 0 )) && [[ " ${servers[*]} " == *" tether "* ]]; then deflate_kinds=(negotiated takeover nct plain); fi
+
 (( ${#servers[@]} > 0 )) || { echo "run.sh: no server binary found" >&2; exit 1; }
 log "servers: ${servers[*]}; DUR=${DUR}s REPS=$REPS WARMUP=${WARMUP}s CONNS='$CONNS' SIZES='$SIZES' PIPELINE='$PIPELINE'" \
     "IDLE_CONNS=$IDLE_CONNS; server on cpu $SERVER_CPU, ws_load on cpu $CLIENT_CPU"
@@ -177,6 +213,7 @@ for (( rep = 1; rep <= REPS; rep++ )); do
         for name in "${servers[@]}"; do measure_echo "$name" "$conns" "$size" "$pipeline" "$rep"; done
     done
     for name in "${servers[@]}"; do measure_idle "$name" "$rep"; done
+    for kind in "${deflate_kinds[@]}"; do measure_deflate_idle "$kind" "$rep"; done
 done
 
 # ---- report --------------------------------------------------------------------------------------------
@@ -269,6 +306,31 @@ report=$work_dir/report.md
         fi
         per=""
     done
+    if (( ${#deflate_kinds[@]} > 0 )); then
+        echo
+        echo "### With permessage-deflate (tether)"
+        echo
+        echo "ws_echo (\`--deflate on\`: contexts kept between messages; or \`--deflate no-context-takeover\`) and"
+        echo "\`ws_load idle --deflate [--messages 1 --size 1024 --text]\`: deflate agreed on every connection, then"
+        echo "optionally one compressible 1 KiB message each way (compressed by ws_load and by the server) before the"
+        echo "sample. With context takeover each side's LZ77 window must outlive the message, so the server holds a"
+        echo "zlib compressor and inflater per connection until the connection has been quiet for one to two ping"
+        echo "intervals (30 s by default; then only the window's bytes stay); without it, nothing outlives a message."
+        echo
+        echo "| scenario | bytes/connection (RSS) median (min–max) | bytes/connection (Private_Dirty) | VmRSS before → after KiB |"
+        echo "|---|---|---|---|"
+        for kind in "${deflate_kinds[@]}"; do
+            scenario=$(deflate_label "$kind")
+            read -r per per_min per_max <<<"$(summary 4 tether "$scenario")" || true
+            if [[ -n ${per:-} ]]; then
+                echo "| $scenario | $(fmt_int "$per") ($(fmt_int "$per_min")–$(fmt_int "$per_max")) |" \
+                     "$(fmt_int "$(median 5 tether "$scenario")") | $(median 6 tether "$scenario") → $(median 7 tether "$scenario") |"
+            else
+                echo "| $scenario | FAILED (see log) | – | – |"
+            fi
+            per=""
+        done
+    fi
     echo
     echo "Server CPU µs/message = (utime + stime of the server, all threads, /proc/PID/stat) over the measured window ÷"
     echo "echoed messages, both sampled by ws_load at the window's edges. CPU busy is CPU time ÷ wall time on one core:"

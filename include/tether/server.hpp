@@ -7,10 +7,13 @@
 //
 // This class owns threads and lifetime; each other job has its own header:
 //   server/routes.hpp          where a request goes: route table, CORS, handler errors
+//   server/uploads.hpp         streamed request bodies (app.upload, http/body_stream.hpp)
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
 //   server/upgrades.hpp        WebSocket handshake and SSE stream heads
 //   server/pubsub.hpp          the JSON control protocol over WebSocket
+//   server/backplane.hpp       what a backplane (Redis) is handed when a topic opens with it
 //   server/realtime.hpp        every route tether.js expects, for a set of topics, in one call
+//   server/metrics.hpp, server/health.hpp   /metrics (Prometheus), liveness and readiness
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
@@ -30,6 +33,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -42,6 +46,7 @@
 #include <sys/resource.h>
 
 #include <tether/config.hpp>
+#include <tether/http/body_stream.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
@@ -55,6 +60,10 @@
 #include <tether/net/ws_connection.hpp>
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
+#include <tether/metrics/text_format.hpp>
+#include <tether/metrics/thread_metrics.hpp>
+#include <tether/server/health.hpp>
+#include <tether/server/metrics.hpp>
 #include <tether/server/pubsub.hpp>
 #include <tether/server/realtime.hpp>
 #include <tether/server/routes.hpp>
@@ -65,6 +74,7 @@
 #include <tether/sse/behaviour.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/deflate_codec.hpp>
 #if TETHER_HAS_TLS
 #include <tether/net/tls/context.hpp>
 #endif
@@ -91,6 +101,8 @@ public:
     using handler = route_handler;
     using long_poll_options = tether::long_poll_options;
     using short_poll_options = tether::short_poll_options;
+    using running_upload = detail::upload_base;   // held by the HTTP connection while a body streams
+    using head_outcome = tether::head_outcome;
 
     // A protocol switch accepted by a handler, carried out by the HTTP connection once the 101
     // response has been written (it owns the socket until then).
@@ -122,7 +134,8 @@ public:
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched
         net::topic_groups groups;                       // this thread's reader group per topic
-        detail::thread_counters stats;
+        detail::thread_counters stats;                  // server_stats (server/stats.hpp)
+        metrics::thread_metrics metrics;                // the rest of /metrics (metrics/thread_metrics.hpp)
 
         template <class Policy>
         static net::group_base& group_for(thread_state& t, const hub::topic_handle& topic) {
@@ -166,6 +179,14 @@ public:
     basic_server& del(std::string_view p, handler h) { return route(http::method::delete_, p, std::move(h)); }
     basic_server& options(std::string_view p, handler h) { return route(http::method::options, p, std::move(h)); }
 
+    // A route that takes its body piece by piece as it arrives (http/body_stream.hpp): uploads
+    // larger than memory. `State` is per request. Call before run().
+    template <class State>
+    basic_server& upload(http::method m, std::string_view pattern, http::body_stream<State> behaviour) {
+        routes_.add_upload(m, pattern, std::make_shared<detail::upload_route<State>>(std::move(behaviour)));
+        return *this;
+    }
+
     // CORS for every route (see http/cors.hpp). Call before run().
     basic_server& cors(http::cors_options o) {
         routes_.cors(std::move(o));
@@ -183,6 +204,10 @@ public:
     // A WebSocket endpoint (RFC 6455) at `pattern`; see ws/behaviour.hpp for the callbacks.
     template <class UserData = ws::no_user_data>
     basic_server& websocket(std::string_view pattern, websocket_behaviour<UserData> behaviour) {
+        if (behaviour.permessage_deflate.mode != ws::deflate_mode::off && !ws::deflate_available)
+            logger_.log(log::level::warning, "WebSocket route " + std::string(pattern) +
+                                                 " asks for permessage-deflate, but tether was built without zlib"
+                                                 " (TETHER_WITH_DEFLATE): offers will be declined");
         const auto& b = keep(std::move(behaviour));
         return get(pattern, [this, &b](http::request& req, http::response& res) {
             detail::accept_websocket<basic_server, UserData>(*this, b, req, res);
@@ -199,6 +224,49 @@ public:
         });
     }
 
+    // ---- metrics and health (server/metrics.hpp, server/health.hpp) --------------------------
+    // Serves the Prometheus text format at `path` and starts counting requests by route, method
+    // and status class with their handling time (two clock reads per request; without this call
+    // only the counters of stats() are kept). Call before run(); protect the path with app.use()
+    // if it should not be public.
+    basic_server& metrics(std::string_view path = "/metrics") {
+        count_requests_ = true;
+        return get(path, [this](http::request&, http::response& res) {
+            std::string text;
+            write_metrics(text);
+            res.content_type(metrics::content_type).body(std::move(text));
+        });
+    }
+    // The text /metrics answers. From a handler, or any thread once ready() was seen true.
+    void write_metrics(std::string& out) const {
+        detail::server_status status;
+        status.ready = ready();
+        if (serving()) status.uptime = std::chrono::steady_clock::now() - serving_since_;
+        detail::write_metrics(out, threads_, routes_, topics_, status);
+    }
+
+    // Liveness and readiness routes (an empty path skips one); see server/health.hpp.
+    basic_server& health(std::string_view liveness = "/healthz", std::string_view readiness = "/readyz",
+                         health_options o = {}) {
+        detail::register_health(*this, liveness, readiness, std::move(o));
+        return *this;
+    }
+    // Serving (run() accepts connections) and not stopping: what readiness answers.
+    bool ready() const noexcept { return serving() && !stopping(); }
+    bool serving() const noexcept { return serving_.load(std::memory_order_acquire); }
+    // The I/O thread that is latest now, and by how much (net/io_thread.hpp); nothing before run().
+    struct thread_lag {
+        unsigned thread;
+        std::chrono::nanoseconds lag;
+    };
+    std::optional<thread_lag> loop_lag() const noexcept {
+        std::optional<thread_lag> worst;
+        auto now = std::chrono::steady_clock::now();
+        for (const auto& t : threads_)
+            if (auto lag = t->current_lag(now); lag && (!worst || *lag > worst->lag)) worst = thread_lag{t->index(), *lag};
+        return worst;
+    }
+
     // ---- topics --------------------------------------------------------------------------
     // Opens (or returns) the topic `name`. The policy decides what happens to a subscriber that
     // falls a whole history behind or over its byte budget: backpressure::disconnect,
@@ -211,6 +279,14 @@ public:
     // The topic named `name`, or nullptr. Any thread.
     const topic_entry* find_topic(std::string_view name) const { return topics_.find(name); }
 
+    // Topics opened from now on without a backplane of their own are ordered by `b` (for example a
+    // tether::redis::backplane): every server sharing it serves them as one. `b` must outlive the
+    // server. Call before opening the topics.
+    basic_server& use_backplane(tether::backplane& b) {
+        topics_.use_backplane(&b);
+        return *this;
+    }
+
     // A WebSocket endpoint speaking tether's JSON control protocol (server/pubsub.hpp).
     // `UserData` is what `authorize` fills per connection and the topic rules then see.
     template <class UserData = ws::no_user_data>
@@ -221,6 +297,7 @@ public:
         b.origins = o.origins;
         b.max_message_size = o.max_message_size;
         b.max_message_rate = o.max_message_rate;
+        b.permessage_deflate = o.permessage_deflate;
         if (o.authorize) b.on_upgrade = [&o](const http::request& req, session& s) { o.authorize(req, s.user); };
         b.on_message = [this, &o](websocket_connection<session>& ws, std::string_view text, ws::opcode) {
             detail::handle_control_message(*this, o, ws, text);
@@ -300,10 +377,16 @@ public:
     void run() {
         listen();
         if (options_.handle_signals) watch_signals();
+        // Routes are all registered by now: each thread's request table gets a row per pattern,
+        // before any other thread can read it (readers wait for serving()).
+        if (count_requests_)
+            for (auto& t : threads_) t->metrics.requests.size_for(routes_.route_count());
         for (auto& t : threads_) t->start_ticking();
         acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, tls_enabled()); });
         if (redirect_acceptor_)
             redirect_acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, false); });
+        serving_since_ = std::chrono::steady_clock::now();
+        serving_.store(true, std::memory_order_release);
         std::vector<std::thread> others;
         for (std::size_t i = 1; i < threads_.size(); ++i)
             others.emplace_back([this, i] { run_thread(*threads_[i]); });
@@ -336,6 +419,7 @@ public:
     server_stats stats() const noexcept {
         server_stats s;
         for (auto& t : threads_) t->stats.add_to(s);
+        s.ws_broadcast_compressions = topics_.ws_compressions();
         return s;
     }
 
@@ -349,21 +433,49 @@ public:
                 if (!options_.tls.hsts.empty()) res.header("Strict-Transport-Security", options_.tls.hsts);
                 return;
             case net::channel::cleartext_on_tls_port:
-                t.stats.rejected.fetch_add(1, std::memory_order_relaxed);
+                t.stats.rejected.add();
+                t.metrics.rejection(400);
                 return detail::refuse_cleartext_on_tls_port(res);
             case net::channel::cleartext: return detail::redirect_to_https(req, res, options_.host, port_);
             }
         }
         routes_.dispatch(req, res, t.stats);
     }
+    // Streamed bodies (server/uploads.hpp), driven by the HTTP connection. Its parser pauses at
+    // heads only when some route takes its body streamed.
+    bool has_uploads() const noexcept { return routes_.has_uploads(); }
+    head_outcome open_upload(http::request& req, http::response& res, std::unique_ptr<running_upload>& out) {
+        thread_state& t = current_thread();
+        if (tls_enabled() && channel(t) != net::channel::tls) {   // redirected or refused: the body is not wanted
+            dispatch(req, res);
+            return head_outcome::answered;
+        }
+        auto outcome = routes_.open_upload(req, res, t.stats, out);
+        if (outcome == head_outcome::answered) add_hsts(t, res);
+        return outcome;
+    }
+    bool upload_data(running_upload& u, std::string_view piece, http::body_flow& flow, http::response& res) {
+        thread_state& t = current_thread();
+        if (routes_.upload_data(u, piece, flow, res, t.stats)) return true;
+        add_hsts(t, res);
+        return false;
+    }
+    void end_upload(running_upload& u, http::response& res) {
+        thread_state& t = current_thread();
+        routes_.end_upload(u, res, t.stats);
+        add_hsts(t, res);
+    }
+    void abort_upload(running_upload& u) { routes_.abort_upload(u, current_thread().stats); }
+
     // Just before a response is written: the middleware's `after` hooks.
     void finish(const http::request& req, http::response& res) { routes_.finish(req, res, current_thread().stats); }
     bool has_after_hooks() const noexcept { return routes_.has_after_hooks(); }
 
     void count_rejection(int status) noexcept {
-        auto& counters = current_thread().stats;
-        counters.rejected.fetch_add(1, std::memory_order_relaxed);
-        if (status == 408) counters.timeouts.fetch_add(1, std::memory_order_relaxed);
+        auto& thread = current_thread();
+        thread.stats.rejected.add();
+        if (status == 408) thread.stats.timeouts.add();
+        thread.metrics.rejection(status);
     }
 
     // The one error body shape (http/error.hpp).
@@ -393,7 +505,8 @@ public:
         if (!thread.current) return true;
         auto refused = admission_.admit_stream(thread.current->ticket, thread.current->client_key(req));
         if (refused == net::refusal::none) return true;
-        thread.stats.refused_streams.fetch_add(1, std::memory_order_relaxed);
+        thread.stats.refused_streams.add();
+        thread.metrics.refused_streams[refused == net::refusal::streams_full ? 0 : 1].add();
         res.clear();
         if (refused == net::refusal::streams_full) {
             http::write_error(res, 503, "server busy: too many streams open");
@@ -408,6 +521,14 @@ public:
     void release_stream(net::admission& ticket) noexcept { admission_.release_stream(ticket); }
 
 private:
+    static net::channel channel(const thread_state& t) noexcept {
+        return t.current ? t.current->security() : net::channel::cleartext;
+    }
+    void add_hsts(const thread_state& t, http::response& res) {
+        if (tls_enabled() && !options_.tls.hsts.empty() && channel(t) == net::channel::tls)
+            res.header("Strict-Transport-Security", options_.tls.hsts);
+    }
+
     static thread_state*& current_thread_state() noexcept {
         thread_local thread_state* state = nullptr;
         return state;
@@ -430,8 +551,10 @@ private:
     void admit(net::owned_fd fd, const sockaddr_storage& peer, bool tls) {
         auto address = net::address_key::from(peer);
         net::admission ticket;
-        if (admission_.admit_connection(address, trusted_proxies_.contains(address), ticket) != net::refusal::none) {
-            threads_[0]->stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+        if (auto refused = admission_.admit_connection(address, trusted_proxies_.contains(address), ticket);
+            refused != net::refusal::none) {
+            threads_[0]->stats.refused_connections.add();
+            threads_[0]->metrics.refused_connections[refused == net::refusal::server_full ? 0 : 1].add();
             // Best effort, never blocking: a new socket's send buffer is empty, so this short answer
             // fits; a client that cannot take it gets the close alone.
             static constexpr std::string_view busy =
@@ -448,7 +571,7 @@ private:
             std::error_code e;
             auto socket = adopt(target, owned.release(), tls, e);
             if (e) return logger_.log(log::level::warning, "cannot serve an accepted connection: " + e.message());
-            target.stats.connections.fetch_add(1, std::memory_order_relaxed);
+            target.stats.connections.add();
             (new net::http_connection<basic_server>(*this, target, std::move(socket), std::move(t)))->start();
         });
     }
@@ -534,10 +657,18 @@ private:
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
     std::uint16_t port_ = 0, redirect_port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> serving_{false};               // run() accepts: set once, before the other threads start
+    std::chrono::steady_clock::time_point serving_since_{};
+    bool count_requests_ = false;                    // app.metrics() was called
     std::stop_source stop_source_;
     std::atomic<std::size_t> buffered_input_{0};   // bytes of unfinished requests, all connections
 };
 
 using server = basic_server<>;
+
+// The spelling app.upload's behaviour is usually written with (http/body_stream.hpp).
+template <class State>
+using body_stream = http::body_stream<State>;
+using http::body_flow;
 
 } // namespace tether

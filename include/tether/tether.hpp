@@ -8,4 +8,8 @@
 #include <tether/http/error.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/static_files.hpp>
+#include <tether/middleware/access_log.hpp>
+#include <tether/middleware/compress.hpp>
+#include <tether/middleware/request_id.hpp>
+#include <tether/middleware/security_headers.hpp>
 #include <tether/server.hpp>

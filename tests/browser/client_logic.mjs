@@ -40,9 +40,9 @@ Object.defineProperty(globalThis, 'navigator', {value: {onLine: true}, configura
 // A test may answer requests itself (answer(url) -> a Response-like object); by default any
 // request just proves the server reachable.
 let answer = null;
-globalThis.fetch = async (url) => {
+globalThis.fetch = async (url, init = {}) => {
   if (!reachable) throw new TypeError('connection refused');
-  return answer?.(String(url)) ?? {ok: true, status: 200};
+  return answer?.(String(url), init) ?? {ok: true, status: 200};
 };
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-js-'));
@@ -188,6 +188,65 @@ const tests = {
     states.length = 0;
     await sleep(400);   // six intervals: each would have tripped a 40 ms idle timer counted from the last answer
     equal(states, [], 'never left open');
+    t.close();
+    answer = null;
+  },
+
+  async 'a token callback is called before every connection, and the WebSocket URL carries its answer'() {
+    let calls = 0;
+    const {t} = client({token: async () => `t${++calls}`});
+    t.subscribe('news', () => {});
+    await until(() => FakeWebSocket.all.length && lastSocket().url.includes('token=t1'), 'first socket with t1');
+    const first = lastSocket();
+    first.open();
+    first.receive({type: 'subscribed', topic: 'news', recovered: true, id: `${E}-1`});
+    await until(() => t.state === 'open', 'open');
+    first.drop();
+    await until(() => lastSocket() !== first, 'a reconnection');
+    equal(new URL(lastSocket().url).searchParams.get('token'), 't2', 'the reconnection asked for a fresh token');
+    equal(calls, 2, 'one call per connection');
+    t.close();
+  },
+
+  async 'a token callback that throws or hangs is reported and retried on the same transport'() {
+    let calls = 0;
+    const errors = [];
+    const sources = FakeEventSource.all.length, sockets = FakeWebSocket.all.length;
+    const {t} = client({transports: ['websocket', 'sse'], connectTimeout: 50, token: () => {
+      calls++;
+      if (calls === 1) throw new Error('no session');
+      if (calls === 2) return new Promise(() => {});   // never answers
+      return 'ok';
+    }});
+    t.on('error', (e) => errors.push(e.message));
+    t.subscribe('news', () => {});
+    await until(() => FakeWebSocket.all.length > sockets, 'a socket once the callback answers', 3000);
+    equal(new URL(lastSocket().url).searchParams.get('token'), 'ok', 'the third answer is used');
+    equal(errors.length, 2, `both failures reported (${errors.join('; ')})`);
+    equal(FakeEventSource.all.length, sources, 'no fallback to SSE for a token failure');
+    t.close();
+  },
+
+  async 'a poll sends Authorization: Bearer, and a 401 retries the same transport with a fresh token'() {
+    const seen = [];
+    answer = (url, init) => {
+      if (!url.includes('/status/')) return null;
+      const auth = new Headers(init.headers).get('Authorization');
+      seen.push([new URL(url).pathname, auth]);
+      if (auth !== 'Bearer t3') return {ok: false, status: 401, text: async () => 'token expired'};
+      return {ok: true, status: 200, headers: {get: (name) => (name === 'X-Poll-Interval-Ms' ? '60' : null)},
+              json: async () => ({messages: [], next: `${E}-1`, recovered: true})};
+    };
+    let calls = 0;
+    const errors = [];
+    const {t} = client({transports: ['shortpoll', 'longpoll'], token: () => `t${++calls}`});
+    t.on('error', (e) => errors.push(e.message));
+    t.subscribe('metrics', () => {});
+    await until(() => t.state === 'open', 'open with the third token', 3000);
+    equal(seen.slice(0, 3), [['/status/metrics', 'Bearer t1'], ['/status/metrics', 'Bearer t2'], ['/status/metrics', 'Bearer t3']],
+          'each attempt on short polling, each with a fresh token');
+    equal(errors.length, 2, 'each 401 reported');
+    equal(t.transport, 'shortpoll', 'never slid to long polling');
     t.close();
     answer = null;
   },

@@ -4,7 +4,8 @@
 //
 // Each test starts its own servers and proxies on loopback ports chosen by the OS, stops them by
 // PID when it ends, and is bounded in time. Screenshots are kept as artifacts.
-import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {assert, launchBrowser, post, sleep, startProxy, startServer, stopAll, withTimeout} from './harness.mjs';
@@ -39,7 +40,8 @@ async function waitFor(page, fn, arg, what, timeout = 15000) {
     await page.waitForFunction(fn, arg, {timeout, polling: 50});
   } catch (e) {
     const state = await page.evaluate(() => ({deliveries: window.deliveries, resets: window.resets,
-      transport: document.getElementById('transport')?.textContent, state: document.getElementById('state')?.textContent}))
+      transport: document.getElementById('transport')?.textContent, state: document.getElementById('state')?.textContent,
+      error: document.getElementById('error')?.textContent, log: document.getElementById('log')?.textContent?.slice(-300)}))
       .catch(() => ({}));
     throw new Error(`${what}: ${e.message.split('\n')[0]}; page: ${JSON.stringify(state)}; errors: ${page.errors.join('; ')}`);
   }
@@ -89,6 +91,28 @@ const tests = {
                   'the live panel counts the columns\' connections');
     noNotFound(page, 'demo');
     await shot(page, 'demo');
+
+    // The demo's compress middleware, read by Chromium: tether.js arrives encoded (gzip, or br
+    // where Chromium offers it), fewer bytes on the wire than decoded, and decodes to exactly the
+    // bytes an identity request gets (node:http sends no Accept-Encoding).
+    const fetched = await page.evaluate(async () => {
+      const r = await fetch('/tether.js', {cache: 'no-store'});
+      const text = await r.text();
+      const timing = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/tether.js')).at(-1);
+      return {encoding: r.headers.get('content-encoding'), vary: r.headers.get('vary'), id: r.headers.get('x-request-id'),
+              text, encoded: timing?.encodedBodySize, decoded: timing?.decodedBodySize};
+    });
+    const identity = await new Promise((resolve, reject) => {
+      http.get(`${server.url}/tether.js`, (r) => {
+        let body = '';
+        r.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve({encoding: r.headers['content-encoding'], body}));
+      }).on('error', reject);
+    });
+    assert(['gzip', 'br'].includes(fetched.encoding), `tether.js Content-Encoding: ${fetched.encoding}`);
+    assert(fetched.vary === 'Accept-Encoding' && /^[0-9a-f]{32}$/.test(fetched.id ?? ''), `Vary ${fetched.vary}, X-Request-Id ${fetched.id}`);
+    assert(identity.encoding === undefined && identity.body.length > 1024, 'tether.js without Accept-Encoding is identity');
+    assert(fetched.text === identity.body, 'the decoded tether.js is the identity body');
+    assert(fetched.encoded > 0 && fetched.encoded < fetched.decoded, `encoded ${fetched.encoded} < decoded ${fetched.decoded} bytes`);
 
     await server.kill();
     server = await startServer(binary('hybrid'), ['--port', String(port)]);
@@ -385,6 +409,9 @@ const tests = {
     // One rule for both ways of publishing: a message without a name is refused over the
     // WebSocket (ada) exactly as over REST (cy), with the server's message on the page.
     for (const [page, how] of [[ada, 'WebSocket'], [cy, 'REST']]) {
+      // The page empties its input once the server has acknowledged the last publish; filling it
+      // before then would see the new text wiped by that acknowledgement.
+      await waitFor(page, () => document.getElementById('text').value === '', null, `${how}: the last publish acknowledged`);
       await page.fill('#name', '');
       await page.fill('#text', 'no name');
       await page.press('#text', 'Enter');
@@ -487,6 +514,132 @@ const tests = {
     await page.click('#items button.delete');
     await waitFor(page, () => document.querySelectorAll('#items tr').length === 0, null, 'deleted');
     await waitFor(other, () => document.querySelectorAll('#items tr').length === 0, null, 'other tab sees the delete');
+  },
+
+  // Chromium's native WebSocket always offers permessage-deflate (RFC 7692): against ws_echo it is agreed
+  // (the handshake as DevTools saw it, and WebSocket.extensions), every message comes back intact (the
+  // frames DevTools saw, inflated), and the server's counters show it inflated the browser's messages and
+  // compressed its echoes: compressed frames on the wire in both directions.
+  async 'websocket-deflate'() {
+    const server = await startServer(binary('ws_echo'));
+    const browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const handshakes = [];
+    const received = [];
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => handshakes.push(e.response));
+    cdp.on('Network.webSocketFrameReceived', (e) => received.push(e.response.payloadData));
+    await page.goto(`${server.url}/plaintext`);   // a page of the server's own origin
+    const stats = async () => (await fetch(`${server.url}/stats`)).json();
+    const before = await stats();
+    const count = 20;
+    const result = await page.evaluate(async (n) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
+      const echoes = [];
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('error')); });
+      const done = new Promise((resolve) => {
+        ws.onmessage = (e) => { echoes.push(e.data); if (echoes.length === n) resolve(); };
+      });
+      const sent = [];
+      for (let i = 0; i < n; i++) {
+        const ticks = Array.from({length: 8}, (_, k) => ({sym: `S${(i + k) % 5}`, px: 1000 + i * 8 + k, side: 'buy'}));
+        sent.push(JSON.stringify({seq: i, ticks}));
+        ws.send(sent[i]);
+      }
+      await done;
+      const extensions = ws.extensions;
+      ws.close(1000);
+      return {extensions, sent, echoes};
+    }, count);
+    assert(result.extensions === 'permessage-deflate', `WebSocket.extensions is '${result.extensions}'`);
+    assert(JSON.stringify(result.echoes) === JSON.stringify(result.sent), 'every echo matches what was sent');
+    const header = handshakes.map((h) => Object.entries(h.headers).find(([k]) => k.toLowerCase() === 'sec-websocket-extensions'));
+    assert(header.length === 1 && header[0] && header[0][1] === 'permessage-deflate',
+           `the 101 as DevTools saw it: ${JSON.stringify(handshakes.map((h) => h.headers))}`);
+    // DevTools events arrive on their own schedule: give them a bounded moment.
+    for (let waited = 0; waited < 5000 && !result.sent.every((m) => received.includes(m)); waited += 50) await sleep(50);
+    assert(result.sent.every((m) => received.includes(m)), `DevTools saw every echo, inflated (${received.length} frames)`);
+    const after = await stats();
+    const inflated = after.ws_inflated_messages - before.ws_inflated_messages;
+    const compressed = after.ws_compressed_sends - before.ws_compressed_sends;
+    assert(after.ws_deflate_connections - before.ws_deflate_connections === 1, 'one connection agreed to deflate');
+    assert(inflated === count, `the server inflated ${inflated} of the browser's ${count} messages`);
+    assert(compressed === count, `the server compressed ${compressed} of its ${count} echoes`);
+  },
+
+  // auth_web: nothing is readable without a token on any transport; a signed-in page connects
+  // with tokens from its callback, and after a restart that outlives its 2-second tokens it comes
+  // back on every transport because tether.js fetched a fresh one for the reconnection.
+  async 'auth-web'() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-auth-'));
+    try {
+      const secret = path.join(dir, 'secret');
+      writeFileSync(secret, 'an HS256 secret of at least 32 bytes, for the test only');
+      const args = ['--secret-file', secret, '--token-ttl', '2'];
+      let server = await startServer(binary('auth_web'), args);
+      const port = server.port;
+      for (const route of ['/sse/room', '/poll/room', '/status/room']) {
+        const r = await fetch(`${server.url}${route}`);
+        assert(r.status === 401, `${route} without a token: ${r.status}`);
+      }
+      const refused = await fetch(`${server.url}/api/publish/room`, {method: 'POST', body: '{"text":"x"}'});
+      assert(refused.status === 401, `REST publish without a token: ${refused.status}`);
+
+      const browser = await launchBrowser();
+      const pages = {};
+      for (const transport of TRANSPORTS) {
+        const page = await openPage(browser, `${server.url}/?transports=${transport}`);
+        if (transport === 'websocket') {   // signs in; the others find the session cookie
+          await page.fill('#name', 'ann');
+          await page.click('#login button');
+        }
+        await onTransport(page, transport);
+        pages[transport] = page;
+      }
+      const say = async (text) => {
+        await pages.websocket.fill('#text', text);
+        await pages.websocket.press('#text', 'Enter');
+      };
+      const everyPage = async (text, what) => {
+        for (const [transport, page] of Object.entries(pages))
+          await waitFor(page, (t) => window.messages.some((m) => m.text === t), text, `${transport}: ${what}`, 20000);
+      };
+      await say('hello');
+      await everyPage('hello', 'the first message');
+      // The sender is who the token says, whatever the message claims.
+      const forged = await pages.longpoll.evaluate(async () => {
+        const {token} = await (await fetch('/api/token', {method: 'POST'})).json();
+        const r = await fetch('/api/publish/room', {method: 'POST', headers: {Authorization: `Bearer ${token}`},
+                                                    body: JSON.stringify({from: 'mallory', text: 'forged'})});
+        return {status: r.status, token};
+      });
+      assert(forged.status === 200, `REST publish with a token: ${forged.status}`);
+      await everyPage('forged', 'the REST publish');
+      const stamped = await pages.sse.evaluate(() => window.messages.find((m) => m.text === 'forged').from);
+      assert(stamped === 'ann', `the sender is the token's: ${stamped}`);
+
+      const before = {};
+      for (const [transport, page] of Object.entries(pages)) before[transport] = await page.evaluate(() => window.tokens);
+      await server.kill();
+      await sleep(3000);   // every token the pages hold has expired
+      server = await startServer(binary('auth_web'), [...args, '--port', String(port)]);
+      const stale = await fetch(`${server.url}/poll/room`, {headers: {Authorization: `Bearer ${forged.token}`}});
+      assert(stale.status === 401, `a token past its ttl is refused: ${stale.status}`);
+      for (const [transport, page] of Object.entries(pages)) {
+        await onTransport(page, transport);
+      }
+      await say('after the restart');
+      await everyPage('after the restart', 'live again with a fresh token');
+      for (const [transport, page] of Object.entries(pages)) {
+        const tokens = await page.evaluate(() => window.tokens);
+        assert(tokens > before[transport], `${transport}: a fresh token for the reconnection (${before[transport]} -> ${tokens})`);
+        noNotFound(page, `auth-web ${transport}`);
+        await shot(page, `auth-web-${transport}`);
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
   },
 };
 

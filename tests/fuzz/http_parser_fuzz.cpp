@@ -7,7 +7,11 @@
 // - the limits hold: body size, field count and target length never exceed them;
 // - fed like a connection feeds it (the decoded framing of a chunked body erased from the buffer after
 //   every call), it reaches the same outcomes, and the buffer never holds more than the header section
-//   plus one partial chunk line: chunk extensions and small chunks cannot make the caller hold more.
+//   plus one partial chunk line: chunk extensions and small chunks cannot make the caller hold more;
+// - paused at every head (pause_at_head), a body taken buffered reaches exactly the same outcomes, and a
+//   body taken streamed too: its pieces, each a view inside the bytes of its call and within what that
+//   call consumed, add up to the same body, and between calls the caller holds at most one partial
+//   framing line of it.
 //
 // Input layout: byte 0 picks the chunk sizes, byte 1 the limits; the rest is the byte stream of one
 // connection, parsed as pipelined requests until an error or the end.
@@ -51,6 +55,25 @@ struct event {
     bool operator==(const event&) const = default;
 };
 
+// The request's head, checked to lie inside `data`.
+void observe_head(const request& req, std::string_view data, const limits& lim, event& e) {
+    check(inside(req.method_name(), data) && inside(req.target(), data) && inside(req.query_string(), data));
+    check(inside(req.path(), data) || req.path() == "/");
+    for (const field& f : req.fields()) check(inside(f.name, data) && inside(f.value, data) && !f.name.empty());
+    check(req.fields().size() <= lim.max_fields);
+    check(req.target().size() <= lim.max_target_bytes);
+    e.fields = req.fields().size();
+    e.method = req.method_name();
+    e.target = req.target();
+    e.path = req.path();
+    e.query = req.query_string();
+    e.version_minor = req.version_minor();
+    e.keep_alive = req.keep_alive();
+    e.upgrade = req.wants_upgrade();
+    e.expects_continue = req.expects_continue();
+    e.chunked = req.chunked();
+}
+
 event observe(const request_parser& parser, const request& req, std::string_view data, const limits& lim,
               parse_status status) {
     event e;
@@ -63,24 +86,10 @@ event observe(const request_parser& parser, const request& req, std::string_view
     if (status != parse_status::complete) return e;
     e.consumed = parser.consumed();
     check(e.consumed > 0 && e.consumed <= data.size());
-    check(inside(req.method_name(), data) && inside(req.target(), data) && inside(req.query_string(), data));
-    check(inside(req.path(), data) || req.path() == "/");
-    for (const field& f : req.fields()) check(inside(f.name, data) && inside(f.value, data) && !f.name.empty());
+    observe_head(req, data, lim, e);
     if (!req.chunked()) check(inside(req.body(), data.substr(0, e.consumed)));
     check(req.body().size() <= lim.max_body_bytes);
-    check(req.fields().size() <= lim.max_fields);
-    check(req.target().size() <= lim.max_target_bytes);
-    e.fields = req.fields().size();
-    e.method = req.method_name();
-    e.target = req.target();
-    e.path = req.path();
-    e.query = req.query_string();
     e.body = req.body();
-    e.version_minor = req.version_minor();
-    e.keep_alive = req.keep_alive();
-    e.upgrade = req.wants_upgrade();
-    e.expects_continue = req.expects_continue();
-    e.chunked = req.chunked();
     return e;
 }
 
@@ -127,6 +136,24 @@ std::vector<event> parse_stream(std::string_view wire, const std::vector<std::si
     }
 }
 
+// The last event of a compacting or paused parse: where the parser stopped once the wire ran out.
+event stream_end(const request_parser& parser, parse_status status, std::size_t leftover) {
+    event last;
+    last.status = status;
+    last.leftover = leftover;
+    last.header_complete = parser.header_complete();
+    last.awaiting_continue = parser.awaiting_body_after_continue();
+    return last;
+}
+
+// Appends the next piece of `wire` (its size from the fuzzer's chunk sizes, in turn) and returns its size.
+std::size_t feed_next(std::string_view wire, std::size_t fed, const std::vector<std::size_t>& chunk_sizes,
+                      std::size_t& next_chunk, std::string& buffer) {
+    const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
+    buffer.append(wire.substr(fed, step));
+    return step;
+}
+
 // Like parse_stream with chunk sizes, but the buffer is kept between calls and the decoded framing of a
 // chunked body is erased from it, as net/http_connection.hpp does. consumed() is then relative to the
 // compacted buffer, so each event records the request's length in the original stream instead.
@@ -160,17 +187,98 @@ std::vector<event> parse_compacting(std::string_view wire, const std::vector<std
         // and one partial line (chunk data is taken as it arrives).
         if (parser.in_chunked_body()) check(buffer.size() - parser.raw_body_start() <= 4096 + 2);
         if (fed == wire.size()) {
-            event last;
-            last.status = status;
-            last.leftover = buffer.size() + erased;
-            last.header_complete = parser.header_complete();
-            last.awaiting_continue = parser.awaiting_body_after_continue();
-            events.push_back(last);
+            events.push_back(stream_end(parser, status, buffer.size() + erased));
             return events;
         }
-        const std::size_t step = std::min(chunk_sizes[next_chunk++ % chunk_sizes.size()], wire.size() - fed);
-        buffer.append(wire.substr(fed, step));
-        fed += step;
+        fed += feed_next(wire, fed, chunk_sizes, next_chunk, buffer);
+    }
+}
+
+// Like parse_compacting, with the parser paused at every head and the body then taken `how`. Buffered:
+// the framing is erased as in parse_compacting. Streamed: the caller drops consumed() after every call,
+// so the buffer holds only what no call has used yet; the request's length is the sum of those drops.
+std::vector<event> parse_paused(std::string_view wire, const std::vector<std::size_t>& chunk_sizes, const limits& lim,
+                                body_delivery how) {
+    request_parser parser(lim);
+    parser.pause_at_head(true);
+    request req;
+    std::vector<event> events;
+    std::string buffer;
+    std::size_t fed = 0, erased = 0, next_chunk = 0;
+    event streaming;             // the request whose body is streaming: its head, and the body so far
+    bool in_stream = false;
+    for (;;) {
+        auto moved = std::make_unique<std::string>(buffer);   // each call's bytes in a new allocation
+        const std::string_view data = *moved;
+        const parse_status status = parser.parse(data, req);
+        std::size_t drop = 0;
+        if (status == parse_status::head) {
+            check(!in_stream && parser.at_head() && parser.header_complete() && req.body().empty());
+            if (!parser.begin_body(lim.max_body_bytes, how)) {
+                check(parser.error().status == 413 && parser.parse(data, req) == parse_status::error);
+                events.push_back(observe(parser, req, data, lim, parse_status::error));
+                return events;
+            }
+            if (how == body_delivery::streamed) {
+                streaming = event{};
+                observe_head(req, data, lim, streaming);
+                in_stream = true;
+                drop = parser.consumed();
+                check(drop > 0 && drop <= data.size());
+            } else {
+                check(parser.consumed() == 0);
+            }
+        } else if (status == parse_status::body) {
+            check(in_stream && parser.streaming_body());
+            const std::string_view piece = parser.body_piece();
+            drop = parser.consumed();
+            check(!piece.empty() && drop <= data.size() && inside(piece, data.substr(0, drop)));
+            streaming.body.append(piece);
+            check(streaming.body.size() <= lim.max_body_bytes);
+        } else if (status == parse_status::complete) {
+            event e;
+            if (in_stream) {
+                e = std::move(streaming);
+                e.status = status;
+                drop = parser.consumed();
+                check(drop <= data.size());
+                e.consumed = erased + drop;
+            } else {
+                e = observe(parser, req, data, lim, status);
+                drop = parser.consumed();
+                e.consumed += erased;
+            }
+            events.push_back(std::move(e));
+            in_stream = false;
+            erased = 0;
+            buffer.erase(0, drop);
+            parser.reset();
+            parser.pause_at_head(true);
+            continue;
+        } else if (status == parse_status::error) {
+            events.push_back(observe(parser, req, data, lim, status));
+            return events;
+        } else {   // need_more
+            drop = parser.consumed();
+            check(drop == 0 || parser.streaming_body());
+        }
+        buffer.erase(0, drop);
+        erased += drop;
+        if (status != parse_status::need_more) continue;
+        if (how == body_delivery::buffered) {
+            if (std::size_t n = parser.raw_body_decoded()) {
+                buffer.erase(parser.raw_body_start(), n);
+                parser.raw_body_erased();
+                erased += n;
+            }
+        }
+        // What a streamed body leaves with the caller: one partial framing line.
+        if (parser.streaming_body()) check(buffer.size() <= 4096 + 2);
+        if (fed == wire.size()) {
+            events.push_back(stream_end(parser, status, buffer.size() + erased));
+            return events;
+        }
+        fed += feed_next(wire, fed, chunk_sizes, next_chunk, buffer);
     }
 }
 
@@ -203,5 +311,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<event> pieces = parse_stream(wire, chunks, lim);
     check(whole == pieces);
     check(whole == parse_compacting(wire, chunks, lim));
+    check(whole == parse_paused(wire, chunks, lim, body_delivery::buffered));
+    check(whole == parse_paused(wire, chunks, lim, body_delivery::streamed));
     return 0;
 }

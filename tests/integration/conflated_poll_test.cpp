@@ -19,13 +19,13 @@ using tether::itest::test_server;
 
 namespace {
 
-struct batch {
+struct conflated_batch {
     std::vector<std::string> data;
     std::string next;
     bool recovered = false;
 };
 
-batch poll(std::uint16_t port, const std::string& target) {
+conflated_batch poll(std::uint16_t port, const std::string& target) {
     raw_client c(port);
     REQUIRE(c.send(get_request(target)));
     auto r = c.read_response();
@@ -34,7 +34,7 @@ batch poll(std::uint16_t port, const std::string& target) {
     REQUIRE(r->status == 200);
     INFO("batch: " << r->body);
     return tether::json::parse(r->body, [](simdjson::ondemand::document& doc) {
-        batch b;
+        conflated_batch b;
         for (auto item : tether::json::field<simdjson::ondemand::array>(doc, "messages")) {
             auto obj = tether::json::as<simdjson::ondemand::object>(item, "entry");
             b.data.push_back(tether::json::field<std::string>(obj, "data"));

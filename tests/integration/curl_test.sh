@@ -121,6 +121,24 @@ status=$(c -o /dev/null -w '%{http_code}' "$url/delayed?ms=99999") || fail "GET 
 [ "$status" = 400 ] || fail "GET /delayed?ms=99999: expected 400, got $status"
 pass "GET /delayed?ms=3000 is answered later, and /plaintext meanwhile"
 
+# ---- /metrics and the health probes ----------------------------------------------------------
+status=$(c -o "$work/metrics" -D "$work/head" -w '%{http_code}' "$url/metrics") || fail "GET /metrics: curl failed"
+[ "$status" = 200 ] || fail "GET /metrics: expected 200, got $status"
+case "$(field "$work/head" content-type)" in
+  "text/plain; version=0.0.4"*) ;;
+  *) fail "GET /metrics: Content-Type is '$(field "$work/head" content-type)', not the Prometheus text format" ;;
+esac
+grep -qx 'tether_http_requests_total{route="/delayed",method="GET",status="2xx"} 1' "$work/metrics" ||
+  fail "GET /metrics: no count of 1 answered /delayed (the 3000 ms one)"
+grep -qx 'tether_http_requests_total{route="/delayed",method="GET",status="4xx"} 1' "$work/metrics" ||
+  fail "GET /metrics: no count of 1 refused /delayed (ms=99999)"
+grep -q '^tether_http_requests_total{route="(none)",method="GET",status="4xx"} ' "$work/metrics" ||
+  fail "GET /metrics: the 404 is not counted under route=\"(none)\""
+grep -q '/no/such/path' "$work/metrics" && fail "GET /metrics: a raw path leaked into a label"
+[ "$(c "$url/readyz")" = '{"status":"ok"}' ] || fail "GET /readyz: not ready while serving"
+[ "$(c "$url/healthz")" = '{"status":"ok"}' ] || fail "GET /healthz: not alive while serving"
+pass "/metrics counts by route pattern; /readyz and /healthz answer ok"
+
 # ---- chunked upload (only if hello has an echo route) ---------------------------------------
 head -c 100000 /dev/urandom | base64 >"$work/upload"
 status=$(c -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$work/upload" -o "$work/body" -w '%{http_code}' "$url/echo") ||

@@ -160,9 +160,11 @@ TEST_CASE("offload runs blocking work on a worker and answers on the connection'
     tether::worker_pool pool{1, /*max_queued=*/2};
     std::promise<void> release;
     auto released = release.get_future().share();
+    std::atomic<int> started{0};
     test_server server([&](tether::server& app) {
         app.get("/work", [&](auto&, auto& res) {
-            pool.offload(res, [released](tether::http::deferred_response& reply) {
+            pool.offload(res, [released, &started](tether::http::deferred_response& reply) {
+                ++started;
                 released.wait();
                 reply.text("worked");
             });
@@ -171,9 +173,12 @@ TEST_CASE("offload runs blocking work on a worker and answers on the connection'
             pool.offload(res, [](tether::http::deferred_response&) { throw std::runtime_error("boom"); });
         });
     });
-    // One running, two queued; the fourth finds the queue full.
+    // One running, two queued; the fourth finds the queue full. The first must be running before
+    // the others arrive, or the third could find the queue full too.
     std::vector<raw_client> clients;
-    for (int i = 0; i < 3; ++i) clients.emplace_back(server.port()).send(get_request("/work"));
+    clients.emplace_back(server.port()).send(get_request("/work"));
+    REQUIRE(eventually([&] { return started.load() == 1; }));
+    for (int i = 0; i < 2; ++i) clients.emplace_back(server.port()).send(get_request("/work"));
     REQUIRE(eventually([&] { return server.app().stats().deferred_replies == 3 && pool.queued() == 2; }));
     raw_client over{server.port()};
     over.send(get_request("/work"));

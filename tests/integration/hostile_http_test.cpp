@@ -69,8 +69,9 @@ TEST_CASE("a body of one-byte chunks holds its decoded bytes, not its framing", 
             worst = std::max(worst, server.app().buffered_input());
         }
     }
-    // decoded bytes (at most 300,000) + the header section + one partial line
-    CHECK(worst <= 300'000 + 16 * 1024 + 4096);
+    // decoded bytes (at most 300,000) + the header section + one partial line, charged by the
+    // capacity holding them (a string grows by doubling): far below the 1.8 MB of framing
+    CHECK(worst <= 2 * (300'000 + 16 * 1024 + 4096));
     CHECK(worst > 0);
     REQUIRE(c.send("0\r\n\r\n"));
     auto r = c.read_response(10s);

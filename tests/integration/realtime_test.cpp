@@ -225,3 +225,56 @@ TEST_CASE("a topic's history is rounded up to a power of two and keeps at least 
     CHECK(resume.recovered);
     CHECK(resume.from == 1);
 }
+
+TEST_CASE("app.realtime's authorize and can_subscribe guard SSE and polls as they guard the WebSocket, and prepare_publish sees the sender") {
+    struct user {
+        std::string name;
+    };
+    test_server server{[](tether::server& app) {
+        auto news = app.topic("news");
+        auto staff = app.topic("staff");
+        app.realtime(tether::realtime_options<user>{
+                         .routes = {.publish = "/api/publish/{topic}"},
+                         .pubsub = {.authorize =
+                                        [](const tether::http::request& req, user& u) {
+                                            auto name = req.header("x-user");
+                                            if (!name) throw tether::http::error(401, "who are you");
+                                            u.name = std::string(*name);
+                                        },
+                                    .can_subscribe = [](const user& u, std::string_view t) { return t == "news" || u.name == "boss"; },
+                                    .can_publish = [](const user&, std::string_view) { return true; },
+                                    .prepare_publish = [](const user& u, std::string_view, std::string_view data) {
+                                        return u.name + ": " + std::string(data);
+                                    }}},
+                     news, staff);
+    }};
+    const auto port = server.port();
+    const auto status_of = [port](std::string_view target, std::string_view fields = {}) {
+        raw_client c(port);
+        REQUIRE(c.send(get_request(target, fields)));
+        auto r = c.read_response();
+        REQUIRE(r);
+        return r->status;
+    };
+    for (std::string_view route : {"/sse/news", "/poll/news", "/status/news"}) {
+        INFO(route);
+        CHECK(status_of(route) == 401);
+    }
+    for (std::string_view route : {"/sse/staff", "/poll/staff", "/status/staff"}) {
+        INFO(route);
+        CHECK(status_of(route, "X-User: ann\r\n") == 403);
+    }
+    CHECK(status_of("/poll/news", "X-User: ann\r\n") == 200);
+    CHECK(status_of("/status/staff", "X-User: boss\r\n") == 200);
+
+    raw_client c(port);
+    REQUIRE(c.send("POST /api/publish/news HTTP/1.1\r\nHost: t\r\nX-User: ann\r\nContent-Length: 2\r\n\r\nhi"));
+    auto published = c.read_response();
+    REQUIRE(published);
+    CHECK(published->status == 200);
+    raw_client reader(port);
+    REQUIRE(reader.send(get_request("/status/news?since=0000000000000000-0", "X-User: ann\r\n")));
+    auto batch = reader.read_response();
+    REQUIRE(batch);
+    CHECK(batch->body.find(R"("data":"ann: hi")") != std::string::npos);
+}

@@ -49,7 +49,7 @@ std::string pattern(std::size_t n) {
 }
 
 template <class Server>
-void routes(Server& app) {
+void tls_routes(Server& app) {
     app.get("/hello", [](auto&, auto& res) { res.text("hello"); });
     app.get("/big/:n", [](auto& req, auto& res) { res.text(pattern(std::stoul(std::string(req.param("n"))))); });
     app.post("/echo", [](auto& req, auto& res) { res.text(req.body()); });
@@ -68,7 +68,7 @@ bool served(std::uint16_t port) {
 TEST_CASE("tls: REST over TLS 1.3 and 1.2 with ALPN http/1.1, keep-alive and HSTS", "[tls]") {
     auto options = tether::itest::tls_defaults(localhost_cert());
     options.tls.hsts = "max-age=31536000";
-    test_server server{routes<tether::server>, options};
+    test_server server{tls_routes<tether::server>, options};
     CHECK(server.app().url() == "https://127.0.0.1:" + std::to_string(server.port()));
 
     for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
@@ -94,7 +94,7 @@ TEST_CASE("tls: REST over TLS 1.3 and 1.2 with ALPN http/1.1, keep-alive and HST
 }
 
 TEST_CASE("tls: plaintext servers never send HSTS", "[tls]") {
-    test_server server{routes<tether::server>};
+    test_server server{tls_routes<tether::server>};
     raw_client c{server.port()};
     REQUIRE(c.send(get_request("/hello")));
     auto r = c.read_response();
@@ -104,7 +104,7 @@ TEST_CASE("tls: plaintext servers never send HSTS", "[tls]") {
 }
 
 TEST_CASE("tls: wss with the C++ client, and failed verifications reported as errors", "[tls]") {
-    test_server server{routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
+    test_server server{tls_routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
     std::string url = "wss://localhost:" + std::to_string(server.port()) + "/ws";
 
     SECTION("verified against the CA, echo both ways") {
@@ -138,7 +138,7 @@ TEST_CASE("tls: wss with the C++ client, and failed verifications reported as er
 
 TEST_CASE("tls: refused handshakes close the connection while others are served", "[tls]") {
     auto options = tether::itest::tls_defaults(localhost_cert());
-    test_server server{routes<tether::server>, options};
+    test_server server{tls_routes<tether::server>, options};
     const auto port = std::to_string(server.port());
 
     SECTION("a client limited to TLS 1.0 and 1.1") {
@@ -185,7 +185,7 @@ TEST_CASE("tls: refused handshakes close the connection while others are served"
 TEST_CASE("tls: a stalled handshake is closed at the header deadline, never answered in plaintext", "[tls]") {
     auto options = tether::itest::tls_defaults(localhost_cert());
     options.header_timeout = 400ms;
-    test_server server{routes<tether::server>, options};
+    test_server server{tls_routes<tether::server>, options};
     std::string hello = tether::itest::client_hello();
     raw_client stalled{server.port()};
     raw_client silent{server.port()};
@@ -198,7 +198,7 @@ TEST_CASE("tls: a stalled handshake is closed at the header deadline, never answ
 }
 
 TEST_CASE("tls: plain HTTP sent to the TLS port is answered 400 and closed", "[tls]") {
-    test_server server{routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
+    test_server server{tls_routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
     raw_client c{server.port()};
     REQUIRE(c.send_trickled(get_request("/hello"), 3, 5ms));   // the first byte alone decides
     auto r = c.read_response();
@@ -222,15 +222,15 @@ struct choppy_epoll_config : tether::default_config {
 struct choppy_asio_config : tether::default_config {
     using transport = tether::transport::tls<tether::itest::choppy<tether::transport::asio_tcp>>;
 };
-struct asio_config : tether::default_config {
+struct tls_asio_config : tether::default_config {
     using transport = tether::transport::tls<tether::transport::asio_tcp>;
 };
 } // namespace
 
 TEMPLATE_TEST_CASE("tls: bytes one at a time through the TLS layer (every read split, writes refused and cut)", "[tls]",
-                   choppy_epoll_config, choppy_asio_config, asio_config) {
+                   choppy_epoll_config, choppy_asio_config, tls_asio_config) {
     using server_type = tether::basic_server<TestType>;
-    basic_test_server<server_type> server{routes<server_type>, tether::itest::tls_defaults(localhost_cert())};
+    basic_test_server<server_type> server{tls_routes<server_type>, tether::itest::tls_defaults(localhost_cert())};
 
     tls_client c(server.port(), trusting());
     REQUIRE(c.send(get_request("/hello") + get_request("/big/20000") + get_request("/hello")));
@@ -256,7 +256,7 @@ TEMPLATE_TEST_CASE("tls: bytes one at a time through the TLS layer (every read s
 }
 
 TEST_CASE("tls: an 8 MiB answer to a slow reader arrives whole while others are served", "[tls]") {
-    test_server server{routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
+    test_server server{tls_routes<tether::server>, tether::itest::tls_defaults(localhost_cert())};
     const std::size_t size = 8u << 20;
     tls_client slow(server.port(), trusting());
     REQUIRE(slow.send(get_request("/big/" + std::to_string(size))));
@@ -278,7 +278,7 @@ TEST_CASE("tls: certificate reload keeps open connections and gives new ones the
     auto first = pki().issue("generation1", {"localhost"}, 2, "generation one");
     auto second = pki().issue("generation2", {"localhost"}, 2, "generation two");
     install(first);
-    test_server server{routes<tether::server>, tether::itest::tls_defaults({cert_file, key_file})};
+    test_server server{tls_routes<tether::server>, tether::itest::tls_defaults({cert_file, key_file})};
 
     tls_client old_connection(server.port(), trusting());
     CHECK(old_connection.peer_subject().find("generation one") != std::string::npos);
@@ -318,7 +318,7 @@ TEST_CASE("tls: SNI chooses among several certificates", "[tls]") {
     auto options = tether::itest::tls_defaults(localhost_cert());
     options.tls.certificates.push_back({a.certificate_file, a.private_key_file});
     options.tls.certificates.push_back({b.certificate_file, b.private_key_file});
-    test_server server{routes<tether::server>, options};
+    test_server server{tls_routes<tether::server>, options};
 
     auto subject_for = [&](const std::string& name) {
         auto o = trusting();
@@ -337,7 +337,7 @@ TEST_CASE("tls: SNI chooses among several certificates", "[tls]") {
 TEST_CASE("tls: the redirect listener sends every plaintext request to https", "[tls]") {
     auto options = tether::itest::tls_defaults(localhost_cert());
     options.tls.redirect_port = 0;   // any free port
-    test_server server{routes<tether::server>, options};
+    test_server server{tls_routes<tether::server>, options};
     REQUIRE(server.app().redirect_port() != 0);
     const std::string tls_port = std::to_string(server.port());
 

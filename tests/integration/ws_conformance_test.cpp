@@ -27,6 +27,8 @@ using namespace std::chrono_literals;
 using tether::client::ws_client;
 using tether::client::ws_options;
 using tether::test::observations;
+using tether::test::raw_frame;
+using tether::test::server_close_code;
 using tether::test::running_server;
 using tether::ws::close_code;
 using tether::ws::opcode;
@@ -46,7 +48,7 @@ constexpr std::size_t flood_limit = 64 * 1024;  // max_buffered_bytes of the /fl
 constexpr std::size_t flood_message = 16 * 1024;
 
 // One server with every route the tests use, and what its callbacks saw.
-struct fixture {
+struct conformance_fixture {
     observations seen;
     std::mutex handle_mutex;
     echo_socket::handle handle;  // the /handle route's connection, for cross-thread sends
@@ -151,36 +153,7 @@ struct fixture {
     }
 };
 
-// A client frame with any first byte (FIN, RSV bits, opcode) and any payload, masked unless asked not to:
-// what a conforming encoder refuses to write.
-std::string raw_frame(std::uint8_t first_byte, std::string_view payload, bool masked = true) {
-    std::string out(1, static_cast<char>(first_byte));
-    const auto mask_bit = static_cast<std::uint8_t>(masked ? 0x80 : 0);
-    if (payload.size() < 126) {
-        out.push_back(static_cast<char>(mask_bit | payload.size()));
-    } else if (payload.size() <= 0xffff) {
-        out.push_back(static_cast<char>(mask_bit | 126));
-        out.push_back(static_cast<char>(payload.size() >> 8));
-        out.push_back(static_cast<char>(payload.size() & 0xff));
-    } else {
-        out.push_back(static_cast<char>(mask_bit | 127));
-        for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((payload.size() >> shift) & 0xff));
-    }
-    if (!masked) return out.append(payload);
-    const tether::ws::mask_key key{0x37, 0xfa, 0x21, 0x3d};
-    for (auto b : key) out.push_back(static_cast<char>(b));
-    return out.append(ws_client::mask_payload(payload, key));
-}
-
 constexpr std::uint8_t fin = 0x80;
-
-// The server failed the connection: it sent a Close and then closed TCP (§7.1.7). Returns the Close's code.
-close_code server_close_code(ws_client& c) {
-    const auto code = c.wait_for_close();
-    REQUIRE(code.has_value());  // a Close frame came, not just a dropped connection
-    CHECK(c.connection_ended());
-    return *code;
-}
 
 std::string receive_text(ws_client& c) {
     auto m = c.receive_message();
@@ -234,7 +207,7 @@ const std::vector<std::string> invalid_utf8_texts = {
 // ---- framing (Autobahn 1.x) ---------------------------------------------------------------------------
 
 TEST_CASE("text and binary messages of 0, 125, 126, 65535 and 65536 bytes are echoed with 7-, 16- and 64-bit lengths") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     // The client's parser rejects a length that is not minimally encoded, so each echo also shows that
@@ -260,7 +233,7 @@ TEST_CASE("text and binary messages of 0, 125, 126, 65535 and 65536 bytes are ec
 }
 
 TEST_CASE("a message of exactly the default max_message_size (1 MiB) is echoed by a route with default settings") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     const std::string big(1024 * 1024, 'z');
@@ -273,7 +246,7 @@ TEST_CASE("a message of exactly the default max_message_size (1 MiB) is echoed b
 }
 
 TEST_CASE("a message just under the 1 MiB default limit is echoed") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     const std::string big(1024 * 1024 - 1024, 'z');
@@ -285,7 +258,7 @@ TEST_CASE("a message just under the 1 MiB default limit is echoed") {
 }
 
 TEST_CASE("many frames arriving in one TCP segment are each answered, in order") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     std::string batch;
@@ -295,7 +268,7 @@ TEST_CASE("many frames arriving in one TCP segment are each answered, in order")
 }
 
 TEST_CASE("a frame arriving one byte at a time is reassembled") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     const std::string frame = raw_frame(fin | 0x1, std::string(300, 'q')) + raw_frame(fin | 0x9, "ping!");
@@ -313,7 +286,7 @@ TEST_CASE("a frame arriving one byte at a time is reassembled") {
 // ---- ping and pong (Autobahn 2.x) ---------------------------------------------------------------------
 
 TEST_CASE("a ping is answered at once with a pong carrying the same payload") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     for (std::string payload : {std::string{}, std::string("hello"), std::string(125, '\xfe')}) {
@@ -326,7 +299,7 @@ TEST_CASE("a ping is answered at once with a pong carrying the same payload") {
 }
 
 TEST_CASE("a ping with a 126-byte payload fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_raw(raw_frame(fin | 0x9, std::string(126, 'p')));
@@ -334,7 +307,7 @@ TEST_CASE("a ping with a 126-byte payload fails the connection with 1002") {
 }
 
 TEST_CASE("an unsolicited pong is ignored") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::pong, "nobody asked");
@@ -345,7 +318,7 @@ TEST_CASE("an unsolicited pong is ignored") {
 // ---- reserved bits, opcodes, masking (Autobahn 3.x, 4.x) ---------------------------------------------
 
 TEST_CASE("a frame with a reserved bit set fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     for (std::uint8_t rsv : {0x40, 0x20, 0x10, 0x70}) {
         for (std::uint8_t op : {0x1, 0x2, 0x9}) {
             INFO("RSV bits " << int(rsv >> 4) << ", opcode " << int(op));
@@ -358,7 +331,7 @@ TEST_CASE("a frame with a reserved bit set fails the connection with 1002") {
 }
 
 TEST_CASE("a frame with a reserved opcode fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     for (std::uint8_t op : {0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf}) {
         INFO("opcode " << int(op));
         ws_client c;
@@ -371,7 +344,7 @@ TEST_CASE("a frame with a reserved opcode fails the connection with 1002") {
 }
 
 TEST_CASE("an unmasked client frame fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_raw(raw_frame(fin | 0x1, "not masked", false));
@@ -381,7 +354,7 @@ TEST_CASE("an unmasked client frame fails the connection with 1002") {
 // ---- fragmentation (Autobahn 5.x) ---------------------------------------------------------------------
 
 TEST_CASE("a text message split into many frames, some empty, is echoed as one message") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     std::string whole;
@@ -406,7 +379,7 @@ TEST_CASE("a text message split into many frames, some empty, is echoed as one m
 }
 
 TEST_CASE("control frames between the fragments of a message are answered and do not disturb it") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::text, "frag", false);
@@ -428,7 +401,7 @@ TEST_CASE("control frames between the fragments of a message are answered and do
 }
 
 TEST_CASE("a continuation frame with no message to continue fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::continuation, "orphan", true);
@@ -436,7 +409,7 @@ TEST_CASE("a continuation frame with no message to continue fails the connection
 }
 
 TEST_CASE("a new data frame inside a fragmented message fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     for (opcode second : {opcode::text, opcode::binary}) {
         ws_client c;
         f.open(c);
@@ -447,7 +420,7 @@ TEST_CASE("a new data frame inside a fragmented message fails the connection wit
 }
 
 TEST_CASE("a fragmented control frame fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     for (std::uint8_t op : {0x9, 0xa, 0x8}) {
         INFO("opcode " << int(op));
         ws_client c;
@@ -460,7 +433,7 @@ TEST_CASE("a fragmented control frame fails the connection with 1002") {
 // ---- UTF-8 (Autobahn 6.x) -----------------------------------------------------------------------------
 
 TEST_CASE("valid multi-byte text is echoed, even split between fragments at every byte") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     // 1-, 2-, 3- and 4-byte code points: "Hello-µ@ßöäüàá-UTF-8!!", Greek, CJK, an emoji, U+10FFFF.
@@ -477,7 +450,7 @@ TEST_CASE("valid multi-byte text is echoed, even split between fragments at ever
 }
 
 TEST_CASE("a text message that is not UTF-8 fails the connection with 1007") {
-    fixture f;
+    conformance_fixture f;
     for (const std::string& text : invalid_utf8_texts) {
         INFO("text bytes: " << text.size());
         ws_client c;
@@ -488,7 +461,7 @@ TEST_CASE("a text message that is not UTF-8 fails the connection with 1007") {
 }
 
 TEST_CASE("invalid UTF-8 split between two fragments at every byte position fails with 1007, as early as it can") {
-    fixture f;
+    conformance_fixture f;
     for (const std::string& text : invalid_utf8_texts) {
         for (std::size_t cut = 1; cut < text.size(); ++cut) {
             const std::string_view first = std::string_view(text).substr(0, cut);
@@ -509,7 +482,7 @@ TEST_CASE("invalid UTF-8 split between two fragments at every byte position fail
 }
 
 TEST_CASE("an invalid first fragment is answered with 1007 before the message is complete") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::text, "valid start \xc0\xaf then more", false);
@@ -527,7 +500,7 @@ TEST_CASE("an invalid first fragment is answered with 1007 before the message is
 }
 
 TEST_CASE("binary messages are not checked for UTF-8") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     const std::string bytes = "\xc0\xaf\xed\xa0\x80\xff\xfe";
@@ -541,7 +514,7 @@ TEST_CASE("binary messages are not checked for UTF-8") {
 // ---- limits (Autobahn 9.x sizes, against a route's max_message_size) -----------------------------------
 
 TEST_CASE("a message of exactly max_message_size is accepted") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/small");
     c.send_text(std::string(1024, 'm'));
@@ -552,7 +525,7 @@ TEST_CASE("a message of exactly max_message_size is accepted") {
 }
 
 TEST_CASE("a message over max_message_size fails the connection with 1009") {
-    fixture f;
+    conformance_fixture f;
     SECTION("in one frame") {
         ws_client c;
         f.open(c, "/small");
@@ -588,7 +561,7 @@ std::string upgrade_request(std::string_view path, std::string_view extra) {
 }  // namespace
 
 TEST_CASE("a valid upgrade is answered 101 with the RFC's Sec-WebSocket-Accept") {
-    fixture f;
+    conformance_fixture f;
     auto r = tether::test::http_exchange(
         f.server.port(),
         upgrade_request("/echo", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"));
@@ -598,7 +571,7 @@ TEST_CASE("a valid upgrade is answered 101 with the RFC's Sec-WebSocket-Accept")
 }
 
 TEST_CASE("an unsupported Sec-WebSocket-Version is answered 426 naming version 13") {
-    fixture f;
+    conformance_fixture f;
     auto r = tether::test::http_exchange(
         f.server.port(),
         upgrade_request("/echo", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n"));
@@ -607,7 +580,7 @@ TEST_CASE("an unsupported Sec-WebSocket-Version is answered 426 naming version 1
 }
 
 TEST_CASE("an upgrade without a valid Sec-WebSocket-Key is answered 400") {
-    fixture f;
+    conformance_fixture f;
     auto r = tether::test::http_exchange(f.server.port(), upgrade_request("/echo", "Sec-WebSocket-Version: 13\r\n"));
     CHECK(r.head.status == 400);
     r = tether::test::http_exchange(f.server.port(),
@@ -616,14 +589,14 @@ TEST_CASE("an upgrade without a valid Sec-WebSocket-Key is answered 400") {
 }
 
 TEST_CASE("a plain GET on a WebSocket route is answered 426 Upgrade Required") {
-    fixture f;
+    conformance_fixture f;
     auto r = tether::test::http_exchange(f.server.port(), "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     CHECK(r.head.status == 426);
     CHECK(r.head.header("upgrade") == "websocket");
 }
 
 TEST_CASE("an Origin the route's policy does not allow is refused with 403") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     SECTION("a foreign origin") {
         try {
@@ -649,7 +622,7 @@ TEST_CASE("an Origin the route's policy does not allow is refused with 403") {
 }
 
 TEST_CASE("on_upgrade throwing http::error(401) refuses the upgrade with 401") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     try {
         f.open(c, "/auth");
@@ -661,7 +634,7 @@ TEST_CASE("on_upgrade throwing http::error(401) refuses the upgrade with 401") {
 }
 
 TEST_CASE("user data filled by on_upgrade is seen by on_open and on_message of that connection") {
-    fixture f;
+    conformance_fixture f;
     ws_client alice, bob;
     f.open(alice, "/auth", {.headers = {{"Authorization", "Bearer alice"}}});
     f.open(bob, "/auth", {.headers = {{"Authorization", "Bearer bob"}}});
@@ -676,7 +649,7 @@ TEST_CASE("user data filled by on_upgrade is seen by on_open and on_message of t
 }
 
 TEST_CASE("the server selects the client's most preferred subprotocol it supports") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     SECTION("one of several") {
         f.open(c, "/proto", {.subprotocols = {"v3.chat", "v2.chat", "v1.chat"}});
@@ -699,7 +672,7 @@ TEST_CASE("the server selects the client's most preferred subprotocol it support
 // ---- closing handshake (Autobahn 7.x) -----------------------------------------------------------------
 
 TEST_CASE("a client Close 1000 with a reason is echoed with 1000 and the server closes TCP") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_close(close_code::normal, "done here");
@@ -711,7 +684,7 @@ TEST_CASE("a client Close 1000 with a reason is echoed with 1000 and the server 
 }
 
 TEST_CASE("messages sent before the client's Close are answered before the Close is echoed") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     std::string batch = raw_frame(fin | 0x1, "first") + raw_frame(fin | 0x1, "second");
@@ -727,7 +700,7 @@ TEST_CASE("messages sent before the client's Close are answered before the Close
 }
 
 TEST_CASE("a protocol error is reported to on_close with the code the server sent") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_raw(raw_frame(fin | 0x3, "x"));
@@ -738,7 +711,7 @@ TEST_CASE("a protocol error is reported to on_close with the code the server sen
 }
 
 TEST_CASE("an empty Close is answered with an empty Close, and on_close sees 1005") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::close, "");
@@ -749,7 +722,7 @@ TEST_CASE("an empty Close is answered with an empty Close, and on_close sees 100
 }
 
 TEST_CASE("a Close with a code that may not be sent fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     for (std::uint16_t code : {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
         INFO("close code " << code);
         ws_client c;
@@ -761,7 +734,7 @@ TEST_CASE("a Close with a code that may not be sent fails the connection with 10
 }
 
 TEST_CASE("a Close with codes 1000-1003, 1007-1014 and 3000-4999 is echoed") {
-    fixture f;
+    conformance_fixture f;
     for (std::uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999}) {
         INFO("close code " << code);
         ws_client c;
@@ -772,7 +745,7 @@ TEST_CASE("a Close with codes 1000-1003, 1007-1014 and 3000-4999 is echoed") {
 }
 
 TEST_CASE("a Close with a 1-byte payload fails the connection with 1002") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::close, "\x03");
@@ -780,7 +753,7 @@ TEST_CASE("a Close with a 1-byte payload fails the connection with 1002") {
 }
 
 TEST_CASE("a Close whose reason is not UTF-8 fails the connection with 1007") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_frame(opcode::close, std::string("\x03\xe8", 2) + "bad \xc0\xaf reason");
@@ -788,7 +761,7 @@ TEST_CASE("a Close whose reason is not UTF-8 fails the connection with 1007") {
 }
 
 TEST_CASE("ws.close() starts the closing handshake from the server") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_text("please close");
@@ -800,7 +773,7 @@ TEST_CASE("ws.close() starts the closing handshake from the server") {
 }
 
 TEST_CASE("a server Close the client never answers ends the connection after close_timeout and not before") {
-    fixture f;
+    conformance_fixture f;
     // At several phases of the server's 100 ms timer tick: a deadline may be late by up to a tick, never early.
     for (auto phase : {0ms, 25ms, 50ms, 75ms}) {
         INFO("sent " << phase.count() << " ms after connecting");
@@ -823,7 +796,7 @@ TEST_CASE("a server Close the client never answers ends the connection after clo
 }
 
 TEST_CASE("a route with an idle_timeout closes a silent connection with 1001") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/idle");
     c.send_text("one message");
@@ -834,7 +807,7 @@ TEST_CASE("a route with an idle_timeout closes a silent connection with 1001") {
 }
 
 TEST_CASE("a frame sent in the same segment as the upgrade request is answered") {
-    fixture f;
+    conformance_fixture f;
     // The server must hand the bytes behind the request's head to the WebSocket connection.
     asio::io_context io;
     asio::ip::tcp::socket s(io);
@@ -862,7 +835,7 @@ TEST_CASE("a frame sent in the same segment as the upgrade request is answered")
 }
 
 TEST_CASE("a client that drops TCP without a Close is reported to on_close as 1006") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c);
     c.send_text("hi");
@@ -876,7 +849,7 @@ TEST_CASE("a client that drops TCP without a Close is reported to on_close as 10
 // ---- server pings -------------------------------------------------------------------------------------
 
 TEST_CASE("a route with a ping_interval pings the client, and a client that answers stays connected") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/ping");
     const auto start = std::chrono::steady_clock::now();
@@ -892,7 +865,7 @@ TEST_CASE("a route with a ping_interval pings the client, and a client that answ
 }
 
 TEST_CASE("a client that does not answer a ping within pong_timeout is dropped, and on_close sees 1006") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/ping", {.auto_pong = false});
     auto m = c.receive();
@@ -912,7 +885,7 @@ TEST_CASE("a client that does not answer a ping within pong_timeout is dropped, 
 // ---- the bounded send queue, on_drain, handles ----------------------------------------------------------
 
 TEST_CASE("send() past max_buffered_bytes closes the connection with 1013 when so configured") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/flood-close");
     c.send_text("flood");
@@ -935,7 +908,7 @@ TEST_CASE("send() past max_buffered_bytes closes the connection with 1013 when s
 }
 
 TEST_CASE("send() past max_buffered_bytes drops the message and keeps the connection when so configured") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/flood-drop");
     c.send_text("flood");
@@ -951,7 +924,7 @@ TEST_CASE("send() past max_buffered_bytes drops the message and keeps the connec
 }
 
 TEST_CASE("on_drain runs once a queue that had to wait for the socket has been written") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/drain");
     c.send_text("go");
@@ -971,7 +944,7 @@ TEST_CASE("on_drain runs once a queue that had to wait for the socket has been w
 }
 
 TEST_CASE("a handle sends from another thread, and returns false once the connection is gone") {
-    fixture f;
+    conformance_fixture f;
     ws_client c;
     f.open(c, "/handle");
     REQUIRE(f.seen.wait_for_event("open"));

@@ -1,7 +1,8 @@
 #pragma once
 // Test support for the WebSocket integration tests, on top of test_server.hpp's in-process server: a place
-// where server callbacks record what happened so the test thread can wait for it with a deadline, and a raw
-// HTTP exchange for handshake tests that must send requests a conforming client never would.
+// where server callbacks record what happened so the test thread can wait for it with a deadline, a raw
+// HTTP exchange for handshake tests that must send requests a conforming client never would, and the raw
+// frames and close checks the conformance and permessage-deflate tests share.
 //
 // Why in-process: a test can then reach into the server's callbacks (on_close codes, on_drain, handles),
 // and nothing outlives the test. Why a fresh server per test: each TEST_CASE is independent, and starting
@@ -23,7 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include <tether/client/handshake.hpp>
+#include <tether/client/ws_client.hpp>
 #include <tether/server.hpp>
 
 #include "test_server.hpp"
@@ -135,6 +139,41 @@ inline raw_response http_exchange(std::uint16_t port, std::string_view request,
     auto head = client::parse_response_head(std::string_view(received).substr(0, head_end));
     if (!head) throw std::runtime_error("http_exchange: not an HTTP response: " + received);
     return {std::move(*head), received.substr(head_end)};
+}
+
+// A client frame with any first byte (FIN, RSV bits, opcode) and any payload, masked unless asked not to:
+// what a conforming encoder refuses to write.
+inline std::string raw_frame(std::uint8_t first_byte, std::string_view payload, bool masked = true) {
+    std::string out(1, static_cast<char>(first_byte));
+    const auto mask_bit = static_cast<std::uint8_t>(masked ? 0x80 : 0);
+    if (payload.size() < 126) {
+        out.push_back(static_cast<char>(mask_bit | payload.size()));
+    } else if (payload.size() <= 0xffff) {
+        out.push_back(static_cast<char>(mask_bit | 126));
+        out.push_back(static_cast<char>(payload.size() >> 8));
+        out.push_back(static_cast<char>(payload.size() & 0xff));
+    } else {
+        out.push_back(static_cast<char>(mask_bit | 127));
+        for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((payload.size() >> shift) & 0xff));
+    }
+    if (!masked) return out.append(payload);
+    const tether::ws::mask_key key{0x37, 0xfa, 0x21, 0x3d};
+    for (auto b : key) out.push_back(static_cast<char>(b));
+    return out.append(client::ws_client::mask_payload(payload, key));
+}
+
+// The server failed the connection: it sent a Close and then closed TCP (RFC 6455 §7.1.7). Returns the
+// Close's code; an answer that breaks the protocol before it fails the test.
+inline ws::close_code server_close_code(client::ws_client& c) {
+    try {
+        const auto code = c.wait_for_close();
+        REQUIRE(code.has_value());   // a Close frame came, not just a dropped connection
+        CHECK(c.connection_ended());
+        return *code;
+    } catch (const client::protocol_error& e) {
+        FAIL("the server's answer broke the protocol: " << e.what());
+    }
+    return ws::close_code::normal;
 }
 
 }  // namespace tether::test

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <tether/auth/jwt.hpp>
+#include <tether/auth/jwt_issue.hpp>
 #include <tether/auth/token_source.hpp>
 #include <tether/http/parser.hpp>
 
@@ -612,4 +613,32 @@ TEST_CASE("require_jwt: guards SSE and WebSocket routes of a running server") {
         CHECK(request(upgrade + "\r\n").status == 401);
         CHECK(request(upgrade + "Authorization: Bearer " + token("hs256_tampered") + "\r\n\r\n").status == 401);
     }
+}
+
+// ---- issuing (auth/jwt_issue.hpp) -------------------------------------------------------------
+
+TEST_CASE("jwt: an HS256 key signs exactly as node's crypto did for the fixture token") {
+    const std::string t = token("hs256");
+    const auto last_dot = t.rfind('.');
+    REQUIRE(last_dot != std::string::npos);
+    CHECK(tether::core::base64url_encode(hs_key().sign(std::string_view(t).substr(0, last_dot))) == t.substr(last_dot + 1));
+    CHECK_THROWS_AS(rsa_key().sign("x.y"), std::logic_error);   // a public key cannot sign
+}
+
+TEST_CASE("jwt: an issued token verifies with its claims, expires after its ttl and breaks when altered") {
+    const std::string t = tether::auth::issue_jwt(hs_key("k1"), {.sub = "ann", .aud = "chat", .iss = "https://auth.test", .ttl = 120s}, jwt_now);
+    const jwt_verifier v({.keys = {hs_key("k1")}, .issuer = "https://auth.test", .audience = "chat", .leeway = 0s});
+    const auto result = v.verify(t, jwt_now);
+    REQUIRE(result.ok());
+    CHECK(result.claims().sub == "ann");
+    CHECK(result.claims().exp == jwt_now + 120s);
+    CHECK(result.claims().nbf == jwt_now);
+    CHECK(error_of(v, t, jwt_now + 119s) == jwt_error::none);
+    CHECK(error_of(v, t, jwt_now + 120s) == jwt_error::expired);
+    CHECK(error_of(v, t, jwt_now - 1s) == jwt_error::not_yet_valid);
+    std::string altered = t;
+    altered[altered.find('.') + 2] ^= 1;   // a claims byte
+    CHECK(error_of(v, altered, jwt_now) != jwt_error::none);
+    const jwt_verifier other_audience({.keys = {hs_key("k1")}, .issuer = "https://auth.test", .audience = "billing"});
+    CHECK(error_of(other_audience, t, jwt_now) == jwt_error::wrong_audience);
 }

@@ -120,6 +120,8 @@ outcome parse_stream(std::string_view wire, feeding how, const limits& lim) {
             }
             ++end;
             continue;
+        case parse_status::head:
+        case parse_status::body: FAIL("head and body come only with pause_at_head (http_parser_stream_test.cpp)");
         }
     }
 }

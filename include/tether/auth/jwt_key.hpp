@@ -216,6 +216,19 @@ public:
         return false;
     }
 
+    // The HS256 signature (32 raw bytes, before base64url) over `signing_input`, for a server that
+    // issues tokens to its own pages (auth/jwt_issue.hpp). Only a shared secret signs: an RS256 or
+    // ES256 jwt_key holds a public key, and std::logic_error says so.
+    std::string sign(std::string_view signing_input) const {
+        if (state_->alg != jwt_alg::hs256) throw std::logic_error("tether: jwt_key::sign: only an HS256 key (a secret) signs");
+        detail::error_queue_mark mark;
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        if (!hmac(signing_input, mac)) throw std::runtime_error("tether: jwt_key::sign: HMAC failed" + detail::openssl_reason());
+        std::string out(reinterpret_cast<const char*>(mac), hmac_size);
+        OPENSSL_cleanse(mac, sizeof mac);
+        return out;
+    }
+
 private:
     struct state {
         state(jwt_alg a, std::string k) : alg(a), kid(std::move(k)) {}
@@ -238,19 +251,25 @@ private:
         return jwt_key(std::move(s));
     }
 
-    bool verify_hmac(std::string_view input, std::string_view signature) const {
-        constexpr std::size_t mac_size = 32;   // SHA-256
-        if (signature.size() != mac_size) return false;
+    static constexpr std::size_t hmac_size = 32;   // SHA-256
+
+    // HMAC-SHA256 of `input` under the secret into `mac` (hmac_size bytes); false on any failure.
+    bool hmac(std::string_view input, unsigned char (&mac)[EVP_MAX_MD_SIZE]) const {
         detail::openssl_ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(state_->mac.get()));
         if (!ctx) return false;
         char digest[] = "SHA256";
         const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
-        unsigned char mac[EVP_MAX_MD_SIZE];
         std::size_t length = 0;
-        if (EVP_MAC_init(ctx.get(), detail::bytes(state_->secret), state_->secret.size(), params) != 1 ||
-            EVP_MAC_update(ctx.get(), detail::bytes(input), input.size()) != 1 ||
-            EVP_MAC_final(ctx.get(), mac, &length, sizeof mac) != 1 || length != mac_size)
-            return false;
+        return EVP_MAC_init(ctx.get(), detail::bytes(state_->secret), state_->secret.size(), params) == 1 &&
+               EVP_MAC_update(ctx.get(), detail::bytes(input), input.size()) == 1 &&
+               EVP_MAC_final(ctx.get(), mac, &length, EVP_MAX_MD_SIZE) == 1 && length == hmac_size;
+    }
+
+    bool verify_hmac(std::string_view input, std::string_view signature) const {
+        constexpr std::size_t mac_size = hmac_size;
+        if (signature.size() != mac_size) return false;
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        if (!hmac(input, mac)) return false;
         // Constant time: a comparison that stops at the first wrong byte tells a forger, by its
         // timing, how many leading bytes of a guessed HMAC were right.
         const bool equal = CRYPTO_memcmp(mac, signature.data(), mac_size) == 0;

@@ -49,6 +49,16 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 //
 // SSE and long polling hold one HTTP connection per topic, and browsers allow six per origin
 // over HTTP/1.1: keep to a few topics on those transports.
+//
+// Tokens: `token` is a string, or a function (may be async) called before the first connection
+// and before every reconnection, so a short-lived token is fresh each time:
+//   tether.connect(origin, {token: () => fetch('/api/token', {method: 'POST'}).then((r) => r.json()).then((j) => j.token)})
+// A browser's WebSocket and EventSource cannot send fields, so there it travels as ?token= (the
+// query parameter `tokenParam`); polls and t.fetch()/t.json()/REST publishes to the server's
+// origin send "Authorization: Bearer" (RFC 6750 §2.1), which keeps it out of URLs and logs. A
+// poll answered 401 retries on the same transport with a fresh token (after the backoff) rather
+// than sliding to the next transport, which would be refused too; a token callback that throws is
+// reported as an 'error' and retried the same way.
 
 const DEFAULTS = {
   transports: ['websocket', 'sse', 'longpoll', 'shortpoll'],
@@ -61,6 +71,8 @@ const DEFAULTS = {
     publish: null,        // e.g. '/api/publish/{topic}': POST used when not on WebSocket
     probe: '/',           // any answer (even 404) proves the server is reachable over HTTP
   },
+  token: null,            // string, or () => string | Promise<string>: called before every connection
+  tokenParam: 'token',    // the query parameter carrying it on WebSocket and SSE URLs
   connectTimeout: 5000,   // handshake / first byte deadline per attempt
   backoff: {base: 500, max: 15000},
   longPollTimeout: 25000, // the server's hold time; the request is abandoned a little after it
@@ -94,6 +106,7 @@ class Client {
   #base; #options; #topics = new Map(); #listeners = new Map();
   #transport = null; #index = 0; #attempt = 0; #timer = null; #state = 'idle'; #closed = false;
   #hiddenSince = 0; #cleanup = [];
+  #token = null; #round = 0; #lastTransport = null;
 
   constructor(baseUrl, options = {}) {
     this.#base = new URL(baseUrl || globalThis.location.href);
@@ -148,7 +161,9 @@ class Client {
 
   // fetch() against the server; a 4xx/5xx answer throws TetherError with the server's error body.
   async fetch(path, init = {}) {
-    const response = await fetch(new URL(path, this.#base), init);
+    const url = new URL(path, this.#base);
+    init = url.origin === this.#base.origin ? {...init, headers: this._authorized(init.headers)} : init;
+    const response = await fetch(url, init);
     if (!response.ok && response.status !== 304) {
       let body = null;
       try { body = await response.json(); } catch { /* not JSON */ }
@@ -169,6 +184,7 @@ class Client {
 
   close() {
     this.#closed = true;
+    this.#round++;
     clearTimeout(this.#timer);
     this.#stop(this.#transport);
     this.#transport = null;
@@ -188,18 +204,56 @@ class Client {
   #open(reason = 'start') {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    const name = this.#options.transports[this.#index];
-    const previous = this.#transport?.name ?? null;
     this.#stop(this.#transport);
+    this.#transport = null;
     this.#setState(this.#state === 'idle' ? 'connecting' : 'reconnecting');
+    const round = ++this.#round;   // a later #open, or close(), makes this one's token moot
+    if (typeof this.#options.token !== 'function') {
+      this.#token = this.#options.token ? String(this.#options.token) : null;
+      return this.#start(reason);
+    }
+    // A fresh token for every connection: the last one may have expired while we were away. A
+    // callback that neither resolves nor throws within connectTimeout counts as failed.
+    const failed = (why) => {
+      if (round !== this.#round || this.#closed) return;
+      this.#round++;
+      this.#emit('error', {message: `tether: the token callback ${why}`});
+      this.#later(this.#backoff(), 'token');
+    };
+    this.#timer = setTimeout(() => failed('did not answer'), this.#options.connectTimeout);
+    Promise.resolve().then(() => this.#options.token()).then((token) => {
+      if (round !== this.#round || this.#closed) return;
+      clearTimeout(this.#timer);
+      this.#token = token ? String(token) : null;
+      this.#start(reason);
+    }, (e) => failed(`failed: ${e?.message ?? e}`));
+  }
+
+  #start(reason) {
+    const name = this.#options.transports[this.#index];
+    const previous = this.#lastTransport;
     const transport = new TRANSPORTS[name](this, this.#options, (path) => this.#url(path));
     transport.name = name;
     this.#transport = transport;
+    this.#lastTransport = name;
     if (previous !== name) this.#emit('transport', {name, previous, reason});
     // The deadline catches what raises no error: a proxy holding the upgrade or the first byte.
     this.#timer = setTimeout(() => this._failed(transport, 'deadline'), this.#options.connectTimeout);
     for (const entry of this.#topics.values()) entry.resuming = !!entry.cursor;
     transport.start([...this.#topics.values()]);
+  }
+
+  // ---- the token, for transports and fetch ------------------------------------------------
+  // A WebSocket or EventSource URL with ?token= (they cannot send fields).
+  _withToken(url) {
+    if (this.#token) url.searchParams.set(this.#options.tokenParam, this.#token);
+    return url;
+  }
+  // Fields with "Authorization: Bearer <token>" added, unless the caller set one.
+  _authorized(headers) {
+    const h = new Headers(headers);
+    if (this.#token && !h.has('Authorization')) h.set('Authorization', `Bearer ${this.#token}`);
+    return h;
   }
 
   #stop(transport) {
@@ -245,6 +299,8 @@ class Client {
     this.#setState(navigator.onLine === false ? 'offline' : 'reconnecting');
     if (navigator.onLine === false) return;   // the 'online' event reconnects
     if (transport.isOpen) return this.#later(this.#backoff(), reason);   // it worked: same again
+    // Refused for its token: every transport would be; retry here with a fresh one.
+    if (reason === 'unauthorized') return this.#later(this.#backoff(), reason);
     // Never opened. Another transport only helps if the server is reachable at all.
     if (!(await this.#reachable())) return this.#later(this.#backoff(), reason);
     if (transport !== this.#transport || this.#closed) return;
@@ -362,7 +418,7 @@ class WebSocketTransport {
   }
 
   start(topics) {
-    const url = this.url(this.options.routes.websocket);
+    const url = this.client._withToken(this.url(this.options.routes.websocket));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     // Topics subscribed while the socket is still connecting are sent once it opens.
     this.topics = new Map(topics.map((t) => [t.topic, t]));
@@ -468,7 +524,7 @@ class SseTransport {
   }
 
   subscribe(t) {
-    const url = withQuery(this.url(fill(this.options.routes.sse, t.topic)).href, 'lastEventId', t.cursor);
+    const url = withQuery(this.client._withToken(this.url(fill(this.options.routes.sse, t.topic))).href, 'lastEventId', t.cursor);
     const source = new EventSource(url);
     let opened = false;
     source.onopen = () => { opened = true; this.#maybeOpened(); };
@@ -530,8 +586,12 @@ class PollTransport {
       try {
         const since = handshake ? null : entry.cursor;
         const url = withQuery(this.url(fill(this.options.routes[this.name], entry.topic)).href, 'since', since);
-        const headers = !this.long && loop.etag ? {'If-None-Match': loop.etag} : {};
+        const headers = this.client._authorized(!this.long && loop.etag ? {'If-None-Match': loop.etag} : {});
         response = await fetch(url, {cache: 'no-store', headers, signal: loop.controller.signal});
+        if (response.status === 401) {
+          this.client._error(this, `${this.name} ${entry.topic}: 401 ${await response.text().catch(() => '')}`);
+          return this.client._failed(this, 'unauthorized');
+        }
         if (response.status !== 304) {
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
           batch = await response.json();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <tether/ws/handshake.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether::client {
 
@@ -31,6 +32,7 @@ struct upgrade_options {
     header_list headers{};
     std::vector<std::string> subprotocols{};  // Sec-WebSocket-Protocol, most preferred first (§4.1 item 10)
     std::string origin{};                     // Origin (§4.1 item 8); empty: not sent, as non-browser clients do
+    std::string extensions{};                 // Sec-WebSocket-Extensions (§4.1 item 11); empty: not sent
 };
 
 // ---- the request (§4.1 items 1-12) -------------------------------------------------------------------
@@ -51,6 +53,7 @@ struct upgrade_options {
         throw std::invalid_argument("tether::client: the request path must not contain spaces; percent-encode them");
     forbid_line_breaks("the host", host);
     forbid_line_breaks("the origin", options.origin);
+    forbid_line_breaks("the extension offer", options.extensions);
 
     std::string out;
     out.reserve(256);
@@ -65,6 +68,7 @@ struct upgrade_options {
         .append(ws::websocket_version)
         .append("\r\n");
     if (!options.origin.empty()) out.append("Origin: ").append(options.origin).append("\r\n");
+    if (!options.extensions.empty()) out.append("Sec-WebSocket-Extensions: ").append(options.extensions).append("\r\n");
     if (!options.subprotocols.empty()) {
         out.append("Sec-WebSocket-Protocol: ");
         for (std::size_t i = 0; i < options.subprotocols.size(); ++i) {
@@ -164,10 +168,13 @@ struct response_head {
 // ---- the client's checks of the response (§4.1, "the client MUST validate the server's response") ------
 
 // Empty when `head` accepts the upgrade the request with `key` and `offered` subprotocols asked for,
-// otherwise what is wrong, in words for an exception message. Sets `subprotocol` to the server's choice.
+// otherwise what is wrong, in words for an exception message. Sets `subprotocol` to the server's choice,
+// and `deflate` (when given) to the permessage-deflate parameters agreed for `deflate_offers` (RFC 7692).
 [[nodiscard]] inline std::string check_upgrade_response(const response_head& head, std::string_view key,
                                                         std::span<const std::string> offered,
-                                                        std::string& subprotocol) {
+                                                        std::string& subprotocol,
+                                                        std::span<const ws::deflate_request> deflate_offers = {},
+                                                        std::optional<ws::deflate_params>* deflate = nullptr) {
     // §4.1 item 1 of the response checks: anything but 101 means the upgrade did not happen (a 3xx, 401 or
     // 426 is for the caller to handle, not for us to follow).
     if (head.status != 101)
@@ -186,9 +193,13 @@ struct response_head {
     if (!ws::is_valid_accept(key, *accept))
         return "the 101 response's Sec-WebSocket-Accept '" + std::string(*accept) + "' does not match our key; expected '" +
                ws::accept_key(key) + "' (RFC 6455 §4.1)";
-    // Item 5: we offer no extensions, so the server must not claim any.
-    if (const auto extensions = head.header("sec-websocket-extensions"); extensions && !extensions->empty())
-        return "the server selected extensions '" + std::string(*extensions) + "' that were not offered (RFC 6455 §4.1)";
+    // Item 5: only an extension we offered (permessage-deflate, if any), with parameters RFC 7692 §7.1 allows.
+    std::optional<ws::deflate_params> agreed;
+    if (std::string problem = ws::check_deflate_response(head.header_list_value("sec-websocket-extensions"),
+                                                         deflate_offers, agreed);
+        !problem.empty())
+        return problem;
+    if (deflate) *deflate = agreed;
     // Item 6: a subprotocol must be one we offered (and exactly one).
     subprotocol.clear();
     if (const auto chosen = head.header("sec-websocket-protocol")) {

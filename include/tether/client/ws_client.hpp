@@ -29,6 +29,11 @@
 //    malformed frames a conforming client never would.
 // One header, one job: the upgrade request and the response checks are in client/handshake.hpp.
 //
+// permessage-deflate (RFC 7692): with ws_options::permessage_deflate set, the client offers it; when the
+// server agrees, send_text/send_binary compress messages at or above the threshold (RSV1 on the first frame)
+// and receive() inflates compressed messages, bounded by max_message_size after inflation (1009 past it,
+// 1007 for data that is not DEFLATE). The zlib side is ws::deflate_session, the same as the server's.
+//
 // wss:// (with TLS compiled in, TETHER_WITH_TLS): asio::ssl::stream over the same socket, which a
 // blocking client can afford (its buffers do not matter here, unlike the server's). Certificate
 // and host name verification are on by default, against the system trust store or a given CA
@@ -39,10 +44,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <memory>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -56,10 +61,13 @@
 #include <tether/client/handshake.hpp>
 #include <tether/core/utf8.hpp>
 #include <tether/ws/close_code.hpp>
+#include <tether/ws/deflate_codec.hpp>
+#include <tether/ws/deflate_session.hpp>
 #include <tether/ws/frame.hpp>
 #include <tether/ws/handshake.hpp>
 #include <tether/ws/message_assembler.hpp>
 #include <tether/ws/opcode.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 #include <tether/net/tls_options.hpp>
 #if TETHER_HAS_TLS
 #include <asio/ssl.hpp>
@@ -75,6 +83,14 @@ struct tls_client_options {
     bool verify = true;          // certificate chain and host name (RFC 6125); turn off only in tests
 };
 
+// What the client offers and how it compresses, when it offers permessage-deflate.
+struct deflate_settings {
+    std::vector<ws::deflate_request> offers{ws::deflate_request{}};  // in order of preference (§5.1)
+    std::size_t threshold = 0;   // messages shorter than this are sent uncompressed
+    int level = 6;               // zlib level
+    std::uint8_t mem_level = 8;  // zlib memLevel
+};
+
 struct ws_options {
     header_list headers{};                  // added to the upgrade request (Cookie, Authorization, ...)
     std::vector<std::string> subprotocols{};  // offered, most preferred first
@@ -83,6 +99,8 @@ struct ws_options {
     std::uint64_t max_message_size = ws::default_max_message_size;  // a bigger server message fails with 1009
     bool auto_pong = true;   // answer pings inside receive()
     bool auto_close = true;  // answer the server's Close inside receive()
+    // Offer permessage-deflate (RFC 7692); std::nullopt: no extension is offered. Needs zlib.
+    std::optional<deflate_settings> permessage_deflate{};
     std::optional<tls_client_options> tls{};  // set: wss (TLS); connect("wss://...") sets it too
 };
 
@@ -130,6 +148,7 @@ public:
     struct message {
         ws::opcode op = ws::opcode::text;
         std::string payload;
+        bool compressed = false;  // it arrived compressed (RFC 7692) and was inflated
     };
 
     ws_client() : socket_(io_), masks_(seed_from_random_device()), read_buffer_(read_buffer_size) {}
@@ -175,7 +194,16 @@ public:
             for (std::size_t j = 0; j < 4; ++j) nonce[i + j] = static_cast<std::uint8_t>(word >> (8 * j));
         }
         const std::string key = ws::make_client_key(nonce);
-        const upgrade_options request_options{options_.headers, options_.subprotocols, options_.origin};
+        std::string extensions;
+        std::span<const ws::deflate_request> deflate_offers;
+        if (options_.permessage_deflate) {
+            if (!ws::deflate_available)
+                throw std::logic_error("tether::client::ws_client: permessage-deflate needs zlib (TETHER_WITH_DEFLATE)");
+            deflate_offers = options_.permessage_deflate->offers;
+            for (const auto& offer : deflate_offers)
+                extensions.append(extensions.empty() ? "" : ", ").append(ws::format_deflate_offer(offer));
+        }
+        const upgrade_options request_options{options_.headers, options_.subprotocols, options_.origin, extensions};
         write_all(make_upgrade_request(host, port, path, key, request_options), deadline);
 
         // Read the head; bytes behind it are the server's first frames (it may send right after the 101).
@@ -191,7 +219,9 @@ public:
         auto head = parse_response_head(std::string_view(received).substr(0, head_size));
         if (!head)
             throw std::runtime_error("tether::client::ws_client: the server's answer is not an HTTP/1.1 response");
-        const std::string problem = check_upgrade_response(*head, key, options_.subprotocols, subprotocol_);
+        std::optional<ws::deflate_params> agreed;
+        const std::string problem =
+            check_upgrade_response(*head, key, options_.subprotocols, subprotocol_, deflate_offers, &agreed);
         if (!problem.empty()) {
             std::string body = received.substr(head_size);
             if (head->status != 101) read_refusal_body(*head, body, deadline);
@@ -199,7 +229,15 @@ public:
             throw handshake_error("tether::client::ws_client: " + problem, std::move(*head), std::move(body));
         }
         response_ = std::move(*head);
-        assembler_.emplace(ws::role::client, ws::frame_parser_options{.max_message_size = options_.max_message_size});
+        if (agreed) {
+            const auto& settings = *options_.permessage_deflate;
+            deflate_ = std::make_unique<ws::deflate_session>(
+                ws::role::client, *agreed,
+                ws::deflate_options{.threshold = settings.threshold, .level = settings.level, .mem_level = settings.mem_level});
+        }
+        assembler_.emplace(ws::role::client,
+                           ws::frame_parser_options{.max_message_size = options_.max_message_size,
+                                                    .allowed_rsv = agreed ? ws::rsv1 : std::uint8_t{0}});
         assembler_->append(std::string_view(received).substr(head_size));
         open_ = true;
     }
@@ -250,6 +288,10 @@ public:
 
     [[nodiscard]] const response_head& handshake_response() const noexcept { return response_; }
     [[nodiscard]] std::string_view subprotocol() const noexcept { return subprotocol_; }
+    // The permessage-deflate parameters the server agreed to, or nullptr when it is not in use.
+    [[nodiscard]] const ws::deflate_params* deflate_params() const noexcept {
+        return deflate_ ? &deflate_->params() : nullptr;
+    }
     void set_timeout(std::chrono::milliseconds timeout) noexcept { options_.timeout = timeout; }
     [[nodiscard]] std::chrono::milliseconds timeout() const noexcept { return options_.timeout; }
 
@@ -259,16 +301,38 @@ public:
     void send_text(std::string_view text) {
         if (!core::is_valid_utf8(text))
             throw std::invalid_argument("tether::client::ws_client::send_text: not valid UTF-8; use send_binary");
-        send_frame(ws::opcode::text, text);
+        send_message(ws::opcode::text, text);
     }
-    void send_binary(std::string_view data) { send_frame(ws::opcode::binary, data); }
+    void send_binary(std::string_view data) { send_message(ws::opcode::binary, data); }
+
+    // A text or binary message, compressed when permessage-deflate is in use and the message reaches the
+    // threshold, in frames of at most `fragment_size` payload bytes (0: one frame). A compressed message is
+    // split after compression, with RSV1 on its first frame only (RFC 7692 §6.1). Returns whether it was
+    // compressed.
+    bool send_message(ws::opcode op, std::string_view data, std::size_t fragment_size = 0) {
+        std::string compressed;
+        const bool deflated = deflate_ && deflate_->compress(data, compressed);
+        const std::string_view payload = deflated ? std::string_view(compressed) : data;
+        if (fragment_size == 0 || payload.size() <= fragment_size) {
+            send_frame(op, payload, true, deflated ? ws::rsv1 : std::uint8_t{0});
+            return deflated;
+        }
+        std::string frames;
+        for (std::size_t at = 0; at < payload.size(); at += fragment_size) {
+            const bool first = at == 0, last = at + fragment_size >= payload.size();
+            ws::append_frame(frames, first ? op : ws::opcode::continuation, payload.substr(at, fragment_size), last,
+                             next_mask(), first && deflated ? ws::rsv1 : std::uint8_t{0});
+        }
+        write_all(frames, clock::now() + options_.timeout);
+        return deflated;
+    }
 
     // One frame, masked, as given: fragments (fin = false, then opcode::continuation), control frames, or a
     // Close with any payload. Throws std::invalid_argument only for frames the encoder cannot write (a control
     // frame over 125 bytes or fragmented); send_raw() writes those.
-    void send_frame(ws::opcode op, std::string_view payload, bool fin = true) {
+    void send_frame(ws::opcode op, std::string_view payload, bool fin = true, std::uint8_t rsv = 0) {
         std::string frame;
-        ws::append_frame(frame, op, payload, fin, next_mask());
+        ws::append_frame(frame, op, payload, fin, next_mask(), rsv);
         if (op == ws::opcode::close) close_sent_ = true;
         write_all(frame, clock::now() + options_.timeout);
     }
@@ -446,6 +510,7 @@ private:
 
     void reset_state() {
         assembler_.reset();
+        deflate_.reset();
         response_ = {};
         subprotocol_.clear();
         close_reason_.clear();
@@ -457,15 +522,21 @@ private:
         if (!assembler_) throw std::logic_error("tether::client::ws_client: receive() before connect()");
         for (;;) {
             const ws::assembled_message m = assembler_->next();
+            ws::close_code code{};
+            std::string reason;
             if (m.status == ws::assemble_status::message) {
-                message out{m.op, std::string(m.payload)};
-                on_control(out);
-                return out;
+                message out{m.op, {}, m.compressed};
+                if (!m.compressed) {
+                    out.payload.assign(m.payload);
+                    on_control(out);
+                    return out;
+                }
+                if (inflate_message(m.payload, out.payload, m.op, code, reason)) return out;
+            } else if (m.status == ws::assemble_status::error) {
+                code = assembler_->parser().error_code();
+                reason = assembler_->parser().error_reason();
             }
-            if (m.status == ws::assemble_status::error) {
-                const auto& parser = assembler_->parser();
-                const ws::close_code code = parser.error_code();
-                const std::string reason(parser.error_reason());
+            if (m.status != ws::assemble_status::need_more) {
                 // §7.1.7: fail the connection: send the Close if we may, then drop TCP.
                 if (!close_sent_ && socket_.is_open()) {
                     try {
@@ -488,6 +559,30 @@ private:
             }
             assembler_->append(std::string_view(read_buffer_.data(), n));
         }
+    }
+
+    // RFC 7692 §7.2.2: inflates a compressed message, bounded by max_message_size after inflation. False with
+    // the close code and reason when it must fail the connection (1009 too big, 1007 not DEFLATE or not UTF-8).
+    bool inflate_message(std::string_view payload, std::string& out, ws::opcode op, ws::close_code& code,
+                         std::string& reason) {
+        const auto limit =
+            static_cast<std::size_t>(std::min<std::uint64_t>(options_.max_message_size, SIZE_MAX - 1));
+        deflate_->begin_message();
+        ws::inflate_status s = deflate_->inflate(payload, out, limit);
+        if (s == ws::inflate_status::ok) s = deflate_->end_message(out, limit);
+        if (s == ws::inflate_status::too_big) {
+            code = ws::close_code::message_too_big;
+            reason = "message exceeds the maximum size once inflated";
+        } else if (s == ws::inflate_status::invalid) {
+            code = ws::close_code::invalid_payload;
+            reason = "compressed message is not valid DEFLATE data";
+        } else if (op == ws::opcode::text && !core::is_valid_utf8(out)) {
+            code = ws::close_code::invalid_payload;
+            reason = "text message is not valid UTF-8";
+        } else {
+            return true;
+        }
+        return false;
     }
 
     void on_control(const message& m) {
@@ -603,6 +698,7 @@ private:
     std::vector<char> read_buffer_;
     ws_options options_{};
     std::optional<ws::message_assembler> assembler_;
+    std::unique_ptr<ws::deflate_session> deflate_;  // permessage-deflate, when the server agreed
     response_head response_{};
     std::string subprotocol_;
     std::string close_reason_;

@@ -1,11 +1,12 @@
 #pragma once
-// SHA-1 (FIPS 180-4 §6.1), needed for exactly one thing: the RFC 6455 §4.2.2 Sec-WebSocket-Accept value.
+// SHA-1 (FIPS 180-4 §6.1), needed for two names, neither of them secret: the RFC 6455 §4.2.2
+// Sec-WebSocket-Accept value, and the Redis backplane's EVALSHA script ids (redis/scripts.hpp).
 //
 // Why our own: pulling OpenSSL (or a crypto library) into a header-only library for 20 bytes per handshake
 // would make every user link it, TLS or not. SHA-1 is broken for collision resistance, which the handshake
 // does not rely on; do not use this type for anything security-relevant.
 // Written with plain byte arithmetic (no memcpy, no type punning) so it is constexpr and endian-neutral;
-// speed does not matter at one 60-byte input per connection.
+// speed does not matter at one 60-byte input per connection (or a few scripts per process).
 
 #include <array>
 #include <cstddef>

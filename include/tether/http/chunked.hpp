@@ -6,6 +6,11 @@
 // the caller may call it again with the same unconsumed bytes plus more. Strictness matters
 // here: lenient chunk parsing is how request smuggling between a proxy and a server works,
 // so every deviation from the grammar is an error rather than a guess.
+//
+// Two ways to take the chunk data: decode() appends it to a string (a body buffered whole), and
+// next_piece() stops at each run of chunk data and returns it as a view into `in` (a streamed
+// body, handed on without a copy). Both run the same state machine, so they accept and refuse
+// exactly the same inputs.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,7 +32,7 @@ public:
     // `max_metadata_bytes` bounds the chunk extensions and trailer lines of one body together:
     // they are validated and dropped, so without a total a body of one-byte chunks with
     // kilobyte extensions would cost thousands of bytes of parsing per body byte.
-    chunked_decoder(std::size_t max_body_bytes, std::size_t max_trailer_fields,
+    chunked_decoder(std::uint64_t max_body_bytes, std::size_t max_trailer_fields,
                     std::size_t max_metadata_bytes = 16 * 1024) noexcept
         : max_body_(max_body_bytes), max_trailers_(max_trailer_fields), max_metadata_(max_metadata_bytes) {}
 
@@ -39,8 +44,43 @@ public:
         metadata_ = 0;
     }
 
+    // The decoded size past which a body is too_large (each chunk size is checked against it as it
+    // arrives), for this body and the next ones; a limit below what was decoded already makes the
+    // next chunk too_large.
+    void set_max_body_bytes(std::uint64_t max_body_bytes) noexcept { max_body_ = max_body_bytes; }
+
     // Appends decoded chunk data to `body`.
     result decode(std::string_view in, std::string& body) {
+        return run(in, [&body](std::string_view data) {
+            body.append(data);
+            return true;
+        });
+    }
+
+    struct piece_result {
+        status state;
+        std::size_t consumed;
+        std::string_view piece;   // chunk data inside `in` (state need_more), or empty
+    };
+
+    // Consumes framing up to and including the next run of chunk data, and returns that data as a
+    // view into `in` instead of copying it. An empty piece with need_more: `in` ended first.
+    piece_result next_piece(std::string_view in) {
+        std::string_view piece;
+        auto r = run(in, [&piece](std::string_view data) {
+            piece = data;
+            return false;
+        });
+        return {r.state, r.consumed, piece};
+    }
+
+private:
+    enum class state : std::uint8_t { size_line, data, data_crlf, trailer, finished };
+
+    // The state machine; `take(data)` receives each non-empty run of chunk data and returns false to
+    // stop right after it (reported as need_more, with `consumed` just past the data).
+    template <class Take>
+    result run(std::string_view in, Take&& take) {
         std::size_t pos = 0;
         for (;;) {
             switch (state_) {
@@ -54,12 +94,13 @@ public:
             }
             case state::data: {
                 std::size_t available = in.size() - pos;
-                std::size_t take = available < chunk_remaining_ ? available : static_cast<std::size_t>(chunk_remaining_);
-                body.append(in.data() + pos, take);
-                pos += take;
-                chunk_remaining_ -= take;
+                std::size_t n = available < chunk_remaining_ ? available : static_cast<std::size_t>(chunk_remaining_);
+                if (n == 0) return {status::need_more, pos};
+                pos += n;
+                chunk_remaining_ -= n;
+                if (chunk_remaining_ == 0) state_ = state::data_crlf;
+                if (!take(in.substr(pos - n, n))) return {status::need_more, pos};
                 if (chunk_remaining_ != 0) return {status::need_more, pos};
-                state_ = state::data_crlf;
                 break;
             }
             case state::data_crlf: {
@@ -84,9 +125,6 @@ public:
             }
         }
     }
-
-private:
-    enum class state : std::uint8_t { size_line, data, data_crlf, trailer, finished };
 
     // A size line or trailer line longer than this is an attack, not a chunk extension.
     static constexpr std::size_t max_line_bytes = 4096;
@@ -122,7 +160,7 @@ private:
         if (i == 0) return status::bad_request;        // chunk-size = 1*HEXDIG
         if ((metadata_ += line.size() - i) > max_metadata_) return status::too_much_metadata;
         if (!valid_chunk_extensions(line.substr(i))) return status::bad_request;
-        if (size > max_body_ - decoded_) return status::too_large;
+        if (decoded_ > max_body_ || size > max_body_ - decoded_) return status::too_large;
         decoded_ += size;
         chunk_remaining_ = size;
         return status::done;
@@ -207,7 +245,7 @@ private:
     state state_ = state::size_line;
     std::uint64_t chunk_remaining_ = 0;
     std::uint64_t decoded_ = 0;
-    std::size_t max_body_;
+    std::uint64_t max_body_;
     std::size_t max_trailers_;
     std::size_t max_metadata_;
     std::size_t trailers_ = 0;

@@ -14,6 +14,20 @@
 // Content-Length and Transfer-Encoding) are exactly where a proxy and a server can disagree
 // on message boundaries, which is request smuggling. Every rejection carries the status the
 // server answers with, always followed by closing the connection.
+//
+// Streamed bodies (uploads larger than memory). With pause_at_head(true), parse() stops when a
+// header section is accepted and a body follows, and returns `head`: the caller looks at the
+// request (its route, its limit) and calls begin_body() with the limit that applies and how the
+// body goes on. `buffered`: as without the pause (the whole body in one view at `complete`).
+// `streamed`: from then on parse() returns the body one piece at a time (`body`, with
+// body_piece() a view into the caller's bytes, Content-Length and chunked alike), and each call's
+// bytes start at the first byte not yet consumed: the caller drops consumed() bytes after every
+// call, the header section included, so nothing of the body accumulates anywhere. This is a pull
+// parser for the same reasons as ws/frame.hpp's: no callbacks into user code from inside the codec
+// (a handler that throws or pauses never leaves the parser half-way), and the caller decides what to
+// keep. Without the pause (the default) nothing changes, so servers without streamed routes pay
+// nothing for it. (This header is past ~450 lines because the body's framing, buffered or streamed,
+// is one job with the header section that decides it.)
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +42,11 @@
 
 namespace tether::http {
 
-enum class parse_status : std::uint8_t { need_more, complete, error };
+// head and body are returned only with pause_at_head(true): see the opening comment.
+enum class parse_status : std::uint8_t { need_more, complete, error, head, body };
+
+// How the body of a request that paused at its head is taken (begin_body()).
+enum class body_delivery : std::uint8_t { buffered, streamed };
 
 struct parse_error {
     int status = 0;                // 400, 408, 413, 414, 417, 431, 501 or 505
@@ -42,6 +60,8 @@ public:
 
     // Parses the request at the front of `data` into `req`. On `complete`, `req` holds views
     // into `data` (and, for a chunked body, into this parser) and consumed() is its length.
+    // In a streamed body, `data` starts where the last call's consumed() ended instead, and `req`
+    // is left as it was at `head` (copy what you need of it there).
     parse_status parse(std::string_view data, request& req) {
         switch (stage_) {
         case stage::header: {
@@ -54,10 +74,22 @@ public:
                 req.body_ = {};
                 return parse_status::complete;
             }
+            if (pause_at_head_) {
+                at_head_ = true;
+                req.body_ = {};
+                return parse_status::head;
+            }
             return parse_body(data, req, /*header_parsed_now=*/true);
         }
         case stage::body_length:
-        case stage::body_chunked: return parse_body(data, req, false);
+        case stage::body_chunked:
+            if (at_head_) {   // asked again before begin_body(): the same answer, views re-pointed
+                parse_header_section(data, req);
+                req.body_ = {};
+                return parse_status::head;
+            }
+            if (streamed_) return parse_streamed(data);
+            return parse_body(data, req, false);
         case stage::done: return parse_status::complete;
         case stage::failed: return parse_status::error;
         }
@@ -71,9 +103,38 @@ public:
         scan_from_ = start_ = header_end_ = consumed_ = 0;
         content_length_ = 0;
         chunk_pos_ = 0;
-        expect_continue_ = false;
+        expect_continue_ = at_head_ = streamed_ = false;
+        piece_ = {};
         chunked_.reset();
+        chunked_.set_max_body_bytes(limits_->max_body_bytes);
         chunked_body_.clear();
+    }
+
+    // ---- streamed bodies (see the opening comment) -------------------------------------------
+    // Whether parse() stops at `head` when a body follows. Set it between requests.
+    void pause_at_head(bool on) noexcept { pause_at_head_ = on; }
+    // True between a `head` and the begin_body() that answers it.
+    bool at_head() const noexcept { return at_head_; }
+
+    // How the body of the request at its head goes on: at most `max_body_bytes` decoded bytes
+    // (this replaces limits::max_body_bytes for this request), buffered or streamed. False when a
+    // Content-Length is already over the limit: error() is then 413 and parse() says error. After a
+    // streamed begin_body(), consumed() is the header section's length: drop it before the next call.
+    bool begin_body(std::uint64_t max_body_bytes, body_delivery how) noexcept {
+        if (!at_head_) return stage_ != stage::failed;
+        at_head_ = false;
+        if (stage_ == stage::body_length && content_length_ > max_body_bytes)
+            return fail(413, "body larger than the limit"), false;
+        chunked_.set_max_body_bytes(max_body_bytes);
+        streamed_ = how == body_delivery::streamed;
+        consumed_ = streamed_ ? header_end_ : 0;
+        return true;
+    }
+    // The piece of a streamed body the last `body` returned: a view into that call's bytes.
+    std::string_view body_piece() const noexcept { return piece_; }
+    // True from a streamed begin_body() until the request completes or fails.
+    bool streaming_body() const noexcept {
+        return streamed_ && (stage_ == stage::body_length || stage_ == stage::body_chunked);
     }
 
     // Frees the chunked-body buffer of an idle connection.
@@ -86,14 +147,26 @@ public:
     // line, however much its framing weighed. Content-Length bodies are never copied: nothing to
     // erase there (raw_body_decoded() is 0).
     std::size_t raw_body_start() const noexcept { return header_end_; }
-    std::size_t raw_body_decoded() const noexcept { return stage_ == stage::body_chunked ? chunk_pos_ : 0; }
+    std::size_t raw_body_decoded() const noexcept { return stage_ == stage::body_chunked && !streamed_ ? chunk_pos_ : 0; }
     void raw_body_erased() noexcept {
         if (stage_ == stage::body_chunked) chunk_pos_ = 0;
     }
     bool in_chunked_body() const noexcept { return stage_ == stage::body_chunked; }
+    // The bytes the whole request takes (header section + Content-Length body) once its header
+    // section is parsed and its body is still arriving to be buffered; 0 when that is not known,
+    // at a head not yet answered by begin_body() (its Content-Length is not yet checked against
+    // any limit), and for a streamed body (its pieces are handed on, never held whole).
+    std::size_t expected_request_size() const noexcept {
+        return stage_ == stage::body_length && !at_head_ && !streamed_ ? header_end_ + content_length_ : 0;
+    }
     // Bytes of decoded chunked body held by the parser (for the server-wide body budget).
     std::size_t decoded_body_size() const noexcept { return chunked_body_.size(); }
+    // What the decoded body holds in memory (a string grows by doubling: up to twice its size).
+    std::size_t decoded_body_capacity() const noexcept { return chunked_body_.empty() ? 0 : chunked_body_.capacity(); }
 
+    // After `complete`: the request's length (from its first byte, or in a streamed body from the
+    // first byte of that call). In a streamed body, after every call: the bytes it used, to drop.
+    // Otherwise 0.
     std::size_t consumed() const noexcept { return consumed_; }
     const parse_error& error() const noexcept { return error_; }
     // True once the header section was accepted; the body may still be arriving.
@@ -380,7 +453,8 @@ private:
         // a framing field there would make two readers disagree on where the next message starts.
         if (req.method_ == method::connect && (req.content_length_ || has_transfer_encoding))
             return fail(400, "CONNECT request with content"), false;
-        if (req.content_length_ && *req.content_length_ > limits_->max_body_bytes)
+        // With the pause at the head, the limit is the one begin_body() is given.
+        if (!pause_at_head_ && req.content_length_ && *req.content_length_ > limits_->max_body_bytes)
             return fail(413, "body larger than the limit"), false;
 
         req.upgrade_ = has_upgrade_field && connection_upgrade;
@@ -413,17 +487,49 @@ private:
         }
         auto r = chunked_.decode(data.substr(header_end_ + chunk_pos_), chunked_body_);
         chunk_pos_ += r.consumed;
-        switch (r.state) {
+        if (r.state != chunked_decoder::status::done) return chunk_status(r.state);
+        consumed_ = header_end_ + chunk_pos_;
+        if (!header_parsed_now) parse_header_section(data, req);
+        req.body_ = chunked_body_;
+        stage_ = stage::done;
+        return parse_status::complete;
+    }
+
+    // A streamed body: `data` starts at the first byte not yet consumed. Content-Length data is
+    // handed on as it is; chunked data one run at a time, its framing consumed around it.
+    parse_status parse_streamed(std::string_view data) {
+        piece_ = {};
+        consumed_ = 0;
+        if (stage_ == stage::body_length) {
+            if (content_length_ == 0) {
+                stage_ = stage::done;
+                return parse_status::complete;
+            }
+            if (data.empty()) return parse_status::need_more;
+            consumed_ = data.size() < content_length_ ? data.size() : content_length_;
+            content_length_ -= consumed_;
+            piece_ = data.substr(0, consumed_);
+            return parse_status::body;
+        }
+        auto r = chunked_.next_piece(data);
+        consumed_ = r.consumed;
+        if (r.state == chunked_decoder::status::done) {
+            stage_ = stage::done;
+            return parse_status::complete;
+        }
+        if (r.state != chunked_decoder::status::need_more || r.piece.empty()) return chunk_status(r.state);
+        piece_ = r.piece;
+        return parse_status::body;
+    }
+
+    parse_status chunk_status(chunked_decoder::status s) noexcept {
+        switch (s) {
         case chunked_decoder::status::need_more: return parse_status::need_more;
         case chunked_decoder::status::bad_request: return fail(400, "malformed chunked body");
         case chunked_decoder::status::too_large: return fail(413, "body larger than the limit");
         case chunked_decoder::status::too_much_metadata: return fail(400, "chunk extensions and trailers over the limit");
         case chunked_decoder::status::done: break;
         }
-        consumed_ = header_end_ + chunk_pos_;
-        if (!header_parsed_now) parse_header_section(data, req);
-        req.body_ = chunked_body_;
-        stage_ = stage::done;
         return parse_status::complete;
     }
 
@@ -435,12 +541,16 @@ private:
     bool request_line_seen_ = false;
     bool absolute_form_ = false;   // of the request being parsed
     bool expect_continue_ = false;
+    bool pause_at_head_ = false;   // stop at `head` when a body follows
+    bool at_head_ = false;         // stopped there; begin_body() not called yet
+    bool streamed_ = false;        // this request's body is handed out in pieces
     std::size_t start_ = 0;        // after any leading empty lines
     std::size_t scan_from_ = 0;    // where the search for the header end resumes
     std::size_t header_end_ = 0;   // one past the empty line ending the header section
     std::size_t consumed_ = 0;
-    std::size_t content_length_ = 0;
+    std::size_t content_length_ = 0;   // in a streamed body: what is left of it
     std::size_t chunk_pos_ = 0;    // chunked bytes consumed after header_end_
+    std::string_view piece_;       // the last piece of a streamed body
     parse_error error_{};
     chunked_decoder chunked_;
     std::string chunked_body_;

@@ -102,6 +102,9 @@ public:
     void set_received_at(std::chrono::steady_clock::time_point t) noexcept { received_at_ = t; }
     // The route pattern that matched ("/items/:id"), set by the router; "" when none did.
     std::string_view route() const noexcept { return route_; }
+    // That pattern's number, from 1 in registration order (0: none matched), for tables kept per
+    // route (server/thread_metrics.hpp).
+    std::uint32_t route_id() const noexcept { return route_id_; }
 
 private:
     friend class request_parser;
@@ -113,6 +116,7 @@ private:
     std::chrono::steady_clock::time_point received_at_{};
     http::method method_ = method::other;
     const client_source* client_ = nullptr;
+    std::uint32_t route_id_ = 0;
     int version_minor_ = 1;
     bool keep_alive_ = true, upgrade_ = false, expect_continue_ = false, chunked_ = false;
     std::optional<std::uint64_t> content_length_;

@@ -7,6 +7,8 @@
 // handler that set them by hand could contradict the body it sends, which is how response
 // splitting and desynchronisation start, so setting them is refused.
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -128,6 +130,54 @@ public:
     void set_deferral(response_deferral* source) noexcept { deferral_ = source; }
 
     std::string_view fields() const noexcept { return fields_; }
+
+    // The value of the first field named `name` (case-insensitive), as set; nullopt when none is.
+    // A scan of the serialized fields: for `after` middleware deciding on a finished response
+    // (is it already encoded? did the handler set this header?), not for a handler's hot path.
+    std::optional<std::string_view> field(std::string_view name) const noexcept {
+        std::optional<std::string_view> found;
+        for_each_field([&](std::string_view n, std::string_view v, std::size_t, std::size_t) {
+            if (!detail::iequals(n, name)) return true;
+            found = v;
+            return false;
+        });
+        return found;
+    }
+    bool has_field(std::string_view name) const noexcept { return field(name).has_value(); }
+    // Whether some field named `name` lists `token`, for list fields that may be set more than
+    // once (Vary, Cache-Control: RFC 9110 §5.3 lets several lines form one list).
+    bool field_lists(std::string_view name, std::string_view token) const {
+        bool found = false;
+        for_each_field([&](std::string_view n, std::string_view v, std::size_t, std::size_t) {
+            found = detail::iequals(n, name) && detail::list_contains_token(v, token);
+            return !found;
+        });
+        return found;
+    }
+
+    // Removes every field named `name`; returns how many there were. Middleware replacing a value
+    // (a strong ETag made weak by compression) removes it, then sets the new one.
+    std::size_t remove_field(std::string_view name) {
+        std::string kept;
+        std::size_t removed = 0;
+        for_each_field([&](std::string_view n, std::string_view, std::size_t begin, std::size_t end) {
+            if (detail::iequals(n, name)) ++removed;
+            else kept.append(fields_, begin, end - begin);
+            return true;
+        });
+        if (removed == 0) return 0;
+        fields_.swap(kept);
+        if (detail::iequals(name, "content-type")) has_content_type_ = false;
+        return removed;
+    }
+
+    // Exchanges the body with `bytes`: a content coding replacing the body with its encoding
+    // (middleware/compress.hpp) keeps the original's buffer for the next response instead of
+    // freeing it. The result is a body of known length, never chunked.
+    void swap_body(std::string& bytes) noexcept {
+        body_.swap(bytes);
+        chunked_ = false;
+    }
     // Appends fields taken from fields() of another response: they were validated when set.
     // Only for framing-neutral fields (the held long-poll response keeps its CORS fields so).
     response& append_fields(std::string_view validated) {
@@ -156,6 +206,23 @@ public:
     }
 
 private:
+    // Calls f(name, value, begin, end) for each "Name: value\r\n" line of fields_, [begin, end)
+    // being the whole line; stops when f returns false.
+    template <class F>
+    void for_each_field(F&& f) const {
+        std::size_t begin = 0;
+        while (begin < fields_.size()) {
+            std::size_t end = fields_.find("\r\n", begin);
+            if (end == std::string::npos) return;   // cannot happen: every line was appended whole
+            std::string_view line(fields_.data() + begin, end - begin);
+            std::size_t colon = line.find(':');
+            std::string_view name = line.substr(0, colon);
+            std::string_view value = colon == std::string_view::npos ? std::string_view{} : detail::trim_ows(line.substr(colon + 1));
+            if (!f(name, value, begin, end + 2)) return;
+            begin = end + 2;
+        }
+    }
+
     int status_ = 200;
     bool chunked_ = false, close_ = false, has_content_type_ = false, streaming_ = false, deferred_ = false;
     response_deferral* deferral_ = nullptr;

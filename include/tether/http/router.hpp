@@ -29,7 +29,10 @@ protected:
         std::string_view name, raw;
     };
 
-    static void set_route(request& req, std::string_view pattern) noexcept { req.route_ = pattern; }
+    static void set_route(request& req, std::string_view pattern, std::uint32_t id) noexcept {
+        req.route_ = pattern;
+        req.route_id_ = id;
+    }
 
     // Binds captures into `req`, percent-decoding values that need it. False when a value holds
     // a malformed escape, which the caller answers with 400.
@@ -106,13 +109,23 @@ public:
         auto& slot = at->handlers[static_cast<std::size_t>(m)];
         if (slot) throw std::invalid_argument("tether: route registered twice: " + std::string(pattern));
         slot = std::make_unique<Handler>(std::move(handler));
-        if (at->pattern.empty()) at->pattern = std::string(pattern);
+        if (at->pattern.empty()) {
+            at->pattern = std::string(pattern);
+            patterns_.push_back(at->pattern);
+            at->id = static_cast<std::uint32_t>(patterns_.size());
+        }
     }
+
+    // Route patterns are numbered from 1 as they are first registered (request::route_id());
+    // several methods on one pattern share its number.
+    std::size_t route_count() const noexcept { return patterns_.size(); }
+    // The pattern numbered `id` (1..route_count()).
+    std::string_view pattern(std::size_t id) const noexcept { return patterns_[id - 1]; }
 
     // Finds the handler for `req` and binds its path parameters.
     match_result match(request& req) const {
         std::string_view path = req.path();
-        set_route(req, {});
+        set_route(req, {}, 0);
         if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
         const method m = req.method();
         std::array<capture, request::max_params> captures{};
@@ -126,7 +139,7 @@ public:
             const Handler* h = found->handlers[slot] ? found->handlers[slot].get()
                                                      : found->handlers[static_cast<std::size_t>(method::get)].get();
             if (!bind(req, captures.data(), state.count, state.wildcard)) return {outcome::bad_request, nullptr, {}};
-            set_route(req, found->pattern);
+            set_route(req, found->pattern, found->id);
             return {outcome::found, h, {}};
         }
         state = {captures.data(), 0, {}};
@@ -143,6 +156,7 @@ private:
         std::unique_ptr<node> wildcard;
         std::string param_name;
         std::string pattern;   // as first registered here (metrics and logs name routes by it)
+        std::uint32_t id = 0;  // its number, 0 until a route is registered here
         std::array<std::unique_ptr<Handler>, 9> handlers{};   // indexed by method, `other` excluded
 
         node& literal_child(std::string_view segment) {
@@ -219,6 +233,7 @@ private:
     }
 
     node root_;
+    std::vector<std::string> patterns_;   // by id - 1
 };
 
 } // namespace tether::http

@@ -26,8 +26,9 @@
 //   If-Range with a stale validator gives the whole file. A range longer than max_file_bytes is
 //   cut to it (a media player asking "bytes=0-" of a large video gets a first part and asks on).
 // - Precompressed siblings: "app.js.br" / "app.js.gz" beside "app.js" are served when
-//   Accept-Encoding accepts them (q=0 refuses), with Content-Encoding, the original's
-//   Content-Type, and Vary: Accept-Encoding whenever a sibling exists.
+//   Accept-Encoding accepts them (q=0 refuses; accept_encoding.hpp negotiates, as for the
+//   compress middleware), with Content-Encoding, the original's Content-Type, and
+//   Vary: Accept-Encoding whenever a sibling exists.
 // - Cache-Control: immutable_cache_control for content-hashed names ("app.3f2a9c1b.js": a
 //   segment of 8 or more hex digits between dots), cache_control (default "no-cache": always
 //   revalidate, cheap with the 304s above) otherwise.
@@ -53,6 +54,7 @@
 #include <system_error>
 #include <utility>
 
+#include <tether/http/accept_encoding.hpp>
 #include <tether/http/conditional.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/method.hpp>
@@ -90,55 +92,6 @@ inline bool is_content_hashed_name(std::string_view name) noexcept {
         middle.remove_prefix(dot + 1);
     }
     return false;
-}
-
-// The content codings a request accepts, as qvalues in thousandths (RFC 9110 §12.5.3).
-struct accepted_encodings {
-    int br = 0, gzip = 0, identity = 1000;
-};
-
-inline accepted_encodings parse_accept_encoding(std::optional<std::string_view> field) {
-    accepted_encodings a;
-    if (!field) return a;   // no field: any coding is acceptable, but identity is the safe reading
-    std::optional<int> br, gzip, identity, star;
-    detail::for_each_list_element(*field, [&](std::string_view element) {
-        auto semi = element.find(';');
-        std::string_view coding = detail::trim_ows(element.substr(0, semi));
-        int q = 1000;
-        while (semi != std::string_view::npos) {   // parameters: only q matters
-            element.remove_prefix(semi + 1);
-            semi = element.find(';');
-            std::string_view param = detail::trim_ows(element.substr(0, semi));
-            if (param.size() < 2 || detail::ascii_lower(param[0]) != 'q' || param[1] != '=') continue;
-            // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), read leniently: a
-            // leading 0 or 1 and up to three decimals, capped at 1; anything else reads as 0,
-            // "not acceptable", the safe side for a sender that cannot say what it means.
-            std::string_view v = param.substr(2);
-            q = 0;
-            if (!v.empty() && (v[0] == '0' || v[0] == '1')) {
-                q = (v[0] - '0') * 1000;
-                if (v.size() > 1 && v[1] == '.') {
-                    int scale = 100;
-                    for (char c : v.substr(2, 3)) {
-                        if (c < '0' || c > '9') break;
-                        q += (c - '0') * scale;
-                        scale /= 10;
-                    }
-                }
-                q = std::min(q, 1000);
-            }
-        }
-        if (detail::iequals(coding, "br")) br = q;
-        else if (detail::iequals(coding, "gzip") || detail::iequals(coding, "x-gzip")) gzip = q;
-        else if (detail::iequals(coding, "identity")) identity = q;
-        else if (coding == "*") star = q;
-        return true;
-    });
-    a.br = br.value_or(star.value_or(0));
-    a.gzip = gzip.value_or(star.value_or(0));
-    // Identity is acceptable unless refused by name or by "*;q=0" (§12.5.3).
-    a.identity = identity.value_or(star.value_or(1000));
-    return a;
 }
 
 namespace detail {
@@ -272,20 +225,19 @@ void serve_static(const static_site& site, request& req, response& res) {
         const bool br_ok = br.regular(), gz_ok = gz.regular();
         has_variants = br_ok || gz_ok;
         if (has_variants) {
-            accepted_encodings a = parse_accept_encoding(req.header("accept-encoding"));
-            int best = a.identity;
-            // The highest qvalue wins; ties go to the smaller encoding (br, then gzip, then identity).
-            if (gz_ok && a.gzip > 0 && a.gzip >= best) {
-                best = a.gzip;
-                coding = "gzip";
-                etag_suffix = "-gz";
-            }
-            if (br_ok && a.br > 0 && a.br >= best) {
+            switch (choose_coding(parse_accept_encoding(req.header("accept-encoding")), gz_ok, br_ok)) {
+            case content_coding::br:
                 coding = "br";
                 etag_suffix = "-br";
+                file = std::move(br);
+                break;
+            case content_coding::gzip:
+                coding = "gzip";
+                etag_suffix = "-gz";
+                file = std::move(gz);
+                break;
+            case content_coding::identity: break;
             }
-            if (coding == "br") file = std::move(br);
-            else if (coding == "gzip") file = std::move(gz);
         }
     }
 

@@ -1,6 +1,6 @@
 #pragma once
-// One published message, immutable and shared: its sequence id, its conflation key, its body, and its bytes
-// encoded once per wire format (say: raw JSON for polling, an unmasked WebSocket frame, an SSE event block).
+// One published message, immutable and shared: its id (epoch and sequence), its conflation key, its body, and
+// its bytes encoded once per wire format (say: raw JSON for polling, an unmasked WebSocket frame, an SSE event block).
 //
 // Why encode at publish time: a message reaching N subscribers over three transports is framed three times,
 // not N times (uWebSockets' TopicTree frames per subscriber; we do not). The hub does not know the formats;
@@ -55,10 +55,13 @@ public:
     /// Builds a message holding `key`, `body` and, for each format whose bit is set in `eager`, its encoding
     /// (encodings[i]; the others are built later with install()), in one allocation from `memory` (nullptr:
     /// the default resource). Throws std::length_error past 4 GiB or max_formats, std::bad_alloc on
-    /// exhaustion. `type` says whether the body is text or binary.
+    /// exhaustion. `epoch` is the topic's epoch when the message got its sequence (see cursor.hpp): it can
+    /// change at run time on a topic ordered by a backplane, so transports and lazy encodings take it from
+    /// the message. `type` says whether the body is text or binary.
     static payload_ptr make(std::uint64_t sequence, std::string_view key, std::string_view body,
                             std::span<std::string_view const> encodings, std::uint32_t eager,
-                            std::pmr::memory_resource* memory = nullptr, content type = content::text) {
+                            std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0,
+                            content type = content::text) {
         if (memory == nullptr) memory = std::pmr::get_default_resource();
         if (encodings.size() > max_formats) throw std::length_error("tether::hub::payload: too many wire formats");
         std::size_t bytes = key.size() + body.size();
@@ -71,7 +74,7 @@ public:
         }
         std::size_t const total = header + bytes;
         void* block = memory->allocate(total, alignof(payload));
-        auto* self = ::new (block) payload(memory, sequence, total, n, key.size(), body.size(), eager, type);
+        auto* self = ::new (block) payload(memory, epoch, sequence, total, n, key.size(), body.size(), eager, type);
         for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(self->lazy_slots() + i)) lazy_slot(nullptr);
         char* out = self->ends_area();
         // Format i's eager bytes span [ends[i-1], ends[i]) of the encoding area; ends are copied with memcpy so
@@ -96,13 +99,17 @@ public:
 
     /// Every encoding given now, no body kept (the hub's own tests and tools build messages so).
     static payload_ptr make(std::uint64_t sequence, std::string_view key, std::span<std::string_view const> encodings,
-                            std::pmr::memory_resource* memory = nullptr) {
+                            std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0) {
         auto const all = encodings.size() >= 32 ? ~0u : (1u << encodings.size()) - 1;
-        return make(sequence, key, {}, encodings, all, memory);
+        return make(sequence, key, {}, encodings, all, memory, epoch);
     }
 
-    /// The topic-wide, monotonically increasing id (the first message of a topic is 1).
+    /// The topic-wide, monotonically increasing id (the first message of a local topic is 1).
     std::uint64_t sequence() const noexcept { return sequence_; }
+    /// The epoch the sequence belongs to.
+    std::uint64_t epoch() const noexcept { return epoch_; }
+    /// A tombstone holds no formats: its sequence was claimed but will never be delivered (reported missed).
+    bool tombstone() const noexcept { return format_count_ == 0; }
     /// Conflation key; empty when the publisher gave none (all key-less messages then share one key).
     std::string_view key() const noexcept { return {ends_area() + ends_bytes(), key_size_}; }
     /// The body as published (kept by topics with lazy formats; empty otherwise).
@@ -180,9 +187,11 @@ private:
     };
     using lazy_slot = std::atomic<lazy_block*>;
 
-    payload(std::pmr::memory_resource* memory, std::uint64_t sequence, std::size_t allocated, std::size_t format_count,
-            std::size_t key_size, std::size_t body_size, std::uint32_t eager, content type) noexcept
+    payload(std::pmr::memory_resource* memory, std::uint64_t epoch, std::uint64_t sequence, std::size_t allocated,
+            std::size_t format_count, std::size_t key_size, std::size_t body_size, std::uint32_t eager,
+            content type) noexcept
         : memory_{memory},
+          epoch_{epoch},
           sequence_{sequence},
           allocated_{allocated},
           format_count_{static_cast<std::uint16_t>(format_count)},
@@ -208,6 +217,7 @@ private:
     }
 
     std::pmr::memory_resource* memory_;
+    std::uint64_t epoch_;
     std::uint64_t sequence_;
     std::size_t allocated_;
     std::uint16_t format_count_;   // at most max_formats; 16 bits leave room for type_ at no cost

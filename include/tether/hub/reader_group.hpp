@@ -218,6 +218,7 @@ private:
             // skipped ahead after a lap - still not stored by a publisher that stalled for a whole lap.
             // Either way the sequence is older than the retained history.
             if (found.state != ring::slot_state::ready) {
+                ++lapped_;
                 if constexpr (disconnecting) {
                     cut_off(s, disconnect_reason::lapped);
                     return catch_up_result::gone;
@@ -301,6 +302,7 @@ private:
             lists_.walk_next = s->link_next_;
             if (s->next_sequence_ >= resume_at) continue;
             lists_.current = s;
+            ++lapped_;
             if constexpr (disconnecting) {
                 cut_off(*s, disconnect_reason::lapped);
             } else {
@@ -321,6 +323,7 @@ private:
         if (disconnected_ != 0) {
             counters.disconnected.fetch_add(std::exchange(disconnected_, 0), std::memory_order_relaxed);
         }
+        if (lapped_ != 0) counters.lapped.fetch_add(std::exchange(lapped_, 0), std::memory_order_relaxed);
     }
 
     struct no_cache {};
@@ -333,6 +336,7 @@ private:
     std::uint64_t delivered_ = 0;
     std::uint64_t dropped_ = 0;
     std::uint64_t disconnected_ = 0;
+    std::uint64_t lapped_ = 0;
     bool draining_ = false;
     [[no_unique_address]] std::conditional_t<conflating, conflation_cache, no_cache> cache_;
 };

@@ -225,12 +225,20 @@ private:
     // Returns our borrow to the slot if it still holds `object`; otherwise the writer that replaced it has
     // moved our borrow into the object's own count, so we drop it there (never the last reference: the
     // caller took its own before calling this).
+    //
+    // A borrow taken on an empty slot guards nothing, and a writer that fills the slot drops it (settle()
+    // has no object to move it into). If the slot is emptied again before we get here (null -> P -> null:
+    // ring::remove() evicting P), the word is null once more with our borrow already gone: then there is
+    // nothing to give back, and decrementing would wrap the count. The borrows left on a null word may be
+    // other readers' (we could take one of theirs), which is harmless for the same reason: on a null word
+    // the count only has to stay non-negative.
     void give_back_borrow(std::uint64_t word, T* object) const noexcept {
         for (;;) {
             if (pointer_of(word) != object) {
                 if (object != nullptr) intrusive_release_not_last(object, 1);
                 return;
             }
+            if (object == nullptr && borrows_of(word) == 0) return;
             assert(borrows_of(word) > 0);
             // release on success: the reference we just took (intrusive_add_ref above) must happen before a
             // writer that later swaps this word out (and reads it with acquire) drops the slot's reference;

@@ -30,10 +30,26 @@
 // A topic with text_must_be_utf8 refuses text that is not UTF-8 before it claims a sequence: formats put
 // text in WebSocket text frames and JSON strings, where invalid UTF-8 fails the connection (RFC 6455
 // §8.1) or must be replaced, so the one faithful answer is to say no and let the caller publish bytes.
+//
+// (Longer than most headers: the sequencer's writer path below shares storing, eviction and the floor with
+// publish(), and splitting them would expose the topic's internals to another header.)
+//
+// A topic can instead be ordered by a sequencer (sequencer.hpp: a backplane shared by several processes).
+// publish() then hands the message over (submit), and one writer thread feeds the ring with ingest() and
+// skip_to(), in the sequencer's order and with its epoch, which may change at run time. Three small things
+// make that work without touching the local path:
+//   - the epoch is an atomic, and every message carries the epoch it was given (payload::epoch()), which
+//     transports and lazy encodings use;
+//   - sequences only ever grow, also across an epoch change (the sequencer guarantees it), so the ring and
+//     its lap detection are unchanged;
+//   - a jump (history this node will never have: it started late, was cut off longer than the history, or
+//     the epoch changed) raises the floor, as byte-budget eviction does: no cursor below it resumes, and a
+//     reader finds the skipped sequences lapped, so subscribers are told through their policy.
 #include "tether/hub/cursor.hpp"
 #include "tether/hub/payload.hpp"
 #include "tether/hub/ref_ptr.hpp"
 #include "tether/hub/ring.hpp"
+#include "tether/hub/sequencer.hpp"
 #include "tether/hub/wake.hpp"
 #include "tether/core/utf8.hpp"
 
@@ -100,8 +116,10 @@ struct topic_options {
 /// not a consistent snapshot.
 struct topic_counters {
     std::atomic<std::uint64_t> delivered{0};     ///< (message, subscriber) hand-offs to a transport
+    std::atomic<std::int64_t> subscribers{0};    ///< subscriptions open right now (kept by the transports)
     std::atomic<std::uint64_t> dropped{0};       ///< (message, subscriber) pairs reported as missed
     std::atomic<std::uint64_t> disconnected{0};  ///< subscribers cut off by the disconnect policy
+    std::atomic<std::uint64_t> lapped{0};        ///< subscribers that fell a whole history behind (any policy)
 };
 
 /// A plain copy of the counters, for metrics.
@@ -110,6 +128,7 @@ struct topic_stats {
     std::uint64_t delivered = 0;
     std::uint64_t dropped = 0;
     std::uint64_t disconnected = 0;
+    std::uint64_t lapped = 0;
 };
 
 class topic {
@@ -139,8 +158,11 @@ public:
     topic& operator=(topic const&) = delete;
 
     std::string_view name() const noexcept { return name_; }
-    std::uint64_t epoch() const noexcept { return epoch_; }
+    /// acquire: pairs with skip_to()'s release, for callers that then read the sequence counters.
+    std::uint64_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
     std::size_t capacity() const noexcept { return history_.capacity(); }
+    /// The topic's own byte budget for history (0: none); a backplane keeps the same in its store.
+    std::size_t max_bytes() const noexcept { return max_bytes_; }
     std::size_t format_count() const noexcept { return formats_.size(); }
     std::optional<std::size_t> format_index(std::string_view format_name) const noexcept {
         for (std::size_t i = 0; i < formats_.size(); ++i) {
@@ -154,24 +176,29 @@ public:
 
     /// Any thread; lock-free; O(formats + I/O threads), independent of the number of subscribers.
     /// Returns the message's sequence. Throws only what an encoder, the allocator or a wake callable throws,
-    /// and std::invalid_argument for text that is not UTF-8 on a topic that requires it (before a sequence
-    /// is claimed: nothing was published).
+    /// and std::logic_error on a topic ordered by a sequencer (use submit(): its answer comes later), and
+    /// std::invalid_argument for text that is not UTF-8 on a topic that requires it (before a sequence is
+    /// claimed: nothing was published).
     std::uint64_t publish(std::string_view body, std::string_view key = {}) { return publish(body, default_content_, key); }
 
     /// The same, saying whether `body` is text or binary.
     std::uint64_t publish(std::string_view body, content type, std::string_view key = {}) {
-        if (type == content::text && text_must_be_utf8_ && !core::is_valid_utf8(body))
-            throw std::invalid_argument("tether::hub::topic '" + name_ + "': text is not valid UTF-8 (publish it as binary)");
+        if (sequencer_.load(std::memory_order_acquire) != nullptr) {
+            throw std::logic_error("tether::hub::topic '" + name_ +
+                                   "' is ordered by a backplane: publish with a completion (submit)");
+        }
+        check_content(body, type);
         // relaxed: the claim only has to be unique; the message's contents reach readers through the ring
         // slot's release/acquire, not through this counter. (It doubles as the "published" counter.)
         std::uint64_t const sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
+        std::uint64_t const epoch = epoch_.load(std::memory_order_relaxed);   // constant without a sequencer
         payload_ptr message;
         try {
-            message = encode(sequence, body, key, type);
+            message = encode({epoch, sequence}, body, key, type);
         } catch (...) {
             // The sequence is claimed and readers stop at it: fill it with a tombstone (no encodings) that
             // reader groups report as missed, rather than stall every reader until the ring laps it.
-            store(payload::make(sequence, {}, std::span<std::string_view const>{}, memory_));
+            store(payload::make(sequence, {}, std::span<std::string_view const>{}, memory_, epoch));
             wake_reader_groups();
             throw;
         }
@@ -181,6 +208,79 @@ public:
         return sequence;
     }
 
+    /// Any thread. On a local topic: publishes now and completes `request` before returning. On a topic
+    /// ordered by a sequencer: hands it over; the sequencer completes it once the message is stored (or not).
+    void submit(publish_request_ptr request) {
+        if (auto* s = sequencer_.load(std::memory_order_acquire)) {
+            // Checked here, where the publisher still hears of it: ingest() cannot refuse what was stored.
+            if (!content_ok(request->body(), default_content_))
+                return request->complete(std::make_error_code(std::errc::illegal_byte_sequence), {});
+            return s->submit(*this, std::move(request));
+        }
+        std::uint64_t sequence = 0;
+        try {
+            sequence = publish(request->body(), request->key());
+        } catch (std::invalid_argument const&) {
+            return request->complete(std::make_error_code(std::errc::illegal_byte_sequence), {});
+        } catch (std::exception const&) {
+            return request->complete(std::make_error_code(std::errc::not_enough_memory), {});
+        }
+        request->complete({}, {epoch(), sequence});
+    }
+
+    /// Hands the topic's order to `s` (nullptr: back to local). Call before anyone publishes.
+    void set_sequencer(sequencer* s) noexcept { sequencer_.store(s, std::memory_order_release); }
+    bool sequenced_externally() const noexcept { return sequencer_.load(std::memory_order_acquire) != nullptr; }
+
+    /// The sequencer's single writer: stores the message it ordered at `position`. Positions must grow; one
+    /// that is not the next sequence of the current epoch first skips what lies between (skip_to()).
+    /// Returns false, storing nothing, for a position not after the last one (a duplicate). Not to be mixed
+    /// with publish() on the same topic. The body is the topic's default content; text that is not UTF-8 on
+    /// a topic that requires it (a node that did not check) is stored as binary: faithful, and it cannot
+    /// break a text frame.
+    bool ingest(cursor position, std::string_view body, std::string_view key = {}) {
+        auto const next = next_sequence_.load(std::memory_order_relaxed);   // we are its only writer
+        if (position.sequence < next || position.sequence == 0 || position.sequence == max_sequence) return false;
+        if (position.epoch != epoch_.load(std::memory_order_relaxed) || position.sequence != next) {
+            skip_to({position.epoch, position.sequence - 1});
+        }
+        payload_ptr message;
+        try {
+            message = encode(position, body, key, content_ok(body, default_content_) ? default_content_ : content::binary);
+        } catch (...) {
+            message = payload::make(position.sequence, {}, std::span<std::string_view const>{}, memory_, position.epoch);
+        }
+        store(std::move(message));
+        // release: a reader that sees the new counter (batch reads, resume) finds the slot already stored.
+        next_sequence_.store(position.sequence + 1, std::memory_order_release);
+        enforce_byte_budget(position.sequence);
+        wake_reader_groups();
+        return true;
+    }
+
+    /// The sequencer's single writer: this node will never have the messages up to and including `last`
+    /// (it starts late, was cut off for longer than the history, or the epoch changed to `last.epoch`). The
+    /// next message is last.sequence + 1. Subscribers waiting for skipped messages are told through their
+    /// policy (missed, or cut off), as if lapped. Returns false for a position behind the topic's.
+    bool skip_to(cursor last) {
+        if (last.sequence == max_sequence) return false;   // its successor would wrap to 0
+        auto const next = last.sequence + 1;
+        if (next < next_sequence_.load(std::memory_order_relaxed)) return false;
+        // Floor first: a reader that finds an empty slot below it must already be able to see it (the
+        // wake below, and next_sequence_'s release, order it before any later read of the ring).
+        if (floor_.load(std::memory_order_relaxed) < next) floor_.store(next, std::memory_order_release);
+        epoch_.store(last.epoch, std::memory_order_release);
+        next_sequence_.store(next, std::memory_order_release);
+        wake_reader_groups();
+        return true;
+    }
+
+    static constexpr std::uint64_t max_sequence = ~std::uint64_t{0};
+
+    /// The lowest sequence the history can hold in the current stretch (raised by skip_to() and by
+    /// byte-budget eviction).
+    std::uint64_t history_floor() const noexcept { return floor_.load(std::memory_order_acquire); }
+
     /// The bytes of format `format` of `message` (a message of this topic), built now if nobody built them
     /// yet (a lazy format). Any thread. Empty for a tombstone.
     std::string_view encoding(payload const& message, std::size_t format) const {
@@ -188,7 +288,7 @@ public:
         if (message.has_encoding(format)) return message.encoded(format);
         thread_local std::string scratch;
         scratch.clear();
-        formats_[format].encode(encode_input{{epoch_, message.sequence()}, message.body(), message.key(), message.type()},
+        formats_[format].encode(encode_input{{message.epoch(), message.sequence()}, message.body(), message.key(), message.type()},
                                 scratch);
         std::size_t added = 0;
         auto const bytes = message.install(format, scratch, added);
@@ -208,7 +308,10 @@ public:
         return next_sequence_.load(std::memory_order_relaxed);
     }
     /// Cursor naming the last claimed message: a client holding it gets everything published after now.
-    cursor position() const noexcept { return {epoch_, next_sequence() - 1}; }
+    cursor position() const noexcept {
+        auto const e = epoch();
+        return {e, next_sequence() - 1};
+    }
 
     /// The lowest sequence that the history can still hold, as of now (the ring's reach, raised by
     /// byte-budget eviction).
@@ -220,9 +323,16 @@ public:
 
     /// Decides whether a client's cursor can be served from history, all of it, or not at all.
     resumption resume(cursor const& c) const noexcept {
+        auto const e = epoch();
         auto const next = next_sequence();
-        // From another epoch (a restart), or claiming a message that was never published.
-        if (c.epoch != epoch_ || c.sequence >= next) return {false, next};
+        if (c.epoch != e) return {false, next};   // from another epoch (a restart, lost history)
+        if (c.sequence >= next) {
+            // A message never published; except that with a sequencer another node may simply be ahead of
+            // this one: the cursor is then good, and the subscriber waits for what follows it. Bounded, so
+            // that a forged cursor far ahead is refused rather than waiting for ever.
+            if (!sequenced_externally() || c.sequence - next >= capacity()) return {false, next};
+            return {true, c.sequence + 1};
+        }
         // The first missing message has already left the ring. (If more is published before the replay
         // reaches it, the reader group reports the lap through the backpressure policy: still no silent
         // partial replay.)
@@ -252,7 +362,7 @@ public:
         auto const oldest = oldest_retained();
         for (auto s = next_sequence(); s-- > oldest;) {
             auto r = read(s);
-            if (r.state == ring::slot_state::ready) return std::move(r.message);
+            if (r.state == ring::slot_state::ready && !r.message->tombstone()) return std::move(r.message);
             if (r.state == ring::slot_state::lapped) return {};
         }
         return {};
@@ -264,7 +374,7 @@ public:
     topic_stats stats() const noexcept {
         return {next_sequence() - 1, counters_.delivered.load(std::memory_order_relaxed),
                 counters_.dropped.load(std::memory_order_relaxed),
-                counters_.disconnected.load(std::memory_order_relaxed)};
+                counters_.disconnected.load(std::memory_order_relaxed), counters_.lapped.load(std::memory_order_relaxed)};
     }
 
     /// Registers a reader group's wake target (reader_group does this). Takes a mutex: rare.
@@ -290,7 +400,7 @@ private:
         std::vector<ref_ptr<wake_target>> targets;
     };
 
-    payload_ptr encode(std::uint64_t sequence, std::string_view body, std::string_view key, content type) const {
+    payload_ptr encode(cursor position, std::string_view body, std::string_view key, content type) const {
         // Per publisher thread scratch: after warm-up, encoding allocates nothing but the message itself.
         thread_local std::string scratch;
         thread_local std::vector<std::size_t> ends;
@@ -298,7 +408,7 @@ private:
         scratch.clear();
         ends.clear();
         encodings.clear();
-        encode_input const input{{epoch_, sequence}, body, key, type};
+        encode_input const input{position, body, key, type};
         std::uint32_t eager = 0;
         for (std::size_t i = 0; i < formats_.size(); ++i) {
             if (!lazy_formats_ || subscribers_by_format_[i].load(std::memory_order_relaxed) != 0) {
@@ -313,7 +423,16 @@ private:
             begin = end;
         }
         // A lazy topic keeps the body to build other formats later; an eager one has them all already.
-        return payload::make(sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_, type);
+        return payload::make(position.sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_,
+                             position.epoch, type);
+    }
+
+    bool content_ok(std::string_view body, content type) const noexcept {
+        return type != content::text || !text_must_be_utf8_ || core::is_valid_utf8(body);
+    }
+    void check_content(std::string_view body, content type) const {
+        if (!content_ok(body, type))
+            throw std::invalid_argument("tether::hub::topic '" + name_ + "': text is not valid UTF-8 (publish it as binary)");
     }
 
     // ---- byte budget ----------------------------------------------------------------------------------
@@ -377,7 +496,9 @@ private:
 
     std::string const name_;
     std::vector<wire_format> const formats_;
-    std::uint64_t const epoch_;
+    // Constant unless a sequencer's writer changes it (skip_to); read-mostly either way.
+    std::atomic<std::uint64_t> epoch_;
+    std::atomic<sequencer*> sequencer_{nullptr};
     std::pmr::memory_resource* const memory_;
     std::size_t const max_bytes_;
     std::shared_ptr<history_budget> const shared_budget_;

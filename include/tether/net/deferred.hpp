@@ -4,9 +4,11 @@
 // must stay in order), keeps watching the socket for the client leaving, and fills the
 // response when the work wakes it or its timeout passes. Destroying the work is cancelling it.
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
+#include <tether/http/method.hpp>
 #include <tether/http/request_copy.hpp>
 #include <tether/http/response.hpp>
 
@@ -38,6 +40,10 @@ public:
     std::string path;
     // The request's head, kept when `after` middleware must see it at write time.
     std::unique_ptr<http::request_copy> request;
+    // What the request metrics record when it is answered (metrics/thread_metrics.hpp).
+    std::uint32_t route_id = 0;
+    http::method method = http::method::other;
+    std::chrono::steady_clock::time_point received_at{};
 };
 
 } // namespace tether::net

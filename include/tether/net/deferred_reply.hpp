@@ -10,7 +10,6 @@
 // counted and dropped; one sent after the whole server is gone is dropped by the thread's post_gate
 // (so a handle may safely outlive the server).
 #include <asio.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -19,6 +18,7 @@
 
 #include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
+#include <tether/metrics/per_thread.hpp>
 #include <tether/net/deferred.hpp>
 #include <tether/net/io_thread.hpp>
 
@@ -26,9 +26,9 @@ namespace tether::net {
 
 // Counted per I/O thread (see server/stats.hpp).
 struct reply_counters {
-    std::atomic<std::uint64_t>* late = nullptr;        // sent after the client left or the deadline
-    std::atomic<std::uint64_t>* timed_out = nullptr;   // answered 504
-    std::atomic<std::uint64_t>* abandoned = nullptr;   // handle dropped unsent: answered 500
+    metrics::counter* late = nullptr;        // sent after the client left or the deadline
+    metrics::counter* timed_out = nullptr;   // answered 504
+    metrics::counter* abandoned = nullptr;   // handle dropped unsent: answered 500
 };
 
 class reply_work;
@@ -74,12 +74,12 @@ public:
         switch (state_) {
         case state::sent: res = std::move(channel_->result_); return;
         case state::abandoned:
-            if (channel_->counters_.abandoned) channel_->counters_.abandoned->fetch_add(1, std::memory_order_relaxed);
+            if (channel_->counters_.abandoned) channel_->counters_.abandoned->add();
             return http::write_error(res, 500, "the handler dropped its reply without sending it");
         case state::waiting: break;
         }
         (void)timed_out;
-        if (channel_->counters_.timed_out) channel_->counters_.timed_out->fetch_add(1, std::memory_order_relaxed);
+        if (channel_->counters_.timed_out) channel_->counters_.timed_out->add();
         http::write_error(res, 504, "the handler did not answer in time");
     }
 
@@ -104,7 +104,7 @@ private:
 inline void reply_channel::arrived(bool abandoned) {
     if (work_) return work_->arrived(abandoned);
     // The connection answered already (deadline) or is gone (client left): nothing to do but count.
-    if (!abandoned && counters_.late) counters_.late->fetch_add(1, std::memory_order_relaxed);
+    if (!abandoned && counters_.late) counters_.late->add();
 }
 
 } // namespace tether::net

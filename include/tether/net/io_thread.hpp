@@ -3,18 +3,28 @@
 // timer wheel, the read buffer every connection on the thread shares, and the list of those
 // connections (for graceful stop).
 //
+// Loop lag: the wheel's 100 ms tick is an asio timer, so how late it fires is how long this
+// thread's loop took to come back to it: a handler that blocks the thread shows up here, in the
+// /metrics histogram and in liveness (server/health.hpp). Measuring it costs one subtraction per
+// tick, since the tick reads the clock anyway; current_lag() also sees a thread that is blocked
+// right now, whose next tick is overdue.
+//
 // A connection is created on, and only ever touched by, its thread (the threading rule: "One I/O thread
 // owns a connection for its whole life"), so nothing here is locked. Other threads reach a
 // thread only through asio::post on its io_context.
+#include <algorithm>
 #include <asio.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <tether/metrics/per_thread.hpp>
 #include <tether/net/admission.hpp>
 #include <tether/net/timer_wheel.hpp>
 #if defined(__linux__)
@@ -171,12 +181,36 @@ public:
         });
     }
 
+    // The tick's lateness, written by this thread, read by any.
+    struct alignas(metrics::cache_line) loop_lag {
+        metrics::histogram<metrics::loop_lag_buckets> lateness;
+        metrics::gauge last_tick_ns;       // steady_clock time of the last tick; 0 before the first
+        metrics::gauge last_lateness_ns;
+    };
+    const loop_lag& lag() const noexcept { return lag_; }
+
+    // How late this thread is at `now`, from any thread: the last tick's lateness, or by how much
+    // the next tick is overdue if that is more. Nothing before the first tick.
+    std::optional<std::chrono::nanoseconds> current_lag(timer_wheel::clock::time_point now) const noexcept {
+        std::int64_t last = lag_.last_tick_ns.value();
+        if (last == 0) return std::nullopt;
+        auto overdue = now.time_since_epoch() - std::chrono::nanoseconds(last) - timer_wheel::resolution;
+        return std::max({std::chrono::nanoseconds(lag_.last_lateness_ns.value()),
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(overdue), std::chrono::nanoseconds(0)});
+    }
+
     // Starts the wheel's clock; the io_context stays busy until drain completes.
     void start_ticking() {
         tick_.expires_after(timer_wheel::resolution);
         tick_.async_wait([this](std::error_code ec) {
             if (ec) return;
-            wheel_.advance(timer_wheel::clock::now());
+            auto now = timer_wheel::clock::now();
+            auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - tick_.expiry()).count();
+            if (late < 0) late = 0;
+            lag_.lateness.observe(static_cast<std::uint64_t>(late));
+            lag_.last_lateness_ns.set(late);
+            lag_.last_tick_ns.set(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+            wheel_.advance(now);
             if (draining_ && (connections_ == 0 || timer_wheel::clock::now() >= drain_deadline_)) {
                 close_all_now();
                 return;
@@ -221,6 +255,7 @@ private:
     bool uncork_posted_ = false;
     bool draining_ = false;
     timer_wheel::clock::time_point drain_deadline_{};
+    loop_lag lag_;
 };
 
 } // namespace tether::net

@@ -18,9 +18,10 @@ namespace tether::net {
 
 class long_poll_waiter final : public deferred_work, private topic_sink {
 public:
-    long_poll_waiter(hub::topic_handle topic, group_base& group, std::uint64_t from, std::chrono::milliseconds timeout,
+    // `since`: the client's cursor, which the topic's resume() accepted.
+    long_poll_waiter(hub::topic_handle topic, group_base& group, hub::cursor since, std::chrono::milliseconds timeout,
                      poll::batch_limits limits, std::function<void()> on_done)
-        : topic_(std::move(topic)), group_(group), from_(from), timeout_(timeout), limits_(limits),
+        : topic_(std::move(topic)), group_(group), since_(since), from_(since.sequence + 1), timeout_(timeout), limits_(limits),
           on_done_(std::move(on_done)),
           subscription_(static_cast<topic_sink&>(*this), topic_format::poll_json, std::size_t{1} << 30) {}
 
@@ -37,7 +38,14 @@ public:
     void fill(http::response& res, bool) override {
         if (subscription_.group) group_.unsubscribe(subscription_);
         std::string body;
-        poll::append_batch(body, *topic_, from_, true, limits_, static_cast<std::size_t>(topic_format::poll_json));
+        auto const format = static_cast<std::size_t>(topic_format::poll_json);
+        // Asked again: while held, the history may have moved past the cursor (a gap a backplane skipped,
+        // or its epoch changed), and then the answer is recovered=false, not an empty batch.
+        if (topic_->resume(since_).recovered) {
+            poll::append_batch(body, *topic_, from_, true, limits_, format, since_.epoch);
+        } else {
+            poll::append_batch(body, *topic_, topic_->next_sequence(), false, limits_, format);
+        }
         res.header("Cache-Control", "no-store").json(std::move(body));
     }
 
@@ -55,6 +63,7 @@ private:
 
     hub::topic_handle topic_;
     group_base& group_;
+    hub::cursor since_;
     std::uint64_t from_;
     std::chrono::milliseconds timeout_;
     poll::batch_limits limits_;

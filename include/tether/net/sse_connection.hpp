@@ -108,7 +108,7 @@ public:
           user_data_(std::move(user_data)), last_event_id_(std::move(last_event_id)), chunked_(chunked) {
         ticket = std::move(held);
         thread_.add(*this);
-        thread_.stats.sse_open.fetch_add(1, std::memory_order_relaxed);
+        thread_.stats.sse_open.add();
     }
 
     void start() {
@@ -171,20 +171,25 @@ private:
             auto* entry = server_.find_topic(behaviour_.topics[i]);
             if (!entry) continue;
             const hub::topic& t = *entry->handle;
+            auto const epoch = t.epoch();   // read first: if it changes meanwhile, the next message says so
             auto resume = resuming ? t.resume(cursors[i]) : hub::resumption{true, t.next_sequence()};
-            if (!resume.recovered) {
-                std::string data;
-                json::writer(data).begin_object().member("topic", t.name()).member("recovered", false).end_object();
-                std::string block;
-                sse::append_event(block, {.data = data, .type = "reset"});
-                append_body(block);
-            }
+            if (!resume.recovered) append_reset(t.name());
             auto& st = topics_.emplace_back(stream_topic{
                 std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), format,
                                                      behaviour_.max_buffered_bytes),
-                hub::cursor{t.epoch(), resume.from - 1}});
+                hub::cursor{epoch, resume.from - 1}});
             entry->group_for(thread_, entry->handle).subscribe(*st.subscription, resume.from);
         }
+    }
+
+    // "This topic's history is gone: re-read its state." No id line: the browser keeps the id it
+    // has, so a reconnect before the next message is told the same again rather than nothing.
+    void append_reset(std::string_view topic) {
+        std::string data;
+        json::writer(data).begin_object().member("topic", topic).member("recovered", false).end_object();
+        std::string block;
+        sse::append_event(block, {.data = data, .type = "reset"});
+        append_body(block);
     }
 
     stream_topic* find(topic_subscription& sub) {
@@ -205,13 +210,17 @@ private:
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
+        stream_topic* t = find(sub);
+        if (message->epoch() != t->position.epoch) {   // a backplane changed the topic's epoch
+            t->position.epoch = message->epoch();
+            append_reset(sub.group->source().name());
+        }
         if (sub.format() == static_cast<std::size_t>(topic_format::sse_chunk)) {   // one topic: its chunk as is
-            topics_.front().position.sequence = message->sequence();
+            t->position.sequence = message->sequence();
             out_.append_shared(message, message->encoded(sub.format()), &sub);
             wrote_since_heartbeat_ = true;
             return schedule_flush();
         }
-        stream_topic* t = find(sub);
         t->position.sequence = message->sequence();
         std::string_view block = message->encoded(static_cast<std::size_t>(topic_format::sse_block));
         // Per subscriber and message: the chunk header and our id line go out as one owned piece
@@ -235,6 +244,10 @@ private:
     void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
         stream_topic* t = find(sub);
         t->position.sequence = last;
+        if (auto epoch = sub.group->source().epoch(); epoch != t->position.epoch) {   // skipped to a new epoch
+            t->position.epoch = epoch;
+            return append_reset(sub.group->source().name());
+        }
         std::string data;
         json::writer(data).begin_object().member("topic", sub.group->source().name())
             .member("first", hub::to_string({t->position.epoch, first}))
@@ -347,7 +360,7 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
-        thread_.stats.sse_open.fetch_sub(1, std::memory_order_relaxed);
+        thread_.stats.sse_open.sub();
         for (auto& t : topics_)
             if (t.subscription->group) t.subscription->group->unsubscribe(*t.subscription);
         out_.clear([this](void* tag, std::size_t n) { give_back(tag, n); });

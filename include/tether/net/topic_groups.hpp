@@ -24,9 +24,24 @@ namespace tether::net {
 // subscriber at publish time, the others when first read).
 // sse_block has no id (a stream carrying several topics writes its own composite id in front);
 // sse_chunk is the whole HTTP/1.1 chunk for a single-topic stream, id included, so those
-// streams, the common case, queue nothing but the shared bytes. ws_raw is the body alone in a
-// frame, without the envelope.
-enum class topic_format : std::size_t { poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_raw = 4 };
+// streams, the common case, queue nothing but the shared bytes.
+// ws_deflate and ws_deflate_small: the WebSocket frame compressed with permessage-deflate (RFC 7692)
+// for subscribers whose agreed server_max_window_bits is 15 (every browser), and for all others: a
+// frame compressed with zlib's smallest window reaches back at most 250 bytes, which any agreed
+// window (8 to 15 bits) holds, so two formats serve every parameter set. A format per window would
+// compress a little better for the rare client that limits the window, and cost every message of
+// every topic two more slots. Like every format they are built only when someone reads them: a
+// message is compressed once per format in use, not once per subscriber.
+// ws_raw is the body alone in a frame, without the envelope (a raw subscription; never compressed:
+// see tether/topic.hpp).
+enum class topic_format : std::size_t {
+    poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_deflate = 4, ws_deflate_small = 5, ws_raw = 6
+};
+
+// The compressed frame format for a subscriber whose compressor may use `window_bits` (8..15).
+[[nodiscard]] constexpr topic_format ws_deflate_format(std::uint8_t window_bits) noexcept {
+    return window_bits >= 15 ? topic_format::ws_deflate : topic_format::ws_deflate_small;
+}
 
 class group_base;
 struct topic_subscription;
@@ -48,6 +63,10 @@ struct topic_subscription : hub::subscriber {
         : hub::subscriber(static_cast<std::size_t>(f), budget), sink(&owner) {}
     topic_sink* sink;
     group_base* group = nullptr;
+    // The epoch of the ids this subscriber was last given. A topic ordered by a backplane can change
+    // epoch at run time; a transport that finds a message of another epoch tells its client first
+    // (recovered:false, event: reset), the way a resume from a lost cursor does.
+    std::uint64_t epoch = 0;
     std::size_t unsent_after_leaving = 0;   // queued bytes still to be written after unsubscribing
 };
 
@@ -81,13 +100,17 @@ class group final : public group_base {
 public:
     group(hub::topic_handle topic, asio::io_context& io)
         : group_(std::move(topic), [&io](hub::drain_request r) { asio::post(io, std::move(r)); }) {}
+    // Also counts the topic's open subscriptions (presence): one up per subscribe, one down when the
+    // transport lets go, whether or not the group cut it off first.
     void subscribe(topic_subscription& s, std::optional<std::uint64_t> from) override {
-        s.group = this;
         if (from) group_.subscribe(s, *from);
         else group_.subscribe(s);
+        s.group = this;
+        source().counters().subscribers.fetch_add(1, std::memory_order_relaxed);
     }
     void unsubscribe(topic_subscription& s) noexcept override {
         group_.unsubscribe(s);
+        if (s.group == this) source().counters().subscribers.fetch_sub(1, std::memory_order_relaxed);
         s.group = nullptr;
     }
     void written(topic_subscription& s, std::size_t bytes) override { group_.written(s, bytes); }

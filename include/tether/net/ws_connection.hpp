@@ -14,11 +14,17 @@
 // bounded by behaviour::max_buffered_bytes; past it the overflow action applies (close 1013/1008
 // or drop), never unbounded growth. Control frames (pong, close) bypass the bound: they are
 // small, and a connection that cannot send its Close must still end.
+//
+// permessage-deflate (RFC 7692), when agreed: ws::deflate_session holds the zlib side (state only while a
+// message is in flight unless context takeover was agreed). A compressed message that arrives whole in one
+// read is inflated into a per-thread buffer, like an uncompressed one is delivered from the read buffer;
+// only a message split across frames or reads inflates into the connection's own buffer.
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,8 +35,10 @@
 
 #include <tether/core/json_writer.hpp>
 #include <tether/core/token_bucket.hpp>
+#include <tether/core/utf8.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/hub/notice.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/output_queue.hpp>
@@ -38,6 +46,7 @@
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
 #include <tether/ws/close_code.hpp>
+#include <tether/ws/deflate_session.hpp>
 #include <tether/ws/frame.hpp>
 
 namespace tether::net {
@@ -60,10 +69,16 @@ public:
         if (buffered_amount() != 0 &&
             buffered_amount() + message.size() + ws::max_frame_header_size > behaviour_.max_buffered_bytes)
             return overflow();
+        thread_.metrics.ws_message(sent);
+        if (deflate_ && ws::is_data(op) && deflate_->wants_to_compress(message.size()) && send_compressed(message, op))
+            return true;
         out_.append_with([&](std::string& o) { ws::append_frame(o, op, message); });
         schedule_flush();
         return true;
     }
+
+    // The permessage-deflate parameters agreed with this client, if any.
+    const ws::deflate_params* deflate_params() const noexcept { return deflate_ ? &deflate_->params() : nullptr; }
 
     // Starts the closing handshake (§7.1.2). Throws std::invalid_argument for a code that may not
     // be sent or a reason over 123 bytes.
@@ -145,14 +160,20 @@ public:
 
     // ---- set up by the server -------------------------------------------------------------
     ws_connection(Server& server, thread_state& thread, socket_type socket, admission held,
-                  const behaviour_type& behaviour, UserData user_data, std::string subprotocol)
+                  const behaviour_type& behaviour, UserData user_data, std::string subprotocol,
+                  std::optional<ws::deflate_params> deflate = {})
         : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
-          parser_(ws::role::server, {.max_message_size = behaviour.max_message_size}),
+          parser_(ws::role::server, {.max_message_size = behaviour.max_message_size,
+                                     .allowed_rsv = deflate ? ws::rsv1 : std::uint8_t{0}}),
           user_data_(std::move(user_data)) {
         ticket = std::move(held);
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
+        if (deflate) {
+            deflate_ = std::make_unique<ws::deflate_session>(ws::role::server, *deflate, behaviour.permessage_deflate);
+            thread_.stats.ws_deflate_connections.add();
+        }
         thread_.add(*this);
-        thread_.stats.websockets_open.fetch_add(1, std::memory_order_relaxed);
+        thread_.stats.websockets_open.add();
     }
 
     // `early` holds bytes the client sent right behind its handshake.
@@ -173,6 +194,9 @@ public:
     void force_close() override { abort(ws::close_code::abnormal_closure, "closed by the server"); }
 
 private:
+    static constexpr auto received = metrics::direction::received;
+    static constexpr auto sent = metrics::direction::sent;
+
     // lingering: the WebSocket is over (the application was told) but the socket is kept
     // half-closed for a moment, reading and discarding, so our Close is not lost to a reset.
     enum class state : unsigned char { open, closing, lingering, closed };
@@ -201,6 +225,7 @@ private:
                 in_callbacks_ = false;
                 return abort(ws::close_code::abnormal_closure, "connection lost");
             }
+            thread_.metrics.ws_traffic(received, n);
             if (partial_.empty()) {
                 std::size_t used = consume(std::span<char>(buffer, n));
                 if (live() && !close_after_flush_ && used < n) partial_.assign(buffer + used, n - used);
@@ -229,12 +254,15 @@ private:
             switch (r.status) {
             case ws::parse_status::need_more: return pos;
             case ws::parse_status::error: {
+                if (parser_.error_code() == ws::close_code::message_too_big) thread_.metrics.hit(metrics::budget::message_size);
                 fail(parser_.error_code(), parser_.error_reason());
                 return pos;
             }
             case ws::parse_status::header:
-                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation && extras_)
-                    extras_->message.clear();
+                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation) {
+                    if (extras_) extras_->message.clear();
+                    if (parser_.message_compressed()) begin_compressed_message();
+                }
                 continue;
             case ws::parse_status::payload: on_payload(r); continue;
             }
@@ -245,6 +273,7 @@ private:
     void on_payload(const ws::parse_result& r) {
         const ws::frame_header& h = parser_.header();
         if (ws::is_control(h.op)) return on_control(h.op, r.payload);
+        if (parser_.message_compressed()) return on_compressed_payload(r);
         if (h.op != ws::opcode::continuation && r.message_end && r.payload.size() == h.payload_length &&
             (!extras_ || extras_->message.empty()))
             return deliver(r.payload, parser_.message_opcode());   // whole message in one piece: no copy
@@ -257,11 +286,89 @@ private:
         }
     }
 
+    // ---- permessage-deflate (RFC 7692 §7.2.2) ---------------------------------------------------
+    void begin_compressed_message() {
+        deflate_->begin_message();
+        if (parser_.message_opcode() == ws::opcode::text) extras().inflated_text.reset();
+    }
+
+    // max_message_size bounds what the application receives, so it is measured after inflation.
+    std::size_t inflate_limit() const noexcept {
+        return static_cast<std::size_t>(std::min<std::uint64_t>(behaviour_.max_message_size, SIZE_MAX - 1));
+    }
+
+    void on_compressed_payload(const ws::parse_result& r) {
+        const ws::frame_header& h = parser_.header();
+        const bool text = parser_.message_opcode() == ws::opcode::text;
+        if (h.op != ws::opcode::continuation && r.message_end && r.payload.size() == h.payload_length) {
+            // The whole message in one piece: inflate into the thread's buffer, as an uncompressed one is
+            // delivered from the read buffer, and the connection keeps nothing.
+            std::string out;
+            out.swap(inflate_buffer());
+            out.clear();
+            ws::inflate_status s = deflate_->inflate(r.payload, out, inflate_limit());
+            if (s == ws::inflate_status::ok) s = deflate_->end_message(out, inflate_limit());
+            if (s != ws::inflate_status::ok) fail_inflate(s);
+            else if (text && !core::is_valid_utf8(out)) fail(ws::close_code::invalid_payload, "text message is not valid UTF-8");
+            else {
+                thread_.stats.ws_inflated_messages.add();
+                deliver(out, parser_.message_opcode());
+            }
+            if (out.capacity() <= keep_capacity * 4) inflate_buffer().swap(out);
+            return;
+        }
+        std::string& message = extras().message;
+        const std::size_t before = message.size();
+        ws::inflate_status s = deflate_->inflate(r.payload, message, inflate_limit());
+        if (s == ws::inflate_status::ok && r.message_end) s = deflate_->end_message(message, inflate_limit());
+        if (s != ws::inflate_status::ok) return fail_inflate(s);
+        // §8.1 as for uncompressed text: fail at the fragment where it stops being UTF-8.
+        if (text && !extras_->inflated_text.feed(std::string_view(message).substr(before)))
+            return fail(ws::close_code::invalid_payload, "text message is not valid UTF-8");
+        if (!r.message_end) return;
+        if (text && !extras_->inflated_text.is_complete())
+            return fail(ws::close_code::invalid_payload, "text message ends inside a UTF-8 sequence");
+        thread_.stats.ws_inflated_messages.add();
+        deliver(message, parser_.message_opcode());
+        extras_->message.clear();
+        if (extras_->message.capacity() > keep_capacity) std::string{}.swap(extras_->message);
+    }
+
+    void fail_inflate(ws::inflate_status s) {
+        if (s == ws::inflate_status::too_big)
+            return fail(ws::close_code::message_too_big, "message exceeds the maximum size once inflated");
+        fail(ws::close_code::invalid_payload, "compressed message is not valid DEFLATE data");
+    }
+
+    // Compresses into a per-thread buffer, then frames it with RSV1 (RFC 7692 §6). False: send it plain.
+    bool send_compressed(std::string_view message, ws::opcode op) {
+        std::string& z = deflate_buffer();
+        z.clear();
+        if (!deflate_->compress(message, z)) return false;
+        out_.append_with([&](std::string& o) { ws::append_frame(o, op, z, true, std::nullopt, ws::rsv1); });
+        if (z.capacity() > keep_capacity * 4) std::string{}.swap(z);
+        thread_.stats.ws_compressed_sends.add();
+        schedule_flush();
+        return true;
+    }
+
+    static std::string& inflate_buffer() {
+        thread_local std::string buffer;
+        return buffer;
+    }
+    static std::string& deflate_buffer() {
+        thread_local std::string buffer;
+        return buffer;
+    }
+
     void deliver(std::string_view message, ws::opcode op) {
         if (state_ != state::open) return;   // §7.1.4: after sending Close, incoming data is discarded
+        thread_.metrics.ws_message(received);
         last_message_ = std::chrono::steady_clock::now();
-        if (behaviour_.max_message_rate.limited() && !extras().inbound.take(behaviour_.max_message_rate, last_message_))
+        if (behaviour_.max_message_rate.limited() && !extras().inbound.take(behaviour_.max_message_rate, last_message_)) {
+            thread_.metrics.hit(metrics::budget::message_rate);
             return fail(ws::close_code::policy_violation, "message rate exceeded");
+        }
         if (behaviour_.on_message) behaviour_.on_message(*this, message, op);
     }
 
@@ -283,10 +390,15 @@ private:
             auto info = ws::parse_close_payload(payload);   // the parser already rejected malformed ones
             ws::close_code code = info ? info->code : ws::close_code::protocol_error;
             std::string_view reason = info ? info->reason : std::string_view{};
+            // An empty Close carries no code: §7.1.5 calls that 1005.
+            auto wire_code = payload.empty() ? std::uint16_t{1005} : ws::to_underlying(code);
+            close_received_ = true;
+            thread_.metrics.close_frame(received, wire_code);
             if (state_ == state::closing) return finish_close(closing_code_, closing_reason());
             // §5.5.1: echo the status code; an empty Close is answered with an empty Close.
             std::string echo = payload.empty() ? std::string{} : ws::close_payload(code);
             out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, echo); });
+            thread_.metrics.close_frame(sent, wire_code);
             state_ = state::closing;
             closing_code_ = code;
             extras().closing_reason.assign(reason);
@@ -309,6 +421,7 @@ private:
 
     void start_closing(ws::close_code code, const std::string& payload) {
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::close, payload); });
+        thread_.metrics.close_frame(sent, payload.empty() ? std::uint16_t{1005} : ws::to_underlying(code));
         state_ = state::closing;
         closing_code_ = code;
         extras().closing_reason.assign(payload.size() > 2 ? std::string_view(payload).substr(2) : std::string_view{});
@@ -359,12 +472,14 @@ private:
         thread_.wheel().cancel(*this);
         transport::close(socket_);
         thread_.remove(*this);
-        thread_.stats.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+        thread_.stats.websockets_open.sub();
         if (!in_callbacks_) destroy_if_done();
     }
 
     // The WebSocket is over: leave every topic, drop what was queued, tell the application once.
     void end_session(ws::close_code code, std::string_view reason) {
+        // Ended without the peer's Close: §7.1.5 calls the connection's close code 1006.
+        if (!close_received_) thread_.metrics.close_frame(received, 1006);
         if (extras_) {
             for (auto& [topic, sub] : extras_->subscriptions)
                 if (sub->group) sub->group->unsubscribe(*sub);
@@ -381,6 +496,7 @@ private:
     }
 
     bool overflow() {
+        thread_.metrics.hit(metrics::budget::buffered_bytes);
         switch (behaviour_.on_overflow) {
         case ws::overflow_action::drop_message: return false;
         case ws::overflow_action::close_policy_violation:
@@ -399,36 +515,65 @@ private:
                       bool announce) {
         if (state_ != state::open) return false;
         if (extras().subscriptions.contains(topic.get())) return true;   // already subscribed
+        auto const epoch = topic->epoch();   // read first: if it changes meanwhile, the next message says so
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
-        if (announce) {
-            std::string notice;
-            hub::notice::subscribed(notice, topic->name(), cursor.empty() || resume.recovered,
-                                    {topic->epoch(), resume.from - 1}, f == framing::raw);
-            out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
-        }
-        auto format = f == framing::raw ? topic_format::ws_raw : topic_format::ws_frame;
+        if (announce) send_subscribed(topic->name(), cursor.empty() || resume.recovered, {epoch, resume.from - 1}, f == framing::raw);
+        // Raw: the bare frame, never compressed (topic_groups.hpp). Enveloped, with permessage-deflate: the
+        // shared frame compressed for our window, built once per message for every subscriber with that
+        // window, whatever its connection or thread.
+        const auto format = f == framing::raw ? topic_format::ws_raw
+                            : deflate_    ? ws_deflate_format(deflate_->our_window_bits())
+                                          : topic_format::ws_frame;
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
                                                                                     format, behaviour_.max_buffered_bytes))
                          .first->second;
+        sub.epoch = epoch;
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
         return true;
     }
 
-    // The subscription's own format: the envelope or the raw frame, built at publish or by the group.
+    void send_subscribed(std::string_view topic, bool recovered, hub::cursor position, bool raw = false) {
+        std::string notice;
+        hub::notice::subscribed(notice, topic, recovered, position, raw);
+        out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        thread_.metrics.ws_message(sent);
+    }
+
     void deliver(topic_subscription& sub, const hub::payload_ptr& message) override {
-        out_.append_shared(message, message->encoded(sub.format()), &sub);
+        const bool raw = sub.format() == static_cast<std::size_t>(topic_format::ws_raw);
+        // The topic's epoch changed under this subscriber (a backplane lost its history): the same
+        // notice a resume from a lost cursor gets, before the first message of the new epoch. (Not on a
+        // raw subscription: it asked for bodies only, and a notice would be taken for one.)
+        if (message->epoch() != sub.epoch) {
+            sub.epoch = message->epoch();
+            if (!raw) send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
+        }
+        const std::string_view frame = message->encoded(sub.format());
+        if (deflate_ && !frame.empty() && (static_cast<unsigned char>(frame[0]) & 0x40) != 0) {
+            // A compressed frame that did not come from our compressor enters the client's window.
+            deflate_->shared_frame_sent();
+            thread_.stats.ws_compressed_deliveries.add();
+        }
+        out_.append_shared(message, frame, &sub);
+        thread_.metrics.ws_message(sent);
         schedule_flush();
     }
     // drop_oldest and conflate: say exactly which messages will never come (a raw subscription asked
     // for bodies only, and a notice would be taken for one).
     void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
         if (sub.format() == static_cast<std::size_t>(topic_format::ws_raw)) return;
+        auto& topic = sub.group->source();
+        if (auto epoch = topic.epoch(); epoch != sub.epoch) {   // skipped to a new epoch: that is a reset
+            sub.epoch = epoch;
+            send_subscribed(topic.name(), false, {epoch, last});
+            return schedule_flush();
+        }
         std::string notice;
-        const auto& source = sub.group->source();
-        hub::notice::missed(notice, source.name(), {source.epoch(), first}, {source.epoch(), last});
+        hub::notice::missed(notice, topic.name(), {sub.epoch, first}, {sub.epoch, last});
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
+        thread_.metrics.ws_message(sent);
         schedule_flush();
     }
     void cut_off(topic_subscription&, hub::disconnect_reason why) override {
@@ -454,6 +599,7 @@ private:
         if (state_ == state::lingering) return close_socket();
         if (state_ == state::closing) return abort(closing_code_, "closing handshake timed out");
         if (state_ != state::open) return;
+        if (deflate_) deflate_->release_if_idle();   // context takeover state shrinks to its window when idle
         if (awaiting_pong_) return abort(ws::close_code::abnormal_closure, "no pong before the deadline");
         if (behaviour_.idle_timeout.count() > 0 &&
             std::chrono::steady_clock::now() - last_message_ >= behaviour_.idle_timeout)
@@ -482,7 +628,9 @@ private:
 
     void flush() {
         if (writing_ || !live()) return;
+        const std::size_t before = out_.size();
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
+        thread_.metrics.ws_traffic(sent, before - out_.size());
         if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
         if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
@@ -536,7 +684,8 @@ private:
     // What most connections never need, allocated the first time one does: an idle connection
     // then pays one pointer for it (an idle connection stays well under 1 KiB).
     struct rarely_used {
-        std::string message;   // fragments of a message in progress
+        std::string message;   // fragments of a message in progress (inflated, when compressed)
+        core::utf8_validator inflated_text;   // a compressed text message, checked as it inflates
         std::string subprotocol;
         std::string closing_reason;
         std::size_t lingered = 0;   // bytes discarded after our last Close
@@ -548,6 +697,7 @@ private:
         token_bucket inbound;   // behaviour::max_message_rate
     };
     std::unique_ptr<rarely_used> extras_;
+    std::unique_ptr<ws::deflate_session> deflate_;   // permessage-deflate, when agreed
     rarely_used& extras() {
         if (!extras_) extras_ = std::make_unique<rarely_used>();
         return *extras_;
@@ -561,6 +711,7 @@ private:
     unsigned char pending_ops_ = 0;
     bool reading_ = false, writing_ = false, corked_ = false, in_callbacks_ = false;
     bool awaiting_pong_ = false, close_after_flush_ = false, waited_for_writable_ = false;
+    bool close_received_ = false;   // the peer's Close frame arrived (else the close code is 1006)
 };
 
 } // namespace tether::net

@@ -41,17 +41,27 @@ struct batch_limits {
 };
 
 // Messages from sequence `from` on, within `limits`, in the pre-encoded polling format.
+// `epoch` is the epoch `from` belongs to (the one resume() was asked about); 0: the topic's current one.
 inline batch_result append_batch(std::string& out, const hub::topic& t, std::uint64_t from, bool recovered,
-                                 batch_limits limits, std::size_t format) {
-    batch_result r{0, {t.epoch(), from == 0 ? 0 : from - 1}};
+                                 batch_limits limits, std::size_t format, std::uint64_t epoch = 0) {
+    batch_result r{0, {epoch != 0 ? epoch : t.epoch(), from == 0 ? 0 : from - 1}};
     out.append("{\"messages\":[");
     std::size_t bytes = 0;
     for (std::uint64_t seq = from; seq < t.next_sequence() && r.count < limits.max_messages; ++seq) {
         auto slot = t.read(seq);
         // pending: a publisher is still writing this slot, so stop before it (next time);
         // lapped: overwritten while we read; what we have is contiguous, and the next poll will
-        // report recovered=false. Never skip silently.
-        if (slot.state != hub::ring::slot_state::ready) break;
+        // report recovered=false. Never skip silently. A message of another epoch (a backplane's
+        // epoch changed meanwhile) ends the batch too: `next` names one epoch, and the next poll,
+        // from a cursor of the old one, is told recovered=false.
+        if (slot.state != hub::ring::slot_state::ready || slot.message->epoch() != r.next.epoch) break;
+        // A tombstone (its encoder threw) has no bytes: step over it. Polling has no "missed" notice, so
+        // the batch says recovered=false rather than skip it silently.
+        if (slot.message->tombstone()) {
+            recovered = false;
+            r.next.sequence = seq;
+            continue;
+        }
         auto encoded = t.encoding(*slot.message, format);
         if (r.count && bytes + encoded.size() > limits.max_bytes) break;
         bytes += encoded.size();

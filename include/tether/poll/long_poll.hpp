@@ -22,6 +22,7 @@
 #include <tether/http/response.hpp>
 #include <tether/hub/backpressure.hpp>
 #include <tether/hub/topic.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/long_poll_waiter.hpp>
 #include <tether/poll/batch.hpp>
 
@@ -71,7 +72,8 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
-        auto resume = topic.resume(*since);
+        auto cursor = hub::parse_cursor(*since);
+        auto resume = cursor ? topic.resume(*cursor) : hub::resumption{false, topic.next_sequence()};
         if (!resume.recovered && std::is_same_v<Policy, hub::backpressure::conflate>) {
             // A conflating topic's state is every key's latest value: give that, not nothing.
             append_latest_per_key(body, topic, false, {o.max_batch, o.max_batch_bytes}, 0);
@@ -79,8 +81,10 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             return;
         }
         if (!resume.recovered || resume.from < topic.next_sequence()) {
-            append_batch(body, topic, resume.recovered ? resume.from : topic.next_sequence(), resume.recovered,
-                         {o.max_batch, o.max_batch_bytes}, 0);
+            if (resume.recovered)
+                append_batch(body, topic, resume.from, true, {o.max_batch, o.max_batch_bytes}, 0, cursor->epoch);
+            else
+                append_batch(body, topic, topic.next_sequence(), false, {o.max_batch, o.max_batch_bytes}, 0);
             res.header("Cache-Control", "no-store").json(std::move(body));
             return;
         }
@@ -88,6 +92,7 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
         std::string peer = req.client_address();
         auto& held = server.held_long_polls();
         if (!held.hold(peer, o.max_held_per_client)) {
+            thread.metrics.hit(metrics::budget::held_polls_per_client);
             http::write_error(res, 429, "too many long polls held for this client");
             res.header("Retry-After", "1");
             return;
@@ -102,16 +107,16 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
         std::unique_ptr<net::long_poll_waiter> waiter;
         try {
             waiter = std::make_unique<net::long_poll_waiter>(
-                handle, Server::thread_state::template group_for<Policy>(thread, handle), resume.from, o.timeout,
-                poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer, &gauge] {
+                handle, Server::thread_state::template group_for<Policy>(thread, handle),
+                hub::cursor{cursor->epoch, resume.from - 1}, o.timeout, poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer, &gauge] {
                     held.release(peer);
-                    gauge.fetch_sub(1, std::memory_order_relaxed);
+                    gauge.sub();
                 });
         } catch (...) {
             held.release(peer);
             throw;
         }
-        gauge.fetch_add(1, std::memory_order_relaxed);
+        gauge.add();
         thread.deferred = std::move(waiter);
     };
 }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -39,11 +40,12 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
         constexpr bool conflating = std::is_same_v<Policy, hub::backpressure::conflate>;
         if (o.authorize) o.authorize(req);
-        server.current_thread().stats.short_polls.fetch_add(1, std::memory_order_relaxed);
+        server.current_thread().stats.short_polls.add();
         const hub::topic& topic = *handle;
         auto since = http::find_query_param(req.query_string(), "since");
         hub::resumption resume{false, topic.next_sequence()};
-        if (since) resume = topic.resume(*since);
+        auto cursor = since ? hub::parse_cursor(*since) : std::nullopt;
+        if (cursor) resume = topic.resume(*cursor);
         std::uint64_t from = resume.recovered ? resume.from : topic.next_sequence();
         if (!resume.recovered && topic.next_sequence() > topic.oldest_retained())   // the latest state
             from = topic.next_sequence() - 1;
@@ -61,7 +63,7 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
         }
         std::string body;
         if (whole_state) append_latest_per_key(body, topic, recovered, {o.max_batch, o.max_batch_bytes}, 0);
-        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0);
+        else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0, resume.recovered ? cursor->epoch : 0);
         res.json(std::move(body));
     };
 }

@@ -19,6 +19,16 @@
 // Why `after` runs at write time rather than when the handler returns: a deferred reply (res.defer())
 // is finished later on another thread, and a log line or a compressed body must see the response
 // that is actually sent.
+//
+// Hooks run on I/O threads, several at once: what a hook shares between requests must be
+// read-only or thread-safe. Requests the parser refuses (400, 413, 431, ...) are answered before
+// any middleware, since there is no request to give it.
+//
+// The built-ins are made by static member functions, so they read as what they are,
+// `app.use(tether::middleware::request_id())`; each is defined in its own header under
+// tether/middleware/ (tether/tether.hpp includes them all). A namespace could not share the
+// type's name, and these declarations are the price: the options types are declared here and
+// defined beside their middleware, so using one without its header fails to compile, naming it.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,6 +44,25 @@ struct middleware {
     std::function<bool(http::request&, http::response&)> before{};
     // Just before the response is written.
     std::function<void(const http::request&, http::response&)> after{};
+
+    struct request_id_options;         // tether/middleware/request_id.hpp
+    struct access_log_options;         // tether/middleware/access_log.hpp
+    struct compress_options;           // tether/middleware/compress.hpp
+    struct security_headers_options;   // tether/middleware/security_headers.hpp
+
+    // X-Request-Id: the client's when it is a sane token, else a new one; a request attribute,
+    // echoed on every response.
+    inline static middleware request_id();
+    inline static middleware request_id(request_id_options options);
+    // One line per response: common or combined log format, or JSON lines.
+    inline static middleware access_log();
+    inline static middleware access_log(access_log_options options);
+    // gzip (zlib) and br (libbrotli) for text and JSON bodies, by Accept-Encoding.
+    inline static middleware compress();
+    inline static middleware compress(compress_options options);
+    // nosniff, Referrer-Policy, frame-ancestors / X-Frame-Options, CSP, COOP.
+    inline static middleware security_headers();
+    inline static middleware security_headers(security_headers_options options);
 };
 
 class middleware_chain {

@@ -18,9 +18,10 @@
 // An error's status uses HTTP's numbers for what went wrong, so a client handles a refusal the
 // same way whether it published over this socket or over REST: 400 malformed message, 403 not
 // allowed, 404 no such topic, 409 conflicts with a raw subscription, 413 larger than
-// max_message_size, 429 too many subscriptions, 422 (or anything) from prepare_publish.
-// checked_publish below is the one place a client's publish is judged, for this protocol and for
-// the REST publish route of app.realtime (server/realtime.hpp).
+// max_message_size, 422 (or anything) from prepare_publish, 429 too many subscriptions, 503 a
+// publish the topic's backplane did not store (Redis unreachable: never "published" for a message
+// that was not). checked_publish below is the one place a client's publish is judged, for this
+// protocol and for the REST publish route of app.realtime (server/realtime.hpp).
 //
 // Raw subscriptions. {"raw":true} makes the topic's messages arrive as bare frames (text or binary
 // as published, the body only: 66 bytes on the wire for a 64-byte body rather than ~150), for
@@ -40,6 +41,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <tether/core/base64.hpp>
@@ -53,8 +55,10 @@
 #include <tether/hub/cursor.hpp>
 #include <tether/hub/notice.hpp>
 #include <tether/hub/payload.hpp>
+#include <tether/metrics/thread_metrics.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether {
 
@@ -78,6 +82,34 @@ private:
     std::function<bool(const UserData&, std::string_view)> rule_;
 };
 
+// How a client's publish becomes the body published: `std::string(std::string_view topic,
+// std::string_view data)` or, when the body depends on who sent it (the sender's name taken from
+// the connection's verified token rather than from the message, which anyone can write),
+// `std::string(const UserData&, std::string_view topic, std::string_view data)`.
+template <class UserData>
+class publish_rule {
+public:
+    publish_rule() = default;
+    template <class F>
+        requires std::is_invocable_r_v<std::string, F&, const UserData&, std::string_view, std::string_view>
+    publish_rule(F f) : rule_(std::move(f)) {}
+    template <class F>
+        requires(std::is_invocable_r_v<std::string, F&, std::string_view, std::string_view> &&
+                 !std::is_invocable_r_v<std::string, F&, const UserData&, std::string_view, std::string_view>)
+    publish_rule(F f)
+        : rule_([f = std::move(f)](const UserData&, std::string_view topic, std::string_view data) mutable {
+              return f(topic, data);
+          }) {}
+
+    explicit operator bool() const noexcept { return static_cast<bool>(rule_); }
+    std::string operator()(const UserData& user, std::string_view topic, std::string_view data) const {
+        return rule_(user, topic, data);
+    }
+
+private:
+    std::function<std::string(const UserData&, std::string_view, std::string_view)> rule_;
+};
+
 template <class UserData = ws::no_user_data>
 struct pubsub_options {
     // Before the handshake: fill the user data from the request or throw http::error(401/403).
@@ -88,12 +120,16 @@ struct pubsub_options {
     // data as sent, or re-encoded); throws http::error (say 422) or json::parse_error (400) to
     // refuse. Runs for WebSocket publishes and app.realtime's REST publish route alike, so a
     // message is judged by one rule whichever way it came. Default: publish the data as sent.
-    std::function<std::string(std::string_view topic, std::string_view data)> prepare_publish{};
+    // It may take the sender's user data first (publish_rule above).
+    publish_rule<UserData> prepare_publish{};
     http::origin_policy origins{};          // default: same origin, and non-browser clients
     std::size_t max_message_size = 64 * 1024;
     std::size_t max_subscriptions = 256;                 // topics one connection holds at once
     rate_limit max_message_rate{.per_second = 200, .burst = 400};   // any control message; 1008 past it
     rate_limit max_publish_rate{.per_second = 50, .burst = 100};    // publishes; 1008 past it
+    // permessage-deflate (RFC 7692; off by default): topic messages then go out as one compressed frame
+    // per message, shared by every subscriber (see ws/behaviour.hpp and topic.hpp).
+    ws::deflate_options permessage_deflate{};
 };
 
 // What a pubsub connection carries: the application's user data, its publish budget, and the
@@ -120,7 +156,7 @@ std::string checked_publish(const pubsub_options<UserData>& o, const UserData& u
     std::string body(data);
     if (o.prepare_publish) {
         try {
-            body = o.prepare_publish(topic, data);
+            body = o.prepare_publish(user, topic, data);
         } catch (const json::parse_error& e) {
             throw http::error(400, e.what());
         }
@@ -176,14 +212,19 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
             return reply_error(409, "this connection holds a raw subscription (to " + session.raw_topic + "): it can hold no other");
         if (c.raw && ws.subscription_count() > 0 && session.raw_topic != c.topic)
             return reply_error(409, "a raw subscription must be the connection's only one");
-        if (ws.subscription_count() >= o.max_subscriptions) return reply_error(429, "too many subscriptions");
+        if (ws.subscription_count() >= o.max_subscriptions) {
+            server.current_thread().metrics.hit(metrics::budget::subscriptions);
+            return reply_error(429, "too many subscriptions");
+        }
         if (ws.subscribe(c.topic, c.since, c.raw ? framing::raw : framing::envelope) && c.raw) session.raw_topic = c.topic;
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
         if (session.raw_topic == c.topic) session.raw_topic.clear();
     } else if (c.type == "publish") {
-        if (!session.publishes.take(o.max_publish_rate))
+        if (!session.publishes.take(o.max_publish_rate)) {
+            server.current_thread().metrics.hit(metrics::budget::publish_rate);
             return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
+        }
         auto type = hub::content::text;
         if (c.encoding == "base64") {
             auto bytes = core::base64_decode(c.data);
@@ -199,17 +240,39 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
         } catch (const http::error& e) {
             return reply_error(e.status(), e.what());
         }
-        std::uint64_t sequence = topic->handle->publish(body, type);
-        if (c.ref.empty()) return;
-        std::string out;
-        json::writer(out)
-            .begin_object()
-            .member("type", "published")
-            .member("topic", c.topic)
-            .member("ref", c.ref)
-            .member("id", hub::to_string({topic->handle->epoch(), sequence}))
-            .end_object();
-        ws.send(out);
+        // What the publisher is told: "published" when it asked (a ref), an error whenever the message
+        // was not stored (on a backplane's topic: Redis unreachable), nothing otherwise.
+        auto answer = [name = c.topic, ref = c.ref](std::error_code ec, hub::cursor id) {
+            std::string out;
+            if (!ec && ref.empty()) return out;
+            json::writer w(out);
+            w.begin_object();
+            if (ec) {
+                w.member("type", "error").member("status", 503);
+                w.member("message", "publish to " + name + " failed: " + ec.message());
+            } else {
+                w.member("type", "published");
+            }
+            w.member("topic", name);
+            if (!ref.empty()) w.member("ref", ref);
+            if (!ec) w.member("id", hub::to_string(id));
+            w.end_object();
+            return out;
+        };
+        if (!topic->handle->sequenced_externally()) {   // a local topic: stored now, answered now
+            std::uint64_t sequence = topic->handle->publish(body, type);
+            if (auto out = answer({}, {topic->handle->epoch(), sequence}); !out.empty()) ws.send(out);
+            return;
+        }
+        // A backplane stores bodies, not their kind: its topic carries its own content only.
+        if (type != topic->handle->default_content())
+            return reply_error(422, std::string("this topic is ordered by a backplane and carries ") +
+                                        (type == hub::content::binary ? "text" : "binary") + " only");
+        // A backplane's topic answers later, from the backplane's thread: through the connection's
+        // handle, which does nothing once the client is gone.
+        async_submit(*topic->handle, body, {}, [handle = ws.get_handle(), answer](std::error_code ec, hub::cursor id) {
+            if (auto out = answer(ec, id); !out.empty()) handle.send(std::move(out));
+        });
     } else {
         reply_error(400, "unknown type: " + c.type);
     }

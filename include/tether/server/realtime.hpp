@@ -11,7 +11,8 @@
 //            GET  /status/{topic}    short polling (poll/short_poll.hpp)
 //            GET  /tether.js         the client itself (browser/tether_js.hpp)
 //            POST routes.publish     only when set, e.g. "/api/publish/{topic}": publishing for
-//                                    clients not on WebSocket, judged like a WebSocket publish
+//                                    clients not on WebSocket, judged like a WebSocket publish;
+//                                    on a backplane's topic answered once stored, or 503
 //
 // Why one call: routes written by hand drift from the client's defaults, and a client that finds
 // none of its routes cycles through every transport and delivers nothing, with no error to read.
@@ -24,21 +25,26 @@
 // on every request. The route set is a struct of templates so that another transport route (say,
 // several topics on one SSE stream) is one more member and one more block below.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include <tether/browser/tether_js.hpp>
 #include <tether/core/json_writer.hpp>
+#include <tether/http/deferred_response.hpp>
+#include <tether/http/error.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/poll/long_poll.hpp>
 #include <tether/poll/short_poll.hpp>
 #include <tether/server/pubsub.hpp>
+#include <tether/sse/behaviour.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
 
@@ -58,9 +64,10 @@ struct realtime_routes {
 template <class UserData = ws::no_user_data>
 struct realtime_options {
     realtime_routes routes{};
-    // can_subscribe defaults to "one of the realtime topics"; authorize, can_publish,
-    // prepare_publish and max_message_size apply to WebSocket publishes and to the REST publish
-    // route alike (authorize runs on the POST as it does on the WebSocket handshake).
+    // can_subscribe defaults to "one of the realtime topics". authorize and can_subscribe guard
+    // every transport (the WebSocket handshake, each SSE stream, each poll), and origins the
+    // WebSocket and SSE; authorize, can_publish, prepare_publish and max_message_size apply to
+    // WebSocket publishes and to the REST publish route alike.
     pubsub_options<UserData> pubsub{};
     long_poll_options long_poll{};
     short_poll_options short_poll{};
@@ -93,21 +100,59 @@ template <class Server, class UserData, class Policy>
 void register_realtime_topic(Server& app, const realtime_options<UserData>& o,
                              const std::shared_ptr<const pubsub_options<UserData>>& pubsub, const tether::topic<Policy>& t) {
     std::string name(t.name());
-    if (!o.routes.sse.empty()) app.sse(realtime_path(o.routes.sse, name), t);
-    if (!o.routes.longpoll.empty()) app.long_poll(realtime_path(o.routes.longpoll, name), t, o.long_poll);
-    if (!o.routes.shortpoll.empty()) app.short_poll(realtime_path(o.routes.shortpoll, name), t, o.short_poll);
+    // Who may read the topic is decided once for all four transports: the WebSocket's authorize
+    // and can_subscribe also guard every SSE stream and every poll, so a route set protected by a
+    // token on the WebSocket is not open to anyone over /sse or /poll (401/403 as on the handshake).
+    auto admit = [pubsub, name](const http::request& req) {
+        UserData user{};
+        if (pubsub->authorize) pubsub->authorize(req, user);
+        if (!pubsub->can_subscribe(std::as_const(user), name)) throw http::error(403, "not allowed to subscribe to " + name);
+    };
+    const auto then_admit = [&admit](std::function<void(const http::request&)> own) {
+        return [own = std::move(own), admit](const http::request& req) {
+            if (own) own(req);
+            admit(req);
+        };
+    };
+    if (!o.routes.sse.empty()) {
+        typename Server::template sse_behaviour<> b;
+        b.topics.push_back(name);
+        b.origins = pubsub->origins;
+        b.on_request = [admit](const http::request& req, sse::no_user_data&) { admit(req); };
+        app.sse(realtime_path(o.routes.sse, name), std::move(b));
+    }
+    if (!o.routes.longpoll.empty()) {
+        long_poll_options lp = o.long_poll;
+        lp.authorize = then_admit(std::move(lp.authorize));
+        app.long_poll(realtime_path(o.routes.longpoll, name), t, std::move(lp));
+    }
+    if (!o.routes.shortpoll.empty()) {
+        short_poll_options sp = o.short_poll;
+        sp.authorize = then_admit(std::move(sp.authorize));
+        app.short_poll(realtime_path(o.routes.shortpoll, name), t, std::move(sp));
+    }
     if (!o.routes.publish.empty()) {
         app.post(realtime_path(o.routes.publish, name), [pubsub, name, handle = t.handle()](auto& req, auto& res) {
             UserData user{};
             if (pubsub->authorize) pubsub->authorize(req, user);   // 401/403 as on the WebSocket
-            std::uint64_t sequence = handle->publish(checked_publish(*pubsub, std::as_const(user), name, req.body()));
-            std::string body;
-            json::writer(body)
-                .begin_object()
-                .member("topic", name)
-                .member("id", hub::to_string({handle->epoch(), sequence}))
-                .end_object();
-            res.json(std::move(body));
+            std::string message = checked_publish(*pubsub, std::as_const(user), name, req.body());
+            auto answer = [name](std::error_code ec, hub::cursor id, auto& out) {
+                if (ec) return http::write_error(out, 503, "publish to " + name + " failed: " + ec.message());
+                std::string body;
+                json::writer(body).begin_object().member("topic", name).member("id", hub::to_string(id)).end_object();
+                out.json(std::move(body));
+            };
+            if (!handle->sequenced_externally()) {   // a local topic answers now, on this thread
+                std::uint64_t sequence = handle->publish(message);
+                return answer({}, {handle->epoch(), sequence}, res);
+            }
+            // A backplane's topic answers once the message is stored, or 503 if it was not (Redis
+            // unreachable); the I/O thread does not wait for it.
+            async_submit(*handle, message, {},
+                         [reply = res.defer(), answer](std::error_code ec, hub::cursor id) mutable {
+                             answer(ec, id, reply.response());
+                             reply.send();
+                         });
         });
     }
 }

@@ -1,14 +1,17 @@
 #pragma once
 // The server's own counters. Each I/O thread owns a set (relaxed atomics written only by that
-// thread, so the hot path shares no cache line); stats() sums them when asked.
+// thread, in cache lines of their own: metrics/per_thread.hpp), so the hot path takes no lock and
+// shares no line; stats() sums them when asked. The /metrics endpoint reads the same counters and
+// more (metrics/thread_metrics.hpp, server/metrics.hpp).
 //
 // Two kinds: totals that only grow (requests, connections accepted, ...) and gauges of what is
 // open right now, per transport (HTTP connections, WebSockets, SSE streams, held long polls).
 // A gauge goes up where its connection joins its thread and down where it leaves, both on that
 // thread, so each thread's value is exact and never negative; the sum is a snapshot, not a
 // consistent cut across threads, which is what a dashboard or a metrics scrape needs.
-#include <atomic>
 #include <cstdint>
+
+#include <tether/metrics/per_thread.hpp>
 
 namespace tether {
 
@@ -26,6 +29,14 @@ struct server_stats {
     std::uint64_t late_replies = 0;          // sent after the client left or the deadline passed (dropped)
     std::uint64_t reply_timeouts = 0;        // deferred replies answered 504
     std::uint64_t abandoned_replies = 0;     // handles dropped unsent, answered 500
+    std::uint64_t uploads = 0;               // streamed request bodies started (on_start accepted)
+    std::uint64_t aborted_uploads = 0;       // of which ended by on_abort (client gone, timeout, error)
+    // permessage-deflate (RFC 7692)
+    std::uint64_t ws_deflate_connections = 0;   // WebSocket connections that agreed to it
+    std::uint64_t ws_compressed_sends = 0;      // messages a connection compressed itself (send())
+    std::uint64_t ws_compressed_deliveries = 0; // topic messages queued as a shared compressed frame
+    std::uint64_t ws_broadcast_compressions = 0;  // topic messages compressed: once per message and format
+    std::uint64_t ws_inflated_messages = 0;     // compressed messages received and inflated
 
     // Open now.
     std::uint64_t http_open = 0;        // HTTP/1.1 connections (not yet upgraded)
@@ -36,30 +47,39 @@ struct server_stats {
 
 namespace detail {
 
-struct thread_counters {
-    std::atomic<std::uint64_t> requests{0}, rejected{0}, timeouts{0}, handler_errors{0}, connections{0},
-        short_polls{0};
-    std::atomic<std::uint64_t> http_open{0}, websockets_open{0}, sse_open{0}, long_polls_held{0};
-    std::atomic<std::uint64_t> refused_connections{0}, refused_streams{0};
-    std::atomic<std::uint64_t> deferred_replies{0}, late_replies{0}, reply_timeouts{0}, abandoned_replies{0};
+// One I/O thread's counters (metrics/per_thread.hpp: written only by that thread, read by any),
+// in lines of their own.
+struct alignas(metrics::cache_line) thread_counters {
+    metrics::counter requests, rejected, timeouts, handler_errors, connections, short_polls;
+    metrics::gauge http_open, websockets_open, sse_open, long_polls_held;
+    metrics::counter refused_connections, refused_streams;
+    metrics::counter ws_deflate_connections, ws_compressed_sends, ws_compressed_deliveries, ws_inflated_messages;
+    metrics::counter deferred_replies, late_replies, reply_timeouts, abandoned_replies;
+    metrics::counter uploads, aborted_uploads;
 
     void add_to(server_stats& s) const noexcept {
-        s.requests += requests.load(std::memory_order_relaxed);
-        s.rejected += rejected.load(std::memory_order_relaxed);
-        s.timeouts += timeouts.load(std::memory_order_relaxed);
-        s.handler_errors += handler_errors.load(std::memory_order_relaxed);
-        s.connections += connections.load(std::memory_order_relaxed);
-        s.short_polls += short_polls.load(std::memory_order_relaxed);
-        s.http_open += http_open.load(std::memory_order_relaxed);
-        s.websockets_open += websockets_open.load(std::memory_order_relaxed);
-        s.sse_open += sse_open.load(std::memory_order_relaxed);
-        s.long_polls_held += long_polls_held.load(std::memory_order_relaxed);
-        s.refused_connections += refused_connections.load(std::memory_order_relaxed);
-        s.refused_streams += refused_streams.load(std::memory_order_relaxed);
-        s.deferred_replies += deferred_replies.load(std::memory_order_relaxed);
-        s.late_replies += late_replies.load(std::memory_order_relaxed);
-        s.reply_timeouts += reply_timeouts.load(std::memory_order_relaxed);
-        s.abandoned_replies += abandoned_replies.load(std::memory_order_relaxed);
+        s.requests += requests.value();
+        s.rejected += rejected.value();
+        s.timeouts += timeouts.value();
+        s.handler_errors += handler_errors.value();
+        s.connections += connections.value();
+        s.short_polls += short_polls.value();
+        s.http_open += static_cast<std::uint64_t>(http_open.value());
+        s.websockets_open += static_cast<std::uint64_t>(websockets_open.value());
+        s.sse_open += static_cast<std::uint64_t>(sse_open.value());
+        s.long_polls_held += static_cast<std::uint64_t>(long_polls_held.value());
+        s.refused_connections += refused_connections.value();
+        s.refused_streams += refused_streams.value();
+        s.ws_deflate_connections += ws_deflate_connections.value();
+        s.ws_compressed_sends += ws_compressed_sends.value();
+        s.ws_compressed_deliveries += ws_compressed_deliveries.value();
+        s.ws_inflated_messages += ws_inflated_messages.value();
+        s.deferred_replies += deferred_replies.value();
+        s.late_replies += late_replies.value();
+        s.reply_timeouts += reply_timeouts.value();
+        s.abandoned_replies += abandoned_replies.value();
+        s.uploads += uploads.value();
+        s.aborted_uploads += aborted_uploads.value();
     }
 };
 

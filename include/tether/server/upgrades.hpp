@@ -4,10 +4,12 @@
 // the route's hook (which may refuse with http::error), writes the response head, and leaves a
 // pending_upgrade on the thread; the HTTP connection carries it out once the head is written,
 // handing over its socket and any bytes the client sent behind the request.
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <tether/http/error.hpp>
 #include <tether/http/origin.hpp>
@@ -15,26 +17,46 @@
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/sse/behaviour.hpp>
+#include <tether/ws/deflate_codec.hpp>
 #include <tether/ws/handshake.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether::detail {
 
 template <class Server, class UserData>
 struct websocket_upgrade final : Server::pending_upgrade {
     using behaviour_type = typename Server::template websocket_behaviour<UserData>;
-    websocket_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string p)
-        : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)) {}
+    websocket_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string p,
+                      std::optional<ws::deflate_params> z)
+        : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)), deflate(z) {}
     void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket,
                std::string early, net::admission ticket) override {
         auto* c = new typename Server::template websocket_connection<UserData>(
-            server, thread, std::move(socket), std::move(ticket), behaviour, std::move(data), std::move(protocol));
+            server, thread, std::move(socket), std::move(ticket), behaviour, std::move(data), std::move(protocol),
+            deflate);
         c->start(std::move(early));
     }
     Server& server;
     const behaviour_type& behaviour;
     UserData data;
     std::string protocol;
+    std::optional<ws::deflate_params> deflate;
 };
+
+// RFC 7692 §5: permessage-deflate when the route allows it, zlib is there, and the client offered it
+// (in any number of Sec-WebSocket-Extensions fields, RFC 9110 §5.3). Adds the response field.
+inline std::optional<ws::deflate_params> negotiate_extensions(const ws::deflate_options& policy,
+                                                              const http::request& req, http::response& res) {
+    if (!ws::deflate_available || policy.mode == ws::deflate_mode::off) return std::nullopt;
+    std::vector<std::string_view> offers;
+    for (const auto& f : req.fields())
+        if (ws::iequals_ascii(f.name, "sec-websocket-extensions")) offers.push_back(f.value);
+    if (offers.empty()) return std::nullopt;
+    auto agreed = ws::negotiate_deflate(offers, policy);
+    if (!agreed) return std::nullopt;
+    res.header("Sec-WebSocket-Extensions", agreed->response);
+    return agreed->params;
+}
 
 // The server's side of the opening handshake (RFC 6455 §4.2).
 template <class Server, class UserData>
@@ -78,8 +100,9 @@ void accept_websocket(Server& server, const typename Server::template websocket_
         .header("Connection", "Upgrade")
         .header("Sec-WebSocket-Accept", ws::accept_key(upgrade.sec_websocket_key));
     if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
-    server.current_thread().upgrade =
-        std::make_unique<websocket_upgrade<Server, UserData>>(server, b, std::move(data), std::move(protocol));
+    auto deflate = negotiate_extensions(b.permessage_deflate, req, res);
+    server.current_thread().upgrade = std::make_unique<websocket_upgrade<Server, UserData>>(
+        server, b, std::move(data), std::move(protocol), deflate);
 }
 
 template <class Server, class UserData>

@@ -23,6 +23,7 @@
 #include <tether/ws/close_code.hpp>
 #include <tether/ws/frame.hpp>
 #include <tether/ws/opcode.hpp>
+#include <tether/ws/permessage_deflate.hpp>
 
 namespace tether::ws {
 
@@ -66,6 +67,11 @@ struct behaviour {
     std::chrono::milliseconds pong_timeout{10'000};    // no pong by then: the connection is dead
     std::chrono::milliseconds idle_timeout{0};         // no message from the peer for this long: 1001; 0: never
     std::chrono::milliseconds close_timeout{5'000};    // our Close sent, theirs not back: drop the TCP connection
+    // permessage-deflate (RFC 7692), negotiated when the client offers it (every browser does):
+    // {.mode = tether::ws::deflate_mode::on} or ::no_context_takeover; off by default. Messages under
+    // `threshold` bytes go uncompressed; max_message_size then bounds a message after decompression.
+    // Needs zlib (TETHER_WITH_DEFLATE); without it offers are declined. See ws/permessage_deflate.hpp.
+    deflate_options permessage_deflate{};
 };
 
 } // namespace tether::ws

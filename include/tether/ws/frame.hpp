@@ -53,6 +53,15 @@ inline constexpr std::uint64_t default_max_message_size = 1u << 20;  // 1 MiB by
 // RSV bit values as they sit in frame_header::rsv (RSV1 is the one permessage-deflate uses, RFC 7692).
 inline constexpr std::uint8_t rsv1 = 0x4, rsv2 = 0x2, rsv3 = 0x1;
 
+// The bytes a compressed message (RSV1, RFC 7692) may take on the wire when its content may be
+// `max_message_size`: incompressible data grows a little (stored blocks add 5 bytes per 64 KiB; fixed Huffman
+// codes at most 9 bits per byte), so the wire bound is an eighth more, and the content itself is bounded
+// after decompression by whoever inflates it. Still a bound: a stream of empty blocks cannot run forever.
+[[nodiscard]] constexpr std::uint64_t compressed_message_wire_limit(std::uint64_t max_message_size) noexcept {
+    const std::uint64_t extra = max_message_size / 8 + 64;
+    return max_message_size > UINT64_MAX - extra ? UINT64_MAX : max_message_size + extra;
+}
+
 struct frame_header {
     bool fin = true;
     std::uint8_t rsv = 0;  // RSV1..RSV3 as bits 2..0
@@ -180,10 +189,15 @@ struct frame_header_bytes {
 
 // Appends one whole frame to `out`: unmasked (what a server sends), or masked with `key` (what a client
 // must send, §5.3; the key must come from a strong random source, which is the caller's business).
+// `rsv` sets RSV bits a negotiated extension gives meaning to (rsv1: a compressed message, RFC 7692 §6).
 inline void append_frame(std::string& out, opcode op, std::string_view payload, bool fin = true,
-                         std::optional<mask_key> key = std::nullopt) {
-    const auto header = encode_frame_header(
-        {.fin = fin, .op = op, .masked = key.has_value(), .key = key.value_or(mask_key{}), .payload_length = payload.size()});
+                         std::optional<mask_key> key = std::nullopt, std::uint8_t rsv = 0) {
+    const auto header = encode_frame_header({.fin = fin,
+                                             .rsv = rsv,
+                                             .op = op,
+                                             .masked = key.has_value(),
+                                             .key = key.value_or(mask_key{}),
+                                             .payload_length = payload.size()});
     const std::size_t start = out.size();
     out.reserve(start + header.size + payload.size());
     out.append(header.view());
@@ -267,6 +281,8 @@ public:
     // text or binary: the opcode of the data message the current data frame belongs to.
     [[nodiscard]] opcode message_opcode() const noexcept { return message_opcode_; }
     [[nodiscard]] bool in_message() const noexcept { return in_message_; }
+    // The current data message's first frame had RSV1: with permessage-deflate, it is compressed.
+    [[nodiscard]] bool message_compressed() const noexcept { return message_compressed_; }
     [[nodiscard]] bool failed() const noexcept { return state_ == state::failed; }
     [[nodiscard]] bool close_received() const noexcept { return state_ == state::closed; }
     // The close code to send when failed(): 1002, 1007 or 1009; and a static description for logs (or the
@@ -300,6 +316,9 @@ private:
         // control frames (RFC 7692 §6.1 forbids RSV1 there).
         if ((rsv & ~options_.allowed_rsv) != 0 || (rsv != 0 && is_control(op)))
             return fail(close_code::protocol_error, "reserved bits set without a negotiated extension");
+        // RFC 7692 §6.1: RSV1 ("Per-Message Compressed") belongs to a message's first frame only.
+        if ((rsv & rsv1) != 0 && op == opcode::continuation)
+            return fail(close_code::protocol_error, "RSV1 set on a continuation frame");
         if (is_control(op)) {
             if (!fin) return fail(close_code::protocol_error, "fragmented control frame");  // §5.5
         } else if (op == opcode::continuation) {
@@ -334,11 +353,15 @@ private:
         }
         if (is_data(op)) {
             const std::uint64_t so_far = op == opcode::continuation ? message_size_ : 0;
-            if (length > options_.max_message_size - so_far)
+            const bool compressed = op == opcode::continuation ? message_compressed_ : (rsv & rsv1) != 0;
+            const std::uint64_t limit =
+                compressed ? compressed_message_wire_limit(options_.max_message_size) : options_.max_message_size;
+            if (length > limit - so_far)
                 return fail(close_code::message_too_big, "message exceeds the maximum size");
             if (op != opcode::continuation) {
                 in_message_ = true;
                 message_opcode_ = op;
+                message_compressed_ = compressed;
                 // With an extension active on the message (RSV1: compressed), the bytes here are not the
                 // text; the extension validates after decoding.
                 validate_text_ = op == opcode::text && (rsv & rsv1) == 0;
@@ -412,6 +435,7 @@ private:
     close_code error_code_ = close_code::normal;
     std::uint8_t mask_offset_ = 0;
     bool in_message_ = false;
+    bool message_compressed_ = false;
     bool validate_text_ = false;
 };
 

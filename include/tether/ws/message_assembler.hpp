@@ -24,6 +24,7 @@ struct assembled_message {
     assemble_status status = assemble_status::need_more;
     opcode op = opcode::text;    // text or binary for data messages, else the control opcode
     std::string_view payload{};  // valid until the next call to next() or append()
+    bool compressed = false;     // a data message whose first frame had RSV1 (RFC 7692: still compressed)
 };
 
 class message_assembler {
@@ -65,11 +66,12 @@ public:
             const frame_header& h = parser_.header();
             if (is_control(h.op)) return {assemble_status::message, h.op, r.payload};
             if (h.op != opcode::continuation && r.message_end && r.payload.size() == h.payload_length)
-                return {assemble_status::message, parser_.message_opcode(), r.payload};  // whole frame: no copy
+                return {assemble_status::message, parser_.message_opcode(), r.payload,  // whole frame: no copy
+                        parser_.message_compressed()};
             message_.append(r.payload);
             if (r.message_end) {
                 message_returned_ = true;
-                return {assemble_status::message, parser_.message_opcode(), message_};
+                return {assemble_status::message, parser_.message_opcode(), message_, parser_.message_compressed()};
             }
         }
     }

@@ -1,7 +1,11 @@
 // Proves a consuming project compiles, links and runs tether: serve one route on a free port,
-// request it over a real socket, check the answer, stop. When tether was built with TLS the
+// request it over a real socket, check the answer, stop. When tether was built with zlib
+// (TETHER_CONSUMER_EXPECT_DEFLATE), also that permessage-deflate came along through the package:
+// a compressed WebSocket echo with tether's own client. When tether was built with TLS the
 // consumer must get it too (TETHER_CONSUMER_EXPECT_TLS): a wss echo over a throwaway
 // self-signed certificate made here with OpenSSL, which the consumer never linked by itself.
+// Likewise the compression codings tether was built with (TETHER_CONSUMER_EXPECT_GZIP, _BROTLI):
+// the consumer must get their definitions and libraries from tether::tether alone.
 #include <asio.hpp>
 #include <cstdio>
 #include <string>
@@ -9,6 +13,10 @@
 
 #include <tether/client/ws_client.hpp>
 #include <tether/tether.hpp>
+
+#if TETHER_CONSUMER_EXPECT_DEFLATE
+static_assert(tether::ws::deflate_available, "tether was built with zlib, but the package did not carry it");
+#endif
 
 #if TETHER_CONSUMER_EXPECT_TLS
 #if !TETHER_HAS_TLS
@@ -72,9 +80,30 @@ static bool wss_echo() {
 }
 #endif
 
+#if TETHER_CONSUMER_EXPECT_GZIP && !TETHER_WITH_GZIP
+#error "tether was built with zlib, but tether::tether did not bring gzip to this consumer"
+#endif
+#if TETHER_CONSUMER_EXPECT_BROTLI && !TETHER_WITH_BROTLI
+#error "tether was built with libbrotlienc, but tether::tether did not bring br to this consumer"
+#endif
+
+// Each coding tether has encodes a repetitive text to something smaller (links zlib / libbrotlienc).
+static bool codings_work() {
+    std::string text, out;
+    for (int i = 0; i < 200; ++i) text += "tether compresses this line. ";
+    bool ok = true;
+    if constexpr (tether::http::gzip_available) ok = tether::http::gzip_encode(text, out, 6, text.size() - 1) && ok;
+    if constexpr (tether::http::brotli_available) ok = tether::http::brotli_encode(text, out, 4, text.size() - 1) && ok;
+    std::printf("consumer: codings (gzip %d, br %d) %s\n", int{tether::http::gzip_available},
+                int{tether::http::brotli_available}, ok ? "ok" : "FAILED");
+    return ok;
+}
+
 int main() {
     tether::server app{{.port = 0}};
     app.get("/ping", [](auto&, auto& res) { res.text("pong"); });
+    app.websocket("/echo", {.on_message = [](auto& ws, std::string_view m, tether::ws::opcode op) { ws.send(m, op); },
+                            .permessage_deflate = {.mode = tether::ws::deflate_mode::on}});
     app.listen();
     std::thread server([&] { app.run(); });
 
@@ -90,13 +119,28 @@ int main() {
     } catch (const std::exception& e) {
         std::fprintf(stderr, "consumer: %s\n", e.what());
     }
+    bool deflate_ok = !tether::ws::deflate_available;
+    if (tether::ws::deflate_available) {
+        try {
+            tether::client::ws_client ws;
+            ws.connect("127.0.0.1", app.port(), "/echo", {.permessage_deflate = tether::client::deflate_settings{}});
+            const std::string message(4096, 'z');
+            ws.send_text(message);
+            auto echo = ws.receive_message();
+            deflate_ok = echo && echo->compressed && echo->payload == message;
+            ws.close();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "consumer: deflate: %s\n", e.what());
+        }
+    }
     app.stop();
     server.join();
 
-    bool ok = reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0 && reply.ends_with("\r\n\r\npong");
+    bool ok = reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0 && reply.ends_with("\r\n\r\npong") && deflate_ok;
     std::printf("consumer: %s\n", ok ? "ok" : reply.c_str());
 #if TETHER_CONSUMER_EXPECT_TLS
     ok = wss_echo() && ok;
 #endif
+    ok = codings_work() && ok;
     return ok ? 0 : 1;
 }

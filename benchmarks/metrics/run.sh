@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# What app.metrics() costs a request: `hello` as shipped (/metrics on: every request counted by route, method
+# and status class with its handling time) against `hello --no-metrics`, in one run, two ways:
+#   cpu        server CPU µs per request under the same keep-alive wrk load (GET /plaintext), the two servers
+#              interleaved inside each repetition; median of REPS (goal: under 2 % more with metrics on)
+#   callgrind  user-space instructions per request under callgrind: (Ir with COUNT sequential requests − Ir
+#              with none) ÷ COUNT, from callgrind_fixed_client on one keep-alive connection; repeats exactly
+# Both servers run --threads 1 pinned to SERVER_CPU, the load on CLIENT_CPU; every process is stopped by PID.
+#
+#   BUILD_DIR=build/bench benchmarks/metrics/run.sh
+#   benchmarks/metrics/run.sh --smoke        # cpu only, 1 s, one repetition: the harness works
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR [unset: build <repo>/build-bench]   needs hello and callgrind_fixed_client
+#   DUR [5]  REPS [5]  WARMUP [1]  CONNS [32]  COUNT [2000]  SERVER_CPU [0]  CLIENT_CPU [1]
+#   RESULTS [unset: the report goes to stdout only]
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_args metrics/run.sh "$@"
+
+DUR=${DUR:-5}
+REPS=${REPS:-5}
+WARMUP=${WARMUP:-1}
+COUNT=${COUNT:-2000}
+if (( smoke )); then DUR=1; REPS=1; WARMUP=0; COUNT=200; fi
+CONNS=${CONNS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+clk_tck=$(getconf CLK_TCK)
+
+bench_init metrics/run.sh wrk curl taskset valgrind timeout awk
+bench_build hello callgrind_fixed_client
+hello=$(find_binary examples/hello)
+client=$(find_binary benchmarks/micro/callgrind_fixed_client)
+[[ -x $hello ]] || { echo "metrics/run.sh: $hello is missing" >&2; exit 1; }
+
+server_binary() { echo "$hello"; }
+mode_args() { if [[ $1 == off ]]; then echo "--no-metrics"; fi; }
+cpu_ticks() { local s f; s=$(<"/proc/$1/stat"); read -r -a f <<<"${s##*) }"; echo $(( f[11] + f[12] )); }
+
+failures=()
+records=$work_dir/records.tsv
+: >"$records"
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+start_time=$SECONDS
+
+# ---- cpu: µs of server CPU per request under wrk -------------------------------------------------------
+cpu_run() {   # cpu_run MODE REP
+    local mode=$1 rep=$2 out c0 c1 requests us metrics_status
+    # shellcheck disable=SC2046
+    launch_server "hello-$mode" --threads 1 $(mode_args "$mode") || { failures+=("hello ($mode) did not start"); return; }
+    local base=http://127.0.0.1:$server_port
+    [[ $(curl -s -m 5 "$base/plaintext") == "Hello, World!" ]] || { failures+=("hello ($mode): /plaintext"); stop_server; return; }
+    # The switch works: /metrics is there with metrics on, a 404 without.
+    metrics_status=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$base/metrics")
+    [[ $mode == on && $metrics_status == 200 || $mode == off && $metrics_status == 404 ]] ||
+        { failures+=("hello ($mode): GET /metrics answered $metrics_status"); stop_server; return; }
+    (( WARMUP > 0 )) && taskset -c "$CLIENT_CPU" timeout 60 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$base/plaintext" >/dev/null 2>&1 || true
+    out=$work_dir/wrk-$mode-$rep.txt
+    c0=$(cpu_ticks "$server_pid")
+    taskset -c "$CLIENT_CPU" timeout -k 5 $(( DUR + 30 )) wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 2s "$base/plaintext" >"$out" 2>&1 || true
+    c1=$(cpu_ticks "$server_pid")
+    if [[ $mode == on ]]; then   # what the load left in /metrics: every request counted
+        curl -s -m 5 "$base/metrics" >"$work_dir/metrics-$rep.txt" || true
+    fi
+    stop_server
+    requests=$(awk '/ requests in / { print $1 }' "$out")
+    [[ -n $requests && $requests -gt 0 ]] || { failures+=("hello ($mode): wrk measured nothing"); cat "$out" >&2; return; }
+    if [[ $mode == on ]]; then
+        local counted
+        counted=$(awk '/^tether_http_requests_total\{route="\/plaintext",method="GET",status="2xx"\}/ { print $2 }' "$work_dir/metrics-$rep.txt")
+        (( ${counted:-0} >= requests )) || failures+=("hello (on): /metrics counted ${counted:-0} GET /plaintext, wrk completed $requests")
+    fi
+    us=$(awk -v t=$(( c1 - c0 )) -v hz="$clk_tck" -v r="$requests" 'BEGIN { printf "%.3f", t * 1e6 / hz / r }')
+    printf 'cpu\t%s\t%s\t%s\t%s\n' "$mode" "$rep" "$us" "$requests" >>"$records"
+    log "$(printf 'cpu       %-3s rep %s: %8s us/request (%s requests)' "$mode" "$rep" "$us" "$requests")"
+}
+
+# ---- callgrind: instructions per request ----------------------------------------------------------------
+callgrind_ir() {   # callgrind_ir MODE COUNT: prints the process's total Ir (empty on failure)
+    local mode=$1 count=$2 pid port line logf=$work_dir/cg-$1-$2.log rc=0 ir
+    rm -f "$logf"
+    # shellcheck disable=SC2046
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$work_dir/callgrind.%p.out" \
+        "$hello" --port 0 --threads 1 $(mode_args "$mode") >"$logf" 2>&1 &
+    pid=$!
+    track_pid "$pid"
+    port=""
+    for _ in $(seq 600); do   # valgrind starts slowly: up to 60 s
+        line=$(grep -m1 -o 'listening on http://[^ ]*' "$logf" || true)
+        if [[ -n $line ]]; then port=${line##*:}; port=${port%%/*}; break; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -n $port ]]; then
+        taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" http --port "$port" --count "$count" >"$work_dir/client.out" 2>&1 || rc=$?
+    else
+        rc=1
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+    if (( rc != 0 )); then failures+=("callgrind $mode/$count: $(tail -c 200 "$logf" "$work_dir/client.out" | tr '\n' ' ')"); return; fi
+    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$work_dir/callgrind.$pid.out" 2>/dev/null | head -1)
+    rm -f "$work_dir/callgrind.$pid.out"
+    [[ -n $ir ]] || { failures+=("callgrind $mode/$count: no totals"); return; }
+    echo "$ir"
+}
+
+log "DUR=$DUR REPS=$REPS CONNS=$CONNS COUNT=$COUNT"
+for (( rep = 1; rep <= REPS; rep++ )); do
+    if (( rep % 2 )); then order="on off"; else order="off on"; fi   # neither always goes first
+    for mode in $order; do cpu_run "$mode" "$rep"; done
+done
+cg_runs=2
+(( smoke )) && cg_runs=0   # CI's bench smoke is over its budget already: valgrind's starts (~20 s) are left out
+for (( run = 1; run <= cg_runs; run++ )); do
+    for mode in on off; do
+        base=$(callgrind_ir "$mode" 0); full=$(callgrind_ir "$mode" "$COUNT")
+        if [[ -n $base && -n $full ]]; then
+            per=$(awk -v a="$full" -v b="$base" -v n="$COUNT" 'BEGIN { printf "%.0f", (a - b) / n }')
+            printf 'callgrind\t%s\t%s\t%s\t%s\n' "$mode" "$run" "$per" "$COUNT" >>"$records"
+            log "callgrind $mode run $run: $per Ir/request"
+        fi
+    done
+done
+
+# ---- report -----------------------------------------------------------------------------------------------
+median() { awk -F'\t' -v k="$1" -v m="$2" '$1 == k && $2 == m { print $4 }' "$records" | sort -g |
+           awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+all_of() { awk -F'\t' -v k="$1" -v m="$2" '$1 == k && $2 == m { printf "%s%s", s, $4; s = ", " }' "$records"; }
+change() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%+.1f%%", (a - b) * 100 / b }'; }
+cpu_on=$(median cpu on); cpu_off=$(median cpu off)
+ir_on=$(median callgrind on); ir_off=$(median callgrind off)
+[[ -n $ir_on ]] && ir_on=$(printf '%.0f' "$ir_on")
+[[ -n $ir_off ]] && ir_off=$(printf '%.0f' "$ir_off")
+ir_missing=FAILED
+(( smoke )) && ir_missing=skipped
+report=$work_dir/report.md
+{
+    echo "# What /metrics costs a request: hello with metrics on vs off"
+    echo
+    echo "- command: \`DUR=$DUR REPS=$REPS CONNS=$CONNS COUNT=$COUNT $command_line\`; build \`$build_dir\` (${build_type:-unset})"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none);" \
+         "load average at start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg); took $(( SECONDS - start_time )) s"
+    echo "- method: \`hello --threads 1\` (on: as shipped, \`app.metrics()\` counting every request by route, method and status"\
+         "class with its latency; off: \`--no-metrics\`) pinned to core $SERVER_CPU; cpu: \`wrk -t1 -c$CONNS -d${DUR}s\` GET /plaintext"\
+         "on core $CLIENT_CPU, server CPU time (utime + stime) ÷ requests, the two interleaved, median of $REPS;"\
+         "callgrind: (Ir with $COUNT sequential requests − Ir with none) ÷ $COUNT, user space only."
+    (( smoke )) && echo "- **smoke run**: a check that the harness works, not a measurement (callgrind skipped)"
+    echo
+    echo "| measure | metrics off | metrics on | on vs off (target < +2 %) | runs (off; on) |"
+    echo "|---|---|---|---|---|"
+    echo "| server CPU µs/request (median) | ${cpu_off:-FAILED} | ${cpu_on:-FAILED} | $(change "$cpu_on" "$cpu_off") | $(all_of cpu off); $(all_of cpu on) |"
+    echo "| Ir/request (callgrind) | ${ir_off:-$ir_missing} | ${ir_on:-$ir_missing} | $(change "$ir_on" "$ir_off") | $(all_of callgrind off); $(all_of callgrind on) |"
+    echo
+    echo "Goal: under 2 % more CPU per request with metrics on."
+    if (( ${#failures[@]} > 0 )); then
+        echo
+        echo "Failures:"
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
+} >"$report"
+
+cat "$report"
+if [[ -n ${RESULTS:-} ]]; then
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$report" "$RESULTS"
+    log "report written to $RESULTS"
+fi
+if (( ${#failures[@]} > 0 )); then
+    loud "FAILED: ${failures[*]}"
+    exit 1
+fi

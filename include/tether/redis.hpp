@@ -1,0 +1,3 @@
+#pragma once
+// The Redis backplane (optional: link tether::redis, which brings hiredis). See redis/backplane.hpp.
+#include <tether/redis/backplane.hpp>
