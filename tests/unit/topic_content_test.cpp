@@ -4,6 +4,7 @@
 // someone reads them.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -22,8 +23,9 @@ using tether::net::topic_format;
 
 namespace {
 
-std::shared_ptr<hub::topic> server_topic(std::string name, hub::content type = hub::content::text) {
-    return std::make_shared<hub::topic>(name, tether::detail::server_formats(name),
+std::shared_ptr<hub::topic> server_topic(std::string name, hub::content type = hub::content::text,
+                                         std::shared_ptr<std::atomic<std::uint64_t>> compressions = {}) {
+    return std::make_shared<hub::topic>(name, tether::detail::server_formats(name, std::move(compressions)),
                                         hub::topic_options{.capacity = 16, .lazy_formats = true,
                                                            .default_content = type, .text_must_be_utf8 = true});
 }
@@ -158,7 +160,8 @@ TEST_CASE("text that is not UTF-8 is refused before a sequence is claimed; the s
 }
 
 TEST_CASE("a server topic encodes at publish only the formats someone subscribes in; the rest are never built unless read", "[topic][lazy]") {
-    auto t = server_topic("news");
+    auto compressions = std::make_shared<std::atomic<std::uint64_t>>(0);
+    auto t = server_topic("news", hub::content::text, compressions);
     auto counts = t->subscribers_by_format();
     auto seq = t->publish("nobody listens");
     {
@@ -177,5 +180,29 @@ TEST_CASE("a server topic encodes at publish only the formats someone subscribes
     CHECK(m->has_encoding(static_cast<std::size_t>(topic_format::poll_json)));
     CHECK_FALSE(m->has_encoding(static_cast<std::size_t>(topic_format::ws_frame)));
     CHECK(t->encoding(*m, static_cast<std::size_t>(topic_format::poll_json)).data() == poll.data());
+    // Nobody on permessage-deflate: nothing was compressed, at publish or since.
+    CHECK(compressions->load() == 0);
     counts[static_cast<std::size_t>(topic_format::ws_raw)].fetch_sub(1);
+    // A compressed subscriber: one compression per message for its format, the other deflate format untouched.
+    counts[static_cast<std::size_t>(topic_format::ws_deflate)].fetch_add(1);
+    auto third = t->read(t->publish(std::string(200, 'a'))).message;
+    CHECK(compressions->load() == 1);
+    CHECK(third->has_encoding(static_cast<std::size_t>(topic_format::ws_deflate)));
+    CHECK_FALSE(third->has_encoding(static_cast<std::size_t>(topic_format::ws_deflate_small)));
+    CHECK_FALSE(third->has_encoding(static_cast<std::size_t>(topic_format::ws_raw)));
+    counts[static_cast<std::size_t>(topic_format::ws_deflate)].fetch_sub(1);
+}
+
+TEST_CASE("a binary message compressed for permessage-deflate is a compressed binary frame of the binary envelope", "[topic][binary]") {
+    if (!tether::ws::deflate_available) return;   // built without zlib: no compressed formats to check
+    auto t = server_topic("frames", hub::content::binary);
+    const std::string body(300, '\x01');   // compressible
+    auto seq = t->publish(body);
+    std::string copy(format_of(*t, seq, topic_format::ws_deflate));
+    tether::ws::frame_parser p(tether::ws::role::client, {.allowed_rsv = tether::ws::rsv1});
+    auto h = p.next(std::span<char>(copy));
+    REQUIRE(h.status == tether::ws::parse_status::header);
+    CHECK(p.header().op == tether::ws::opcode::binary);
+    CHECK(p.header().rsv == tether::ws::rsv1);
+    CHECK(p.header().payload_length < body.size());
 }
