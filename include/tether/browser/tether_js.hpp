@@ -53,10 +53,10 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 // publishes bytes must be subscribed with {binary: true}: its data is then decoded from base64.
 // t.publish(topic, bytes) with an ArrayBuffer or a typed array publishes binary (WebSocket only).
 //
-// Raw subscriptions ({raw: true}) get the topic's bodies alone, as the server publishes them
-// (66 bytes on the wire for a 64-byte body instead of ~150), on a WebSocket of their own: no ids,
-// so no resume; after a reconnect they continue live, and 'reset' {topic} says something may have
-// been missed. They take no part in the transport fallback (WebSocket only).
+// Raw subscriptions ({raw: true}) get the topic's bodies alone, as the server publishes them (66
+// bytes on the wire for a 64-byte body instead of 122 enveloped), on a WebSocket of their own: no
+// ids, so no resume; after a reconnect they continue live, and 'reset' {topic} says something may
+// have been missed. They take no part in the transport fallback (WebSocket only).
 //
 // SSE and long polling hold one HTTP connection per topic, and browsers allow six per origin
 // over HTTP/1.1: keep to a few topics on those transports.
