@@ -177,3 +177,31 @@ function_costs() {
             }
             END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
 }
+
+# failures_section: the report's closing list of what failed, if anything did (call it inside the block
+# that writes the report; reads the script's `failures` array).
+failures_section() {
+    (( ${#failures[@]} > 0 )) || return 0
+    echo
+    echo "Failures:"
+    local f
+    for f in "${failures[@]}"; do echo "- $f"; done
+}
+
+# finish_report REPORT WRITE: prints the report, copies it to $RESULTS when WRITE is 1 (empty: 0) (scripts differ in
+# when: a smoke run must not overwrite the checked-in results), and exits 1 if anything failed.
+finish_report() {
+    local report=$1 write=${2:-0}
+    cat "$report"
+    if (( write )); then
+        mkdir -p "$(dirname "$RESULTS")"
+        cp "$report" "$RESULTS"
+        log "report written to $RESULTS"
+    elif [[ -n ${RESULTS:-} ]]; then
+        log "smoke run: report not written to $RESULTS"
+    fi
+    if (( ${#failures[@]} > 0 )); then
+        loud "FAILED: ${failures[*]}"
+        exit 1
+    fi
+}

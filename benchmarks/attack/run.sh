@@ -270,23 +270,7 @@ report=$work_dir/report.md
     echo "server has not closed. \"server closed N (FIN)\" counts the attacker's connections that saw EOF, \"reset\" those"
     echo "that saw ECONNRESET; idle connections of the flood count as held once TCP-connected, accepted or not (a server"
     echo "out of descriptors leaves them in its listen backlog)."
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-if (( smoke )) && [[ -z $results_given ]]; then
-    log "smoke run: report not written to $RESULTS"
-else
-    mkdir -p "$(dirname "$RESULTS")"
-    cp "$report" "$RESULTS"
-    log "report written to $RESULTS"
-fi
-
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" "$(( ! smoke || ${#results_given} > 0 ))"

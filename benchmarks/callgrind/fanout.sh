@@ -193,20 +193,7 @@ report=$work_dir/report.md
             top_functions "$name" 12 "$(per_run "$name" 1)"
         fi
     done
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-if [[ -n ${RESULTS:-} ]]; then
-    mkdir -p "$(dirname "$RESULTS")"
-    cp "$report" "$RESULTS"
-    log "report written to $RESULTS"
-fi
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" "${RESULTS:+1}"

@@ -382,19 +382,7 @@ report=$work_dir/report.md
         echo "$publish_table"
         echo '```'
     fi
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-mkdir -p "$(dirname "$RESULTS")"
-cp "$report" "$RESULTS"
-log "report written to $RESULTS"
-
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" 1

@@ -287,23 +287,7 @@ report=$work_dir/report.md
     echo "(mid) and right after it (end). Errors are wrk's non-2xx responses plus socket errors, worst repetition."
     echo "CPU busy is the server's CPU time over the run's wall time on its one core: well under 100% means the"
     echo "server was waiting for the client, so requests/s is client-bound and CPU µs/request is the number to compare."
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-if (( smoke )); then
-    log "smoke run: report not written to $RESULTS"
-else
-    mkdir -p "$(dirname "$RESULTS")"
-    cp "$report" "$RESULTS"
-    log "report written to $RESULTS"
-fi
-
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" "$(( ! smoke ))"

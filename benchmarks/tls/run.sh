@@ -280,10 +280,7 @@ report=$work_dir/report.md
     echo "handshake runs leave it well under 100% busy on a shared 2-core machine): compare server CPU per connection."
     echo "Server CPU is utime + stime of the server process (/proc/PID/stat) over the measured window, divided by"
     echo "requests or connections; RSS per connection is (VmRSS with all connections open − before) ÷ connections."
-    if (( ${#failures[@]} )); then echo; echo "Failures:"; for f in "${failures[@]}"; do echo "- $f"; done; fi
+    failures_section
 } >"$report"
-cat "$report"
-mkdir -p "$(dirname "$RESULTS")"
-cp "$report" "$RESULTS"
-log "report written to $RESULTS"
-(( ${#failures[@]} == 0 )) || { loud "FAILED: ${failures[*]}"; exit 1; }
+
+finish_report "$report" 1

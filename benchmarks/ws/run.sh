@@ -336,19 +336,7 @@ report=$work_dir/report.md
     echo "echoed messages, both sampled by ws_load at the window's edges. CPU busy is CPU time ÷ wall time on one core:"
     echo "well under 100% means the server waited for the client (or the host was busy), and then messages/s says"
     echo "more about the client than the server: compare CPU µs/message."
-    if (( ${#failures[@]} > 0 )); then
-        echo
-        echo "Failures:"
-        for f in "${failures[@]}"; do echo "- $f"; done
-    fi
+    failures_section
 } >"$report"
 
-cat "$report"
-mkdir -p "$(dirname "$RESULTS")"
-cp "$report" "$RESULTS"
-log "report written to $RESULTS"
-
-if (( ${#failures[@]} > 0 )); then
-    loud "FAILED: ${failures[*]}"
-    exit 1
-fi
+finish_report "$report" 1

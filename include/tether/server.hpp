@@ -5,7 +5,10 @@
 //   app.get("/hello/:name", [](auto& req, auto& res) { res.text(req.param("name")); });
 //   app.run();
 //
-// This class owns threads and lifetime; each other job has its own header:
+// This class owns threads and lifetime; each other job has its own header (which is why the
+// class, at ~640 lines, is over the house's ~450: it is the API users read, each public member its
+// own documentation plus the few lines handing the call to the header that does the work; moving
+// those would scatter the API without moving any work):
 //   server/routes.hpp          where a request goes: route table, CORS, handler errors
 //   server/uploads.hpp         streamed request bodies (app.upload, http/body_stream.hpp)
 //   server/topic_registry.hpp  topics by name, with their backpressure policy
@@ -16,6 +19,8 @@
 //   server/metrics.hpp, server/health.hpp   /metrics (Prometheus), liveness and readiness
 //   poll/long_poll.hpp, poll/short_poll.hpp   polling endpoints over a topic
 //   net/acceptor.hpp           the listening socket and its accept loop
+//   net/admission.hpp, net/descriptor_limit.hpp   connection and stream budgets
+//   server/signals.hpp         SIGINT/SIGTERM stop, SIGHUP reloads the certificates
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
 //
 // Threads: N I/O threads, each with its own io_context. The acceptor (on thread 0) hands new
@@ -34,6 +39,7 @@
 #include <atomic>
 #include <memory>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -42,8 +48,6 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
-
-#include <sys/resource.h>
 
 #include <tether/config.hpp>
 #include <tether/http/body_stream.hpp>
@@ -54,6 +58,7 @@
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/net/acceptor.hpp>
+#include <tether/net/descriptor_limit.hpp>
 #include <tether/net/http_connection.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/sse_connection.hpp>
@@ -68,6 +73,7 @@
 #include <tether/server/realtime.hpp>
 #include <tether/server/routes.hpp>
 #include <tether/server/secure_channel.hpp>
+#include <tether/server/signals.hpp>
 #include <tether/server/stats.hpp>
 #include <tether/server/topic_registry.hpp>
 #include <tether/server/upgrades.hpp>
@@ -349,7 +355,7 @@ public:
         admission_.configure({options_.max_connections, options_.max_connections_per_address,
                               options_.max_streams_per_address, options_.stream_reserve,
                               options_.exempt_loopback_from_address_caps},
-                             raise_descriptor_limit());
+                             net::raise_descriptor_limit([this](const std::string& note) { logger_.log(log::level::info, note); }));
         port_ = acceptor_->listen(options_.host, options_.port);
         if (redirect_acceptor_) redirect_port_ = redirect_acceptor_->listen(options_.host, *options_.tls.redirect_port);
     }
@@ -408,7 +414,6 @@ public:
         if (redirect_acceptor_) redirect_acceptor_->stop();
         asio::post(threads_[0]->io(), [this] {
             if (signals_) signals_->cancel();
-            if (reload_signal_) reload_signal_->cancel();
         });
         for (auto& t : threads_)
             asio::post(t->io(), [this, state = t.get()] { state->drain(options_.drain_timeout); });
@@ -584,23 +589,6 @@ private:
         return transport::adopt(target, fd, e);
     }
 
-    // Raises the soft descriptor limit to the hard one (a server's connections are descriptors)
-    // and returns the limit in force.
-    std::size_t raise_descriptor_limit() {
-        rlimit limit{};
-        if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-        if (limit.rlim_cur < limit.rlim_max) {
-            rlimit raised = limit;
-            raised.rlim_cur = limit.rlim_max;
-            if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-                logger_.log(log::level::info, "raised the descriptor limit from " + std::to_string(limit.rlim_cur) +
-                                                  " to " + std::to_string(raised.rlim_cur));
-                limit = raised;
-            }
-        }
-        return limit.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20 : static_cast<std::size_t>(limit.rlim_cur);
-    }
-
     void run_thread(thread_state& t) {
         current_thread_state() = &t;
         for (;;) {
@@ -615,28 +603,11 @@ private:
     }
 
     void watch_signals() {
-        signals_ = std::make_unique<asio::signal_set>(threads_[0]->io(), SIGINT, SIGTERM);
-        signals_->async_wait([this](std::error_code ec, int) {
-            if (!ec) stop();
-        });
-        if (tls_enabled()) {
-            reload_signal_ = std::make_unique<asio::signal_set>(threads_[0]->io(), SIGHUP);
-            wait_for_reload_signal();
-        }
-    }
-
-    // SIGHUP: reload the certificates, say how it went, and keep listening for the next one.
-    void wait_for_reload_signal() {
-        reload_signal_->async_wait([this](std::error_code ec, int) {
-            if (ec) return;
-            try {
-                reload_certificates();
-                logger_.log(log::level::warning, "SIGHUP: TLS certificates reloaded");
-            } catch (const std::exception& e) {
-                logger_.log(log::level::error, std::string("SIGHUP: TLS certificates not reloaded, keeping the old ones: ") + e.what());
-            }
-            wait_for_reload_signal();
-        });
+        std::function<void()> reload;
+        if (tls_enabled()) reload = [this] { reload_certificates(); };
+        signals_ = std::make_unique<signal_watch>(
+            threads_[0]->io(), [this] { stop(); }, std::move(reload),
+            [this](log::level l, std::string_view text) { logger_.log(l, text); });
     }
 
     server_options options_;
@@ -652,7 +623,7 @@ private:
 #if TETHER_HAS_TLS
     std::unique_ptr<net::tls::server_context> tls_;
 #endif
-    std::unique_ptr<asio::signal_set> signals_, reload_signal_;
+    std::unique_ptr<signal_watch> signals_;   // handle_signals (server/signals.hpp)
     std::vector<std::shared_ptr<const void>> kept_alive_;
     std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
     std::uint16_t port_ = 0, redirect_port_ = 0;

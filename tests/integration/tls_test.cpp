@@ -4,11 +4,14 @@
 // layer, a large answer to a slow reader, certificate reload with connections open, SNI,
 // resumption, the redirect listener, HSTS, and the startup errors. Certificates come from a
 // throwaway CA made with the openssl CLI for each test process (tls_support.hpp).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <tether/net/tls_options.hpp>
 #if TETHER_HAS_TLS   // the whole file: without OpenSSL tether is plaintext only
 
+#include <csignal>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -310,6 +313,35 @@ TEST_CASE("tls: certificate reload keeps open connections and gives new ones the
     CHECK_THROWS_WITH(server.app().reload_certificates(), Catch::Contains("does not match"));
     tls_client after_failure(server.port(), trusting());
     CHECK(after_failure.peer_subject().find("generation two") != std::string::npos);
+}
+
+TEST_CASE("tls: with handle_signals, SIGHUP reloads the certificates and SIGTERM stops the server", "[tls]") {
+    const std::string cert_file = pki().path("signal.pem"), key_file = pki().path("signal.key");
+    auto install = [&](const test_pki::issued& generation) {
+        std::filesystem::copy_file(generation.certificate_file, cert_file, std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::copy_file(generation.private_key_file, key_file, std::filesystem::copy_options::overwrite_existing);
+    };
+    install(pki().issue("signal1", {"localhost"}, 2, "signal one"));
+    auto options = tether::itest::tls_defaults({cert_file, key_file});
+    options.handle_signals = true;
+    test_server server{tls_routes<tether::server>, options};
+    // run() watches the signals before it reports serving: only then may the test send them.
+    for (int i = 0; i < 500 && !server.app().serving(); ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(server.app().serving());
+    CHECK(tls_client(server.port(), trusting()).peer_subject().find("signal one") != std::string::npos);
+
+    install(pki().issue("signal2", {"localhost"}, 2, "signal two"));
+    REQUIRE(::kill(::getpid(), SIGHUP) == 0);
+    bool reloaded = false;   // the reload runs on I/O thread 0, after the signal reaches it
+    for (int i = 0; i < 500 && !reloaded; ++i) {
+        reloaded = tls_client(server.port(), trusting()).peer_subject().find("signal two") != std::string::npos;
+        if (!reloaded) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(reloaded);
+
+    REQUIRE(::kill(::getpid(), SIGTERM) == 0);
+    CHECK(server.wait_returned(10s));   // run() returned by itself: the signal stopped the server
+    CHECK(server.app().stopping());
 }
 
 TEST_CASE("tls: SNI chooses among several certificates", "[tls]") {

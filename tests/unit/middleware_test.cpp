@@ -517,6 +517,13 @@ TEST_CASE("security_headers: what the handler set stays; options change or drop 
     });
     CHECK(res.field("x-frame-options") == "DENY");
     CHECK(res.field("content-security-policy") == "default-src 'none'");
+    // The fields the handler did not set are still added, each once, in their usual order.
+    CHECK(std::string(res.fields()) ==
+          "X-Frame-Options: DENY\r\n"
+          "content-security-policy: default-src 'none'\r\n"
+          "X-Content-Type-Options: nosniff\r\n"
+          "Referrer-Policy: strict-origin-when-cross-origin\r\n"
+          "Cross-Origin-Opener-Policy: same-origin\r\n");
     CHECK(res.remove_field("x-frame-options") == 1);
     CHECK(res.remove_field("content-security-policy") == 1);
 

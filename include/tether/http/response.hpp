@@ -6,8 +6,10 @@
 // The framing fields (Content-Length, Transfer-Encoding, Date) belong to the serializer: a
 // handler that set them by hand could contradict the body it sends, which is how response
 // splitting and desynchronisation start, so setting them is refused.
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -138,12 +140,25 @@ public:
         std::optional<std::string_view> found;
         for_each_field([&](std::string_view n, std::string_view v, std::size_t, std::size_t) {
             if (!detail::iequals(n, name)) return true;
-            found = v;
+            found = detail::trim_ows(v);
             return false;
         });
         return found;
     }
     bool has_field(std::string_view name) const noexcept { return field(name).has_value(); }
+    // Which of `names` (at most 32) some field already has, bit i for names[i]: one scan for
+    // middleware that adds several defaults (security_headers), instead of one scan per name.
+    template <std::size_t N>
+    std::uint32_t fields_present(const std::array<std::string_view, N>& names, std::size_t count) const noexcept {
+        static_assert(N <= 32);
+        std::uint32_t present = 0;
+        for_each_field([&](std::string_view name, std::string_view, std::size_t, std::size_t) {
+            for (std::size_t i = 0; i < count && i < N; ++i)
+                if (detail::iequals(name, names[i])) present |= std::uint32_t{1} << i;
+            return true;
+        });
+        return present;
+    }
     // Whether some field named `name` lists `token`, for list fields that may be set more than
     // once (Vary, Cache-Control: RFC 9110 §5.3 lets several lines form one list).
     bool field_lists(std::string_view name, std::string_view token) const {
@@ -206,19 +221,22 @@ public:
     }
 
 private:
-    // Calls f(name, value, begin, end) for each "Name: value\r\n" line of fields_, [begin, end)
-    // being the whole line; stops when f returns false.
+    // Calls f(name, raw_value, begin, end) for each "Name: value\r\n" line of fields_, [begin, end)
+    // being the whole line and raw_value not yet trimmed of whitespace (callers trim the one they
+    // use: a scan for one name should not pay for trimming every other); stops when f returns false.
     template <class F>
     void for_each_field(F&& f) const {
         std::size_t begin = 0;
         while (begin < fields_.size()) {
-            std::size_t end = fields_.find("\r\n", begin);
-            if (end == std::string::npos) return;   // cannot happen: every line was appended whole
-            std::string_view line(fields_.data() + begin, end - begin);
-            std::size_t colon = line.find(':');
-            std::string_view name = line.substr(0, colon);
-            std::string_view value = colon == std::string_view::npos ? std::string_view{} : detail::trim_ows(line.substr(colon + 1));
-            if (!f(name, value, begin, end + 2)) return;
+            // A name is a token, so the first ':' ends it; a value holds no CR or LF, so the
+            // first CRLF after it ends the line (both checked by header()).
+            std::size_t colon = fields_.find(':', begin);
+            if (colon == std::string::npos) return;   // cannot happen: every line was appended whole
+            std::size_t end = fields_.find("\r\n", colon);
+            if (end == std::string::npos) return;
+            std::string_view name(fields_.data() + begin, colon - begin);
+            std::string_view raw_value(fields_.data() + colon + 1, end - colon - 1);
+            if (!f(name, raw_value, begin, end + 2)) return;
             begin = end + 2;
         }
     }

@@ -21,6 +21,8 @@
 //
 // A field the handler (or an earlier hook) set is never replaced or duplicated: the handler
 // knows its page best. An empty option leaves its field out.
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,16 +69,32 @@ inline std::vector<std::pair<std::string, std::string>> security_fields(const mi
 } // namespace http
 
 inline middleware middleware::security_headers(security_headers_options options) {
-    auto fields = http::security_fields(options);
-    {   // Fail at startup, naming the field, rather than on every response.
+    // Worked out once: each field's serialized line, checked by response::header() here so that a
+    // bad option fails at startup naming the field, and then appended as is on every response;
+    // plus all of them in one block, for the usual response that sets none of them itself.
+    struct prepared {
+        std::vector<std::string> names, lines;
+        std::array<std::string_view, 8> name_views{};
+        std::string block;
+    };
+    auto p = std::make_shared<prepared>();
+    for (auto& [name, value] : http::security_fields(options)) {
         http::response check;
-        for (const auto& [name, value] : fields) check.header(name, value);
+        check.header(name, value);
+        p->lines.emplace_back(check.fields());
+        p->block.append(check.fields());
+        p->names.push_back(std::move(name));
     }
-    auto shared = std::make_shared<const std::vector<std::pair<std::string, std::string>>>(std::move(fields));
-    return {.after = [shared](const http::request&, http::response& res) {
+    for (std::size_t i = 0; i < p->names.size(); ++i) p->name_views[i] = p->names[i];   // at most 5 fields
+    return {.after = [p = std::shared_ptr<const prepared>(std::move(p))](const http::request&, http::response& res) {
         if (res.status() < 200) return;   // 101: the connection is no longer HTTP
-        for (const auto& [name, value] : *shared)
-            if (!res.has_field(name)) res.header(name, value);
+        std::uint32_t set = res.fields_present(p->name_views, p->names.size());
+        if (set == 0) {
+            res.append_fields(p->block);
+            return;
+        }
+        for (std::size_t i = 0; i < p->lines.size(); ++i)
+            if (!(set & (std::uint32_t{1} << i))) res.append_fields(p->lines[i]);
     }};
 }
 
