@@ -143,17 +143,25 @@ launch_server() {
     return 1
 }
 
-# stop_server: TERM, up to 5 s, then KILL; reaped and forgotten.
+# stop_pid PID SECONDS: TERM, up to SECONDS for it to exit, then KILL; reaped and forgotten. Returns 1 when
+# it had to be killed.
+stop_pid() {
+    local pid=$1 tenths=$(( $2 * 10 )) killed=0 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for (( i = 0; i < tenths; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        killed=1
+    fi
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+    return $killed
+}
+
+# stop_server: the server launch_server started, given 5 s to stop.
 stop_server() {
     [[ -n ${server_pid:-} ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        log "server $server_pid ignored SIGTERM for 5 s; sending SIGKILL"
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    wait "$server_pid" 2>/dev/null || true
-    forget_pid "$server_pid"
+    stop_pid "$server_pid" 5 || log "server $server_pid ignored SIGTERM for 5 s; killed"
     server_pid=""
 }
 
@@ -178,9 +186,62 @@ function_costs() {
             END { for (f in cost) printf "%s\t%s\n", cost[f], f }'
 }
 
+# note_failure TEXT: adds TEXT to the report's failures, also from a function run in $(...), whose changes to
+# `failures` would die with its subshell: those go through a file that failures_section reads back.
+note_failure() {
+    if (( BASH_SUBSHELL > 0 )); then printf '%s\n' "$*" >>"$work_dir/subshell-failures"; else failures+=("$*"); fi
+}
+collect_failures() {
+    [[ -s $work_dir/subshell-failures ]] || return 0
+    mapfile -t -O "${#failures[@]}" failures <"$work_dir/subshell-failures"
+    rm -f "$work_dir/subshell-failures"
+}
+
+# ---- callgrind: one server process under valgrind, for instruction counts ---------------------------------
+# callgrind_server NAME LOG BINARY ARGS...: starts BINARY --port 0 --threads 1 ARGS under callgrind on
+# SERVER_CPU and waits (valgrind starts slowly: up to 60 s) for its "listening on" line; sets cg_pid and
+# cg_port, or notes the failure, reaps it and returns 1.
+callgrind_server() {
+    local name=$1 logf=$2 bin=$3 line
+    shift 3
+    rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server)
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$work_dir/callgrind.%p.out" \
+        "$bin" --port 0 --threads 1 "$@" >"$logf" 2>&1 &
+    cg_pid=$!
+    track_pid "$cg_pid"
+    cg_port=""
+    for _ in $(seq 600); do
+        line=$(grep -s -m1 -o 'listening on http://[^ ]*' "$logf" || true)
+        if [[ -n $line ]]; then cg_port=${line##*:}; cg_port=${cg_port%%/*}; return 0; fi
+        kill -0 "$cg_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    note_failure "$name: did not start under valgrind: $(tail -c 300 "$logf" | tr '\n' ' ')"
+    kill -KILL "$cg_pid" 2>/dev/null || true
+    wait "$cg_pid" 2>/dev/null || true
+    forget_pid "$cg_pid"
+    return 1
+}
+
+# callgrind_finish NAME WORK: stops cg_pid (SIGTERM; up to 60 s, valgrind writes its profile on the way out)
+# and prints its total Ir (empty on failure, noted). The first profile of each NAME with work (WORK > 0) and
+# without is kept as profile-NAME.out and profile-NAME-base.out, for "where do the instructions go".
+callgrind_finish() {
+    local name=$1 work=$2 profile=$work_dir/callgrind.$cg_pid.out ir
+    stop_pid "$cg_pid" 60 || note_failure "$name: ignored SIGTERM for 60 s under valgrind (killed; no count)"
+    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$profile" 2>/dev/null | head -1)
+    [[ -n $ir ]] || { note_failure "$name: no callgrind totals in $profile"; return 0; }
+    local kept=$work_dir/profile-$name.out
+    (( work > 0 )) || kept=$work_dir/profile-$name-base.out
+    [[ -e $kept ]] || cp "$profile" "$kept"
+    rm -f "$profile"
+    echo "$ir"
+}
+
 # failures_section: the report's closing list of what failed, if anything did (call it inside the block
 # that writes the report; reads the script's `failures` array).
 failures_section() {
+    collect_failures
     (( ${#failures[@]} > 0 )) || return 0
     echo
     echo "Failures:"
@@ -192,6 +253,7 @@ failures_section() {
 # when: a smoke run must not overwrite the checked-in results), and exits 1 if anything failed.
 finish_report() {
     local report=$1 write=${2:-0}
+    collect_failures
     cat "$report"
     if (( write )); then
         mkdir -p "$(dirname "$RESULTS")"

@@ -63,52 +63,19 @@ done
 
 # measure CASE MESSAGES: prints "Ir frames" (empty on failure, with a note in failures).
 measure() {
-    local name=$1 messages=$2 bin pid port line out logf rc=0 ir frames
-    bin=$(case_binary "$name")
-    logf=$work_dir/$name-$messages.log
-    out=$work_dir/callgrind.%p.out
-    rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server in lib.sh)
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$bin" --port 0 --threads 1 >"$logf" 2>&1 &
-    pid=$!
-    live_pids+=("$pid")
-    port=""
-    for _ in $(seq 600); do   # valgrind starts slowly: up to 60 s
-        line=$(grep -m1 -o 'listening on http://[^ ]*' "$logf" || true)
-        if [[ -n $line ]]; then port=${line##*:}; port=${port%%/*}; break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ -z $port ]]; then
-        failures+=("$name: did not start under valgrind: $(tail -c 300 "$logf" | tr '\n' ' ')")
-        kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; forget_pid "$pid"
-        return
-    fi
+    local name=$1 messages=$2 rc=0 ir frames
+    callgrind_server "$name" "$work_dir/$name-$messages.log" "$(case_binary "$name")" || return 0
     # shellcheck disable=SC2046
-    taskset -c "$CLIENT_CPU" timeout -k 5 600 "$load" ws $(case_flags "$name") --port "$port" --subscribers "$SUBS" \
+    taskset -c "$CLIENT_CPU" timeout -k 5 600 "$load" ws $(case_flags "$name") --port "$cg_port" --subscribers "$SUBS" \
         --size "$SIZE" --window "$WINDOW" --messages "$messages" --stall-timeout 60 --drain-timeout 500 \
         --open-timeout 300 >"$work_dir/load.out" 2>&1 || rc=$?
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        failures+=("$name: ignored SIGTERM for 60 s under valgrind (killed; no count)")
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    forget_pid "$pid"
+    ir=$(callgrind_finish "$name" "$messages")
     if (( rc != 0 )); then
-        failures+=("$name: fanout_load failed with status $rc: $(grep -m3 -E 'ERROR|result' "$work_dir/load.out" | tr '\n' ' ' | head -c 300)")
-        return
+        note_failure "$name: fanout_load failed with status $rc: $(grep -m3 -E 'ERROR|result' "$work_dir/load.out" | tr '\n' ' ' | head -c 300)"
+        return 0
     fi
     frames=$(awk '/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "frames") print kv[2] } }' "$work_dir/load.out")
-    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$work_dir/callgrind.$pid.out" 2>/dev/null | head -1)
-    if [[ -z $ir || -z $frames ]]; then
-        failures+=("$name: no callgrind totals or no frame count")
-        return
-    fi
-    if (( messages > 0 )) && [[ ! -e $work_dir/profile-$name.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name.out"; fi
-    if (( messages == 0 )) && [[ ! -e $work_dir/profile-$name-base.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name-base.out"; fi
-    rm -f "$work_dir/callgrind.$pid.out"
+    [[ -n $ir && -n $frames ]] || { note_failure "$name: no callgrind totals or no frame count"; return 0; }
     echo "$ir $frames"
 }
 

@@ -77,52 +77,18 @@ done
 
 # measure CASE COUNT: prints the process's total Ir (empty on failure, with a note in failures).
 measure() {
-    local name=$1 count=$2 bin pid port line out logf rc=0 ir
-    bin=$(case_binary "$name")
-    logf=$work_dir/$name-$count.log
-    out=$work_dir/callgrind.%p.out
-    rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server in lib.sh)
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$bin" --port 0 --threads 1 $(case_server_args "$name") >"$logf" 2>&1 &
-    pid=$!
-    live_pids+=("$pid")
-    port=""
-    for _ in $(seq 600); do   # valgrind starts slowly: up to 60 s
-        line=$(grep -m1 -o 'listening on http://[^ ]*' "$logf" || true)
-        if [[ -n $line ]]; then port=${line##*:}; port=${port%%/*}; break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ -z $port ]]; then
-        failures+=("$name: did not start under valgrind: $(tail -c 300 "$logf" | tr '\n' ' ')")
-        kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; forget_pid "$pid"
-        return
-    fi
+    local name=$1 count=$2 rc=0
     # shellcheck disable=SC2046
-    taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" $(case_client_args "$name") --port "$port" --count "$count" \
+    callgrind_server "$name" "$work_dir/$name-$count.log" "$(case_binary "$name")" $(case_server_args "$name") || return 0
+    # shellcheck disable=SC2046
+    taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" $(case_client_args "$name") --port "$cg_port" --count "$count" \
         >"$work_dir/client.out" 2>&1 || rc=$?
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        failures+=("$name: ignored SIGTERM for 60 s under valgrind (killed; no count)")
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    forget_pid "$pid"
     if (( rc != 0 )); then
-        failures+=("$name: fixed_client failed with status $rc: $(head -c 300 "$work_dir/client.out" | tr '\n' ' ')")
-        return
+        callgrind_finish "$name" "$count" >/dev/null
+        note_failure "$name: fixed_client failed with status $rc: $(head -c 300 "$work_dir/client.out" | tr '\n' ' ')"
+        return 0
     fi
-    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$work_dir/callgrind.$pid.out" 2>/dev/null | head -1)
-    if [[ -z $ir ]]; then
-        failures+=("$name: no callgrind totals in $work_dir/callgrind.$pid.out")
-        return
-    fi
-    # Keep the first run's two profiles of each case for "where do the instructions go".
-    if (( count > 0 )) && [[ ! -e $work_dir/profile-$name.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name.out"; fi
-    if (( count == 0 )) && [[ ! -e $work_dir/profile-$name-base.out ]]; then cp "$work_dir/callgrind.$pid.out" "$work_dir/profile-$name-base.out"; fi
-    rm -f "$work_dir/callgrind.$pid.out"
-    echo "$ir"
+    callgrind_finish "$name" "$count"
 }
 
 records=$work_dir/records.tsv

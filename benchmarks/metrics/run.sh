@@ -107,35 +107,13 @@ cpu_run() {   # cpu_run MODE REP
 }
 
 # ---- callgrind: instructions per request ----------------------------------------------------------------
-callgrind_ir() {   # callgrind_ir MODE COUNT: prints the process's total Ir (empty on failure)
-    local mode=$1 count=$2 pid port line logf=$work_dir/cg-$1-$2.log rc=0 ir
-    rm -f "$logf"
+callgrind_ir() {
+    local mode=$1 count=$2 rc=0 ir
     # shellcheck disable=SC2046
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$work_dir/callgrind.%p.out" \
-        "$hello" --port 0 --threads 1 $(mode_args "$mode") >"$logf" 2>&1 &
-    pid=$!
-    track_pid "$pid"
-    port=""
-    for _ in $(seq 600); do   # valgrind starts slowly: up to 60 s
-        line=$(grep -m1 -o 'listening on http://[^ ]*' "$logf" || true)
-        if [[ -n $line ]]; then port=${line##*:}; port=${port%%/*}; break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ -n $port ]]; then
-        taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" http --port "$port" --count "$count" >"$work_dir/client.out" 2>&1 || rc=$?
-    else
-        rc=1
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    forget_pid "$pid"
-    if (( rc != 0 )); then failures+=("callgrind $mode/$count: $(tail -c 200 "$logf" "$work_dir/client.out" | tr '\n' ' ')"); return; fi
-    ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$work_dir/callgrind.$pid.out" 2>/dev/null | head -1)
-    rm -f "$work_dir/callgrind.$pid.out"
-    [[ -n $ir ]] || { failures+=("callgrind $mode/$count: no totals"); return; }
+    callgrind_server "callgrind $mode/$count" "$work_dir/cg-$mode-$count.log" "$hello" $(mode_args "$mode") || return 0
+    taskset -c "$CLIENT_CPU" timeout -k 5 300 "$client" http --port "$cg_port" --count "$count" >"$work_dir/client.out" 2>&1 || rc=$?
+    ir=$(callgrind_finish "callgrind-$mode-$count" "$count")
+    if (( rc != 0 )); then note_failure "callgrind $mode/$count: $(tail -c 200 "$work_dir/client.out" | tr '\n' ' ')"; return 0; fi
     echo "$ir"
 }
 

@@ -297,10 +297,11 @@ const tests = {
   },
 
   async 'a raw subscription has a WebSocket of its own: bare bodies after the answer, and reset after a reconnect'() {
-    const {t, seen} = client();
+    // The client itself on short polling: every WebSocket made from here on is the raw subscription's.
+    const {t, seen} = client({transports: ['shortpoll']});
     const first = FakeWebSocket.all.length;
     const off = t.subscribe('frames', (d, meta) => seen.data.push([d, meta.raw]), {raw: true});
-    let ws = FakeWebSocket.all[first];   // made at once; the client's own transport opens after it
+    let ws = FakeWebSocket.all[first];
     ws.open();
     equal(ws.sent, [{type: 'subscribe', topic: 'frames', raw: true}], 'asks for raw frames');
     ws.receive({type: 'subscribed', topic: 'frames', recovered: true, id: `${E}-0`, raw: true});
@@ -318,6 +319,26 @@ const tests = {
     off();
     equal(ws.readyState, 3, 'unsubscribing closes its socket');
     t.close();
+  },
+
+  async 't.fetch() adds Authorization only with a token, and only to its own origin'() {
+    const sent = [];
+    answer = (url, init) => { sent.push([url, init.headers]); return {ok: true, status: 200}; };
+    const plain = client({transports: ['websocket']}).t;
+    const given = {'X-Trace': '1'};
+    await plain.fetch('/api/items', {headers: given});
+    equal(sent[0][1] === given, true, 'without a token the caller\'s fields go as given');
+    plain.close();
+    const {t} = client({transports: ['websocket'], token: 'tk'});
+    t.subscribe('news', () => {});
+    await until(() => FakeWebSocket.all.length > 0 && lastSocket().url.includes('token=tk'), 'the token taken');
+    await t.fetch('/api/items', {headers: given});
+    equal(new Headers(sent[1][1]).get('Authorization'), 'Bearer tk', 'same origin: the token sent');
+    equal(new Headers(sent[1][1]).get('X-Trace'), '1', 'and the caller\'s fields kept');
+    await t.fetch('https://elsewhere.example/x', {headers: given});
+    equal(sent[2][1] === given, true, 'another origin never sees the token');
+    t.close();
+    answer = null;
   },
 
   async 'when the server is unreachable the client retries its transport instead of falling back'() {

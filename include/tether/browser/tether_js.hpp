@@ -280,10 +280,12 @@ class Client {
     if (this.#token) url.searchParams.set(this.#options.tokenParam, this.#token);
     return url;
   }
-  // Fields with "Authorization: Bearer <token>" added, unless the caller set one.
+  // Fields with "Authorization: Bearer <token>" added, unless the caller set one; without a token,
+  // the caller's fields exactly as given.
   _authorized(headers) {
+    if (!this.#token) return headers;
     const h = new Headers(headers);
-    if (this.#token && !h.has('Authorization')) h.set('Authorization', `Bearer ${this.#token}`);
+    if (!h.has('Authorization')) h.set('Authorization', `Bearer ${this.#token}`);
     return h;
   }
 

@@ -226,13 +226,14 @@ private:
                 return abort(ws::close_code::abnormal_closure, "connection lost");
             }
             thread_.metrics.ws_traffic(received, n);
-            if (partial_.empty()) {
+            if (!extras_ || extras_->partial.empty()) {
                 std::size_t used = consume(std::span<char>(buffer, n));
-                if (live() && !close_after_flush_ && used < n) partial_.assign(buffer + used, n - used);
+                if (live() && !close_after_flush_ && used < n) extras().partial.assign(buffer + used, n - used);
             } else {
-                partial_.append(buffer, n);
-                std::size_t used = consume(std::span<char>(partial_.data(), partial_.size()));
-                partial_.erase(0, used);
+                std::string& partial = extras_->partial;
+                partial.append(buffer, n);
+                std::size_t used = consume(std::span<char>(partial.data(), partial.size()));
+                partial.erase(0, used);
             }
             if (!live() || close_after_flush_ || buffered_amount() > behaviour_.max_buffered_bytes) break;
             if (n < io_thread::read_buffer_size) break;
@@ -678,12 +679,12 @@ private:
     socket_type socket_;
     const behaviour_type& behaviour_;
     ws::frame_parser parser_;
-    std::string partial_;   // an incomplete frame header or control frame
     output_queue out_;      // frames not yet written, own and shared
-    UserData user_data_;
+    [[no_unique_address]] UserData user_data_;   // no bytes at all when empty (ws::no_user_data)
     // What most connections never need, allocated the first time one does: an idle connection
     // then pays one pointer for it (an idle connection stays well under 1 KiB).
     struct rarely_used {
+        std::string partial;   // an incomplete frame header or control frame, until the rest arrives
         std::string message;   // fragments of a message in progress (inflated, when compressed)
         core::utf8_validator inflated_text;   // a compressed text message, checked as it inflates
         std::string subprotocol;

@@ -244,7 +244,8 @@ struct parse_result {
 class frame_parser {
 public:
     explicit frame_parser(role endpoint, frame_parser_options options = {}) noexcept
-        : options_(options), role_(endpoint) {}
+        : max_message_size_(options.max_message_size), role_(endpoint), allowed_rsv_(options.allowed_rsv),
+          allow_non_minimal_length_(options.allow_non_minimal_length) {}
 
     // Reads one event from the front of `input`, unmasking payload in place. Each data frame yields a header
     // and then one or more payload events, the last with frame_end set (a zero-length frame yields one empty
@@ -290,9 +291,11 @@ public:
     [[nodiscard]] close_code error_code() const noexcept { return error_code_; }
     [[nodiscard]] std::string_view error_reason() const noexcept { return error_reason_; }
     [[nodiscard]] role endpoint() const noexcept { return role_; }
-    [[nodiscard]] const frame_parser_options& options() const noexcept { return options_; }
+    [[nodiscard]] frame_parser_options options() const noexcept {
+        return {.max_message_size = max_message_size_, .allowed_rsv = allowed_rsv_, .allow_non_minimal_length = allow_non_minimal_length_};
+    }
 
-    void reset() noexcept { *this = frame_parser(role_, options_); }
+    void reset() noexcept { *this = frame_parser(role_, options()); }
 
 private:
     enum class state : std::uint8_t { header, payload, closed, failed };
@@ -314,7 +317,7 @@ private:
         const auto op = static_cast<opcode>(op_value);
         // §5.2: a nonzero RSV bit nobody negotiated fails the connection; no extension we know uses them on
         // control frames (RFC 7692 §6.1 forbids RSV1 there).
-        if ((rsv & ~options_.allowed_rsv) != 0 || (rsv != 0 && is_control(op)))
+        if ((rsv & ~allowed_rsv_) != 0 || (rsv != 0 && is_control(op)))
             return fail(close_code::protocol_error, "reserved bits set without a negotiated extension");
         // RFC 7692 §6.1: RSV1 ("Per-Message Compressed") belongs to a message's first frame only.
         if ((rsv & rsv1) != 0 && op == opcode::continuation)
@@ -348,14 +351,14 @@ private:
             for (std::size_t i = 0; i < extended; ++i) length = (length << 8) | static_cast<std::uint8_t>(input[2 + i]);
             if (length >> 63) return fail(close_code::protocol_error, "64-bit length with the high bit set");
             const bool minimal = extended == 2 ? length >= 126 : length > 0xffff;
-            if (!minimal && !options_.allow_non_minimal_length)
+            if (!minimal && !allow_non_minimal_length_)
                 return fail(close_code::protocol_error, "payload length not minimally encoded");
         }
         if (is_data(op)) {
             const std::uint64_t so_far = op == opcode::continuation ? message_size_ : 0;
             const bool compressed = op == opcode::continuation ? message_compressed_ : (rsv & rsv1) != 0;
             const std::uint64_t limit =
-                compressed ? compressed_message_wire_limit(options_.max_message_size) : options_.max_message_size;
+                compressed ? compressed_message_wire_limit(max_message_size_) : max_message_size_;
             if (length > limit - so_far)
                 return fail(close_code::message_too_big, "message exceeds the maximum size");
             if (op != opcode::continuation) {
@@ -423,17 +426,21 @@ private:
         return {parse_status::payload, n, payload, frame_end, message_end};
     }
 
-    frame_parser_options options_;
+    // The options are kept field by field, the small ones with the other small fields: a struct member
+    // would keep its own padding (8 bytes), and every idle WebSocket connection holds a parser.
     frame_header header_{};
     std::uint64_t remaining_ = 0;     // payload bytes of the current frame not yet delivered
     std::uint64_t message_size_ = 0;  // payload bytes announced so far for the current data message
-    core::utf8_validator text_{};
+    std::uint64_t max_message_size_;
     const char* error_reason_ = "";
+    core::utf8_validator text_{};
     role role_;
     state state_ = state::header;
     opcode message_opcode_ = opcode::text;
     close_code error_code_ = close_code::normal;
     std::uint8_t mask_offset_ = 0;
+    std::uint8_t allowed_rsv_;
+    bool allow_non_minimal_length_;
     bool in_message_ = false;
     bool message_compressed_ = false;
     bool validate_text_ = false;
