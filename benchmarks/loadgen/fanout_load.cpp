@@ -20,8 +20,9 @@
 // the measured window, reported per delivered frame.
 //
 // --raw (ws) expects each message as its bare body in a text frame, no envelope (tether's fanout_server and the
-// kernel floor, benchmarks/peers/floor_fanout.cpp, serve that form at /sub, the default --path with --raw); the
-// subscribe request and its "subscribed" answer are the same.
+// kernel floor, benchmarks/peers/floor_fanout.cpp, serve that form at /sub, the default --path with --raw; any
+// pubsub route of tether serves it too, --path /ws, as a raw subscription); the subscribe request says
+// "raw":true (/sub ignores it) and its "subscribed" answer is the same.
 //
 // --messages N replaces the timed run by a fixed workload, for instruction counts (benchmarks/callgrind/fanout.sh):
 // exactly N messages are published under the same flow control, the run ends once every subscriber has all of
@@ -465,7 +466,7 @@ private:
             }
             c.in.erase(0, end + 4);
             c.state = phase::subscribing;
-            std::string request = R"({"type":"subscribe","topic":")" + opt_.topic + "\"}";
+            std::string request = R"({"type":"subscribe","topic":")" + opt_.topic + (opt_.raw ? R"(","raw":true})" : "\"}");
             append_masked(c, ws::opcode::text, request);
             return true;
         }

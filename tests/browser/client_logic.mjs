@@ -21,6 +21,7 @@ class FakeWebSocket {
   close() { this.readyState = 3; }
   open() { this.readyState = 1; this.onopen?.(); }
   receive(message) { this.onmessage?.({data: JSON.stringify(message)}); }
+  receiveRaw(data) { this.onmessage?.({data}); }   // a string (text frame) or an ArrayBuffer (binary)
   drop() { this.readyState = 3; this.onclose?.({code: 1006}); }
 }
 class FakeEventSource {
@@ -42,7 +43,7 @@ Object.defineProperty(globalThis, 'navigator', {value: {onLine: true}, configura
 let answer = null;
 globalThis.fetch = async (url, init = {}) => {
   if (!reachable) throw new TypeError('connection refused');
-  return answer?.(String(url), init) ?? {ok: true, status: 200};
+  return (await answer?.(String(url), init)) ?? {ok: true, status: 200};
 };
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tether-js-'));
@@ -249,6 +250,75 @@ const tests = {
     equal(t.transport, 'shortpoll', 'never slid to long polling');
     t.close();
     answer = null;
+  },
+
+  async 'binary messages arrive as ArrayBuffers: the WebSocket binary envelope, and base64 on polling and on SSE when asked'() {
+    const all = Uint8Array.from({length: 256}, (_, i) => i);
+    const {t, seen} = client();
+    t.subscribe('frames', (d) => seen.data.push(d));
+    await until(() => FakeWebSocket.all.length, 'socket');
+    const ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'frames', recovered: true, id: `${E}-0`});
+    const header = new TextEncoder().encode(JSON.stringify({topic: 'frames', id: `${E}-1`}) + '\n');
+    const frame = new Uint8Array(header.length + all.length);
+    frame.set(header);
+    frame.set(all, header.length);
+    ws.receiveRaw(frame.buffer);
+    ws.receive({topic: 'frames', id: `${E}-2`, data: 'text'});
+    equal(seen.data.length, 2, 'both delivered');
+    equal(seen.data[0] instanceof ArrayBuffer, true, 'bytes as an ArrayBuffer');
+    equal([...new Uint8Array(seen.data[0])], [...all], 'byte-exact');
+    equal(seen.data[1], 'text', 'text as a string');
+    const sent = t.publish('frames', all.subarray(250));
+    equal(ws.sent.at(-1), {type: 'publish', topic: 'frames', data: '+vv8/f7/', encoding: 'base64', ref: '1'}, 'bytes published as base64');
+    ws.receive({type: 'published', topic: 'frames', ref: '1', id: `${E}-3`});
+    await sent;
+    t.close();
+
+    // Answered after a timer turn: a long poll answered at once would loop without ever yielding to timers.
+    answer = async (url) => (await sleep(5), url.includes('/poll/') ? {ok: true, status: 200, headers: new Headers(),
+      json: async () => ({messages: [{topic: 'frames', id: `${E}-4`, data: 'AAH/', encoding: 'base64'}], next: `${E}-4`, recovered: true})} : null);
+    const polled = client({transports: ['longpoll']});
+    polled.t.subscribe('frames', (d) => polled.seen.data.push(d), {since: `${E}-3`});
+    await until(() => polled.seen.data.length, 'a polled message');
+    equal([...new Uint8Array(polled.seen.data[0])], [0, 1, 255], 'base64 decoded from a poll');
+    polled.t.close();
+    answer = null;
+
+    const streamed = client({transports: ['sse']});
+    streamed.t.subscribe('frames', (d) => streamed.seen.data.push(d), {binary: true});
+    await until(() => FakeEventSource.all.length, 'event source');
+    const source = FakeEventSource.all.at(-1);
+    source.open();
+    source.emit('frames', 'AAH/', `${E}-5`);
+    equal([...new Uint8Array(streamed.seen.data[0])], [0, 1, 255], 'base64 decoded on SSE for a {binary: true} topic');
+    streamed.t.close();
+  },
+
+  async 'a raw subscription has a WebSocket of its own: bare bodies after the answer, and reset after a reconnect'() {
+    // The client itself on short polling: every WebSocket made from here on is the raw subscription's.
+    const {t, seen} = client({transports: ['shortpoll']});
+    const first = FakeWebSocket.all.length;
+    const off = t.subscribe('frames', (d, meta) => seen.data.push([d, meta.raw]), {raw: true});
+    let ws = FakeWebSocket.all[first];
+    ws.open();
+    equal(ws.sent, [{type: 'subscribe', topic: 'frames', raw: true}], 'asks for raw frames');
+    ws.receive({type: 'subscribed', topic: 'frames', recovered: true, id: `${E}-0`, raw: true});
+    ws.receiveRaw('{"type":"subscribed"}');   // a body that looks like a notice is still a body
+    ws.receiveRaw(new Uint8Array([1, 2]).buffer);
+    equal(seen.data[0], ['{"type":"subscribed"}', true], 'text body as is');
+    equal([...new Uint8Array(seen.data[1][0])], [1, 2], 'binary body as an ArrayBuffer');
+    const before = FakeWebSocket.all.length;
+    ws.drop();
+    await until(() => FakeWebSocket.all.length > before, 'reconnected after backoff');
+    ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'frames', recovered: true, id: `${E}-9`, raw: true});
+    equal(seen.events.filter(([e]) => e === 'reset'), [['reset', {topic: 'frames', cursor: null}]], 'a gap is reported');
+    off();
+    equal(ws.readyState, 3, 'unsubscribing closes its socket');
+    t.close();
   },
 
   async 't.fetch() adds Authorization only with a token, and only to its own origin'() {

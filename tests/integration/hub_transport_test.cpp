@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <tether/client/ws_client.hpp>
+#include <tether/core/base64.hpp>
 #include <tether/core/json_reader.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/server.hpp>
@@ -120,7 +121,8 @@ void require_total_order(const std::vector<received>& got, const std::map<std::u
 
 // A pubsub message, notice or polling batch entry; absent fields are empty.
 struct envelope {
-    std::string type, topic, id, data, first, last, message;
+    std::string type, topic, id, data, first, last, message, encoding;
+    int status = 0;
     std::optional<bool> recovered;
     bool is_message() const { return type.empty() && !id.empty(); }
 };
@@ -138,6 +140,8 @@ envelope parse_envelope(std::string_view text) {
         e.last = tether::json::optional_field<std::string>(obj, "last").value_or("");
         e.message = tether::json::optional_field<std::string>(obj, "message").value_or("");
         e.recovered = tether::json::optional_field<bool>(obj, "recovered");
+        e.encoding = tether::json::optional_field<std::string>(obj, "encoding").value_or("");
+        e.status = tether::json::optional_field<int>(obj, "status").value_or(0);
         return e;
     });
 }
@@ -159,6 +163,7 @@ batch parse_batch(std::string_view text) {
             e.topic = tether::json::field<std::string>(obj, "topic");
             e.id = tether::json::field<std::string>(obj, "id");
             e.data = tether::json::field<std::string>(obj, "data");
+            e.encoding = tether::json::optional_field<std::string>(obj, "encoding").value_or("");
             b.messages.push_back(std::move(e));
         }
         b.next = tether::json::field<std::string>(doc, "next");
@@ -231,6 +236,7 @@ struct sse_event {
     std::optional<std::string> id;   // the id field, when the block had one
     std::string type;                // "message" when the block named none
     std::string data;
+    std::string encoding;            // the encoding field ("base64" for a binary message), when there was one
 };
 
 // Reads one text/event-stream response incrementally: the head, then the chunked body, parsed into
@@ -338,6 +344,7 @@ private:
                 if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
                 if (field == "id") e.id = std::string(value);
                 else if (field == "event") e.type = std::string(value), has_type = true;
+                else if (field == "encoding") e.encoding = std::string(value);
                 else if (field == "data") {
                     if (has_data) e.data.push_back('\n');
                     e.data.append(value);
@@ -1190,4 +1197,201 @@ TEST_CASE("a pubsub ping is answered with a pong, and an unknown command with an
     CHECK(e.message == "unknown type: dance");
     news.publish("m1");
     require_numbered(receive_messages(c, 1), 1, 1);   // the subscription is unaffected
+}
+
+// =====================================================================================================
+// Binary topics and raw frames: bytes byte-exact over WebSocket (enveloped and raw), base64 over SSE
+// and long polling, text that is not UTF-8 refused
+// =====================================================================================================
+
+namespace {
+
+// Every byte value twice, then bytes that are not UTF-8 (an overlong '/', a lone surrogate, 0xFF).
+std::string every_byte() {
+    std::string b;
+    for (int round = 0; round < 2; ++round)
+        for (int i = 0; i < 256; ++i) b.push_back(static_cast<char>(i));
+    return b + "\xC0\xAF\xED\xA0\x80\xFF";
+}
+const std::string not_utf8 = "ok \xC0\xAF then \xED\xA0\x80 and \xFF";
+
+// frames: a binary topic on every transport; news: a text topic; /ws lets clients publish.
+std::function<void(tether::server&)> binary_server(std::shared_ptr<open_counter> opened = {}) {
+    return [opened](tether::server& app) {
+        auto frames = app.topic("frames", {.content = tether::content::binary});
+        app.topic("news");
+        app.pubsub("/ws", {.can_publish = [](const auto&, std::string_view) { return true; }});
+        tether::server::sse_behaviour<> live;
+        live.topics = {"frames"};
+        live.on_open = [opened](tether::server::sse_stream<>&) {
+            if (opened) opened->bump();
+        };
+        app.sse("/live", std::move(live));
+        app.long_poll("/poll", frames);
+    };
+}
+
+// An enveloped binary message: a binary frame of {"topic":..,"id":..}, a line feed, then the bytes.
+struct binary_message {
+    envelope head;
+    std::string body;
+};
+binary_message receive_binary(ws_client& c) {
+    auto m = c.receive_message();
+    REQUIRE(m);
+    REQUIRE(m->op == tether::ws::opcode::binary);
+    auto lf = m->payload.find('\n');
+    REQUIRE(lf != std::string::npos);
+    return {parse_envelope(std::string_view(m->payload).substr(0, lf)), m->payload.substr(lf + 1)};
+}
+
+envelope subscribe_raw(ws_client& c, std::string_view topic) {
+    c.send_text(R"({"type":"subscribe","topic":")" + std::string(topic) + R"(","raw":true})");
+    auto m = c.receive_message();
+    REQUIRE(m);
+    REQUIRE(m->op == tether::ws::opcode::text);
+    INFO(m->payload);
+    CHECK(m->payload.find(R"("raw":true)") != std::string::npos);
+    return parse_envelope(m->payload);
+}
+
+} // namespace
+
+TEST_CASE("a binary topic reaches WebSocket subscribers byte-exact: enveloped in a binary frame after its JSON header, or raw") {
+    test_server server{binary_server()};
+    auto frames = server.app().topic("frames");
+    ws_client enveloped, raw;
+    open_ws(enveloped, server.port());
+    open_ws(raw, server.port());
+    subscribe(enveloped, "frames");
+    auto notice = subscribe_raw(raw, "frames");
+    CHECK(notice.type == "subscribed");
+    CHECK(notice.topic == "frames");
+
+    const std::string bytes = every_byte();
+    frames.publish(bytes);
+    frames.publish(not_utf8);
+    frames.publish("");
+    frames.publish("héllo", tether::content::text);   // a text message on a binary topic
+
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+        auto m = receive_binary(enveloped);
+        CHECK(m.head.topic == "frames");
+        CHECK(m.head.id == cursor_at(frames, seq));
+        CHECK(m.head.data.empty());
+        CHECK(m.body == (seq == 1 ? bytes : seq == 2 ? not_utf8 : std::string()));
+    }
+    auto text = enveloped.receive_message();
+    REQUIRE(text);
+    CHECK(text->op == tether::ws::opcode::text);
+    auto e = parse_envelope(text->payload);
+    CHECK(e.id == cursor_at(frames, 4));
+    CHECK(e.data == "héllo");
+
+    // Raw: the bodies alone, as published, and nothing else.
+    for (const auto& expected : {bytes, not_utf8, std::string()}) {
+        auto m = raw.receive_message();
+        REQUIRE(m);
+        CHECK(m->op == tether::ws::opcode::binary);
+        CHECK(m->payload == expected);
+    }
+    auto raw_text = raw.receive_message();
+    REQUIRE(raw_text);
+    CHECK(raw_text->op == tether::ws::opcode::text);
+    CHECK(raw_text->payload == "héllo");
+    CHECK(ws_quiet_for(raw, 100ms));
+}
+
+TEST_CASE("a raw subscription is its connection's only one: 409 either way round, and unsubscribing frees the connection") {
+    test_server server{binary_server()};
+    ws_client c;
+    open_ws(c, server.port());
+    subscribe_raw(c, "frames");
+    c.send_text(R"({"type":"subscribe","topic":"news"})");
+    auto refused = receive_envelope(c);
+    CHECK(refused.type == "error");
+    CHECK(refused.status == 409);
+    CHECK(refused.topic == "news");
+    c.send_text(R"({"type":"unsubscribe","topic":"frames"})");
+    subscribe(c, "news");   // enveloped now
+    c.send_text(R"({"type":"subscribe","topic":"frames","raw":true})");
+    auto again = receive_envelope(c);
+    CHECK(again.type == "error");
+    CHECK(again.status == 409);
+}
+
+TEST_CASE("a pubsub publish with encoding base64 publishes bytes; text that is not UTF-8 is refused with 400") {
+    test_server server{binary_server()};
+    auto news = server.app().topic("news");
+    ws_client publisher, reader;
+    open_ws(publisher, server.port());
+    open_ws(reader, server.port());
+    subscribe(reader, "news");
+    const std::string bytes = every_byte();
+
+    std::string command;
+    tether::json::writer(command).begin_object().member("type", "publish").member("topic", "news")
+        .member("data", tether::core::base64_encode(bytes)).member("encoding", "base64").member("ref", "b").end_object();
+    publisher.send_text(command);
+    auto ack = receive_envelope(publisher);
+    CHECK(ack.type == "published");
+    CHECK(ack.id == cursor_at(news, 1));
+    auto m = receive_binary(reader);   // a binary message on a text topic: the publish said so
+    CHECK(m.head.id == cursor_at(news, 1));
+    CHECK(m.body == bytes);
+
+    // Text must be UTF-8: from C++ (std::invalid_argument) and over the protocol, where the one way to
+    // spell a non-UTF-8 text in JSON is an unpaired surrogate escape (RFC 8259 §8.2).
+    CHECK_THROWS_AS(news.publish(not_utf8), std::invalid_argument);
+    publisher.send_text(R"({"type":"publish","topic":"news","data":"a\ud800b","ref":"s"})");
+    auto surrogate = receive_envelope(publisher);
+    CHECK(surrogate.type == "error");
+    CHECK(surrogate.status == 400);
+    publisher.send_text(R"({"type":"publish","topic":"news","data":"not base64!","encoding":"base64","ref":"c"})");
+    auto bad = receive_envelope(publisher);
+    CHECK(bad.type == "error");
+    CHECK(bad.status == 400);
+    publisher.send_text(R"({"type":"publish","topic":"news","data":"x","encoding":"hex","ref":"d"})");
+    CHECK(receive_envelope(publisher).status == 400);
+    CHECK(news.position().sequence == 1);   // nothing else was published
+    CHECK(ws_quiet_for(reader, 100ms));
+}
+
+TEST_CASE("SSE carries a binary message as base64 data with an encoding: base64 field; text as it was") {
+    auto opened = std::make_shared<open_counter>();
+    test_server server{binary_server(opened)};
+    auto frames = server.app().topic("frames");
+    sse_reader stream(server.port(), "/live");
+    REQUIRE(opened->wait_for(1));
+    const std::string bytes = every_byte();
+    frames.publish(bytes);
+    frames.publish(not_utf8);
+    frames.publish("plain text", tether::content::text);
+    auto events = stream.next_n(3);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(events[i].type == "frames");
+        CHECK(*events[i].id == cursor_at(frames, i + 1));
+        CHECK(events[i].encoding == "base64");
+        auto decoded = tether::core::base64_decode(events[i].data);
+        REQUIRE(decoded);
+        CHECK(*decoded == (i == 0 ? bytes : not_utf8));
+    }
+    CHECK(events[2].encoding.empty());
+    CHECK(events[2].data == "plain text");
+}
+
+TEST_CASE("a long poll carries a binary message as base64 data with \"encoding\":\"base64\"") {
+    test_server server{binary_server()};
+    auto frames = server.app().topic("frames");
+    const std::string bytes = every_byte();
+    frames.publish(bytes);
+    frames.publish("plain text", tether::content::text);
+    raw_client c(server.port());
+    auto b = poll_batch(c, "/poll?since=" + cursor_at(frames, 0));
+    REQUIRE(b.messages.size() == 2);
+    CHECK(b.messages[0].encoding == "base64");
+    CHECK(tether::core::base64_decode(b.messages[0].data) == std::optional<std::string>(bytes));
+    CHECK(b.messages[1].encoding.empty());
+    CHECK(b.messages[1].data == "plain text");
+    CHECK(b.next == cursor_at(frames, 2));
 }

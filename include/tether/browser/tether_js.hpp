@@ -23,6 +23,7 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 //   import tether from '/tether.js';
 //   const t = tether.connect(location.origin, {transports: ['websocket', 'sse', 'longpoll', 'shortpoll']});
 //   const off = t.subscribe('news', (data, meta) => show(data), {since: savedCursor});
+//   t.subscribe('frames', (bytes) => draw(bytes), {raw: true});   // bare bodies, own WebSocket
 //   t.on('reset', ({topic}) => refetchState(topic));        // history lost: re-read the state
 //   t.on('transport', ({name}) => console.log('now on', name));
 //   await t.publish('news', 'hello');                       // WebSocket, else POST routes.publish;
@@ -46,6 +47,16 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 // (whose heartbeat comments never reach EventSource) a reconnect on error, on 'online' and when
 // the tab becomes visible again, and after idleTimeout when set; long polls are abandoned a
 // little after the server's hold time. 'offline' pauses retries, 'online' reconnects at once.
+//
+// Binary messages arrive as an ArrayBuffer (text ones as a string) on WebSocket and polling, which
+// say which is which. EventSource hides the SSE field that says so, so over SSE a topic that
+// publishes bytes must be subscribed with {binary: true}: its data is then decoded from base64.
+// t.publish(topic, bytes) with an ArrayBuffer or a typed array publishes binary (WebSocket only).
+//
+// Raw subscriptions ({raw: true}) get the topic's bodies alone, as the server publishes them (66
+// bytes on the wire for a 64-byte body instead of 122 enveloped), on a WebSocket of their own: no
+// ids, so no resume; after a reconnect they continue live, and 'reset' {topic} says something may
+// have been missed. They take no part in the transport fallback (WebSocket only).
 //
 // SSE and long polling hold one HTTP connection per topic, and browsers allow six per origin
 // over HTTP/1.1: keep to a few topics on those transports.
@@ -99,13 +110,24 @@ export function parseCursor(id) {
   return m ? {epoch: m[1], sequence: BigInt(m[2])} : null;
 }
 
+// Binary bodies on JSON transports travel as base64 (RFC 4648 §4) with "encoding":"base64".
+const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer;
+const isBytes = (x) => x instanceof ArrayBuffer || ArrayBuffer.isView(x);
+function toBase64(data) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+const bodyOf = (m) => m.encoding === 'base64' ? fromBase64(m.data) : m.data;
+
 const fill = (template, topic) => template.replace('{topic}', encodeURIComponent(topic));
 const withQuery = (url, name, value) => value ? `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}` : url;
 
 class Client {
   #base; #options; #topics = new Map(); #listeners = new Map();
   #transport = null; #index = 0; #attempt = 0; #timer = null; #state = 'idle'; #closed = false;
-  #hiddenSince = 0; #cleanup = [];
+  #hiddenSince = 0; #cleanup = []; #raw = new Set();
   #token = null; #round = 0; #lastTransport = null;
 
   constructor(baseUrl, options = {}) {
@@ -123,10 +145,16 @@ class Client {
   cursor(topic) { const t = this.#topics.get(topic); return t ? t.cursor : null; }
 
   // Returns a function that unsubscribes this handler (the topic itself when it was the last).
-  subscribe(topic, onMessage, {since} = {}) {
+  subscribe(topic, onMessage, {since, raw = false, binary = false} = {}) {
+    if (raw) {
+      const sub = new RawSubscription(this, this.#options, topic, onMessage, (path) => this.#url(path),
+                                      (event, detail) => this.#emit(event, detail));
+      this.#raw.add(sub);
+      return () => { sub.stop(); this.#raw.delete(sub); };
+    }
     let entry = this.#topics.get(topic);
     if (!entry) {
-      entry = {topic, cursor: since || null, handlers: new Set(), reset: false, resuming: !!since};
+      entry = {topic, cursor: since || null, handlers: new Set(), reset: false, resuming: !!since, binary};
       this.#topics.set(topic, entry);
       this.#transport?.subscribe(entry);
     }
@@ -154,6 +182,7 @@ class Client {
   async publish(topic, body) {
     const pending = this.#transport?.name === 'websocket' && this.#transport.publish(topic, body);
     if (pending) return pending;
+    if (isBytes(body)) throw new Error('tether: publishing bytes needs WebSocket');
     if (!this.#options.routes.publish) throw new Error('tether: publishing needs WebSocket or routes.publish');
     const response = await this.fetch(fill(this.#options.routes.publish, topic), {method: 'POST', body: String(body)});
     try { return await response.json(); } catch { return {topic, id: null}; }
@@ -188,6 +217,8 @@ class Client {
     clearTimeout(this.#timer);
     this.#stop(this.#transport);
     this.#transport = null;
+    for (const sub of this.#raw) sub.stop();
+    this.#raw.clear();
     for (const undo of this.#cleanup) undo();
     this.#setState('closed');
   }
@@ -425,13 +456,14 @@ class WebSocketTransport {
     // Topics subscribed while the socket is still connecting are sent once it opens.
     this.topics = new Map(topics.map((t) => [t.topic, t]));
     this.socket = new WebSocket(url);
+    this.socket.binaryType = 'arraybuffer';
     this.socket.onopen = () => {
       this.pendingAcks = new Set(this.topics.keys());
       for (const t of this.topics.values()) this.subscribe(t);
       if (!this.pendingAcks.size) this.client._opened(this);
       this.probeTimer = setInterval(() => this.#idle(), Math.max(1000, this.options.idleProbe / 2));
     };
-    this.socket.onmessage = (e) => this.#receive(e.data);
+    this.socket.onmessage = (e) => typeof e.data === 'string' ? this.#receive(e.data) : this.#receiveBinary(e.data);
     this.socket.onclose = () => this.client._failed(this, 'closed');
   }
 
@@ -458,8 +490,20 @@ class WebSocketTransport {
     } else if (m.type === 'error') {
       this.client._error(this, m.message);
     } else if (m.topic !== undefined && m.id !== undefined) {
-      this.client._message(this, m.topic, m.id, m.data);
+      this.client._message(this, m.topic, m.id, bodyOf(m));
     }
+  }
+
+  // A binary message: {"topic":..,"id":..}, a line feed (never inside the JSON header), the bytes.
+  #receiveBinary(buffer) {
+    const bytes = new Uint8Array(buffer), lf = bytes.indexOf(10);
+    if (lf < 0) return;
+    let m;
+    try { m = JSON.parse(new TextDecoder().decode(bytes.subarray(0, lf))); } catch { return; }
+    if (m.topic === undefined || m.id === undefined) return;
+    this.probeDeadline = clearTimeout(this.probeDeadline);
+    this.client._alive(this);
+    this.client._message(this, m.topic, m.id, buffer.slice(lf + 1));
   }
 
   #send(object) {
@@ -478,7 +522,9 @@ class WebSocketTransport {
   // back to REST). No answer within connectTimeout counts as a lost connection.
   publish(topic, data) {
     const ref = String(++this.nextRef);
-    if (!this.#send({type: 'publish', topic, data: String(data), ref})) return false;
+    const message = isBytes(data) ? {type: 'publish', topic, data: toBase64(data), encoding: 'base64', ref}
+                                  : {type: 'publish', topic, data: String(data), ref};
+    if (!this.#send(message)) return false;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.#unanswered(ref, 'no answer to the publish'), this.options.connectTimeout);
       this.publishes.set(ref, {resolve, reject, timer});
@@ -533,7 +579,11 @@ class SseTransport {
     // We own reconnection (backoff, cursor, fallback): the browser's automatic retry would
     // reconnect with its own Last-Event-ID, around our deadline and transport choice.
     source.onerror = () => this.client._failed(this, opened ? 'stream ended' : 'no stream');
-    source.addEventListener(t.topic, (e) => this.client._message(this, t.topic, e.lastEventId, e.data));
+    source.addEventListener(t.topic, (e) => {
+      let data = e.data;
+      if (t.binary) { try { data = fromBase64(data); } catch { return this.client._error(this, `${t.topic}: not base64`); } }
+      this.client._message(this, t.topic, e.lastEventId, data);
+    });
     source.addEventListener('reset', (e) => this.client._subscribed(this, t.topic, false, null));
     source.addEventListener('missed', (e) => {
       try { const m = JSON.parse(e.data); this.client._missed(this, t.topic, m.first, m.last); } catch { /* ignore */ }
@@ -617,7 +667,7 @@ class PollTransport {
           // recovered:false: the batch starts after a gap; the messages then carry the new epoch.
           if (!batch.recovered) this.client._subscribed(this, entry.topic, false, batch.messages.length ? null : batch.next);
           else if (entry.resuming) this.client._subscribed(this, entry.topic, true, null);
-          for (const m of batch.messages) this.client._message(this, m.topic, m.id, m.data);
+          for (const m of batch.messages) this.client._message(this, m.topic, m.id, bodyOf(m));
           this.client._advance(this, entry.topic, batch.next);
         }
       }
@@ -635,6 +685,53 @@ class PollTransport {
 }
 class LongPollTransport extends PollTransport { get long() { return true; } }
 class ShortPollTransport extends PollTransport { get long() { return false; } }
+
+// {raw: true}: one topic's bare bodies on a WebSocket of its own (the server allows a raw
+// subscription only as its connection's only one). The first frame is the server's JSON answer;
+// every frame after it is a body: a string (text) or an ArrayBuffer (binary).
+class RawSubscription {
+  #attempt = 0; #connections = 0; #timer = null; #stopped = false;
+  constructor(client, options, topic, fn, url, emit) {
+    Object.assign(this, {client, options, topic, fn, url, emit});
+    this.#connect();
+  }
+  #connect() {
+    if (this.#stopped) return;
+    const url = this.client._withToken(this.url(this.options.routes.websocket));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = this.socket = new WebSocket(url);
+    socket.binaryType = 'arraybuffer';
+    let subscribed = false;
+    socket.onopen = () => socket.send(JSON.stringify({type: 'subscribe', topic: this.topic, raw: true}));
+    socket.onmessage = (e) => {
+      if (subscribed) {
+        try { this.fn(e.data, {topic: this.topic, id: null, transport: 'websocket', raw: true}); }
+        catch (err) { queueMicrotask(() => { throw err; }); }
+        return;
+      }
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      if (m.type === 'error') {   // refused (403, 404, 409): asking again would be refused again
+        this.emit('error', {message: m.message, topic: this.topic, status: m.status});
+        return this.stop();
+      }
+      if (m.type !== 'subscribed') return;
+      subscribed = true;
+      this.#attempt = 0;
+      if (this.#connections++) this.emit('reset', {topic: this.topic, cursor: null});   // live again, after a gap
+    };
+    socket.onclose = () => {
+      if (this.#stopped) return;
+      const {base, max} = this.options.backoff;   // full jitter, as the client's own reconnects
+      this.#timer = setTimeout(() => this.#connect(), Math.random() * Math.min(max, base * 2 ** Math.min(this.#attempt++, 20)));
+    };
+  }
+  stop() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    if (this.socket) { this.socket.onclose = this.socket.onmessage = null; try { this.socket.close(); } catch { /* closed */ } }
+  }
+}
 
 const TRANSPORTS = {websocket: WebSocketTransport, sse: SseTransport, longpoll: LongPollTransport, shortpoll: ShortPollTransport};
 

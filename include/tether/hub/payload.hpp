@@ -20,6 +20,10 @@
 // The message also carries the count its topic's history charged for it (history_charge), so the topic can
 // give back exactly what it charged when the message leaves the history, whichever thread evicts it and
 // whenever a lazy encoding is added (see topic.hpp, "byte budget").
+//
+// And whether its body is text or binary (content): the body is bytes either way, but the wire formats
+// differ (a WebSocket text or binary frame, JSON text or base64), so every encoder needs to know, including
+// one that runs long after the publish (a lazy format).
 #include "tether/hub/ref_ptr.hpp"
 
 #include <atomic>
@@ -35,6 +39,11 @@
 
 namespace tether::hub {
 
+/// What a message's body is. Text is UTF-8 (a topic may insist: hub::topic_options::text_must_be_utf8) and
+/// travels as text (WebSocket text frames, JSON strings, SSE data); binary is any bytes, carried byte-exact
+/// where the transport can (WebSocket binary frames) and as base64 where it cannot (JSON, SSE).
+enum class content : std::uint8_t { text, binary };
+
 class payload;
 /// The handle every transport queues: copying it shares the message, never its bytes.
 using payload_ptr = ref_ptr<payload const>;
@@ -48,10 +57,11 @@ public:
     /// the default resource). Throws std::length_error past 4 GiB or max_formats, std::bad_alloc on
     /// exhaustion. `epoch` is the topic's epoch when the message got its sequence (see cursor.hpp): it can
     /// change at run time on a topic ordered by a backplane, so transports and lazy encodings take it from
-    /// the message.
+    /// the message. `type` says whether the body is text or binary.
     static payload_ptr make(std::uint64_t sequence, std::string_view key, std::string_view body,
                             std::span<std::string_view const> encodings, std::uint32_t eager,
-                            std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0) {
+                            std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0,
+                            content type = content::text) {
         if (memory == nullptr) memory = std::pmr::get_default_resource();
         if (encodings.size() > max_formats) throw std::length_error("tether::hub::payload: too many wire formats");
         std::size_t bytes = key.size() + body.size();
@@ -64,7 +74,7 @@ public:
         }
         std::size_t const total = header + bytes;
         void* block = memory->allocate(total, alignof(payload));
-        auto* self = ::new (block) payload(memory, epoch, sequence, total, n, key.size(), body.size(), eager);
+        auto* self = ::new (block) payload(memory, epoch, sequence, total, n, key.size(), body.size(), eager, type);
         for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(self->lazy_slots() + i)) lazy_slot(nullptr);
         char* out = self->ends_area();
         // Format i's eager bytes span [ends[i-1], ends[i]) of the encoding area; ends are copied with memcpy so
@@ -102,8 +112,11 @@ public:
     bool tombstone() const noexcept { return format_count_ == 0; }
     /// Conflation key; empty when the publisher gave none (all key-less messages then share one key).
     std::string_view key() const noexcept { return {ends_area() + ends_bytes(), key_size_}; }
-    /// The body as published.
+    /// The body as published (kept by topics with lazy formats; empty otherwise).
     std::string_view body() const noexcept { return {ends_area() + ends_bytes() + key_size_, body_size_}; }
+    /// Whether the body is text or binary.
+    content type() const noexcept { return type_; }
+    bool binary() const noexcept { return type_ == content::binary; }
     std::size_t format_count() const noexcept { return format_count_; }
 
     /// Whether wire format `format` is encoded yet (at publish, or installed since).
@@ -175,12 +188,14 @@ private:
     using lazy_slot = std::atomic<lazy_block*>;
 
     payload(std::pmr::memory_resource* memory, std::uint64_t epoch, std::uint64_t sequence, std::size_t allocated,
-            std::size_t format_count, std::size_t key_size, std::size_t body_size, std::uint32_t eager) noexcept
+            std::size_t format_count, std::size_t key_size, std::size_t body_size, std::uint32_t eager,
+            content type) noexcept
         : memory_{memory},
           epoch_{epoch},
           sequence_{sequence},
           allocated_{allocated},
-          format_count_{static_cast<std::uint32_t>(format_count)},
+          format_count_{static_cast<std::uint16_t>(format_count)},
+          type_{type},
           key_size_{static_cast<std::uint32_t>(key_size)},
           body_size_{static_cast<std::uint32_t>(body_size)},
           eager_{eager},
@@ -205,7 +220,8 @@ private:
     std::uint64_t epoch_;
     std::uint64_t sequence_;
     std::size_t allocated_;
-    std::uint32_t format_count_;
+    std::uint16_t format_count_;   // at most max_formats; 16 bits leave room for type_ at no cost
+    content type_;
     std::uint32_t key_size_;
     std::uint32_t body_size_;
     std::uint32_t eager_;   // bit i: format i was encoded at publish

@@ -25,6 +25,12 @@
 // least one subscriber (reader groups count theirs, per format); encoding() builds any other on first
 // use, once, and charges it to the history like the rest.
 //
+// Text and binary. A message's body is bytes; each publish says whether they are text or binary (the
+// topic's default_content unless the call says otherwise), and encoders write each kind in their own way.
+// A topic with text_must_be_utf8 refuses text that is not UTF-8 before it claims a sequence: formats put
+// text in WebSocket text frames and JSON strings, where invalid UTF-8 fails the connection (RFC 6455
+// §8.1) or must be replaced, so the one faithful answer is to say no and let the caller publish bytes.
+//
 // (Longer than most headers: the sequencer's writer path below shares storing, eviction and the floor with
 // publish(), and splitting them would expose the topic's internals to another header.)
 //
@@ -45,6 +51,7 @@
 #include "tether/hub/ring.hpp"
 #include "tether/hub/sequencer.hpp"
 #include "tether/hub/wake.hpp"
+#include "tether/core/utf8.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -64,11 +71,13 @@
 
 namespace tether::hub {
 
-/// What an encoder sees: the message's position (for SSE `id:` lines), its body and key.
+/// What an encoder sees: the message's position (for SSE `id:` lines), its body and key, and whether the
+/// body is text or binary.
 struct encode_input {
     cursor position;
     std::string_view body;
     std::string_view key;
+    content type = content::text;
 };
 
 /// One wire format: a name transports look it up by, and an encoder that appends the message's bytes in
@@ -98,6 +107,8 @@ struct topic_options {
     std::size_t max_bytes = 0;                    ///< bytes of history; 0: bounded by capacity only
     std::shared_ptr<history_budget> shared_budget{};   ///< a budget several topics draw on; may be null
     bool lazy_formats = false;                    ///< encode at publish only formats with subscribers
+    content default_content = content::text;      ///< what publish(body, key) publishes
+    bool text_must_be_utf8 = false;               ///< publish() refuses text that is not UTF-8
 };
 
 /// Relaxed counters that reader groups add to once per drain (not once per subscriber, which would make
@@ -130,6 +141,8 @@ public:
           max_bytes_{options.max_bytes},
           shared_budget_{std::move(options.shared_budget)},
           lazy_formats_{options.lazy_formats},
+          default_content_{options.default_content},
+          text_must_be_utf8_{options.text_must_be_utf8},
           history_{options.capacity},
           wake_targets_{make_ref<target_list>()},
           subscribers_by_format_{std::make_unique<std::atomic<std::uint32_t>[]>(formats_.size())} {
@@ -158,21 +171,30 @@ public:
         return std::nullopt;
     }
 
+    /// What publish(body, key) publishes: text unless the topic was opened for binary.
+    content default_content() const noexcept { return default_content_; }
+
     /// Any thread; lock-free; O(formats + I/O threads), independent of the number of subscribers.
     /// Returns the message's sequence. Throws only what an encoder, the allocator or a wake callable throws,
-    /// and std::logic_error on a topic ordered by a sequencer (use submit(): its answer comes later).
-    std::uint64_t publish(std::string_view body, std::string_view key = {}) {
+    /// and std::logic_error on a topic ordered by a sequencer (use submit(): its answer comes later), and
+    /// std::invalid_argument for text that is not UTF-8 on a topic that requires it (before a sequence is
+    /// claimed: nothing was published).
+    std::uint64_t publish(std::string_view body, std::string_view key = {}) { return publish(body, default_content_, key); }
+
+    /// The same, saying whether `body` is text or binary.
+    std::uint64_t publish(std::string_view body, content type, std::string_view key = {}) {
         if (sequencer_.load(std::memory_order_acquire) != nullptr) {
             throw std::logic_error("tether::hub::topic '" + name_ +
                                    "' is ordered by a backplane: publish with a completion (submit)");
         }
+        check_content(body, type);
         // relaxed: the claim only has to be unique; the message's contents reach readers through the ring
         // slot's release/acquire, not through this counter. (It doubles as the "published" counter.)
         std::uint64_t const sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
         std::uint64_t const epoch = epoch_.load(std::memory_order_relaxed);   // constant without a sequencer
         payload_ptr message;
         try {
-            message = encode({epoch, sequence}, body, key);
+            message = encode({epoch, sequence}, body, key, type);
         } catch (...) {
             // The sequence is claimed and readers stop at it: fill it with a tombstone (no encodings) that
             // reader groups report as missed, rather than stall every reader until the ring laps it.
@@ -189,10 +211,17 @@ public:
     /// Any thread. On a local topic: publishes now and completes `request` before returning. On a topic
     /// ordered by a sequencer: hands it over; the sequencer completes it once the message is stored (or not).
     void submit(publish_request_ptr request) {
-        if (auto* s = sequencer_.load(std::memory_order_acquire)) return s->submit(*this, std::move(request));
+        if (auto* s = sequencer_.load(std::memory_order_acquire)) {
+            // Checked here, where the publisher still hears of it: ingest() cannot refuse what was stored.
+            if (!content_ok(request->body(), default_content_))
+                return request->complete(std::make_error_code(std::errc::illegal_byte_sequence), {});
+            return s->submit(*this, std::move(request));
+        }
         std::uint64_t sequence = 0;
         try {
             sequence = publish(request->body(), request->key());
+        } catch (std::invalid_argument const&) {
+            return request->complete(std::make_error_code(std::errc::illegal_byte_sequence), {});
         } catch (std::exception const&) {
             return request->complete(std::make_error_code(std::errc::not_enough_memory), {});
         }
@@ -206,7 +235,9 @@ public:
     /// The sequencer's single writer: stores the message it ordered at `position`. Positions must grow; one
     /// that is not the next sequence of the current epoch first skips what lies between (skip_to()).
     /// Returns false, storing nothing, for a position not after the last one (a duplicate). Not to be mixed
-    /// with publish() on the same topic.
+    /// with publish() on the same topic. The body is the topic's default content; text that is not UTF-8 on
+    /// a topic that requires it (a node that did not check) is stored as binary: faithful, and it cannot
+    /// break a text frame.
     bool ingest(cursor position, std::string_view body, std::string_view key = {}) {
         auto const next = next_sequence_.load(std::memory_order_relaxed);   // we are its only writer
         if (position.sequence < next || position.sequence == 0 || position.sequence == max_sequence) return false;
@@ -215,7 +246,7 @@ public:
         }
         payload_ptr message;
         try {
-            message = encode(position, body, key);
+            message = encode(position, body, key, content_ok(body, default_content_) ? default_content_ : content::binary);
         } catch (...) {
             message = payload::make(position.sequence, {}, std::span<std::string_view const>{}, memory_, position.epoch);
         }
@@ -257,7 +288,8 @@ public:
         if (message.has_encoding(format)) return message.encoded(format);
         thread_local std::string scratch;
         scratch.clear();
-        formats_[format].encode(encode_input{{message.epoch(), message.sequence()}, message.body(), message.key()}, scratch);
+        formats_[format].encode(encode_input{{message.epoch(), message.sequence()}, message.body(), message.key(), message.type()},
+                                scratch);
         std::size_t added = 0;
         auto const bytes = message.install(format, scratch, added);
         if (added != 0) charge_more(message, added);
@@ -368,7 +400,7 @@ private:
         std::vector<ref_ptr<wake_target>> targets;
     };
 
-    payload_ptr encode(cursor position, std::string_view body, std::string_view key) const {
+    payload_ptr encode(cursor position, std::string_view body, std::string_view key, content type) const {
         // Per publisher thread scratch: after warm-up, encoding allocates nothing but the message itself.
         thread_local std::string scratch;
         thread_local std::vector<std::size_t> ends;
@@ -376,7 +408,7 @@ private:
         scratch.clear();
         ends.clear();
         encodings.clear();
-        encode_input const input{position, body, key};
+        encode_input const input{position, body, key, type};
         std::uint32_t eager = 0;
         for (std::size_t i = 0; i < formats_.size(); ++i) {
             if (!lazy_formats_ || subscribers_by_format_[i].load(std::memory_order_relaxed) != 0) {
@@ -392,7 +424,15 @@ private:
         }
         // A lazy topic keeps the body to build other formats later; an eager one has them all already.
         return payload::make(position.sequence, key, lazy_formats_ ? body : std::string_view{}, encodings, eager, memory_,
-                             position.epoch);
+                             position.epoch, type);
+    }
+
+    bool content_ok(std::string_view body, content type) const noexcept {
+        return type != content::text || !text_must_be_utf8_ || core::is_valid_utf8(body);
+    }
+    void check_content(std::string_view body, content type) const {
+        if (!content_ok(body, type))
+            throw std::invalid_argument("tether::hub::topic '" + name_ + "': text is not valid UTF-8 (publish it as binary)");
     }
 
     // ---- byte budget ----------------------------------------------------------------------------------
@@ -463,6 +503,8 @@ private:
     std::size_t const max_bytes_;
     std::shared_ptr<history_budget> const shared_budget_;
     bool const lazy_formats_;
+    content const default_content_;
+    bool const text_must_be_utf8_;
     ring history_;
     // The claim counter is the one line every publisher writes: keep it away from read-mostly fields.
     alignas(64) std::atomic<std::uint64_t> next_sequence_{1};

@@ -21,7 +21,8 @@
 
 namespace tether::net {
 
-// Wire formats every server topic is encoded into at publish time, by index.
+// Wire formats of every server topic, by index (tether/topic.hpp encodes them; only those with a
+// subscriber at publish time, the others when first read).
 // sse_block has no id (a stream carrying several topics writes its own composite id in front);
 // sse_chunk is the whole HTTP/1.1 chunk for a single-topic stream, id included, so those
 // streams, the common case, queue nothing but the shared bytes.
@@ -32,8 +33,10 @@ namespace tether::net {
 // compress a little better for the rare client that limits the window, and cost every message of
 // every topic two more slots. Like every format they are built only when someone reads them: a
 // message is compressed once per format in use, not once per subscriber.
+// ws_raw is the body alone in a frame, without the envelope (a raw subscription; never compressed:
+// see tether/topic.hpp).
 enum class topic_format : std::size_t {
-    poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_deflate = 4, ws_deflate_small = 5
+    poll_json = 0, ws_frame = 1, sse_block = 2, sse_chunk = 3, ws_deflate = 4, ws_deflate_small = 5, ws_raw = 6
 };
 
 // The compressed frame format for a subscriber whose compressor may use `window_bits` (8..15).

@@ -37,6 +37,7 @@
 #include <tether/core/token_bucket.hpp>
 #include <tether/core/utf8.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/hub/notice.hpp>
 #include <tether/metrics/thread_metrics.hpp>
 #include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
@@ -91,18 +92,23 @@ public:
 
     // ---- topics (see tether/topic.hpp) -------------------------------------------------------
     // Subscribes to `t` from `cursor` (the "id" of the last message the client has; empty: live
-    // only). The client first gets {"type":"subscribed","topic":..,"recovered":..,"id":..}: with
-    // recovered=false the history no longer covers the cursor and no replay is attempted, so
-    // nothing is ever silently skipped. Messages then arrive as {"topic":..,"id":..,"data":..}.
+    // only). Enveloped (the default), the client first gets {"type":"subscribed","topic":..,
+    // "recovered":..,"id":..}: with recovered=false the history no longer covers the cursor and no
+    // replay is attempted, so nothing is ever silently skipped. Messages then arrive as
+    // {"topic":..,"id":..,"data":..} text frames, or for binary messages as binary frames of that
+    // header, a line feed and the bytes. framing::raw sends the bodies alone (text or binary frames,
+    // as uWebSockets does) and nothing else: no notice, no ids, no "missed".
     template <class Policy>
-    bool subscribe(const tether::topic<Policy>& t, std::string_view cursor = {}) {
-        return subscribe_to(t.handle(), &Server::thread_state::template group_for<Policy>, cursor);
+    bool subscribe(const tether::topic<Policy>& t, std::string_view cursor = {}, framing f = framing::envelope) {
+        return subscribe_to(t.handle(), &Server::thread_state::template group_for<Policy>, cursor, f,
+                            f == framing::envelope);
     }
-    // By name, for topics the server knows (the JSON control protocol). False if there is no such topic.
-    bool subscribe(std::string_view topic_name, std::string_view cursor = {}) {
+    // By name, for topics the server knows: the control protocol's form (server/pubsub.hpp), which
+    // always starts with the subscribed notice ("raw":true on a raw one). False if there is no such topic.
+    bool subscribe(std::string_view topic_name, std::string_view cursor = {}, framing f = framing::envelope) {
         auto* entry = server_.find_topic(topic_name);
         if (!entry) return false;
-        return subscribe_to(entry->handle, entry->group_for, cursor);
+        return subscribe_to(entry->handle, entry->group_for, cursor, f, true);
     }
     // Leaves the topic; its messages already queued are still sent. No-op when not subscribed.
     void unsubscribe(std::string_view topic_name) {
@@ -506,15 +512,19 @@ private:
 
     // ---- topics -------------------------------------------------------------------------
     template <class GroupFor>
-    bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor) {
+    bool subscribe_to(const hub::topic_handle& topic, GroupFor group_for, std::string_view cursor, framing f,
+                      bool announce) {
         if (state_ != state::open) return false;
         if (extras().subscriptions.contains(topic.get())) return true;   // already subscribed
         auto const epoch = topic->epoch();   // read first: if it changes meanwhile, the next message says so
         auto resume = cursor.empty() ? hub::resumption{false, topic->next_sequence()} : topic->resume(cursor);
-        send_subscribed(topic->name(), cursor.empty() || resume.recovered, {epoch, resume.from - 1});
-        // With permessage-deflate, the shared frame compressed for our window: built once per message for
-        // every subscriber with that window, whatever its connection or thread.
-        const auto format = deflate_ ? ws_deflate_format(deflate_->our_window_bits()) : topic_format::ws_frame;
+        if (announce) send_subscribed(topic->name(), cursor.empty() || resume.recovered, {epoch, resume.from - 1}, f == framing::raw);
+        // Raw: the bare frame, never compressed (topic_groups.hpp). Enveloped, with permessage-deflate: the
+        // shared frame compressed for our window, built once per message for every subscriber with that
+        // window, whatever its connection or thread.
+        const auto format = f == framing::raw ? topic_format::ws_raw
+                            : deflate_    ? ws_deflate_format(deflate_->our_window_bits())
+                                          : topic_format::ws_frame;
         auto& sub = *extras().subscriptions
                          .emplace(topic.get(), std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this),
                                                                                     format, behaviour_.max_buffered_bytes))
@@ -525,20 +535,21 @@ private:
         return true;
     }
 
-    void send_subscribed(std::string_view topic, bool recovered, hub::cursor position) {
+    void send_subscribed(std::string_view topic, bool recovered, hub::cursor position, bool raw = false) {
         std::string notice;
-        json::writer(notice).begin_object().member("type", "subscribed").member("topic", topic)
-            .member("recovered", recovered).member("id", hub::to_string(position)).end_object();
+        hub::notice::subscribed(notice, topic, recovered, position, raw);
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
         thread_.metrics.ws_message(sent);
     }
 
     void deliver(topic_subscription& sub, const hub::payload_ptr& message, std::string_view frame) override {
+        const bool raw = sub.format() == static_cast<std::size_t>(topic_format::ws_raw);
         // The topic's epoch changed under this subscriber (a backplane lost its history): the same
-        // notice a resume from a lost cursor gets, before the first message of the new epoch.
+        // notice a resume from a lost cursor gets, before the first message of the new epoch. (Not on a
+        // raw subscription: it asked for bodies only, and a notice would be taken for one.)
         if (message->epoch() != sub.epoch) {
             sub.epoch = message->epoch();
-            send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
+            if (!raw) send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
         }
         if (deflate_ && !frame.empty() && (static_cast<unsigned char>(frame[0]) & 0x40) != 0) {
             // A compressed frame that did not come from our compressor enters the client's window.
@@ -549,8 +560,10 @@ private:
         thread_.metrics.ws_message(sent);
         schedule_flush();
     }
-    // drop_oldest and conflate: say exactly which messages will never come.
+    // drop_oldest and conflate: say exactly which messages will never come (a raw subscription asked
+    // for bodies only, and a notice would be taken for one).
     void missed(topic_subscription& sub, std::uint64_t first, std::uint64_t last) override {
+        if (sub.format() == static_cast<std::size_t>(topic_format::ws_raw)) return;
         auto& topic = sub.group->source();
         if (auto epoch = topic.epoch(); epoch != sub.epoch) {   // skipped to a new epoch: that is a reset
             sub.epoch = epoch;
@@ -558,9 +571,7 @@ private:
             return schedule_flush();
         }
         std::string notice;
-        json::writer(notice).begin_object().member("type", "missed").member("topic", topic.name())
-            .member("first", hub::to_string({sub.epoch, first}))
-            .member("last", hub::to_string({sub.epoch, last})).end_object();
+        hub::notice::missed(notice, topic.name(), {sub.epoch, first}, {sub.epoch, last});
         out_.append_with([&](std::string& o) { ws::append_frame(o, ws::opcode::text, notice); });
         thread_.metrics.ws_message(sent);
         schedule_flush();

@@ -2,23 +2,35 @@
 // tether's JSON control protocol over WebSocket, for browser clients (app.pubsub):
 //
 //   client: {"type":"subscribe","topic":"t","since":"<id>"}   since optional (resume)
+//           {"type":"subscribe","topic":"t","raw":true}       bodies alone, no envelope (below)
 //           {"type":"unsubscribe","topic":"t"}
 //           {"type":"publish","topic":"t","data":"text","ref":"r"}   only where can_publish allows;
 //                                                            ref optional: ask for an answer
+//           {"type":"publish","topic":"t","data":"<base64>","encoding":"base64"}   binary
 //           {"type":"ping"}                                   answered with {"type":"pong"}
 //   server: {"type":"subscribed","topic":"t","recovered":true|false,"id":"<id>"}
-//           {"topic":"t","id":"<id>","data":"text"}          each message
+//           {"topic":"t","id":"<id>","data":"text"}          each message (text frame)
+//           {"topic":"t","id":"<id>"} LF <bytes>             each binary message (binary frame)
 //           {"type":"missed","topic":"t","first":"<id>","last":"<id>"}
 //           {"type":"published","topic":"t","ref":"r","id":"<id>"}   a publish with a ref went out
 //           {"type":"error","status":422,"message":"...","topic":"t","ref":"r"}   topic, ref when known
 //
 // An error's status uses HTTP's numbers for what went wrong, so a client handles a refusal the
 // same way whether it published over this socket or over REST: 400 malformed message, 403 not
-// allowed, 404 no such topic, 413 larger than max_message_size, 429 too many subscriptions, 422
-// (or anything) from prepare_publish, 503 a publish the topic's backplane did not store (Redis
-// unreachable: never "published" for a message that was not). checked_publish below is the one
-// place a client's publish is judged, for this protocol and for the REST publish route of
-// app.realtime (server/realtime.hpp).
+// allowed, 404 no such topic, 409 conflicts with a raw subscription, 413 larger than
+// max_message_size, 422 (or anything) from prepare_publish, 429 too many subscriptions, 503 a
+// publish the topic's backplane did not store (Redis unreachable: never "published" for a message
+// that was not). checked_publish below is the one place a client's publish is judged, for this
+// protocol and for the REST publish route of app.realtime (server/realtime.hpp).
+//
+// Raw subscriptions. {"raw":true} makes the topic's messages arrive as bare frames (text or binary
+// as published, the body only: 66 bytes on the wire for a 64-byte body rather than 122 enveloped,
+// for a topic named "bench"), for clients that know what they subscribed to. A bare frame names no
+// topic, and a text one looks like the protocol's own text frames, so a raw subscription must be
+// its connection's only one (409 otherwise, either way round); it is answered by the subscribed
+// notice ("raw":true), after which the connection carries nothing but that topic's bodies and the
+// answers to what the client itself sends. It has no ids, so no resume from where it was, and no
+// "missed" notices.
 //
 // Who may do what: `authorize` runs before the handshake and fills the connection's user data
 // from the request (a token, a cookie; see auth/jwt.hpp) or refuses it with http::error(401/403);
@@ -33,13 +45,17 @@
 #include <type_traits>
 #include <utility>
 
+#include <tether/core/base64.hpp>
 #include <tether/core/json_reader.hpp>
 #include <tether/core/json_writer.hpp>
 #include <tether/core/token_bucket.hpp>
+#include <tether/core/utf8.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/origin.hpp>
 #include <tether/http/request.hpp>
 #include <tether/hub/cursor.hpp>
+#include <tether/hub/notice.hpp>
+#include <tether/hub/payload.hpp>
 #include <tether/metrics/thread_metrics.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
@@ -117,45 +133,50 @@ struct pubsub_options {
     ws::deflate_options permessage_deflate{};
 };
 
-// What a pubsub connection carries: the application's user data and its publish budget.
+// What a pubsub connection carries: the application's user data, its publish budget, and the
+// topic of its raw subscription (which excludes every other), if it has one.
 template <class UserData>
 struct pubsub_session {
     UserData user{};
     token_bucket publishes{};
+    std::string raw_topic{};
 };
 
 namespace detail {
 
 // The body `user` may publish to `topic` for `data`, or an http::error saying why not (403, 413,
-// or what prepare_publish throws; its json::parse_error becomes 400).
+// what prepare_publish throws, its json::parse_error as 400, and 400 for text that is not UTF-8:
+// server topics refuse it, and a client should publish such bytes as binary).
 template <class UserData>
 std::string checked_publish(const pubsub_options<UserData>& o, const UserData& user, std::string_view topic,
-                            std::string_view data) {
+                            std::string_view data, hub::content type = hub::content::text) {
     if (!o.can_publish || !o.can_publish(user, topic))
         throw http::error(403, "not allowed to publish to " + std::string(topic));
     if (data.size() > o.max_message_size)
         throw http::error(413, "message larger than " + std::to_string(o.max_message_size) + " bytes");
-    if (!o.prepare_publish) return std::string(data);
-    try {
-        return o.prepare_publish(user, topic, data);
-    } catch (const json::parse_error& e) {
-        throw http::error(400, e.what());
+    std::string body(data);
+    if (o.prepare_publish) {
+        try {
+            body = o.prepare_publish(user, topic, data);
+        } catch (const json::parse_error& e) {
+            throw http::error(400, e.what());
+        }
     }
+    if (type == hub::content::text && !core::is_valid_utf8(body))
+        throw http::error(400, "text is not valid UTF-8 (publish bytes as binary)");
+    return body;
 }
 
 // One control message from `ws`, a connection on a pubsub route of `server`.
 template <class Server, class UserData, class Connection>
 void handle_control_message(Server& server, const pubsub_options<UserData>& o, Connection& ws, std::string_view text) {
     struct command {
-        std::string type, topic, since, data, ref;
+        std::string type, topic, since, data, ref, encoding;
+        bool raw = false;
     } c;
     auto reply_error = [&](int status, std::string_view message) {
         std::string out;
-        json::writer w(out);
-        w.begin_object().member("type", "error").member("status", status).member("message", message);
-        if (!c.topic.empty()) w.member("topic", c.topic);
-        if (!c.ref.empty()) w.member("ref", c.ref);
-        w.end_object();
+        hub::notice::error(out, status, message, c.topic, c.ref);
         ws.send(out);
     };
     try {
@@ -167,6 +188,8 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
             r.since = json::optional_field<std::string>(obj, "since").value_or("");
             r.data = json::optional_field<std::string>(obj, "data").value_or("");
             r.ref = json::optional_field<std::string>(obj, "ref").value_or("");
+            r.encoding = json::optional_field<std::string>(obj, "encoding").value_or("");
+            r.raw = json::optional_field<bool>(obj, "raw").value_or(false);
             return r;
         });
     } catch (const json::parse_error& e) {
@@ -180,26 +203,41 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
         ws.send(out);
         return;
     }
-    const UserData& user = ws.user_data().user;
+    auto& session = ws.user_data();
+    const UserData& user = session.user;
     auto* topic = server.find_topic(c.topic);
     if (!topic) return reply_error(404, "no such topic: " + c.topic);
     if (c.type == "subscribe") {
         if (o.can_subscribe && !o.can_subscribe(user, c.topic)) return reply_error(403, "not allowed to subscribe to " + c.topic);
+        if (!session.raw_topic.empty() && session.raw_topic != c.topic)
+            return reply_error(409, "this connection holds a raw subscription (to " + session.raw_topic + "): it can hold no other");
+        if (c.raw && ws.subscription_count() > 0 && session.raw_topic != c.topic)
+            return reply_error(409, "a raw subscription must be the connection's only one");
         if (ws.subscription_count() >= o.max_subscriptions) {
             server.current_thread().metrics.hit(metrics::budget::subscriptions);
             return reply_error(429, "too many subscriptions");
         }
-        ws.subscribe(c.topic, c.since);
+        if (ws.subscribe(c.topic, c.since, c.raw ? framing::raw : framing::envelope) && c.raw) session.raw_topic = c.topic;
     } else if (c.type == "unsubscribe") {
         ws.unsubscribe(c.topic);
+        if (session.raw_topic == c.topic) session.raw_topic.clear();
     } else if (c.type == "publish") {
-        if (!ws.user_data().publishes.take(o.max_publish_rate)) {
+        if (!session.publishes.take(o.max_publish_rate)) {
             server.current_thread().metrics.hit(metrics::budget::publish_rate);
             return ws.close(ws::close_code::policy_violation, "publish rate exceeded");
         }
+        auto type = hub::content::text;
+        if (c.encoding == "base64") {
+            auto bytes = core::base64_decode(c.data);
+            if (!bytes) return reply_error(400, "data is not base64 (RFC 4648 §4, padded)");
+            c.data = std::move(*bytes);
+            type = hub::content::binary;
+        } else if (!c.encoding.empty()) {
+            return reply_error(400, "unknown encoding: " + c.encoding + " (base64, or none for text)");
+        }
         std::string body;
         try {
-            body = checked_publish(o, user, c.topic, c.data);
+            body = checked_publish(o, user, c.topic, c.data, type);
         } catch (const http::error& e) {
             return reply_error(e.status(), e.what());
         }
@@ -223,10 +261,14 @@ void handle_control_message(Server& server, const pubsub_options<UserData>& o, C
             return out;
         };
         if (!topic->handle->sequenced_externally()) {   // a local topic: stored now, answered now
-            std::uint64_t sequence = topic->handle->publish(body);
+            std::uint64_t sequence = topic->handle->publish(body, type);
             if (auto out = answer({}, {topic->handle->epoch(), sequence}); !out.empty()) ws.send(out);
             return;
         }
+        // A backplane stores bodies, not their kind: its topic carries its own content only.
+        if (type != topic->handle->default_content())
+            return reply_error(422, std::string("this topic is ordered by a backplane and carries ") +
+                                        (type == hub::content::binary ? "text" : "binary") + " only");
         // A backplane's topic answers later, from the backplane's thread: through the connection's
         // handle, which does nothing once the client is gone.
         async_submit(*topic->handle, body, {}, [handle = ws.get_handle(), answer](std::error_code ec, hub::cursor id) {

@@ -50,13 +50,16 @@ public:
             return tether::topic<Policy>(it->second.handle);
         }
         // Server topics encode only the wire formats someone reads (lazy_formats), and their history is
-        // bounded in bytes per topic and, through the shared budget, for the server as a whole.
+        // bounded in bytes per topic and, through the shared budget, for the server as a whole. Their
+        // text is UTF-8, because formats put it in WebSocket text frames and JSON strings.
         auto handle = std::make_shared<hub::topic>(std::string(name),
                                                    detail::server_formats(std::string(name), ws_compressions_),
                                                    hub::topic_options{.capacity = detail::history_capacity(options.history),
                                                                       .max_bytes = options.max_history_bytes,
                                                                       .shared_budget = budget_,
-                                                                      .lazy_formats = true});
+                                                                      .lazy_formats = true,
+                                                                      .default_content = options.content,
+                                                                      .text_must_be_utf8 = true});
         if (plane != nullptr) plane->attach(handle, {.conflating = std::is_same_v<Policy, backpressure::conflate>});
         topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>, plane});
         return tether::topic<Policy>(std::move(handle));

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs ws_binary_interop.mjs (npm `ws`: binary topics, raw subscriptions) against the hybrid example,
+# which the script starts on a free port and stops by its PID. Installs the locked npm dependencies on
+# first use. Environment: NODE, NPM (defaults: node, npm on PATH).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+hybrid=${1:?usage: run_ws_binary_interop.sh path/to/hybrid}
+node=${NODE:-node}
+npm=${NPM:-npm}
+if [ ! -d "$here/node_modules/ws" ]; then
+  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
+fi
+exec "$node" "$here/ws_binary_interop.mjs" "$hybrid"
