@@ -506,6 +506,11 @@ TEST_CASE("stop() closes a connection whose request never completes at drain_tim
     raw_client c(server.port());
     REQUIRE(c.send("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"));   // no end of header section
     REQUIRE(c.open_and_quiet_for(100ms));
+    // The server must hold the partial head before stop(), or the connection looks idle and closes at
+    // once (a loaded host can take longer than the 100 ms above to read it): its bytes are charged to
+    // the server-wide budget once held.
+    for (int i = 0; i < 300 && server.app().buffered_input() == 0; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(server.app().buffered_input() > 0);
     const auto stop_called = steady::now();
     server.app().stop();
     CHECK(c.closed_within(3s));
