@@ -77,7 +77,7 @@ struct address_key {
         out = k;
         return true;
     }
-    // "192.0.2.1" or RFC 5952's "2001:db8::1". IPv4 is formatted here: glibc's inet_ntop goes
+    // "192.0.2.1" or RFC 5952 §4's "2001:db8::1". IPv4 is formatted here: glibc's inet_ntop goes
     // through sprintf (~1,700 instructions), and an access log asks once per request.
     std::string to_string() const {
         static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

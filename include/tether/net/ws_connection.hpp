@@ -2,6 +2,12 @@
 // One WebSocket connection after the upgrade (RFC 6455 §5-§7): frames in through the codec,
 // messages out to the application, frames out through a bounded queue.
 //
+// At ~720 lines it is over the house's ~450, on purpose: reading, control frames and the closing
+// handshake, the topic sink and writing all touch the same connection state (its phase, its queue,
+// its pending operations) and its lifetime rule (op_guard), and split into several classes each would
+// reach into the others' privates. The codec, deflate session, output queue and subscriptions, which
+// need none of that, already live in their own headers.
+//
 // Same I/O discipline as the HTTP connection (see http_connection.hpp): readiness-based reads
 // into the thread's shared buffer, frames parsed and unmasked in place there, and only a partial
 // frame header or control frame kept per connection. Data frame payload is consumed as it comes;
