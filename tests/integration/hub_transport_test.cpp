@@ -1124,6 +1124,49 @@ TEST_CASE("a binary topic reaches WebSocket subscribers byte-exact: enveloped in
     CHECK(ws_quiet_for(raw, 100ms));
 }
 
+// The batched path (issue 17): a reader group drains everything published since its last run in
+// one pass, each subscriber's output queue gathers up to 64 frames per sendmsg, and a partial
+// write resumes mid-frame. A burst published faster than the I/O thread drains, to subscribers
+// that do not read meanwhile, goes through those steps with many frames at a time.
+TEST_CASE("a burst of messages published while subscribers do not read reaches each, enveloped and raw, whole and in order") {
+    test_server server{[](tether::server& app) {
+        app.topic<tether::backpressure::disconnect>("burst", {.history = 4096});
+        app.pubsub("/ws");
+    }};
+    auto burst = server.app().topic<tether::backpressure::disconnect>("burst");
+    ws_client enveloped, raw;
+    open_ws(enveloped, server.port());
+    open_ws(raw, server.port());
+    subscribe(enveloped, "burst");
+    subscribe_raw(raw, "burst");
+
+    // 2,000 bodies of 100 to 400 bytes (about 500 KiB, within the 1 MiB a subscriber may have
+    // unsent): sizes vary so frame boundaries fall everywhere in a write.
+    constexpr int count = 2000;
+    auto body = [](int i) {
+        std::string b = "m" + std::to_string(i) + ":";
+        b.append(static_cast<std::size_t>(100 + (i * 37) % 300), static_cast<char>('a' + i % 26));
+        return b;
+    };
+    for (int i = 1; i <= count; ++i) burst.publish(body(i));
+
+    for (int i = 1; i <= count; ++i) {
+        auto e = receive_envelope(enveloped);
+        INFO("enveloped message " << i << " of type " << e.type);
+        REQUIRE(e.is_message());
+        REQUIRE(sequence_of(e.id) == static_cast<std::uint64_t>(i));
+        REQUIRE(e.data == body(i));
+    }
+    for (int i = 1; i <= count; ++i) {
+        auto m = raw.receive_message();
+        INFO("raw message " << i);
+        REQUIRE(m);
+        REQUIRE(m->payload == body(i));
+    }
+    CHECK(ws_quiet_for(enveloped, 100ms));
+    CHECK(ws_quiet_for(raw, 50ms));
+}
+
 TEST_CASE("a raw subscription is its connection's only one: 409 either way round, and unsubscribing frees the connection") {
     test_server server{binary_server()};
     ws_client c;
