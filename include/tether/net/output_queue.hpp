@@ -20,8 +20,8 @@
 // a burst (at least initial_segments segments) keeps its arrays if they are small (keep_segments,
 // keep_owned_bytes): a subscriber that gets a window of messages every loop turn would otherwise
 // regrow them from nothing every turn (seven allocations for 64 messages). release_memory() gives
-// them back, and connections call it from their keep-alive tick when the queue is empty, so an
-// idle connection (which only ever writes the odd pong or notice) still holds nothing. A queue
+// them back with the rest of the queue, and connections call it from their keep-alive tick, so an
+// idle connection (which only ever writes the odd pong or notice) holds one null pointer. A queue
 // that never quite drains drops its written front once that is most of what it holds.
 //
 // One write hands the socket up to max_gather segments: 64, what epoll_socket (max_iov) and
@@ -44,7 +44,10 @@
 
 namespace tether::net {
 
-class output_queue {
+namespace detail {
+
+// The queue itself; output_queue below holds it only while it has something to do.
+class output_queue_state {
 public:
     static constexpr std::size_t max_gather = 64;          // segments per write (see above)
     static constexpr std::size_t keep_segments = 128;      // kept through a drain: 4 KiB
@@ -112,13 +115,6 @@ public:
     template <class OnWritten>
     void clear(OnWritten&& on_written) {
         consume(bytes_, on_written);
-    }
-
-    // Gives back the memory an empty queue kept for its next burst (see above).
-    void release_memory() noexcept {
-        if (bytes_ != 0) return;
-        std::vector<segment>{}.swap(segments_);
-        owned_.reset();
     }
 
 private:
@@ -213,6 +209,54 @@ private:
     std::size_t head_ = 0;          // first segment not yet fully written
     std::size_t head_offset_ = 0;   // bytes of it already written
     std::size_t bytes_ = 0;
+};
+
+} // namespace detail
+
+// The queue a connection holds: one pointer until it first queues something, and again from the
+// keep-alive tick that finds it empty (release_memory). Most connections of a realtime server are
+// idle most of the time, so the queue's 56 bytes of arrays and counters are paid only by those
+// writing; one that writes keeps them from burst to burst, at one pointer load per call.
+class output_queue {
+public:
+    static constexpr std::size_t max_gather = detail::output_queue_state::max_gather;
+
+    std::size_t size() const noexcept { return q_ ? q_->size() : 0; }
+    bool empty() const noexcept { return !q_ || q_->empty(); }
+
+    void append(std::string_view bytes) {
+        if (!bytes.empty()) queue().append(bytes);
+    }
+    // Lets an encoder append into the owned bytes directly, e.g. ws::append_frame(out, ...).
+    template <class Encoder>
+    void append_with(Encoder&& encode) {
+        queue().append_with(std::forward<Encoder>(encode));
+    }
+    // Queues `bytes`, which live inside `message`, without copying them.
+    void append_shared(hub::payload_ptr message, std::string_view bytes, void* tag = nullptr) {
+        if (!bytes.empty()) queue().append_shared(std::move(message), bytes, tag);
+    }
+    // Writes what the socket accepts now; on_written(tag, size) as output_queue_state::write says.
+    template <class Transport, class Socket, class OnWritten>
+    std::error_code write(Socket& socket, OnWritten&& on_written) {
+        return q_ ? q_->template write<Transport>(socket, std::forward<OnWritten>(on_written)) : std::error_code{};
+    }
+    // Drops everything (the connection is closing); tagged segments are reported as written.
+    template <class OnWritten>
+    void clear(OnWritten&& on_written) {
+        if (q_) q_->clear(std::forward<OnWritten>(on_written));
+    }
+    // An empty queue gives back everything, itself included.
+    void release_memory() noexcept {
+        if (q_ && q_->empty()) q_.reset();
+    }
+
+private:
+    detail::output_queue_state& queue() {
+        if (!q_) q_ = std::make_unique<detail::output_queue_state>();
+        return *q_;
+    }
+    std::unique_ptr<detail::output_queue_state> q_;
 };
 
 } // namespace tether::net

@@ -169,8 +169,6 @@ public:
                   const behaviour_type& behaviour, UserData user_data, std::string subprotocol,
                   std::optional<ws::deflate_params> deflate = {})
         : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
-          parser_(ws::role::server, {.max_message_size = behaviour.max_message_size,
-                                     .allowed_rsv = deflate ? ws::rsv1 : std::uint8_t{0}}),
           user_data_(std::move(user_data)) {
         ticket = std::move(held);
         if (!subprotocol.empty()) extras().subprotocol = std::move(subprotocol);
@@ -250,25 +248,43 @@ private:
         if (live() && buffered_amount() <= behaviour_.max_buffered_bytes) wait_readable();
     }
 
-    // Feeds bytes to the frame parser; returns how many it consumed.
+    // Feeds bytes to the frame parser; returns how many it consumed. The parser lives on this
+    // stack frame unless the last read ended inside a frame or a fragmented message: between
+    // messages (where an idle connection always is) a fresh one reads on exactly as the old one
+    // would, so the connection keeps its 72 bytes only while something is pending (in extras).
     std::size_t consume(std::span<char> data) {
+        std::optional<ws::frame_parser> fresh;
+        if (extras_ && extras_->parser) {
+            parser_ = &*extras_->parser;
+        } else {
+            parser_ = &fresh.emplace(ws::role::server, ws::frame_parser_options{.max_message_size = behaviour_.max_message_size,
+                                                                                .allowed_rsv = deflate_ ? ws::rsv1 : std::uint8_t{0}});
+        }
+        std::size_t used = parse(data);
+        if (fresh && !fresh->between_messages() && live()) extras().parser = *fresh;
+        else if (!fresh && extras_->parser->between_messages()) extras_->parser.reset();
+        parser_ = nullptr;
+        return used;
+    }
+
+    std::size_t parse(std::span<char> data) {
         std::size_t pos = 0;
         // Once our last Close is queued (an echo, or failing the connection) nothing more is parsed:
         // §5.5.1, no data after a Close, and what follows a protocol error is garbage by definition.
         while (live() && !close_after_flush_) {
-            ws::parse_result r = parser_.next(data.subspan(pos));
+            ws::parse_result r = parser_->next(data.subspan(pos));
             pos += r.consumed;
             switch (r.status) {
             case ws::parse_status::need_more: return pos;
             case ws::parse_status::error: {
-                if (parser_.error_code() == ws::close_code::message_too_big) thread_.metrics.hit(metrics::budget::message_size);
-                fail(parser_.error_code(), parser_.error_reason());
+                if (parser_->error_code() == ws::close_code::message_too_big) thread_.metrics.hit(metrics::budget::message_size);
+                fail(parser_->error_code(), parser_->error_reason());
                 return pos;
             }
             case ws::parse_status::header:
-                if (!ws::is_control(parser_.header().op) && parser_.header().op != ws::opcode::continuation) {
+                if (!ws::is_control(parser_->header().op) && parser_->header().op != ws::opcode::continuation) {
                     if (extras_) extras_->message.clear();
-                    if (parser_.message_compressed()) begin_compressed_message();
+                    if (parser_->message_compressed()) begin_compressed_message();
                 }
                 continue;
             case ws::parse_status::payload: on_payload(r); continue;
@@ -278,16 +294,16 @@ private:
     }
 
     void on_payload(const ws::parse_result& r) {
-        const ws::frame_header& h = parser_.header();
+        const ws::frame_header& h = parser_->header();
         if (ws::is_control(h.op)) return on_control(h.op, r.payload);
-        if (parser_.message_compressed()) return on_compressed_payload(r);
+        if (parser_->message_compressed()) return on_compressed_payload(r);
         if (h.op != ws::opcode::continuation && r.message_end && r.payload.size() == h.payload_length &&
             (!extras_ || extras_->message.empty()))
-            return deliver(r.payload, parser_.message_opcode());   // whole message in one piece: no copy
+            return deliver(r.payload, parser_->message_opcode());   // whole message in one piece: no copy
         std::string& message = extras().message;
         message.append(r.payload);
         if (r.message_end) {
-            deliver(message, parser_.message_opcode());
+            deliver(message, parser_->message_opcode());
             extras_->message.clear();
             if (extras_->message.capacity() > keep_capacity) std::string{}.swap(extras_->message);
         }
@@ -296,7 +312,7 @@ private:
     // ---- permessage-deflate (RFC 7692 §7.2.2) ---------------------------------------------------
     void begin_compressed_message() {
         deflate_->begin_message();
-        if (parser_.message_opcode() == ws::opcode::text) extras().inflated_text.reset();
+        if (parser_->message_opcode() == ws::opcode::text) extras().inflated_text.reset();
     }
 
     // max_message_size bounds what the application receives, so it is measured after inflation.
@@ -305,8 +321,8 @@ private:
     }
 
     void on_compressed_payload(const ws::parse_result& r) {
-        const ws::frame_header& h = parser_.header();
-        const bool text = parser_.message_opcode() == ws::opcode::text;
+        const ws::frame_header& h = parser_->header();
+        const bool text = parser_->message_opcode() == ws::opcode::text;
         if (h.op != ws::opcode::continuation && r.message_end && r.payload.size() == h.payload_length) {
             // The whole message in one piece: inflate into the thread's buffer, as an uncompressed one is
             // delivered from the read buffer, and the connection keeps nothing.
@@ -319,7 +335,7 @@ private:
             else if (text && !core::is_valid_utf8(out)) fail(ws::close_code::invalid_payload, "text message is not valid UTF-8");
             else {
                 thread_.stats.ws_inflated_messages.add();
-                deliver(out, parser_.message_opcode());
+                deliver(out, parser_->message_opcode());
             }
             if (out.capacity() <= keep_capacity * 4) inflate_buffer().swap(out);
             return;
@@ -336,7 +352,7 @@ private:
         if (text && !extras_->inflated_text.is_complete())
             return fail(ws::close_code::invalid_payload, "text message ends inside a UTF-8 sequence");
         thread_.stats.ws_inflated_messages.add();
-        deliver(message, parser_.message_opcode());
+        deliver(message, parser_->message_opcode());
         extras_->message.clear();
         if (extras_->message.capacity() > keep_capacity) std::string{}.swap(extras_->message);
     }
@@ -684,13 +700,14 @@ private:
     thread_state& thread_;
     socket_type socket_;
     const behaviour_type& behaviour_;
-    ws::frame_parser parser_;
+    ws::frame_parser* parser_ = nullptr;   // while consume() runs (see there)
     output_queue out_;      // frames not yet written, own and shared
     [[no_unique_address]] UserData user_data_;   // no bytes at all when empty (ws::no_user_data)
     // What most connections never need, allocated the first time one does: an idle connection
     // then pays one pointer for it (an idle connection stays well under 1 KiB).
     struct rarely_used {
         std::string partial;   // an incomplete frame header or control frame, until the rest arrives
+        std::optional<ws::frame_parser> parser;   // a read ended inside a frame or fragmented message
         std::string message;   // fragments of a message in progress (inflated, when compressed)
         core::utf8_validator inflated_text;   // a compressed text message, checked as it inflates
         std::string subprotocol;

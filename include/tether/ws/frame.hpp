@@ -282,6 +282,9 @@ public:
     // text or binary: the opcode of the data message the current data frame belongs to.
     [[nodiscard]] opcode message_opcode() const noexcept { return message_opcode_; }
     [[nodiscard]] bool in_message() const noexcept { return in_message_; }
+    // Nothing of a frame or of a fragmented message is pending: a fresh parser with the same
+    // options would read what comes next the same way (so a connection need not keep this one).
+    [[nodiscard]] bool between_messages() const noexcept { return state_ == state::header && !in_message_; }
     // The current data message's first frame had RSV1: with permessage-deflate, it is compressed.
     [[nodiscard]] bool message_compressed() const noexcept { return message_compressed_; }
     [[nodiscard]] bool failed() const noexcept { return state_ == state::failed; }
