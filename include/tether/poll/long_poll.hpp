@@ -60,6 +60,41 @@ private:
     std::map<std::string, std::size_t> held_;
 };
 
+// Holds a long poll: counted against its client's cap of held polls (429 past it) and admitted
+// like a stream (a held poll holds a descriptor like one), then make_waiter(on_done) makes the
+// work the connection waits on. on_done gives both back when that work goes (answered, timed out,
+// or its client left), which happens on this thread: the gauge's up and down stay on one counter.
+template <class Server, class MakeWaiter>
+void hold_long_poll(Server& server, http::request& req, http::response& res, std::size_t max_held,
+                    MakeWaiter&& make_waiter) {
+    auto& thread = server.current_thread();
+    std::string peer = req.client_address();
+    auto& held = server.held_long_polls();
+    if (!held.hold(peer, max_held)) {
+        thread.metrics.hit(metrics::budget::held_polls_per_client);
+        http::write_error(res, 429, "too many long polls held for this client");
+        res.header("Retry-After", "1");
+        return;
+    }
+    if (!server.admit_stream(req, res)) {
+        held.release(peer);
+        return;
+    }
+    auto& gauge = thread.stats.long_polls_held;
+    std::unique_ptr<net::deferred_work> waiter;
+    try {
+        waiter = make_waiter(std::function<void()>([&held, peer, &gauge] {
+            held.release(peer);
+            gauge.sub();
+        }));
+    } catch (...) {
+        held.release(peer);
+        throw;
+    }
+    gauge.add();
+    thread.deferred = std::move(waiter);
+}
+
 template <class Server, class Policy>
 auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_options o) {
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
@@ -89,35 +124,12 @@ auto long_poll_handler(Server& server, hub::topic_handle handle, long_poll_optio
             return;
         }
         auto& thread = server.current_thread();
-        std::string peer = req.client_address();
-        auto& held = server.held_long_polls();
-        if (!held.hold(peer, o.max_held_per_client)) {
-            thread.metrics.hit(metrics::budget::held_polls_per_client);
-            http::write_error(res, 429, "too many long polls held for this client");
-            res.header("Retry-After", "1");
-            return;
-        }
-        if (!server.admit_stream(req, res)) {   // a held poll holds a descriptor like a stream
-            held.release(peer);
-            return;
-        }
-        // Counted as held until the waiter goes (answered, timed out, or its client left), which
-        // happens on this thread: the gauge's up and down stay on one thread's counter.
-        auto& gauge = thread.stats.long_polls_held;
-        std::unique_ptr<net::long_poll_waiter> waiter;
-        try {
-            waiter = std::make_unique<net::long_poll_waiter>(
+        hold_long_poll(server, req, res, o.max_held_per_client, [&](std::function<void()> on_done) {
+            return std::make_unique<net::long_poll_waiter>(
                 handle, Server::thread_state::template group_for<Policy>(thread, handle),
-                hub::cursor{cursor->epoch, resume.from - 1}, o.timeout, poll::batch_limits{o.max_batch, o.max_batch_bytes}, [&held, peer, &gauge] {
-                    held.release(peer);
-                    gauge.sub();
-                });
-        } catch (...) {
-            held.release(peer);
-            throw;
-        }
-        gauge.add();
-        thread.deferred = std::move(waiter);
+                hub::cursor{cursor->epoch, resume.from - 1}, o.timeout, poll::batch_limits{o.max_batch, o.max_batch_bytes},
+                std::move(on_done));
+        });
     };
 }
 

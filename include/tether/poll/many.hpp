@@ -32,7 +32,6 @@
 
 #include <tether/core/json_writer.hpp>
 #include <tether/http/error.hpp>
-#include <tether/http/etag.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
@@ -191,41 +190,19 @@ auto long_poll_many_handler(Server& server, long_poll_options o, std::size_t max
             return;
         }
         auto& thread = server.current_thread();
-        std::string peer = req.client_address();
-        auto& held = server.held_long_polls();
-        if (!held.hold(peer, o.max_held_per_client)) {
-            thread.metrics.hit(metrics::budget::held_polls_per_client);
-            http::write_error(res, 429, "too many long polls held for this client");
-            res.header("Retry-After", "1");
-            return;
+        std::vector<net::many_topics_waiter::watch> watches;
+        for (const auto& p : polled->topics) {
+            auto* entry = server.find_topic(p.name);
+            watches.push_back({&entry->group_for(thread, entry->handle), resumption_of(p).from});
         }
-        if (!server.admit_stream(req, res)) {   // a held poll holds a descriptor like a stream
-            held.release(peer);
-            return;
-        }
-        auto& gauge = thread.stats.long_polls_held;
-        std::unique_ptr<net::many_topics_waiter> waiter;
-        try {
-            std::vector<net::many_topics_waiter::watch> watches;
-            for (const auto& p : polled->topics) {
-                auto* entry = server.find_topic(p.name);
-                watches.push_back({&entry->group_for(thread, entry->handle), resumption_of(p).from});
-            }
-            waiter = std::make_unique<net::many_topics_waiter>(
+        hold_long_poll(server, req, res, o.max_held_per_client, [&](std::function<void()> on_done) {
+            return std::make_unique<net::many_topics_waiter>(
                 std::move(watches), o.timeout,
                 [polled = std::move(*polled), o](http::response& out) {
                     out.header("Cache-Control", "no-store").json(long_poll_answer(polled, o));
                 },
-                [&held, peer, &gauge] {
-                    held.release(peer);
-                    gauge.sub();
-                });
-        } catch (...) {
-            held.release(peer);
-            throw;
-        }
-        gauge.add();
-        thread.deferred = std::move(waiter);
+                std::move(on_done));
+        });
     };
 }
 
@@ -243,13 +220,7 @@ auto short_poll_many_handler(Server& server, short_poll_options o, std::size_t m
         });
         // The answer depends only on what `tag` gathered: a digest of it names this answer.
         std::string etag = "\"" + digest_tag(tag) + "\"";
-        res.header("ETag", etag)
-            .header("Cache-Control", "no-cache")
-            .header("X-Poll-Interval-Ms", std::to_string(o.interval.count()));
-        if (auto inm = req.header("if-none-match"); inm && http::etag_list_matches(*inm, etag)) {
-            res.status(304);
-            return;
-        }
+        if (not_modified(req, res, etag, o.interval)) return;
         res.json(std::move(body));
     };
 }

@@ -35,6 +35,18 @@ struct short_poll_options {
 
 namespace poll {
 
+// Sets a short poll answer's validators (its ETag, no-cache, the interval hint); true, with 304
+// set, when the client already has this answer (If-None-Match, RFC 9110 §13.1.2).
+inline bool not_modified(const http::request& req, http::response& res, const std::string& etag,
+                         std::chrono::milliseconds interval) {
+    res.header("ETag", etag).header("Cache-Control", "no-cache").header("X-Poll-Interval-Ms", std::to_string(interval.count()));
+    if (auto inm = req.header("if-none-match"); inm && http::etag_list_matches(*inm, etag)) {
+        res.status(304);
+        return true;
+    }
+    return false;
+}
+
 template <class Policy, class Server>
 auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_options o) {
     return [&server, handle = std::move(handle), o](http::request& req, http::response& res) {
@@ -54,13 +66,7 @@ auto short_poll_handler(Server& server, hub::topic_handle handle, short_poll_opt
         // The answer depends only on (from or "state", the topic's position, recovered): the tag.
         std::string etag = "\"" + hub::to_string(topic.position()) + "." +
                            (whole_state ? std::string("state") : std::to_string(from)) + (recovered ? "" : ".r") + "\"";
-        res.header("ETag", etag)
-            .header("Cache-Control", "no-cache")
-            .header("X-Poll-Interval-Ms", std::to_string(o.interval.count()));
-        if (auto inm = req.header("if-none-match"); inm && http::etag_list_matches(*inm, etag)) {
-            res.status(304);
-            return;
-        }
+        if (not_modified(req, res, etag, o.interval)) return;
         std::string body;
         if (whole_state) append_latest_per_key(body, topic, recovered, {o.max_batch, o.max_batch_bytes}, 0);
         else append_batch(body, topic, from, recovered, {o.max_batch, o.max_batch_bytes}, 0, resume.recovered ? cursor->epoch : 0);
