@@ -601,9 +601,9 @@ class WebSocketTransport {
 }
 
 // Server-Sent Events, one EventSource per topic (routes.sseMany unset). The server's heartbeats
-// are comments, which EventSource never surfaces, so liveness comes from onopen, readyState on error, the network
-// and visibility events (check() reconnects: cheap, and the cursor makes it lossless), and the
-// optional idleTimeout for topics known to be busy.
+// are comments, which EventSource never surfaces, so liveness comes from onopen, readyState on
+// error, the network and visibility events (check() reconnects: cheap, and the cursor makes it
+// lossless), and the optional idleTimeout for topics known to be busy.
 class SseTransport {
   constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.streams = new Map(); }
 
