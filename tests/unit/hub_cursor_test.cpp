@@ -1,10 +1,14 @@
-// Cursors: their wire form, strict parsing of untrusted input, and the topic's resume decision.
+// Cursors: their wire form, strict parsing of untrusted input, and the topic's resume decision;
+// the named composite of a many-topic stream and its ?topics= list.
 #include "hub_test_support.hpp"
 
 #include <catch2/catch.hpp>
+#include <tether/hub/composite_cursor.hpp>
 
 #include <limits>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hub = tether::hub;
 
@@ -90,4 +94,41 @@ TEST_CASE("resume replays everything after the cursor, or declares it not recove
         CHECK(topic.resume(hub::to_string({0xabc, 2})) == hub::resumption{true, 3});
         CHECK(topic.resume(std::string_view{"garbage"}) == hub::resumption{false, 6});
     }
+}
+
+TEST_CASE("a named composite cursor: entries by topic, each cursor strict, the rest of the string unharmed") {
+    using hub::named_cursor;
+    std::vector<named_cursor> seen;
+    hub::for_each_named_cursor("a:00000000000000ab-3,b:zz,:00000000000000ab-1,nocolon,a:00000000000000ab-9,c:00000000000000ab-0", 64,
+                               [&](const named_cursor& c) { seen.push_back(c); });
+    REQUIRE(seen.size() == 4);   // ":..." (no name) and "nocolon" are skipped
+    CHECK(seen[0].topic == "a");
+    CHECK(seen[0].valid);
+    CHECK(seen[0].position == hub::cursor{0xab, 3});
+    CHECK(seen[1].topic == "b");
+    CHECK_FALSE(seen[1].valid);   // there, but not a cursor: not recoverable, not "fresh"
+    CHECK(seen[2].topic == "a");
+    CHECK(seen[3].position == hub::cursor{0xab, 0});
+
+    // The first entry for a name wins; a name with none is nullopt.
+    auto a = hub::find_named_cursor("a:00000000000000ab-3,a:00000000000000ab-9", "a", 64);
+    REQUIRE(a);
+    CHECK(a->position.sequence == 3);
+    CHECK_FALSE(hub::find_named_cursor("a:00000000000000ab-3", "b", 64));
+    // The walk stops after max_entries: an attacker's header costs a bounded amount of work.
+    CHECK_FALSE(hub::find_named_cursor("a:00000000000000ab-1,b:00000000000000ab-2", "b", 1));
+
+    std::string out;
+    hub::append_named_cursor(out, "a", {0xab, 3}, true);
+    hub::append_named_cursor(out, "b", {0xab, 0}, false);
+    CHECK(out == "a:00000000000000ab-3,b:00000000000000ab-0");
+}
+
+TEST_CASE("a ?topics= list: names in order, empties and repeats dropped, more than the cap refused") {
+    auto names = hub::split_topic_list("b,,a,b,c,", 3);
+    REQUIRE(names);
+    CHECK(*names == std::vector<std::string_view>{"b", "a", "c"});
+    CHECK_FALSE(hub::split_topic_list("a,b,c,d", 3));
+    CHECK(hub::split_topic_list("a,a,a,a,a", 1)->size() == 1);   // repeats do not count against it
+    CHECK(hub::split_topic_list("", 3)->empty());
 }

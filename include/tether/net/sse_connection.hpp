@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 
 #include <tether/core/json_writer.hpp>
 #include <tether/http/response.hpp>
+#include <tether/hub/composite_cursor.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/net/output_queue.hpp>
 #include <tether/net/topic_groups.hpp>
@@ -32,6 +34,12 @@
 #include <tether/sse/event.hpp>
 
 namespace tether::net {
+
+// The topics a client named in ?topics= (sse::behaviour::admit_topic), as accept_sse admitted them.
+struct sse_client_topics {
+    std::vector<std::string> names;   // admitted, in the client's order
+    std::string refusals;             // "event: tether:refused" blocks for the others, sent first
+};
 
 template <class Server, class UserData>
 class sse_connection final : public connection_base, private topic_sink {
@@ -111,7 +119,8 @@ public:
         thread_.stats.sse_open.add();
     }
 
-    void start() {
+    // `chosen`: the client's own topics when the route lets it name them; else the behaviour's.
+    void start(std::optional<sse_client_topics> chosen = std::nullopt) {
         if (behaviour_.retry.count() > 0) {
             auto retry = behaviour_.retry;
             if (behaviour_.retry_jitter.count() > 0) {
@@ -123,7 +132,13 @@ public:
         }
         arm_heartbeat();
         in_callbacks_ = true;
-        subscribe_topics();
+        if (chosen) {
+            named_ = true;
+            if (!chosen->refusals.empty()) append_body(chosen->refusals);
+            subscribe_topics(chosen->names);
+        } else {
+            subscribe_topics(behaviour_.topics);
+        }
         if (behaviour_.on_open) behaviour_.on_open(*this);
         in_callbacks_ = false;
         if (closed_) return destroy_if_done();
@@ -149,35 +164,45 @@ private:
     struct stream_topic {
         std::unique_ptr<topic_subscription> subscription;
         hub::cursor position;   // of the last message this client has
+        std::string_view name;  // the registry's topic outlives the stream
     };
 
-    // Subscribes to the route's topics, resuming each from its part of Last-Event-ID. A topic
-    // whose history no longer covers its cursor gets an explicit "reset" event and continues live.
-    void subscribe_topics() {
-        if (behaviour_.topics.empty()) return;
+    // Subscribes to `names`, resuming each from its part of Last-Event-ID: by position in a route's
+    // fixed list, by name in a client's own (named_). A topic whose history no longer covers its
+    // cursor gets an explicit reset event and continues live.
+    void subscribe_topics(const std::vector<std::string>& names) {
+        if (names.empty()) return;
         std::vector<std::string_view> cursors;
-        for (std::string_view rest = last_event_id_; !rest.empty();) {
-            auto comma = rest.find(',');
-            cursors.push_back(rest.substr(0, comma));
-            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        if (!named_) {
+            for (std::string_view rest = last_event_id_; !rest.empty();) {
+                auto comma = rest.find(',');
+                cursors.push_back(rest.substr(0, comma));
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
+            if (!cursors.empty() && cursors.size() != names.size()) cursors.assign(names.size(), "");
         }
-        bool resuming = !cursors.empty();
-        if (resuming && cursors.size() != behaviour_.topics.size()) cursors.assign(behaviour_.topics.size(), "");
-        // A chunked stream of one topic takes the whole chunk encoded at publish (id included); the
-        // subscription's format is what the group charges against the byte budget, so it must
-        // name the bytes deliver() really queues.
-        auto format = chunked_ && behaviour_.topics.size() == 1 ? topic_format::sse_chunk : topic_format::sse_block;
-        for (std::size_t i = 0; i < behaviour_.topics.size(); ++i) {
-            auto* entry = server_.find_topic(behaviour_.topics[i]);
+        // A chunked stream of one topic, positional, takes the whole chunk encoded at publish (id
+        // included); the subscription's format is what the group charges against the byte budget,
+        // so it must name the bytes deliver() really queues.
+        auto format = chunked_ && names.size() == 1 && !named_ ? topic_format::sse_chunk : topic_format::sse_block;
+        topics_.reserve(names.size());
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            auto* entry = server_.find_topic(names[i]);
             if (!entry) continue;
             const hub::topic& t = *entry->handle;
             auto const epoch = t.epoch();   // read first: if it changes meanwhile, the next message says so
-            auto resume = resuming ? t.resume(cursors[i]) : hub::resumption{true, t.next_sequence()};
+            hub::resumption resume{true, t.next_sequence()};   // no cursor: live from now
+            if (named_) {
+                if (auto c = hub::find_named_cursor(last_event_id_, t.name(), behaviour_.max_topics * 2))
+                    resume = c->valid ? t.resume(c->position) : hub::resumption{false, t.next_sequence()};
+            } else if (!cursors.empty()) {
+                resume = t.resume(cursors[i]);
+            }
             if (!resume.recovered) append_reset(t.name());
             auto& st = topics_.emplace_back(stream_topic{
                 std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), format,
                                                      behaviour_.max_buffered_bytes),
-                hub::cursor{epoch, resume.from - 1}});
+                hub::cursor{epoch, resume.from - 1}, t.name()});
             entry->group_for(thread_, entry->handle).subscribe(*st.subscription, resume.from);
         }
     }
@@ -188,7 +213,7 @@ private:
         std::string data;
         json::writer(data).begin_object().member("topic", topic).member("recovered", false).end_object();
         std::string block;
-        sse::append_event(block, {.data = data, .type = "reset"});
+        sse::append_event(block, {.data = data, .type = named_ ? "tether:reset" : "reset"});
         append_body(block);
     }
 
@@ -198,11 +223,16 @@ private:
         return nullptr;
     }
 
-    // Appends "id: c1,c2,...\n": every topic's position, so one Last-Event-ID resumes all of them.
+    // Appends "id: c1,c2,...\n" (named_: "id: a:c1,b:c2,...\n"): every topic's position, so one
+    // Last-Event-ID resumes all of them.
     void append_composite_id_line(std::string& out) const {
         out.append("id: ");
         char text[hub::cursor_max_chars];
         for (std::size_t i = 0; i < topics_.size(); ++i) {
+            if (named_) {
+                hub::append_named_cursor(out, topics_[i].name, topics_[i].position, i == 0);
+                continue;
+            }
             if (i) out.push_back(',');
             out.append(text, hub::format_cursor(topics_[i].position, text));
         }
@@ -254,7 +284,7 @@ private:
             .member("last", hub::to_string({t->position.epoch, last})).end_object();
         std::string block;
         append_composite_id_line(block);
-        sse::append_event(block, {.data = data, .type = "missed"});
+        sse::append_event(block, {.data = data, .type = named_ ? "tether:missed" : "missed"});
         append_body(block);
     }
     void cut_off(topic_subscription&, hub::disconnect_reason) override { end(); }
@@ -392,6 +422,7 @@ private:
     bool closed_ = false, ending_ = false, reading_ = false, writing_ = false, corked_ = false;
     bool in_callbacks_ = false, wrote_since_heartbeat_ = false;
     bool stalled_ = false;   // the last write left bytes the socket would not take
+    bool named_ = false;     // the client chose the topics: ids and events name them
 };
 
 } // namespace tether::net

@@ -6,6 +6,9 @@
 //   app.realtime(news, prices);          // the page: tether.connect(location.origin)
 //
 // registers  GET  /ws                WebSocket, tether's pubsub protocol (server/pubsub.hpp)
+//            GET  /sse?topics=a,b    Server-Sent Events, the client's topics on one stream
+//            GET  /poll?topics=a,b   long polling over the client's topics (poll/many.hpp)
+//            GET  /status?topics=a,b short polling over the client's topics
 //            GET  /sse/{topic}       Server-Sent Events, one topic per stream
 //            GET  /poll/{topic}      long polling (poll/long_poll.hpp)
 //            GET  /status/{topic}    short polling (poll/short_poll.hpp)
@@ -22,8 +25,14 @@
 // Why a literal route per topic rather than "/sse/:topic" and a lookup: what is served is then
 // the route table and nothing else (a topic outside the set is the router's plain 404), each
 // route keeps its topic's policy as a type, and a topic name is checked once, here, rather than
-// on every request. The route set is a struct of templates so that another transport route (say,
-// several topics on one SSE stream) is one more member and one more block below.
+// on every request.
+//
+// Why the many-topic routes as well: over HTTP/1.1 a browser opens at most six connections per
+// origin, so a page with more than five topics and no WebSocket would stall on one stream or
+// poll per topic. tether.js uses the many-topic routes; the per-topic ones stay for clients that
+// want one topic (curl, an EventSource written by hand). There a topic is looked up by name per
+// request, and each topic fails alone: an unknown one (404) or one can_subscribe refuses (403)
+// is reported to the client for that topic while the others stream.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +51,7 @@
 #include <tether/http/response.hpp>
 #include <tether/hub/cursor.hpp>
 #include <tether/poll/long_poll.hpp>
+#include <tether/poll/many.hpp>
 #include <tether/poll/short_poll.hpp>
 #include <tether/server/pubsub.hpp>
 #include <tether/sse/behaviour.hpp>
@@ -54,6 +64,9 @@ namespace tether {
 // path registers nothing for that transport.
 struct realtime_routes {
     std::string websocket = "/ws";
+    std::string sse_many = "/sse";          // ?topics=a,b; tether.js: routes.sseMany
+    std::string longpoll_many = "/poll";    // tether.js: routes.longpollMany
+    std::string shortpoll_many = "/status"; // tether.js: routes.shortpollMany
     std::string sse = "/sse/{topic}";
     std::string longpoll = "/poll/{topic}";
     std::string shortpoll = "/status/{topic}";
@@ -71,6 +84,7 @@ struct realtime_options {
     pubsub_options<UserData> pubsub{};
     long_poll_options long_poll{};
     short_poll_options short_poll{};
+    std::size_t max_topics_per_request = 64;   // on one many-topic stream or poll; more is 400
 };
 
 namespace detail {
@@ -157,6 +171,41 @@ void register_realtime_topic(Server& app, const realtime_options<UserData>& o,
     }
 }
 
+// The routes that serve the topics a client names (?topics=a,b). Who may read them is the same
+// rule as everywhere: authorize once for the request (401/403 for all of it), then can_subscribe
+// per topic, whose refusal fails that topic alone.
+template <class Server, class UserData>
+void register_realtime_many(Server& app, const realtime_options<UserData>& o,
+                            const std::shared_ptr<const pubsub_options<UserData>>& pubsub) {
+    auto topic_check = [pubsub](const UserData& user, std::string_view name) {
+        if (!pubsub->can_subscribe(user, name)) throw http::error(403, "not allowed to subscribe to " + std::string(name));
+    };
+    if (!o.routes.sse_many.empty()) {
+        typename Server::template sse_behaviour<UserData> b;
+        b.origins = pubsub->origins;
+        b.max_topics = o.max_topics_per_request;
+        b.on_request = [pubsub](const http::request& req, UserData& user) {
+            if (pubsub->authorize) pubsub->authorize(req, user);
+        };
+        b.admit_topic = [topic_check](const http::request&, const UserData& user, std::string_view name) {
+            topic_check(user, name);
+        };
+        app.sse(o.routes.sse_many, std::move(b));
+    }
+    // A poll authorizes its request, then checks each topic with the user that gave.
+    auto admit_request = [pubsub, topic_check](const http::request& req) {
+        auto user = std::make_shared<UserData>();
+        if (pubsub->authorize) pubsub->authorize(req, *user);
+        return [user, topic_check](std::string_view name) { topic_check(*user, name); };
+    };
+    if (!o.routes.longpoll_many.empty())
+        app.get(o.routes.longpoll_many,
+                poll::long_poll_many_handler(app, o.long_poll, o.max_topics_per_request, admit_request));
+    if (!o.routes.shortpoll_many.empty())
+        app.get(o.routes.shortpoll_many,
+                poll::short_poll_many_handler(app, o.short_poll, o.max_topics_per_request, admit_request));
+}
+
 template <class Server, class UserData, class... Policies>
 void register_realtime(Server& app, realtime_options<UserData> o, const tether::topic<Policies>&... topics) {
     static_assert(sizeof...(Policies) > 0, "tether: app.realtime needs at least one topic");
@@ -172,6 +221,7 @@ void register_realtime(Server& app, realtime_options<UserData> o, const tether::
     }
     auto pubsub = std::make_shared<const pubsub_options<UserData>>(o.pubsub);
     (register_realtime_topic(app, o, pubsub, topics), ...);
+    register_realtime_many(app, o, pubsub);
     if (!o.routes.websocket.empty()) app.template pubsub<UserData>(o.routes.websocket, o.pubsub);
     if (!o.routes.client.empty()) browser::serve_client(app, o.routes.client);
 }

@@ -34,6 +34,7 @@ public:
         hub::topic_handle handle;
         net::group_base& (*group_for)(ThreadState&, const hub::topic_handle&);
         tether::backplane* backplane = nullptr;
+        bool conflating = false;   // opened with backpressure::conflate: its state is one value per key
     };
 
     // Opens (or returns) the topic `name`. Opening the same name with another policy, or with
@@ -61,7 +62,8 @@ public:
                                                                       .default_content = options.content,
                                                                       .text_must_be_utf8 = true});
         if (plane != nullptr) plane->attach(handle, {.conflating = std::is_same_v<Policy, backpressure::conflate>});
-        topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>, plane});
+        topics_.emplace(std::string(name), entry{handle, &ThreadState::template group_for<Policy>, plane,
+                                                 std::is_same_v<Policy, backpressure::conflate>});
         return tether::topic<Policy>(std::move(handle));
     }
 

@@ -11,12 +11,16 @@
 #include <utility>
 #include <vector>
 
+#include <tether/core/json_writer.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/origin.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
+#include <tether/hub/composite_cursor.hpp>
+#include <tether/net/sse_connection.hpp>
 #include <tether/sse/behaviour.hpp>
+#include <tether/sse/event.hpp>
 #include <tether/ws/deflate_codec.hpp>
 #include <tether/ws/handshake.hpp>
 #include <tether/ws/permessage_deflate.hpp>
@@ -108,21 +112,59 @@ void accept_websocket(Server& server, const typename Server::template websocket_
 template <class Server, class UserData>
 struct sse_upgrade final : Server::pending_upgrade {
     using behaviour_type = typename Server::template sse_behaviour<UserData>;
-    sse_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string id, bool c)
-        : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c) {}
+    sse_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string id, bool c,
+                std::optional<net::sse_client_topics> t)
+        : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c), topics(std::move(t)) {}
     void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket, std::string,
                net::admission ticket) override {
         auto* c = new typename Server::template sse_stream<UserData>(server, thread, std::move(socket), std::move(ticket),
                                                                      behaviour, std::move(data), std::move(last_event_id),
                                                                      chunked);
-        c->start();
+        c->start(std::move(topics));
     }
     Server& server;
     const behaviour_type& behaviour;
     UserData data;
     std::string last_event_id;
     bool chunked;
+    std::optional<net::sse_client_topics> topics;
 };
+
+// The topics a client names in ?topics= on a route that lets it (sse::behaviour::admit_topic), each
+// admitted or refused on its own: nullopt, with the 400 written, when the list itself is unusable.
+template <class Server, class UserData>
+std::optional<net::sse_client_topics> admit_client_topics(Server& server,
+                                                          const typename Server::template sse_behaviour<UserData>& b,
+                                                          const http::request& req, const UserData& data,
+                                                          http::response& res) {
+    auto list = http::find_query_param(req.query_string(), "topics").value_or(std::string{});
+    auto names = hub::split_topic_list(list, b.max_topics);
+    if (!names || names->empty()) {
+        http::write_error(res, 400, "topics: 1 to " + std::to_string(b.max_topics) + " names, comma-separated");
+        return std::nullopt;
+    }
+    net::sse_client_topics chosen;
+    auto refuse = [&](std::string_view name, int status, std::string_view message) {
+        std::string body;
+        json::writer(body).begin_object().member("topic", name).member("status", status)
+            .member("message", message).end_object();
+        sse::append_event(chosen.refusals, {.data = body, .type = "tether:refused"});
+    };
+    for (auto name : *names) {
+        if (!server.find_topic(name)) {
+            refuse(name, 404, "no such topic: " + std::string(name));
+            continue;
+        }
+        try {
+            b.admit_topic(req, data, name);
+        } catch (const http::error& e) {
+            refuse(name, e.status(), e.what());
+            continue;
+        }
+        chosen.names.emplace_back(name);
+    }
+    return chosen;
+}
 
 // The head of an event stream (WHATWG HTML §9.2.4): 200, text/event-stream, a chunked body the
 // stream connection then writes.
@@ -145,6 +187,11 @@ void accept_sse(Server& server, const typename Server::template sse_behaviour<Us
         last_event_id = http::find_query_param(req.query_string(), "lastEventId").value_or(std::string{});
     if (last_event_id.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
         return http::write_error(res, 400, "lastEventId must be one line");
+    std::optional<net::sse_client_topics> topics;
+    if (b.admit_topic) {
+        topics = admit_client_topics<Server, UserData>(server, b, req, std::as_const(data), res);
+        if (!topics) return;   // 400 written
+    }
     res.status(200)
         .content_type("text/event-stream")
         .header("Cache-Control", "no-store")
@@ -153,7 +200,7 @@ void accept_sse(Server& server, const typename Server::template sse_behaviour<Us
     if (!server.admit_stream(req, res)) return;
     res.stream();
     server.current_thread().upgrade = std::make_unique<sse_upgrade<Server, UserData>>(
-        server, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1);
+        server, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1, std::move(topics));
 }
 
 } // namespace tether::detail

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tether/http/origin.hpp>
@@ -39,6 +40,17 @@ struct behaviour {
     // Topics (opened with app.topic()) the stream carries, resumed from Last-Event-ID. The
     // event type is the topic name; the id holds one cursor per topic, comma-separated.
     std::vector<std::string> topics{};
+
+    // Set, the client names the stream's topics itself, `?topics=a,b` (tether.js's one stream for
+    // all its topics; app.realtime's routes.sse_many), and this admits each of them after
+    // on_request: throw http::error(403, ...) to refuse one. A refused or unknown topic fails
+    // alone: the stream opens for the others and tells the page with
+    //   event: tether:refused   data: {"topic":"x","status":403,"message":"..."}
+    // Ids are then named composites ("a:<cursor>,b:<cursor>", hub/composite_cursor.hpp), so a
+    // reconnect with another set of topics resumes each by name, and the stream's own events are
+    // tether:reset and tether:missed: a ':' is never in a realtime topic's name.
+    std::function<void(const http::request&, const UserData&, std::string_view topic)> admit_topic{};
+    std::size_t max_topics = 64;                     // in ?topics=; more is 400
 
     std::chrono::milliseconds heartbeat{15'000};     // comment line when nothing else was sent; 0: none
     std::chrono::milliseconds retry{0};              // sent as "retry:" at the start; 0: browser default
