@@ -19,8 +19,10 @@ mkdirSync(screenshots, {recursive: true});
 const binary = (name) => path.join(examples, name);
 const TRANSPORTS = ['websocket', 'sse', 'longpoll', 'shortpoll'];
 
-async function openPage(browser, url) {
+// before(page): anything that must see the page's first request (a DevTools session).
+async function openPage(browser, url, before = async () => {}) {
   const page = await browser.context.newPage();
+  await before(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.errors = errors;
@@ -456,6 +458,66 @@ const tests = {
     const states = await polled.evaluate(() => window.states);
     assert(states.length === 0, `shortpoll: stayed open through two polls, saw ${JSON.stringify(states)}`);
     await shot(polled, 'dashboard-web-shortpoll');
+  },
+
+  // A page with eight topics (dashboard_web: one per gauge), WebSocket upgrades swallowed by a
+  // proxy: it falls back to SSE and carries all eight on one stream (a browser allows six
+  // connections per origin over HTTP/1.1, so one each could never work), and every gauge's
+  // readings arrive in order with none missing. Then the same on long polling: one poll at a time
+  // for the eight. Connections are counted by the DevTools protocol, not by the page.
+  async 'many-topics'() {
+    const gauges = ['cpu', 'memory', 'disk', 'network', 'queue', 'latency', 'errors', 'users'];
+    const server = await startServer(binary('dashboard_web'));
+    const proxy = await startProxy(server.port, {swallowUpgrades: true});
+    const browser = await launchBrowser();
+    const watch = (net) => async (page) => {
+      const cdp = await browser.context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.requestWillBeSent', (e) => {
+        const url = new URL(e.request.url);
+        if (/^\/(sse|poll|status)(\/|$)/.test(url.pathname)) net.requests.set(e.requestId, {url, start: e.timestamp, end: null});
+      });
+      const ended = (e) => { const r = net.requests.get(e.requestId); if (r) r.end = e.timestamp; };
+      cdp.on('Network.loadingFinished', ended);
+      cdp.on('Network.loadingFailed', ended);
+      cdp.on('Network.webSocketCreated', (e) => net.sockets.push(e.url));
+    };
+    const everyGauge = (page, n, what) => waitFor(page, ([names, n]) => names.every((g) => window.dashboard[g].updates >= n),
+                                                 [gauges, n], what, 20000);
+    const inOrder = async (page, what) => {
+      const seen = await page.evaluate(() => window.dashboard);
+      for (const g of gauges) {
+        const {updates, gaps, older, missed} = seen[g];
+        assert(older === 0 && gaps === 0, `${what}: ${g}: every reading in order, none missing: ${JSON.stringify(seen[g])}`);
+        assert(updates >= 40 && missed === 0, `${what}: ${g}: ${updates} readings, ${missed} missed`);
+      }
+    };
+
+    const sse = {requests: new Map(), sockets: []};
+    const page = await openPage(browser, `${proxy.url}/?transports=websocket,sse&connectTimeout=1500`, watch(sse));
+    await onTransport(page, 'sse');
+    await everyGauge(page, 40, 'sse: two seconds of every gauge');
+    await inOrder(page, 'sse');
+    const streams = [...sse.requests.values()].map((r) => r.url);
+    assert(sse.sockets.length === 1 && proxy.swallowed === 1, `one WebSocket tried and swallowed: ${sse.sockets}, ${proxy.swallowed}`);
+    assert(streams.length === 1 && streams[0].pathname === '/sse', `one SSE request: ${streams.map(String)}`);
+    assert(streams[0].searchParams.get('topics') === gauges.join(','), `for the eight topics: ${streams[0]}`);
+    noNotFound(page, 'many-topics sse');
+    await shot(page, 'many-topics-sse');
+    await page.close();
+
+    const polls = {requests: new Map(), sockets: []};
+    const polled = await openPage(browser, `${server.url}/?transports=longpoll`, watch(polls));
+    await onTransport(polled, 'longpoll');
+    await everyGauge(polled, 40, 'longpoll: two seconds of every gauge');
+    await inOrder(polled, 'longpoll');
+    const asked = [...polls.requests.values()].sort((a, b) => a.start - b.start);
+    assert(asked.length > 1 && asked.every((r) => r.url.pathname === '/poll' && r.url.searchParams.get('topics') === gauges.join(',')),
+           `every poll for the eight topics: ${asked.slice(0, 3).map((r) => r.url)}`);
+    const overlapping = asked.filter((r, i) => i > 0 && (asked[i - 1].end === null || r.start < asked[i - 1].end));
+    assert(overlapping.length === 0, `one poll at a time: ${overlapping.length} of ${asked.length} began before the one before had ended`);
+    noNotFound(polled, 'many-topics longpoll');
+    await shot(polled, 'many-topics-longpoll');
   },
 
   // An https page (notifications_web started with --cert/--key): tether.js, loaded over TLS,
