@@ -520,6 +520,42 @@ const tests = {
     await shot(polled, 'many-topics-longpoll');
   },
 
+  // A topic the server does not have (404) fails alone, on every transport against the real server: the
+  // page gets 'error' naming it, the other topic delivers, and the client stays on its first
+  // transport (before, a WebSocket refusal left the connect deadline to fail the whole transport,
+  // and the client slid down through every other one).
+  async 'refused-topic'() {
+    const server = await startServer(binary('dashboard_web'));
+    const browser = await launchBrowser();
+    const page = await openPage(browser, `${server.url}/?transports=shortpoll`);   // a page of the server's origin
+    for (const transport of TRANSPORTS) {
+      const order = [transport, ...TRANSPORTS.filter((t) => t !== transport)];
+      const seen = await page.evaluate(async (order) => {
+        const {default: tether} = await import('/tether.js');
+        const t = tether.connect(location.origin, {transports: order, connectTimeout: 3000});
+        const seen = {errors: [], nope: 0, cpu: 0, transports: []};
+        t.on('error', (e) => seen.errors.push(e));
+        t.on('transport', ({name}) => seen.transports.push(name));
+        t.subscribe('nope', () => seen.nope++);
+        t.subscribe('cpu', () => seen.cpu++);
+        // Bounded: the test's own timeout is longer, and a report beats a bare timeout.
+        for (const end = Date.now() + 20000; Date.now() < end && !(seen.errors.length && seen.cpu >= 3);)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        Object.assign(seen, {transport: t.transport, state: t.state, cursor: t.cursor('nope')});
+        t.close();
+        return seen;
+      }, order);
+      const report = `${transport}: ${JSON.stringify(seen)}`;
+      assert(seen.errors.length === 1 && seen.errors[0].topic === 'nope' && seen.errors[0].status === 404,
+             `one error naming the topic: ${report}`);
+      assert(seen.cpu >= 3 && seen.nope === 0 && seen.cursor === null, `the other topic delivers, the refused one nothing: ${report}`);
+      assert(seen.transport === transport && seen.state === 'open' && JSON.stringify(seen.transports) === JSON.stringify([transport]),
+             `no fallback: ${report}`);
+      console.log(`  ${transport}: ${seen.errors[0].status} ${seen.errors[0].message}`);
+    }
+    noNotFound(page, 'refused-topic');
+  },
+
   // An https page (notifications_web started with --cert/--key): tether.js, loaded over TLS,
   // delivers over wss and over SSE. Chromium trusts the throwaway key by its SPKI hash, in a fresh
   // profile; run_browser_tests.sh makes the certificate and gives node its CA.
