@@ -520,10 +520,10 @@ const tests = {
     await shot(polled, 'many-topics-longpoll');
   },
 
-  // A topic the server does not have (404) fails alone, on every transport against the real server: the
-  // page gets 'error' naming it, the other topic delivers, and the client stays on its first
-  // transport (before, a WebSocket refusal left the connect deadline to fail the whole transport,
-  // and the client slid down through every other one).
+  // A topic the server does not have (404) fails alone, on every transport, against the real
+  // server: the page gets 'error' naming it, the other topic delivers, and the client stays on its
+  // first transport (before, a WebSocket refusal left the connect deadline to fail the whole
+  // transport, and the client slid down through every other one).
   async 'refused-topic'() {
     const server = await startServer(binary('dashboard_web'));
     const browser = await launchBrowser();
