@@ -55,6 +55,21 @@ const deliveredExactly = (page, numbers, what) =>
   waitFor(page, (want) => JSON.stringify(window.deliveries) === JSON.stringify(want), numbers, what);
 const range = (from, to) => Array.from({length: to - from + 1}, (_, i) => from + i);
 
+// The page's requests to the realtime routes (/sse, /poll, /status, either form) and its
+// WebSockets, as DevTools sees them: net.requests (id -> {url, start, end}), net.sockets.
+async function watchStreams(browser, page, net) {
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.requestWillBeSent', (e) => {
+    const url = new URL(e.request.url);
+    if (/^\/(sse|poll|status)(\/|$)/.test(url.pathname)) net.requests.set(e.requestId, {url, start: e.timestamp, end: null});
+  });
+  const ended = (e) => { const r = net.requests.get(e.requestId); if (r) r.end = e.timestamp; };
+  cdp.on('Network.loadingFinished', ended);
+  cdp.on('Network.loadingFailed', ended);
+  cdp.on('Network.webSocketCreated', (e) => net.sockets.push(e.url));
+}
+
 async function publish(server, from, to) {
   for (let n = from; n <= to; n++) await post(`${server.url}/api/notifications`, {text: `message ${n}`});
 }
@@ -470,18 +485,7 @@ const tests = {
     const server = await startServer(binary('dashboard_web'));
     const proxy = await startProxy(server.port, {swallowUpgrades: true});
     const browser = await launchBrowser();
-    const watch = (net) => async (page) => {
-      const cdp = await browser.context.newCDPSession(page);
-      await cdp.send('Network.enable');
-      cdp.on('Network.requestWillBeSent', (e) => {
-        const url = new URL(e.request.url);
-        if (/^\/(sse|poll|status)(\/|$)/.test(url.pathname)) net.requests.set(e.requestId, {url, start: e.timestamp, end: null});
-      });
-      const ended = (e) => { const r = net.requests.get(e.requestId); if (r) r.end = e.timestamp; };
-      cdp.on('Network.loadingFinished', ended);
-      cdp.on('Network.loadingFailed', ended);
-      cdp.on('Network.webSocketCreated', (e) => net.sockets.push(e.url));
-    };
+    const watch = (net) => (page) => watchStreams(browser, page, net);
     const everyGauge = (page, n, what) => waitFor(page, ([names, n]) => names.every((g) => window.dashboard[g].updates >= n),
                                                  [gauges, n], what, 20000);
     const inOrder = async (page, what) => {
@@ -518,6 +522,49 @@ const tests = {
     assert(overlapping.length === 0, `one poll at a time: ${overlapping.length} of ${asked.length} began before the one before had ended`);
     noNotFound(polled, 'many-topics longpoll');
     await shot(polled, 'many-topics-longpoll');
+  },
+
+  // Subscribing while the one SSE stream runs reopens it with the new set, from every topic's
+  // cursor (lastEventId), against the real server: the topics already there go on with every
+  // reading once, in order, and no 'recovered' or 'reset'; the new topic starts live.
+  async 'many-topics-subscribe'() {
+    const server = await startServer(binary('dashboard_web'));
+    const browser = await launchBrowser();
+    const net = {requests: new Map(), sockets: []};
+    // The page's own client polls /status; the one under test is made in the page, on SSE.
+    const page = await openPage(browser, `${server.url}/?transports=shortpoll`, (p) => watchStreams(browser, p, net));
+    const seen = await page.evaluate(async () => {
+      const {default: tether} = await import('/tether.js');
+      const t = tether.connect(location.origin, {transports: ['sse']});
+      const events = [];
+      for (const e of ['recovered', 'reset', 'missed', 'error']) t.on(e, (d) => events.push([e, d]));
+      const seqs = {cpu: [], memory: [], disk: []};
+      const take = (name) => t.subscribe(name, (data) => seqs[name].push(JSON.parse(data).seq));
+      // Bounded: the test's own timeout is longer, and a report beats a bare timeout.
+      const until = async (done) => { for (const end = Date.now() + 15000; Date.now() < end && !done();) await new Promise((r) => setTimeout(r, 20)); };
+      take('cpu');
+      take('memory');
+      await until(() => seqs.cpu.length >= 10 && seqs.memory.length >= 10);
+      const before = {cpu: seqs.cpu.length, memory: seqs.memory.length};
+      take('disk');
+      await until(() => seqs.disk.length >= 10 && seqs.cpu.length >= before.cpu + 10 && seqs.memory.length >= before.memory + 10);
+      t.close();
+      return {seqs, before, events};
+    });
+    const report = JSON.stringify({before: seen.before, events: seen.events, counts: Object.fromEntries(Object.entries(seen.seqs).map(([k, v]) => [k, v.length]))});
+    const consecutive = (list) => list.every((n, i) => i === 0 || n === list[i - 1] + 1);
+    for (const name of ['cpu', 'memory']) {
+      assert(seen.seqs[name].length >= seen.before[name] + 10, `${name}: readings before and after the reopen: ${report}`);
+      assert(consecutive(seen.seqs[name]), `${name}: every reading once, in order, across the reopen: ${seen.seqs[name]}`);
+    }
+    assert(seen.seqs.disk.length >= 10 && consecutive(seen.seqs.disk), `disk: live from its subscribe: ${seen.seqs.disk}`);
+    assert(seen.events.length === 0, `no recovered, reset, missed or error: ${report}`);
+    const streams = [...net.requests.values()].filter((r) => r.url.pathname === '/sse').sort((a, b) => a.start - b.start).map((r) => r.url);
+    assert(streams.length === 2, `two streams, before and after the subscribe: ${streams.map(String)}`);
+    assert(streams[0].searchParams.get('topics') === 'cpu,memory' && streams[1].searchParams.get('topics') === 'cpu,memory,disk',
+           `the sets: ${streams.map(String)}`);
+    const resumed = streams[1].searchParams.get('lastEventId') ?? '';
+    assert(/^cpu:[0-9a-f]{16}-\d+,memory:[0-9a-f]{16}-\d+$/.test(resumed), `the reopen resumes both from their cursors: ${resumed}`);
   },
 
   // A topic the server does not have (404) fails alone, on every transport, against the real
