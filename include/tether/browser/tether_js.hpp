@@ -887,7 +887,7 @@ class PollManyTransport {
         }
       }
       this.client._alive(this);   // any answer, even an empty batch or a 304, proves the route works
-      if (!this.long && !handshake) {
+      if (!this.long) {
         await new Promise((resolve) => { this.wake = resolve; setTimeout(resolve, interval); });
       }
     }
