@@ -24,14 +24,23 @@ class FakeWebSocket {
   receiveRaw(data) { this.onmessage?.({data}); }   // a string (text frame) or an ArrayBuffer (binary)
   drop() { this.readyState = 3; this.onclose?.({code: 1006}); }
 }
+// As a browser's: an event reaches the listeners of its type and the on<type> handler, so the
+// server's "event: error" (a MessageEvent) reaches onerror as the connection's errors (a plain
+// Event) do; a closed source dispatches nothing.
 class FakeEventSource {
-  static OPEN = 1;
+  static OPEN = 1; static CLOSED = 2;
   static all = [];
   constructor(url) { this.url = String(url); this.readyState = 0; this.listeners = {}; FakeEventSource.all.push(this); }
   addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
   close() { this.readyState = 2; }
-  open() { this.readyState = 1; this.onopen?.(); }
-  emit(type, data, lastEventId = '') { for (const fn of this.listeners[type] || []) fn({data, lastEventId}); }
+  #dispatch(event) {
+    if (this.readyState === 2) return;
+    this[`on${event.type}`]?.(event);
+    for (const fn of this.listeners[event.type] || []) fn(event);
+  }
+  open() { this.readyState = 1; this.#dispatch(new Event('open')); }
+  emit(type, data, lastEventId = '') { this.#dispatch(new MessageEvent(type, {data, lastEventId})); }
+  fail() { this.readyState = 0; this.#dispatch(new Event('error')); }   // the connection broke
 }
 let reachable = true;
 globalThis.WebSocket = FakeWebSocket;
@@ -69,6 +78,12 @@ function client(options = {}) {
   return {t, seen};
 }
 const lastSocket = () => FakeWebSocket.all[FakeWebSocket.all.length - 1];
+// The per-topic routes only (a server without the one-request routes).
+const PER_TOPIC = {sseMany: null, longpollMany: null, shortpollMany: null};
+// A Response-like answer of a poll route.
+const answered = (body, headers = {}) => ({ok: true, status: 200, headers: new Headers(headers), json: async () => body});
+// A long poll the fake server holds until the client abandons it.
+const held = (init) => new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));
 
 const tests = {
   async 'a message whose cursor is not newer than the last delivered is dropped'() {
@@ -135,9 +150,9 @@ const tests = {
     t.close();
   },
 
-  async 'a WebSocket that never opens falls back after the deadline when the server is reachable'() {
+  async 'a WebSocket that never opens falls back after the deadline when the server is reachable (per-topic SSE)'() {
     reachable = true;
-    const {t, seen} = client({transports: ['websocket', 'sse']});
+    const {t, seen} = client({transports: ['websocket', 'sse'], routes: PER_TOPIC});
     t.subscribe('news', (d) => seen.data.push(d), {since: `${E}-4`});
     const sources = FakeEventSource.all.length;
     await until(() => FakeEventSource.all.length > sources, 'an EventSource after the WebSocket deadline');
@@ -177,11 +192,8 @@ const tests = {
 
   async 'short polling with an idleTimeout shorter than the poll interval stays open'() {
     const states = [];
-    answer = (url) => url.includes('/status/') ? {
-      ok: true, status: 200,
-      headers: {get: (name) => (name === 'X-Poll-Interval-Ms' ? '60' : name === 'ETag' ? null : null)},
-      json: async () => ({messages: [], next: `${E}-1`, recovered: true}),
-    } : null;
+    answer = (url) => url.includes('/status?') ?
+      answered({topics: {metrics: {messages: [], next: `${E}-1`, recovered: true}}}, {'X-Poll-Interval-Ms': '60'}) : null;
     const {t} = client({transports: ['shortpoll'], idleTimeout: 40});
     t.on('state', (s) => states.push(s));
     t.subscribe('metrics', () => {});
@@ -231,12 +243,11 @@ const tests = {
   async 'a poll sends Authorization: Bearer, and a 401 retries the same transport with a fresh token'() {
     const seen = [];
     answer = (url, init) => {
-      if (!url.includes('/status/')) return null;
+      if (!url.includes('/status?')) return null;
       const auth = new Headers(init.headers).get('Authorization');
       seen.push([new URL(url).pathname, auth]);
       if (auth !== 'Bearer t3') return {ok: false, status: 401, text: async () => 'token expired'};
-      return {ok: true, status: 200, headers: {get: (name) => (name === 'X-Poll-Interval-Ms' ? '60' : null)},
-              json: async () => ({messages: [], next: `${E}-1`, recovered: true})};
+      return answered({topics: {metrics: {messages: [], next: `${E}-1`, recovered: true}}}, {'X-Poll-Interval-Ms': '60'});
     };
     let calls = 0;
     const errors = [];
@@ -244,7 +255,7 @@ const tests = {
     t.on('error', (e) => errors.push(e.message));
     t.subscribe('metrics', () => {});
     await until(() => t.state === 'open', 'open with the third token', 3000);
-    equal(seen.slice(0, 3), [['/status/metrics', 'Bearer t1'], ['/status/metrics', 'Bearer t2'], ['/status/metrics', 'Bearer t3']],
+    equal(seen.slice(0, 3), [['/status', 'Bearer t1'], ['/status', 'Bearer t2'], ['/status', 'Bearer t3']],
           'each attempt on short polling, each with a fresh token');
     equal(errors.length, 2, 'each 401 reported');
     equal(t.transport, 'shortpoll', 'never slid to long polling');
@@ -277,8 +288,8 @@ const tests = {
     t.close();
 
     // Answered after a timer turn: a long poll answered at once would loop without ever yielding to timers.
-    answer = async (url) => (await sleep(5), url.includes('/poll/') ? {ok: true, status: 200, headers: new Headers(),
-      json: async () => ({messages: [{topic: 'frames', id: `${E}-4`, data: 'AAH/', encoding: 'base64'}], next: `${E}-4`, recovered: true})} : null);
+    answer = async (url) => (await sleep(5), url.includes('/poll?') ? answered({topics: {frames:
+      {messages: [{topic: 'frames', id: `${E}-4`, data: 'AAH/', encoding: 'base64'}], next: `${E}-4`, recovered: true}}}) : null);
     const polled = client({transports: ['longpoll']});
     polled.t.subscribe('frames', (d) => polled.seen.data.push(d), {since: `${E}-3`});
     await until(() => polled.seen.data.length, 'a polled message');
@@ -291,7 +302,7 @@ const tests = {
     await until(() => FakeEventSource.all.length, 'event source');
     const source = FakeEventSource.all.at(-1);
     source.open();
-    source.emit('frames', 'AAH/', `${E}-5`);
+    source.emit('frames', 'AAH/', `frames:${E}-5`);
     equal([...new Uint8Array(streamed.seen.data[0])], [0, 1, 255], 'base64 decoded on SSE for a {binary: true} topic');
     streamed.t.close();
   },
@@ -339,6 +350,200 @@ const tests = {
     equal(sent[2][1] === given, true, 'another origin never sees the token');
     t.close();
     answer = null;
+  },
+
+  async 'one EventSource carries three topics, and each event\'s composite id gives its topic its own cursor'() {
+    const sources = FakeEventSource.all.length;
+    const {t, seen} = client({transports: ['sse']});
+    for (const topic of ['a', 'b', 'c']) t.subscribe(topic, (d) => seen.data.push([topic, d]), topic === 'a' ? {since: `${E}-4`} : {});
+    await until(() => FakeEventSource.all.length > sources, 'an event source');
+    const es = FakeEventSource.all.at(-1);
+    equal(es.url, `http://127.0.0.1:1/sse?topics=a,b,c&lastEventId=a:${E}-4`, 'every topic, and the one cursor there is');
+    es.open();
+    await until(() => t.state === 'open', 'open');
+    es.emit('a', 'a5', `a:${E}-5,b:${E}-0,c:${F}-7`);
+    es.emit('b', 'b1', `a:${E}-5,b:${E}-1,c:${F}-7`);
+    es.emit('c', 'c8', `a:${E}-5,b:${E}-1,c:${F}-8`);
+    es.emit('a', 'a5 again', `a:${E}-5,b:${E}-1,c:${F}-8`);   // not newer for a: dropped
+    equal(seen.data, [['a', 'a5'], ['b', 'b1'], ['c', 'c8']], 'each event to its topic, once');
+    equal(['a', 'b', 'c'].map((x) => t.cursor(x)), [`${E}-5`, `${E}-1`, `${F}-8`], 'each topic its own part of the id');
+    equal(seen.events.filter(([e]) => e !== 'transport'), [['recovered', {topic: 'a', recovered: true}]], 'a, which resumed, recovered');
+    equal(FakeEventSource.all.length, sources + 1, 'one stream for the three');
+    t.close();
+  },
+
+  async 'subscribing while streaming reopens the one stream once, from every cursor, and the others carry on silently'() {
+    const sources = FakeEventSource.all.length;
+    const {t, seen} = client({transports: ['sse']});
+    for (const topic of ['a', 'b', 'c']) t.subscribe(topic, (d) => seen.data.push([topic, d]));
+    await until(() => FakeEventSource.all.length > sources, 'an event source');
+    const first = FakeEventSource.all.at(-1);
+    equal(first.url, 'http://127.0.0.1:1/sse?topics=a,b,c', 'fresh topics: no lastEventId');
+    first.open();
+    first.emit('a', 'a1', `a:${E}-1,b:${E}-3,c:${E}-0`);   // b and c learn their position from it
+    first.emit('c', 'c1', `a:${E}-1,b:${E}-3,c:${E}-1`);
+    t.subscribe('d', (d) => seen.data.push(['d', d]));
+    t.subscribe('e', (d) => seen.data.push(['e', d]), {since: `${F}-2`});
+    await until(() => FakeEventSource.all.length > sources + 1, 'a reopen');
+    await sleep(10);   // a second reopen for the second subscribe would come within the same tick
+    equal(FakeEventSource.all.length, sources + 2, 'two subscribes in one tick: one reopen');
+    equal(first.readyState, FakeEventSource.CLOSED, 'the old stream is closed');
+    const second = FakeEventSource.all.at(-1);
+    equal(second.url, `http://127.0.0.1:1/sse?topics=a,b,c,d,e&lastEventId=a:${E}-1,b:${E}-3,c:${E}-1,e:${F}-2`,
+          'the new set, from every cursor');
+    second.open();
+    second.emit('a', 'a2', `a:${E}-2,b:${E}-3,c:${E}-1,d:${G}-0,e:${F}-2`);
+    second.emit('e', 'e3', `a:${E}-2,b:${E}-3,c:${E}-1,d:${G}-0,e:${F}-3`);
+    equal(seen.data, [['a', 'a1'], ['c', 'c1'], ['a', 'a2'], ['e', 'e3']], 'a continues without a repeat');
+    equal(seen.events.filter(([e]) => e !== 'transport'), [['recovered', {topic: 'e', recovered: true}]],
+          'only the topic that asked to resume says recovered; no reset for the ones already streaming');
+    equal(t.state, 'open', 'still open');
+    t.subscribe('f', () => {})();   // subscribed and gone in one tick
+    await sleep(10);
+    equal(FakeEventSource.all.length, sources + 2, 'the same set: no reopen');
+    t.subscribe('c', () => {})();   // c had another handler: c stays
+    t.subscribe('b', () => {});
+    await sleep(10);
+    equal(FakeEventSource.all.length, sources + 2, 'no new topic: no reopen');
+    t.close();
+  },
+
+  async 'tether:refused fails its topic alone: an error with topic and status, the others deliver, no fallback'() {
+    const sources = FakeEventSource.all.length, requests = [];
+    answer = (url) => { requests.push(url); return null; };
+    const {t, seen} = client({transports: ['sse', 'longpoll']});
+    const errors = [];
+    t.on('error', (e) => errors.push(e));
+    for (const topic of ['a', 'nope', 'b']) t.subscribe(topic, (d) => seen.data.push([topic, d]));
+    await until(() => FakeEventSource.all.length > sources, 'an event source');
+    const es = FakeEventSource.all.at(-1);
+    es.open();
+    es.emit('tether:refused', JSON.stringify({topic: 'nope', status: 404, message: 'no such topic: nope'}));
+    equal(errors, [{message: 'no such topic: nope', topic: 'nope', status: 404}], 'the page is told which topic and why');
+    es.emit('a', 'a1', `a:${E}-1,b:${E}-0`);
+    es.emit('nope', 'never', `nope:${E}-1`);
+    es.emit('b', 'b1', `a:${E}-1,b:${E}-1`);
+    equal(seen.data, [['a', 'a1'], ['b', 'b1']], 'the other topics deliver; the refused one\'s handler gets nothing');
+    equal(t.cursor('nope'), null, 'the refused topic is dropped');
+    await sleep(200);   // twice the connect deadline: time enough for a fallback, were there one
+    equal([t.transport, t.state, FakeEventSource.all.length, requests.filter((u) => u.includes('/poll')).length],
+          ['sse', 'open', sources + 1, 0], 'still on the same stream, no poll tried');
+    t.subscribe('nope', () => {});   // subscribing again asks again
+    await until(() => FakeEventSource.all.length > sources + 1, 'a reopen');
+    equal(new URL(FakeEventSource.all.at(-1).url).searchParams.get('topics'), 'a,b,nope', 'asked again');
+    t.close();
+    answer = null;
+  },
+
+  async 'a refused WebSocket subscribe fails its topic alone: the socket opens for the others, no fallback'() {
+    const sources = FakeEventSource.all.length, sockets = FakeWebSocket.all.length;
+    const {t, seen} = client({transports: ['websocket', 'sse']});
+    const errors = [];
+    t.on('error', (e) => errors.push(e));
+    t.subscribe('a', (d) => seen.data.push(['a', d]));
+    t.subscribe('secret', (d) => seen.data.push(['secret', d]));
+    await until(() => FakeWebSocket.all.length > sockets, 'socket');
+    const ws = lastSocket();
+    ws.open();
+    ws.receive({type: 'subscribed', topic: 'a', recovered: true, id: `${E}-0`});
+    equal(t.state, 'connecting', 'not open while a subscribe is unanswered');
+    ws.receive({type: 'error', topic: 'secret', status: 403, message: 'not allowed: secret'});
+    equal(t.state, 'open', 'open once every subscribe is answered, a refusal included');
+    equal(errors, [{message: 'not allowed: secret', topic: 'secret', status: 403}], 'the page is told which topic and why');
+    ws.receive({topic: 'a', id: `${E}-1`, data: 'a1'});
+    ws.receive({topic: 'secret', id: `${E}-1`, data: 'never'});
+    equal(seen.data, [['a', 'a1']], 'the others deliver; the refused one\'s handler gets nothing');
+    await sleep(200);   // twice the connect deadline
+    equal([t.transport, t.state, FakeWebSocket.all.length, FakeEventSource.all.length],
+          ['websocket', 'open', sockets + 1, sources], 'the same socket, no SSE tried');
+    t.subscribe('secret', () => {});
+    equal(ws.sent.at(-1), {type: 'subscribe', topic: 'secret'}, 'subscribing again asks again');
+    t.close();
+  },
+
+  async 'one long poll for every topic: handshake, since with each cursor, refusals, and a new topic re-polls at once'() {
+    const requests = [];
+    const ask = [];   // the test answers each request in turn
+    answer = (url, init) => {
+      if (!url.includes('/poll?')) return null;
+      requests.push(url);
+      return new Promise((resolve, reject) => {
+        ask.push({url, resolve, signal: init.signal});
+        init.signal.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    };
+    const {t, seen} = client({transports: ['longpoll']});
+    const errors = [];
+    t.on('error', (e) => errors.push(e));
+    t.subscribe('a', (d) => seen.data.push(['a', d]), {since: `${E}-3`});
+    t.subscribe('b', (d) => seen.data.push(['b', d]), {since: `${F}-7`});
+    t.subscribe('x', (d) => seen.data.push(['x', d]), {since: `${E}-1`});
+    await until(() => ask.length === 1, 'the first poll');
+    equal(ask[0].url, 'http://127.0.0.1:1/poll?topics=a,b,x', 'the handshake: every topic, no since');
+    ask[0].resolve(answered({topics: {a: {messages: [], next: `${E}-9`, recovered: true}, b: {messages: [], next: `${F}-9`, recovered: true}},
+                             refused: {x: {status: 403, message: 'not allowed: x'}}}));
+    await until(() => ask.length === 2, 'the poll after the handshake');
+    equal(errors, [{message: 'not allowed: x', topic: 'x', status: 403}], 'the refused topic reported');
+    equal(t.state, 'open', 'open');
+    equal(ask[1].url, `http://127.0.0.1:1/poll?topics=a,b&since=a:${E}-3,b:${F}-7`, 'one poll, since with each cursor; x dropped');
+    ask[1].resolve(answered({topics: {
+      a: {messages: [{topic: 'a', id: `${E}-4`, data: 'a4'}, {topic: 'a', id: `${E}-5`, data: 'a5'}], next: `${E}-5`, recovered: true},
+      b: {messages: [], next: `${F}-7`, recovered: true}}}));
+    await until(() => ask.length === 3, 'the next poll');
+    equal(ask[2].url, `http://127.0.0.1:1/poll?topics=a,b&since=a:${E}-5,b:${F}-7`, 'held from the new cursors');
+    equal(seen.data, [['a', 'a4'], ['a', 'a5']], 'delivered in order');
+    equal(seen.events.filter(([e]) => e !== 'transport'),
+          [['recovered', {topic: 'a', recovered: true}], ['recovered', {topic: 'b', recovered: true}]], 'both recovered');
+    t.subscribe('c', (d) => seen.data.push(['c', d]));
+    equal(ask[2].signal.aborted, true, 'the held poll is abandoned');
+    await until(() => ask.length === 4, 'a poll at once');
+    equal(ask[3].url, `http://127.0.0.1:1/poll?topics=a,b,c&since=a:${E}-5,b:${F}-7`, 'with the new topic, fresh');
+    ask[3].resolve(answered({topics: {a: {messages: [], next: `${E}-5`, recovered: true}, b: {messages: [], next: `${F}-7`, recovered: true},
+                                      c: {messages: [], next: `${G}-4`, recovered: true}}}));
+    await until(() => ask.length === 5, 'polling on');
+    equal(t.cursor('c'), `${G}-4`, 'the fresh topic takes its position');
+    equal([t.transport, requests.length], ['longpoll', 5], 'one request at a time, on long polling');
+    t.close();
+    answer = null;
+  },
+
+  async 'one short poll for every topic sends If-None-Match, and a 304 changes nothing'() {
+    const asked = [];
+    answer = (url, init) => {
+      if (!url.includes('/status?')) return null;
+      asked.push([url, new Headers(init.headers).get('If-None-Match')]);
+      if (asked.length > 1) return {ok: false, status: 304, headers: new Headers({'X-Poll-Interval-Ms': '10'})};
+      return answered({topics: {a: {messages: [], next: `${E}-1`, recovered: true}, b: {messages: [], next: `${E}-2`, recovered: true}}},
+                      {ETag: '"v1"', 'X-Poll-Interval-Ms': '10'});
+    };
+    const {t} = client({transports: ['shortpoll']});
+    t.subscribe('a', () => {});
+    t.subscribe('b', () => {});
+    await until(() => asked.length >= 3, 'three polls');
+    equal(asked.slice(0, 3), [['http://127.0.0.1:1/status?topics=a,b', null],
+                              [`http://127.0.0.1:1/status?topics=a,b&since=a:${E}-1,b:${E}-2`, '"v1"'],
+                              [`http://127.0.0.1:1/status?topics=a,b&since=a:${E}-1,b:${E}-2`, '"v1"']], 'conditional polls');
+    equal([t.state, t.cursor('a'), t.cursor('b')], ['open', `${E}-1`, `${E}-2`], 'open, cursors kept');
+    t.close();
+    answer = null;
+  },
+
+  async 'topics named "error" and "message" deliver over the one stream, and a real connection error still reconnects'() {
+    const sources = FakeEventSource.all.length;
+    const {t, seen} = client({transports: ['sse']});
+    for (const topic of ['error', 'message']) t.subscribe(topic, (d) => seen.data.push([topic, d]));
+    await until(() => FakeEventSource.all.length > sources, 'an event source');
+    const es = FakeEventSource.all.at(-1);
+    es.open();
+    es.emit('error', 'e1', `error:${E}-1,message:${E}-0`);   // reaches onerror too, as a MessageEvent
+    es.emit('message', 'm1', `error:${E}-1,message:${E}-1`);
+    equal(seen.data, [['error', 'e1'], ['message', 'm1']], 'both delivered');
+    equal([t.state, FakeEventSource.all.length], ['open', sources + 1], 'an "error" event is not a failure');
+    es.fail();
+    await until(() => FakeEventSource.all.length > sources + 1, 'reconnected after a connection error');
+    equal(FakeEventSource.all.at(-1).url, `http://127.0.0.1:1/sse?topics=error,message&lastEventId=error:${E}-1,message:${E}-1`,
+          'resumed from both cursors');
+    t.close();
   },
 
   async 'when the server is unreachable the client retries its transport instead of falling back'() {

@@ -19,8 +19,10 @@ mkdirSync(screenshots, {recursive: true});
 const binary = (name) => path.join(examples, name);
 const TRANSPORTS = ['websocket', 'sse', 'longpoll', 'shortpoll'];
 
-async function openPage(browser, url) {
+// before(page): anything that must see the page's first request (a DevTools session).
+async function openPage(browser, url, before = async () => {}) {
   const page = await browser.context.newPage();
+  await before(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.errors = errors;
@@ -52,6 +54,21 @@ const onTransport = (page, name) =>
 const deliveredExactly = (page, numbers, what) =>
   waitFor(page, (want) => JSON.stringify(window.deliveries) === JSON.stringify(want), numbers, what);
 const range = (from, to) => Array.from({length: to - from + 1}, (_, i) => from + i);
+
+// The page's requests to the realtime routes (/sse, /poll, /status, either form) and its
+// WebSockets, as DevTools sees them: net.requests (id -> {url, start, end}), net.sockets.
+async function watchStreams(browser, page, net) {
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.requestWillBeSent', (e) => {
+    const url = new URL(e.request.url);
+    if (/^\/(sse|poll|status)(\/|$)/.test(url.pathname)) net.requests.set(e.requestId, {url, start: e.timestamp, end: null});
+  });
+  const ended = (e) => { const r = net.requests.get(e.requestId); if (r) r.end = e.timestamp; };
+  cdp.on('Network.loadingFinished', ended);
+  cdp.on('Network.loadingFailed', ended);
+  cdp.on('Network.webSocketCreated', (e) => net.sockets.push(e.url));
+}
 
 async function publish(server, from, to) {
   for (let n = from; n <= to; n++) await post(`${server.url}/api/notifications`, {text: `message ${n}`});
@@ -456,6 +473,134 @@ const tests = {
     const states = await polled.evaluate(() => window.states);
     assert(states.length === 0, `shortpoll: stayed open through two polls, saw ${JSON.stringify(states)}`);
     await shot(polled, 'dashboard-web-shortpoll');
+  },
+
+  // A page with eight topics (dashboard_web: one per gauge), WebSocket upgrades swallowed by a
+  // proxy: it falls back to SSE and carries all eight on one stream (a browser allows six
+  // connections per origin over HTTP/1.1, so one each could never work), and every gauge's
+  // readings arrive in order with none missing. Then the same on long polling: one poll at a time
+  // for the eight. Connections are counted by the DevTools protocol, not by the page.
+  async 'many-topics'() {
+    const gauges = ['cpu', 'memory', 'disk', 'network', 'queue', 'latency', 'errors', 'users'];
+    const server = await startServer(binary('dashboard_web'));
+    const proxy = await startProxy(server.port, {swallowUpgrades: true});
+    const browser = await launchBrowser();
+    const watch = (net) => (page) => watchStreams(browser, page, net);
+    const everyGauge = (page, n, what) => waitFor(page, ([names, n]) => names.every((g) => window.dashboard[g].updates >= n),
+                                                 [gauges, n], what, 20000);
+    const inOrder = async (page, what) => {
+      const seen = await page.evaluate(() => window.dashboard);
+      for (const g of gauges) {
+        const {updates, gaps, older, missed} = seen[g];
+        assert(older === 0 && gaps === 0, `${what}: ${g}: every reading in order, none missing: ${JSON.stringify(seen[g])}`);
+        assert(updates >= 40 && missed === 0, `${what}: ${g}: ${updates} readings, ${missed} missed`);
+      }
+    };
+
+    const sse = {requests: new Map(), sockets: []};
+    const page = await openPage(browser, `${proxy.url}/?transports=websocket,sse&connectTimeout=1500`, watch(sse));
+    await onTransport(page, 'sse');
+    await everyGauge(page, 40, 'sse: two seconds of every gauge');
+    await inOrder(page, 'sse');
+    const streams = [...sse.requests.values()].map((r) => r.url);
+    assert(sse.sockets.length === 1 && proxy.swallowed === 1, `one WebSocket tried and swallowed: ${sse.sockets}, ${proxy.swallowed}`);
+    assert(streams.length === 1 && streams[0].pathname === '/sse', `one SSE request: ${streams.map(String)}`);
+    assert(streams[0].searchParams.get('topics') === gauges.join(','), `for the eight topics: ${streams[0]}`);
+    noNotFound(page, 'many-topics sse');
+    await shot(page, 'many-topics-sse');
+    await page.close();
+
+    const polls = {requests: new Map(), sockets: []};
+    const polled = await openPage(browser, `${server.url}/?transports=longpoll`, watch(polls));
+    await onTransport(polled, 'longpoll');
+    await everyGauge(polled, 40, 'longpoll: two seconds of every gauge');
+    await inOrder(polled, 'longpoll');
+    const asked = [...polls.requests.values()].sort((a, b) => a.start - b.start);
+    assert(asked.length > 1 && asked.every((r) => r.url.pathname === '/poll' && r.url.searchParams.get('topics') === gauges.join(',')),
+           `every poll for the eight topics: ${asked.slice(0, 3).map((r) => r.url)}`);
+    const overlapping = asked.filter((r, i) => i > 0 && (asked[i - 1].end === null || r.start < asked[i - 1].end));
+    assert(overlapping.length === 0, `one poll at a time: ${overlapping.length} of ${asked.length} began before the one before had ended`);
+    noNotFound(polled, 'many-topics longpoll');
+    await shot(polled, 'many-topics-longpoll');
+  },
+
+  // Subscribing while the one SSE stream runs reopens it with the new set, from every topic's
+  // cursor (lastEventId), against the real server: the topics already there go on with every
+  // reading once, in order, and no 'recovered' or 'reset'; the new topic starts live.
+  async 'many-topics-subscribe'() {
+    const server = await startServer(binary('dashboard_web'));
+    const browser = await launchBrowser();
+    const net = {requests: new Map(), sockets: []};
+    // The page's own client polls /status; the one under test is made in the page, on SSE.
+    const page = await openPage(browser, `${server.url}/?transports=shortpoll`, (p) => watchStreams(browser, p, net));
+    const seen = await page.evaluate(async () => {
+      const {default: tether} = await import('/tether.js');
+      const t = tether.connect(location.origin, {transports: ['sse']});
+      const events = [];
+      for (const e of ['recovered', 'reset', 'missed', 'error']) t.on(e, (d) => events.push([e, d]));
+      const seqs = {cpu: [], memory: [], disk: []};
+      const take = (name) => t.subscribe(name, (data) => seqs[name].push(JSON.parse(data).seq));
+      // Bounded: the test's own timeout is longer, and a report beats a bare timeout.
+      const until = async (done) => { for (const end = Date.now() + 15000; Date.now() < end && !done();) await new Promise((r) => setTimeout(r, 20)); };
+      take('cpu');
+      take('memory');
+      await until(() => seqs.cpu.length >= 10 && seqs.memory.length >= 10);
+      const before = {cpu: seqs.cpu.length, memory: seqs.memory.length};
+      take('disk');
+      await until(() => seqs.disk.length >= 10 && seqs.cpu.length >= before.cpu + 10 && seqs.memory.length >= before.memory + 10);
+      t.close();
+      return {seqs, before, events};
+    });
+    const report = JSON.stringify({before: seen.before, events: seen.events, counts: Object.fromEntries(Object.entries(seen.seqs).map(([k, v]) => [k, v.length]))});
+    const consecutive = (list) => list.every((n, i) => i === 0 || n === list[i - 1] + 1);
+    for (const name of ['cpu', 'memory']) {
+      assert(seen.seqs[name].length >= seen.before[name] + 10, `${name}: readings before and after the reopen: ${report}`);
+      assert(consecutive(seen.seqs[name]), `${name}: every reading once, in order, across the reopen: ${seen.seqs[name]}`);
+    }
+    assert(seen.seqs.disk.length >= 10 && consecutive(seen.seqs.disk), `disk: live from its subscribe: ${seen.seqs.disk}`);
+    assert(seen.events.length === 0, `no recovered, reset, missed or error: ${report}`);
+    const streams = [...net.requests.values()].filter((r) => r.url.pathname === '/sse').sort((a, b) => a.start - b.start).map((r) => r.url);
+    assert(streams.length === 2, `two streams, before and after the subscribe: ${streams.map(String)}`);
+    assert(streams[0].searchParams.get('topics') === 'cpu,memory' && streams[1].searchParams.get('topics') === 'cpu,memory,disk',
+           `the sets: ${streams.map(String)}`);
+    const resumed = streams[1].searchParams.get('lastEventId') ?? '';
+    assert(/^cpu:[0-9a-f]{16}-\d+,memory:[0-9a-f]{16}-\d+$/.test(resumed), `the reopen resumes both from their cursors: ${resumed}`);
+  },
+
+  // A topic the server does not have (404) fails alone, on every transport, against the real
+  // server: the page gets 'error' naming it, the other topic delivers, and the client stays on its
+  // first transport (before, a WebSocket refusal left the connect deadline to fail the whole
+  // transport, and the client slid down through every other one).
+  async 'refused-topic'() {
+    const server = await startServer(binary('dashboard_web'));
+    const browser = await launchBrowser();
+    const page = await openPage(browser, `${server.url}/?transports=shortpoll`);   // a page of the server's origin
+    for (const transport of TRANSPORTS) {
+      const order = [transport, ...TRANSPORTS.filter((t) => t !== transport)];
+      const seen = await page.evaluate(async (order) => {
+        const {default: tether} = await import('/tether.js');
+        const t = tether.connect(location.origin, {transports: order, connectTimeout: 3000});
+        const seen = {errors: [], nope: 0, cpu: 0, transports: []};
+        t.on('error', (e) => seen.errors.push(e));
+        t.on('transport', ({name}) => seen.transports.push(name));
+        t.subscribe('nope', () => seen.nope++);
+        t.subscribe('cpu', () => seen.cpu++);
+        // Bounded: the test's own timeout is longer, and a report beats a bare timeout.
+        for (const end = Date.now() + 20000; Date.now() < end && !(seen.errors.length && seen.cpu >= 3);)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        Object.assign(seen, {transport: t.transport, state: t.state, cursor: t.cursor('nope')});
+        t.close();
+        return seen;
+      }, order);
+      const report = `${transport}: ${JSON.stringify(seen)}`;
+      assert(seen.errors.length === 1 && seen.errors[0].topic === 'nope' && seen.errors[0].status === 404,
+             `one error naming the topic: ${report}`);
+      assert(seen.cpu >= 3 && seen.nope === 0 && seen.cursor === null, `the other topic delivers, the refused one nothing: ${report}`);
+      assert(seen.transport === transport && seen.state === 'open' && JSON.stringify(seen.transports) === JSON.stringify([transport]),
+             `no fallback: ${report}`);
+      console.log(`  ${transport}: ${seen.errors[0].status} ${seen.errors[0].message}`);
+    }
+    noNotFound(page, 'refused-topic');
   },
 
   // An https page (notifications_web started with --cert/--key): tether.js, loaded over TLS,

@@ -58,8 +58,15 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 // ids, so no resume; after a reconnect they continue live, and 'reset' {topic} says something may
 // have been missed. They take no part in the transport fallback (WebSocket only).
 //
-// SSE and long polling hold one HTTP connection per topic, and browsers allow six per origin
-// over HTTP/1.1: keep to a few topics on those transports.
+// SSE and polling carry every topic on one request (routes.sseMany, longpollMany, shortpollMany:
+// /sse?topics=a,b with one composite id "a:<cursor>,b:<cursor>", split here into each topic's own
+// cursor), because browsers allow six connections per origin over HTTP/1.1. Set those routes to
+// null for a server with only the per-topic routes: then each topic holds a connection of its own.
+//
+// A topic the server refuses (404: none by that name; 403: not allowed) fails alone, on WebSocket
+// and on the one-request routes: 'error' {message, topic, status}, the topic is dropped (its
+// handlers get nothing more; subscribing again asks again), and the transport stays open for the
+// others. Falling back would not help: every transport would refuse it too.
 //
 // Tokens: `token` is a string, or a function (may be async) called before the first connection
 // and before every reconnection, so a short-lived token is fresh each time:
@@ -73,12 +80,16 @@ inline constexpr std::string_view tether_js = R"tetherjs(// tether.js: browser c
 
 const DEFAULTS = {
   transports: ['websocket', 'sse', 'longpoll', 'shortpoll'],
-  // "{topic}" is replaced by the encoded topic name. SSE and polling routes serve one topic each.
+  // "{topic}" is replaced by the encoded topic name. The *Many routes serve every topic on one
+  // request (?topics=a,b); null or '': one request per topic on the routes with "{topic}".
   routes: {
     websocket: '/ws',
     sse: '/sse/{topic}',
     longpoll: '/poll/{topic}',
     shortpoll: '/status/{topic}',
+    sseMany: '/sse',
+    longpollMany: '/poll',
+    shortpollMany: '/status',
     publish: null,        // e.g. '/api/publish/{topic}': POST used when not on WebSocket
     probe: '/',           // any answer (even 404) proves the server is reachable over HTTP
   },
@@ -123,6 +134,21 @@ const bodyOf = (m) => m.encoding === 'base64' ? fromBase64(m.data) : m.data;
 
 const fill = (template, topic) => template.replace('{topic}', encodeURIComponent(topic));
 const withQuery = (url, name, value) => value ? `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}` : url;
+
+// The one-request routes' lists: topics=a,b and the composite cursor a:<cursor>,b:<cursor> (of the
+// topics that have one). Names and cursors are unreserved characters, so the commas and colons
+// can stay as they are, readable in logs.
+const withList = (url, name, items) => items.length ? `${url}${url.includes('?') ? '&' : '?'}${name}=${items.join(',')}` : url;
+const topicList = (entries) => entries.map((t) => encodeURIComponent(t.topic));
+const compositeOf = (entries) => entries.filter((t) => t.cursor).map((t) => `${encodeURIComponent(t.topic)}:${encodeURIComponent(t.cursor)}`);
+function parseComposite(id) {   // "a:<cursor>,b:<cursor>" -> Map topic -> cursor
+  const cursors = new Map();
+  for (const part of (id || '').split(',')) {
+    const colon = part.indexOf(':');
+    if (colon > 0) cursors.set(part.slice(0, colon), part.slice(colon + 1));
+  }
+  return cursors;
+}
 
 class Client {
   #base; #options; #topics = new Map(); #listeners = new Map();
@@ -169,7 +195,8 @@ class Client {
 
   // Events: 'state' (connecting|open|reconnecting|offline|closed), 'transport' {name, previous,
   // reason}, 'recovered' {topic, recovered}, 'reset' {topic, cursor}, 'missed' {topic, first,
-  // last} (drop_oldest/conflate skipped these on purpose), 'error' {message}.
+  // last} (drop_oldest/conflate skipped these on purpose), 'error' {message}, or {message, topic,
+  // status} when the server refused that topic (it is then dropped).
   on(event, fn) {
     if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
     this.#listeners.get(event).add(fn);
@@ -263,7 +290,7 @@ class Client {
   #start(reason) {
     const name = this.#options.transports[this.#index];
     const previous = this.#lastTransport;
-    const transport = new TRANSPORTS[name](this, this.#options, (path) => this.#url(path));
+    const transport = new (transportClass(name, this.#options))(this, this.#options, (path) => this.#url(path));
     transport.name = name;
     this.#transport = transport;
     this.#lastTransport = name;
@@ -417,6 +444,14 @@ class Client {
 
   _error(transport, message) { if (transport === this.#transport) this.#emit('error', {message}); }
 
+  // The server refused one topic: it alone fails. The transport has dropped it already; the
+  // client drops it too, so a later subscribe() asks again.
+  _refused(transport, topic, status, message) {
+    if (transport !== this.#transport || !this.#topics.has(topic)) return;
+    this.#topics.delete(topic);
+    this.#emit('error', {message: message || `tether: ${topic} refused (${status})`, topic, status});
+  }
+
   // ---- liveness from the browser's own signals, not only timers ---------------------------
   #watchNetwork() {
     const listen = (target, event, fn) => {
@@ -487,6 +522,12 @@ class WebSocketTransport {
       clearTimeout(pending.timer);
       if (m.type === 'published') pending.resolve({topic: m.topic, id: m.id});
       else pending.reject(new TetherError({status: m.status || 400, statusText: ''}, {error: {status: m.status, message: m.message}}));
+    } else if (m.type === 'error' && m.topic !== undefined && this.topics.has(m.topic)) {
+      // A refused subscribe (403, 404): that topic fails alone, the socket stays for the others.
+      this.topics.delete(m.topic);
+      this.pendingAcks?.delete(m.topic);
+      this.client._refused(this, m.topic, m.status, m.message);
+      if (this.pendingAcks && !this.pendingAcks.size) this.client._opened(this);
     } else if (m.type === 'error') {
       this.client._error(this, m.message);
     } else if (m.topic !== undefined && m.id !== undefined) {
@@ -559,10 +600,10 @@ class WebSocketTransport {
   }
 }
 
-// Server-Sent Events, one EventSource per topic. The server's heartbeats are comments, which
-// EventSource never surfaces, so liveness comes from onopen, readyState on error, the network
-// and visibility events (check() reconnects: cheap, and the cursor makes it lossless), and the
-// optional idleTimeout for topics known to be busy.
+// Server-Sent Events, one EventSource per topic (routes.sseMany unset). The server's heartbeats
+// are comments, which EventSource never surfaces, so liveness comes from onopen, readyState on
+// error, the network and visibility events (check() reconnects: cheap, and the cursor makes it
+// lossless), and the optional idleTimeout for topics known to be busy.
 class SseTransport {
   constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.streams = new Map(); }
 
@@ -604,7 +645,98 @@ class SseTransport {
   stop() { for (const s of this.streams.values()) { s.onerror = null; s.close(); } this.streams.clear(); }
 }
 
+// Server-Sent Events, one EventSource for every topic (routes.sseMany): ?topics=a,b, and to resume
+// ?lastEventId=a:<cursor>,b:<cursor>. Each event's id is that composite; its own topic's part is
+// the message's cursor. A subscribe or unsubscribe reopens the stream with the new set, once for
+// all the calls of one tick, from the cursors: the topics already streaming just continue. Liveness
+// as in SseTransport.
+class SseStreamTransport {
+  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.topics = new Map(); }
+
+  start(topics) {
+    for (const t of topics) this.topics.set(t.topic, t);
+    this.#connect();
+  }
+  subscribe(t) { this.topics.set(t.topic, t); this.#reopen(); }
+  unsubscribe(topic) { if (this.topics.delete(topic)) this.#reopen(); }
+  #reopen() {
+    if (this.reopening || this.stopped) return;
+    this.reopening = true;
+    queueMicrotask(() => {
+      this.reopening = false;
+      // A topic subscribed and unsubscribed in the same tick leaves the stream as it was.
+      if (!this.stopped && !(this.source && this.source.topics === [...this.topics.keys()].join())) this.#connect();
+    });
+  }
+
+  #connect() {
+    this.#close();
+    if (!this.topics.size) return this.client._opened(this);   // nothing to stream until a subscribe
+    const entries = [...this.topics.values()];
+    const url = withList(withList(this.client._withToken(this.url(this.options.routes.sseMany)).href,
+                                  'topics', topicList(entries)), 'lastEventId', compositeOf(entries));
+    const source = this.source = new EventSource(url);
+    source.topics = [...this.topics.keys()].join();
+    let opened = false;
+    source.onopen = () => { opened = true; this.client._opened(this); };
+    // A topic may be named "error" (or "open"): the server's event of that name reaches these
+    // handlers too, as a MessageEvent, while the connection's own are plain Events.
+    source.onerror = (e) => {
+      if (e instanceof MessageEvent) return;
+      this.client._failed(this, opened ? 'stream ended' : 'no stream');   // we own reconnection, as in SseTransport
+    };
+    const on = (type, fn) => source.addEventListener(type, (e) => {
+      if (source === this.source && e instanceof MessageEvent) fn(e);
+    });
+    const json = (fn) => (e) => { let m; try { m = JSON.parse(e.data); } catch { return; } fn(m); };
+    for (const t of entries) on(t.topic, (e) => this.#message(t.topic, e));
+    on('tether:reset', json((m) => this.client._subscribed(this, m.topic, false, null)));
+    on('tether:missed', json((m) => this.client._missed(this, m.topic, m.first, m.last)));
+    on('tether:refused', json((m) => {   // the stream stays up for the other topics
+      if (!this.topics.delete(m.topic)) return;
+      this.client._refused(this, m.topic, m.status, m.message);
+      if (!this.topics.size) this.#close();
+    }));
+  }
+
+  #message(topic, e) {
+    const t = this.topics.get(topic);
+    if (!t) return;   // unsubscribed or refused; the reopen is on its way
+    const cursors = parseComposite(e.lastEventId);
+    // A topic subscribed without a cursor learns its position from any event's id, so that a
+    // reconnect resumes it too instead of starting it live again.
+    for (const [other, cursor] of cursors)
+      if (other !== topic && this.topics.get(other)?.cursor === null) this.client._advance(this, other, cursor);
+    let data = e.data;
+    if (t.binary) { try { data = fromBase64(data); } catch { return this.client._error(this, `${topic}: not base64`); } }
+    this.client._message(this, topic, cursors.get(topic), data);
+  }
+
+  #close() {
+    if (!this.source) return;
+    this.source.onopen = this.source.onerror = null;
+    this.source.close();
+    this.source = null;
+  }
+  check() {
+    if (!this.source) return;
+    this.client._failed(this, this.source.readyState !== EventSource.OPEN ? 'stream not open' : 'refresh');
+  }
+  stop() { this.stopped = true; this.#close(); }
+}
+
+// One topic's batch {messages, next, recovered} from a poll; `fresh`: it was asked without a cursor.
+function applyBatch(client, transport, entry, batch, fresh) {
+  if (fresh) return client._subscribed(transport, entry.topic, true, batch.next);
+  // recovered:false: the batch starts after a gap; the messages then carry the new epoch.
+  if (!batch.recovered) client._subscribed(transport, entry.topic, false, batch.messages.length ? null : batch.next);
+  else if (entry.resuming) client._subscribed(transport, entry.topic, true, null);
+  for (const m of batch.messages) client._message(transport, m.topic, m.id, bodyOf(m));
+  client._advance(transport, entry.topic, batch.next);
+}
+
 // Long and short polling share the batch format {messages:[{topic,id,data}], next, recovered}.
+// One loop per topic (routes.longpollMany / shortpollMany unset).
 class PollTransport {
   constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.loops = new Map(); }
 
@@ -662,14 +794,7 @@ class PollTransport {
       if (handshake) continue;
       if (batch) {
         loop.etag = response.headers.get('ETag');
-        if (fresh) this.client._subscribed(this, entry.topic, true, batch.next);
-        else {
-          // recovered:false: the batch starts after a gap; the messages then carry the new epoch.
-          if (!batch.recovered) this.client._subscribed(this, entry.topic, false, batch.messages.length ? null : batch.next);
-          else if (entry.resuming) this.client._subscribed(this, entry.topic, true, null);
-          for (const m of batch.messages) this.client._message(this, m.topic, m.id, bodyOf(m));
-          this.client._advance(this, entry.topic, batch.next);
-        }
+        applyBatch(this.client, this, entry, batch, fresh);
       }
       this.client._alive(this);   // any answer, even an empty batch or a 304, proves the route works
       if (!this.long) {
@@ -685,6 +810,91 @@ class PollTransport {
 }
 class LongPollTransport extends PollTransport { get long() { return true; } }
 class ShortPollTransport extends PollTransport { get long() { return false; } }
+
+// Every topic in one poll (routes.longpollMany / shortpollMany): ?topics=a,b&since=a:<cursor>,..,
+// answered {"topics": {"a": <batch>, ..}, "refused": {"x": {status, message}}}, each batch the
+// single-topic routes' own. The rules are PollTransport's, for the whole set: the first long poll
+// of a connection is the handshake (no since), a topic without a cursor is answered at once, a
+// 401 stays on this transport. A topic added while a poll is held abandons it to ask again at once.
+class PollManyTransport {
+  constructor(client, options, url) { this.client = client; this.options = options; this.url = url; this.topics = new Map(); }
+
+  start(topics) {
+    for (const t of topics) this.topics.set(t.topic, t);
+    this.#run();
+  }
+  subscribe(t) { this.topics.set(t.topic, t); this.etag = null; this.check(); }
+  unsubscribe(topic) {   // a held poll may go on: an answer for a topic no longer here is ignored
+    this.topics.delete(topic);
+    this.etag = null;
+    if (!this.topics.size) this.check();
+  }
+  check() { this.controller?.abort('check'); this.wake?.(); }
+  stop() { this.stopped = true; this.controller?.abort(); this.wake?.(); }
+
+  async #run() {
+    while (!this.stopped) {
+      if (!this.topics.size) {   // nothing to poll until a subscribe
+        this.client._opened(this);
+        await new Promise((resolve) => { this.wake = resolve; });
+        continue;
+      }
+      const asked = [...this.topics.values()].map((entry) => ({entry, fresh: !entry.cursor}));
+      const fresh = asked.some((a) => a.fresh);   // answered at once: that topic's position
+      // A long poll with only cursors is held until news, so it proves nothing within the connect
+      // deadline: the first request of a connection asks without since (answered at once, the
+      // positions only) to show the route answers, then polling resumes from the cursors.
+      const handshake = this.long && !this.ok && !fresh;
+      const quick = fresh || handshake || !this.long;
+      const controller = this.controller = new AbortController();
+      const deadline = setTimeout(() => controller.abort('deadline'),
+        quick ? this.options.connectTimeout : this.options.longPollTimeout + this.options.connectTimeout);
+      let response, answer;
+      try {
+        const entries = asked.map((a) => a.entry);
+        let url = withList(this.url(this.options.routes[`${this.name}Many`]).href, 'topics', topicList(entries));
+        if (!handshake) url = withList(url, 'since', compositeOf(entries));
+        const headers = this.client._authorized(!this.long && this.etag ? {'If-None-Match': this.etag} : {});
+        response = await fetch(url, {cache: 'no-store', headers, signal: controller.signal});
+        if (response.status === 401) {
+          this.client._error(this, `${this.name}: 401 ${await response.text().catch(() => '')}`);
+          return this.client._failed(this, 'unauthorized');
+        }
+        if (response.status !== 304) {
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          answer = await response.json();
+        }
+      } catch (e) {
+        clearTimeout(deadline);
+        if (this.stopped) return;
+        if (controller.signal.reason === 'check') continue;   // re-poll at once
+        return this.client._failed(this, String(controller.signal.reason || e.message || e));
+      }
+      clearTimeout(deadline);
+      if (this.stopped) return;
+      const interval = Number(response.headers.get('X-Poll-Interval-Ms')) || this.options.shortPollInterval;
+      if (!this.long) this.quietGap = interval;
+      this.ok = true;
+      this.client._opened(this);
+      if (answer) {
+        this.etag = response.headers.get('ETag');
+        for (const [topic, {status, message} = {}] of Object.entries(answer.refused || {})) {
+          if (this.topics.delete(topic)) this.client._refused(this, topic, status, message);
+        }
+        for (const {entry, fresh} of handshake ? [] : asked) {
+          const batch = answer.topics?.[entry.topic];
+          if (batch && this.topics.get(entry.topic) === entry) applyBatch(this.client, this, entry, batch, fresh);
+        }
+      }
+      this.client._alive(this);   // any answer, even an empty batch or a 304, proves the route works
+      if (!this.long) {
+        await new Promise((resolve) => { this.wake = resolve; setTimeout(resolve, interval); });
+      }
+    }
+  }
+}
+class LongPollManyTransport extends PollManyTransport { get long() { return true; } }
+class ShortPollManyTransport extends PollManyTransport { get long() { return false; } }
 
 // {raw: true}: one topic's bare bodies on a WebSocket of its own (the server allows a raw
 // subscription only as its connection's only one). The first frame is the server's JSON answer;
@@ -734,6 +944,9 @@ class RawSubscription {
 }
 
 const TRANSPORTS = {websocket: WebSocketTransport, sse: SseTransport, longpoll: LongPollTransport, shortpoll: ShortPollTransport};
+// With its routes.<name>Many set, SSE or polling carries every topic on one request.
+const ONE_REQUEST = {sse: SseStreamTransport, longpoll: LongPollManyTransport, shortpoll: ShortPollManyTransport};
+const transportClass = (name, options) => options.routes[`${name}Many`] && ONE_REQUEST[name] || TRANSPORTS[name];
 
 export function connect(baseUrl, options) { return new Client(baseUrl, options); }
 export const version = '0.1.0';
