@@ -735,6 +735,21 @@ function applyBatch(client, transport, entry, batch, fresh) {
   client._advance(transport, entry.topic, batch.next);
 }
 
+// One poll request of `transport`: {response, body} (body null for a 304), or {} once a 401 has
+// been reported (the caller retries on this transport: another would be refused too). Throws on a
+// network error or any other status.
+async function fetchPoll(transport, url, etag, signal, label) {
+  const headers = transport.client._authorized(!transport.long && etag ? {'If-None-Match': etag} : {});
+  const response = await fetch(url, {cache: 'no-store', headers, signal});
+  if (response.status === 401) {
+    transport.client._error(transport, `${label}: 401 ${await response.text().catch(() => '')}`);
+    return {};
+  }
+  if (response.status === 304) return {response, body: null};
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return {response, body: await response.json()};
+}
+
 // Long and short polling share the batch format {messages:[{topic,id,data}], next, recovered}.
 // One loop per topic (routes.longpollMany / shortpollMany unset).
 class PollTransport {
@@ -770,16 +785,8 @@ class PollTransport {
       try {
         const since = handshake ? null : entry.cursor;
         const url = withQuery(this.url(fill(this.options.routes[this.name], entry.topic)).href, 'since', since);
-        const headers = this.client._authorized(!this.long && loop.etag ? {'If-None-Match': loop.etag} : {});
-        response = await fetch(url, {cache: 'no-store', headers, signal: loop.controller.signal});
-        if (response.status === 401) {
-          this.client._error(this, `${this.name} ${entry.topic}: 401 ${await response.text().catch(() => '')}`);
-          return this.client._failed(this, 'unauthorized');
-        }
-        if (response.status !== 304) {
-          if (!response.ok) throw new Error(`HTTP ${response.status}`);
-          batch = await response.json();
-        }
+        ({response, body: batch} = await fetchPoll(this, url, loop.etag, loop.controller.signal, `${this.name} ${entry.topic}`));
+        if (!response) return this.client._failed(this, 'unauthorized');
       } catch (e) {
         clearTimeout(deadline);
         if (loop.stopped) return;
@@ -854,16 +861,8 @@ class PollManyTransport {
         const entries = asked.map((a) => a.entry);
         let url = withList(this.url(this.options.routes[`${this.name}Many`]).href, 'topics', topicList(entries));
         if (!handshake) url = withList(url, 'since', compositeOf(entries));
-        const headers = this.client._authorized(!this.long && this.etag ? {'If-None-Match': this.etag} : {});
-        response = await fetch(url, {cache: 'no-store', headers, signal: controller.signal});
-        if (response.status === 401) {
-          this.client._error(this, `${this.name}: 401 ${await response.text().catch(() => '')}`);
-          return this.client._failed(this, 'unauthorized');
-        }
-        if (response.status !== 304) {
-          if (!response.ok) throw new Error(`HTTP ${response.status}`);
-          answer = await response.json();
-        }
+        ({response, body: answer} = await fetchPoll(this, url, this.etag, controller.signal, this.name));
+        if (!response) return this.client._failed(this, 'unauthorized');
       } catch (e) {
         clearTimeout(deadline);
         if (this.stopped) return;
