@@ -21,6 +21,10 @@
 
 namespace tether::http {
 
+// Literals as string_view: append(const char*) is an out-of-line call that measures the literal
+// with strlen on every response; append(string_view) knows its length at compile time.
+using namespace std::string_view_literals;
+
 class response;
 class deferred_response;
 
@@ -57,11 +61,12 @@ public:
             return *this;
         }
         if (detail::iequals(name, "content-type")) has_content_type_ = true;
-        fields_.append(name).append(": ").append(value).append("\r\n");
+        fields_.append(name).append(": "sv).append(value).append("\r\n"sv);
         return *this;
     }
 
     response& content_type(std::string_view type) { return header("Content-Type", type); }
+
 
     // Sets the body, replacing any earlier one.
     response& body(std::string_view bytes) {
@@ -78,20 +83,20 @@ public:
     response& body(const char* bytes) { return body(std::string_view{bytes}); }
 
     response& text(std::string_view bytes) {
-        if (!has_content_type_) content_type("text/plain; charset=utf-8");
+        if (!has_content_type_) known_content_type("Content-Type: text/plain; charset=utf-8\r\n"sv);
         return body(bytes);
     }
     response& html(std::string_view bytes) {
-        if (!has_content_type_) content_type("text/html; charset=utf-8");
+        if (!has_content_type_) known_content_type("Content-Type: text/html; charset=utf-8\r\n"sv);
         return body(bytes);
     }
     // Takes an already encoded JSON document (see core/json_writer.hpp to build one).
     response& json(std::string_view encoded) {
-        if (!has_content_type_) content_type("application/json");
+        if (!has_content_type_) known_content_type("Content-Type: application/json\r\n"sv);
         return body(encoded);
     }
     response& json(std::string&& encoded) {
-        if (!has_content_type_) content_type("application/json");
+        if (!has_content_type_) known_content_type("Content-Type: application/json\r\n"sv);
         return body(std::move(encoded));
     }
     response& json(const char* encoded) { return json(std::string_view{encoded}); }
@@ -217,10 +222,16 @@ public:
         int n = 0;
         for (std::size_t v = piece.size(); v != 0 || n == 0; v >>= 4) size[n++] = "0123456789abcdef"[v & 15];
         while (n) out.push_back(size[--n]);
-        out.append("\r\n").append(piece).append("\r\n");
+        out.append("\r\n"sv).append(piece).append("\r\n"sv);
     }
 
 private:
+    // text(), html() and json() name their type with a whole field line from this file: nothing for
+    // header()'s checks to find, and those checks were most of what answering a small request cost.
+    void known_content_type(std::string_view field_line) {
+        fields_.append(field_line);
+        has_content_type_ = true;
+    }
     // Calls f(name, raw_value, begin, end) for each "Name: value\r\n" line of fields_, [begin, end)
     // being the whole line and raw_value not yet trimmed of whitespace (callers trim the one they
     // use: a scan for one name should not pay for trimming every other); stops when f returns false.

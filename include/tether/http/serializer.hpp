@@ -13,6 +13,8 @@
 
 namespace tether::http {
 
+using namespace std::string_view_literals;   // why: response.hpp
+
 struct serialize_context {
     int version_minor = 1;     // the request's: HTTP/1.0 peers get HTTP/1.0-compatible framing
     bool head = false;         // the request was HEAD: fields as for GET, no body (RFC 9110 §9.3.2)
@@ -22,15 +24,15 @@ struct serialize_context {
 
 inline void append_status_line(std::string& out, int status) {
     switch (status) {   // the common lines, pre-joined
-    case 200: out.append("HTTP/1.1 200 OK\r\n"); return;
-    case 204: out.append("HTTP/1.1 204 No Content\r\n"); return;
-    case 404: out.append("HTTP/1.1 404 Not Found\r\n"); return;
+    case 200: out.append("HTTP/1.1 200 OK\r\n"sv); return;
+    case 204: out.append("HTTP/1.1 204 No Content\r\n"sv); return;
+    case 404: out.append("HTTP/1.1 404 Not Found\r\n"sv); return;
     default: break;
     }
     char digits[4];
     std::to_chars(digits, digits + 3, status);
-    out.append("HTTP/1.1 ").append(digits, 3).push_back(' ');
-    out.append(reason_phrase(status)).append("\r\n");
+    out.append("HTTP/1.1 "sv).append(digits, 3).push_back(' ');
+    out.append(reason_phrase(status)).append("\r\n"sv);
 }
 
 inline void append_decimal(std::string& out, std::size_t value) {
@@ -50,26 +52,26 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     if (res.streaming()) keep_alive = ctx.version_minor >= 1;     // a stream owns the connection until it ends
 
     append_status_line(out, status);
-    out.append("Date: ").append(ctx.date).append("\r\n");
+    out.append("Date: "sv).append(ctx.date).append("\r\n"sv);
     out.append(res.fields());
     if (!no_content) {
         if (chunked) {
-            if (ctx.version_minor >= 1) out.append("Transfer-Encoding: chunked\r\n");
+            if (ctx.version_minor >= 1) out.append("Transfer-Encoding: chunked\r\n"sv);
         } else {
-            out.append("Content-Length: ");
+            out.append("Content-Length: "sv);
             append_decimal(out, res.body_bytes().size());
-            out.append("\r\n");
+            out.append("\r\n"sv);
         }
     }
-    if (!keep_alive) out.append("Connection: close\r\n");
-    else if (ctx.version_minor == 0) out.append("Connection: keep-alive\r\n");
-    out.append("\r\n");
+    if (!keep_alive) out.append("Connection: close\r\n"sv);
+    else if (ctx.version_minor == 0) out.append("Connection: keep-alive\r\n"sv);
+    out.append("\r\n"sv);
 
     if (ctx.head || no_content || res.streaming()) return keep_alive;
     if (!chunked) {
         out.append(res.body_bytes());
     } else if (ctx.version_minor >= 1) {
-        out.append(res.body_bytes()).append("0\r\n\r\n");
+        out.append(res.body_bytes()).append("0\r\n\r\n"sv);
     } else {
         // Undo the chunk framing for a 1.0 peer: walk "size CRLF data CRLF" pieces.
         std::string_view framed = res.body_bytes();
