@@ -6,35 +6,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 client=${1:?usage: run_client_deflate_interop.sh path/to/ws_client_deflate}
-node=${NODE:-node}
-npm=${NPM:-npm}
-if [ ! -d "$here/node_modules/ws" ]; then
-  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
-fi
-
-log=$(mktemp)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -f "$log"
-}
-trap cleanup EXIT
-
-"$node" "$here/ws_deflate_server.mjs" >"$log" 2>&1 &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's#^listening on ws://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$log" | head -n 1)
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "the ws server exited early:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "the ws server did not print its port:"; cat "$log"; exit 1; }
+source "$here/lib.sh"
+interop_npm_install ws
+interop_start port ws "${NODE:-node}" "$here/ws_deflate_server.mjs"
 
 # What npm ws answers to our offer ("permessage-deflate; client_max_window_bits") on each path.
 "$client" "$port" /default "permessage-deflate"

@@ -14,14 +14,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 scenario=${1:?usage: run_sse_interop.sh hybrid|sse_tokens path/to/example}
 example=${2:?usage: run_sse_interop.sh hybrid|sse_tokens path/to/example}
-node=${NODE:-node}
-npm=${NPM:-npm}
 curl=${CURL:-curl}
 mode=${3:-plain}
+source "$here/lib.sh"
 pki=
 if [ "$mode" = tls ]; then
   pki=$(mktemp -d)
-  trap 'rm -rf "$pki"' EXIT
+  interop_files+=("$pki")
   "$here/../integration/make_test_pki.sh" "$pki" >/dev/null
   export TETHER_TLS_CERT=$pki/server.pem TETHER_TLS_KEY=$pki/server.key NODE_EXTRA_CA_CERTS=$pki/ca.pem
 fi
@@ -30,52 +29,24 @@ tls_args=()
 [ "$mode" = tls ] && { scheme=https; tls_args=(--cert "$pki/server.pem" --key "$pki/server.key"); }
 curl_tls=()
 [ "$mode" = tls ] && curl_tls=(--cacert "$pki/ca.pem")
+interop_npm_install eventsource ws
 
-if [ ! -d "$here/node_modules/eventsource" ] || [ ! -d "$here/node_modules/ws" ]; then
-  # ci: exactly the versions in package-lock.json (see run_ws_interop.sh on concurrent installs).
-  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
-fi
-
-"$node" "$here/sse_eventsource.mjs" "$scenario" "$example"
+"${NODE:-node}" "$here/sse_eventsource.mjs" "$scenario" "$example"
 [ "$scenario" = hybrid ] || exit 0
 
 # ---- curl -N against hybrid's /sse/news ---------------------------------------------------------
-log=$(mktemp)
 stream=$(mktemp)
-server_pid=
-curl_pid=
-stop_pid() {   # stop_pid PID: TERM, up to 5 s, then KILL
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  stop_pid "$curl_pid"
-  stop_pid "$server_pid"
-  rm -f "$log" "$stream"
-  [ -z "$pki" ] || rm -rf "$pki"
-}
-trap cleanup EXIT
+interop_files+=("$stream")
+log=
 fail() {
   echo "curl -N: FAILED: $*"
   echo "--- curl received:"; cat "$stream"
-  echo "--- hybrid output:"; cat "$log"
+  [ -z "$log" ] || { echo "--- hybrid output:"; cat "$log"; }
   exit 1
 }
 
-"$example" --host 127.0.0.1 --port 0 "${tls_args[@]}" >"$log" 2>&1 &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n "s#^listening on $scheme://127\\.0\\.0\\.1:\\([0-9][0-9]*\\).*#\\1#p" "$log" | head -n 1)
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "hybrid exited early"
-  sleep 0.1
-done
-[ -n "$port" ] || fail "hybrid did not print its port"
+interop_start port "$scheme" "$example" --host 127.0.0.1 --port 0 "${tls_args[@]}"
+log=$port_log
 base="$scheme://127.0.0.1:$port"
 
 # Start the stream at the topic's current cursor, so nothing published from here on can be missed.
@@ -83,6 +54,7 @@ next=$("$curl" "${curl_tls[@]}" -sS --max-time 5 "$base/poll/news" | sed -n 's/.
 [ -n "$next" ] || fail "GET /poll/news gave no cursor"
 "$curl" "${curl_tls[@]}" -sS -N --max-time 60 "$base/sse/news?lastEventId=$next" >"$stream" 2>&1 &
 curl_pid=$!
+interop_pids+=("$curl_pid")
 
 for i in 1 2 3; do
   "$curl" "${curl_tls[@]}" -sS --max-time 5 -X POST --data-binary "curl-$i" "$base/api/publish/news" >/dev/null || fail "publish curl-$i"

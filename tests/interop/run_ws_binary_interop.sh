@@ -5,9 +5,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 hybrid=${1:?usage: run_ws_binary_interop.sh path/to/hybrid}
-node=${NODE:-node}
-npm=${NPM:-npm}
-if [ ! -d "$here/node_modules/ws" ]; then
-  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
-fi
-exec "$node" "$here/ws_binary_interop.mjs" "$hybrid"
+source "$here/lib.sh"
+interop_npm_install ws
+exec "${NODE:-node}" "$here/ws_binary_interop.mjs" "$hybrid"

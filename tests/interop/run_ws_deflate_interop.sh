@@ -10,45 +10,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ws_echo=${1:?usage: run_ws_deflate_interop.sh path/to/ws_echo python|node}
 which=${2:?usage: run_ws_deflate_interop.sh path/to/ws_echo python|node}
-node=${NODE:-node}
-npm=${NPM:-npm}
 python=${PYTHON:-python3}
+source "$here/lib.sh"
+[ "$which" != node ] || interop_npm_install ws
 
-if [ "$which" = node ] && [ ! -d "$here/node_modules/ws" ]; then
-  # See run_ws_interop.sh: exactly the locked versions; a racing duplicate install leaves the same files.
-  (cd "$here" && "$npm" ci --no-audit --no-fund --loglevel=error) || (cd "$here" && "$npm" install --no-audit --no-fund --loglevel=error)
-fi
-
-pids=()
-logs=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -f "${logs[@]}"
-}
-trap cleanup EXIT
-
-start() {   # start MODE VAR: starts ws_echo, sets VAR to its port (no subshell: its PID must be kept)
-  local log
-  log=$(mktemp)
-  logs+=("$log")
-  "$ws_echo" --host 127.0.0.1 --port 0 --deflate "$1" --deflate-threshold 0 >"$log" 2>&1 &
-  pids+=($!)
-  local port=
-  for _ in $(seq 100); do   # up to 10 s for the server to print its port
-    port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "ws_echo exited early:"; cat "$log"; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "ws_echo did not print its port:"; cat "$log"; exit 1; }
-  printf -v "$2" '%s' "$port"
+start() {   # start MODE VAR: a ws_echo compressing every message (threshold 0); VAR gets its port
+  interop_start "$2" http "$ws_echo" --host 127.0.0.1 --port 0 --deflate "$1" --deflate-threshold 0
 }
 
 start on port_on
@@ -56,10 +23,10 @@ start no-context-takeover port_nct
 status=0
 case "$which" in
   python) "$python" "$here/deflate_raw_socket.py" "$port_on" || status=$? ;;
-  node) "$node" "$here/ws_deflate_interop.mjs" "http://127.0.0.1:$port_on" "http://127.0.0.1:$port_nct" || status=$? ;;
+  node) "${NODE:-node}" "$here/ws_deflate_interop.mjs" "http://127.0.0.1:$port_on" "http://127.0.0.1:$port_nct" || status=$? ;;
   *) echo "unknown client: $which" >&2; exit 2 ;;
 esac
 if [ "$status" -ne 0 ]; then
-  for log in "${logs[@]}"; do echo "--- ws_echo output:"; cat "$log"; done
+  for log in "$port_on_log" "$port_nct_log"; do echo "--- ws_echo output:"; cat "$log"; done
 fi
 exit "$status"
