@@ -8,7 +8,8 @@
 // a topic_sync driving a real hub topic.
 // Invariants on any input:
 // - parse_url either returns or throws std::invalid_argument, and never puts the password in its message;
-// - a parsed channel message's key and body lie inside the input, and the message prints back the same;
+// - a parsed channel message's key and body lie inside the input, and the message prints back the same (a run of
+//   messages too, whole or not at all, with consecutive offsets);
 // - a decoded history holds consecutive offsets ending at most at its last offset;
 // - the topic fed by topic_sync never goes backwards, whatever arrives in whatever order.
 #include <hiredis/hiredis.h>
@@ -57,6 +58,28 @@ void channel_message(std::string_view in) {
     check(m->key.data() >= in.data() && m->body.data() + m->body.size() == in.data() + in.size());
     check(in == "m " + wire::epoch_text(m->position.epoch) + " " + std::to_string(m->position.sequence) + " " +
                     std::to_string(m->key.size()) + " " + std::string(m->key) + std::string(m->body));
+}
+
+// A run ("b ..."): handed out whole or not at all, consecutive offsets of one epoch, every view inside the
+// input, and the run prints back the same.
+void channel_run(std::string_view in) {
+    if (!in.starts_with("b ")) {   // the single forms, as channel_message() checks them
+        return check(wire::for_each_channel_message(in, [](auto const&) {}) == wire::parse_channel_message(in).has_value());
+    }
+    std::string printed;
+    std::uint64_t count = 0, epoch = 0, first = 0;
+    bool const ok = wire::for_each_channel_message(in, [&](wire::channel_message const& m) {
+        if (count == 0) {
+            epoch = m.position.epoch;
+            first = m.position.sequence;
+        }
+        check(m.position.epoch == epoch && m.position.sequence == first + count);
+        check(m.key.data() >= in.data() && m.body.data() + m.body.size() <= in.data() + in.size());
+        printed += std::to_string(m.key.size()) + " " + std::to_string(m.body.size()) + " " + std::string(m.key) + std::string(m.body);
+        ++count;
+    });
+    check(ok == (count > 0));
+    if (ok) check(in == "b " + wire::epoch_text(epoch) + " " + std::to_string(first) + " " + std::to_string(count) + " " + printed);
 }
 
 struct no_sequencer final : tether::hub::sequencer {
@@ -127,6 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     auto const text = all.substr(0, split);
     url(text);
     channel_message(text);
+    channel_run(text);
     (void)wire::parse_node_presence(text);
     if (split != std::string_view::npos) replies(all.substr(split + 1));
     return 0;

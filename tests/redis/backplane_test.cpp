@@ -265,6 +265,36 @@ TEST_CASE("a node whose connections are cut catches up from the stream without a
     CHECK(b.plane->stats().connects == 2);
 }
 
+TEST_CASE("a burst of publishes is stored in runs, one script each, with the ids in submit order", "[redis][server]") {
+    redis_server redis;
+    node a{redis.url()}, b{redis.url()};
+    REQUIRE(a.ready());
+    REQUIRE(b.ready());
+    auto inspect = redis.connect();
+    REQUIRE(inspect.text({"CONFIG", "RESETSTAT"}) == "OK");
+    std::vector<std::future<outcome>> pending;
+    for (auto const& body : numbered(1, 1000)) pending.push_back(publish(*a.topic, body, body.size() % 2 ? "k" : ""));
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+        REQUIRE(pending[i].wait_for(10s) == std::future_status::ready);
+        auto const r = pending[i].get();
+        REQUIRE_FALSE(r.error);
+        CHECK(r.id.sequence == i + 1);
+    }
+    REQUIRE(eventually([&] { return b.has(1000); }));
+    CHECK(b.bodies(1, 1000) == numbered(1, 1000));
+    CHECK(a.bodies(1, 1000) == numbered(1, 1000));
+    // While one run is out, what is submitted waits and goes as the next: far fewer scripts than messages
+    // (each run at most 128), and every node received the runs as such.
+    auto const stats = inspect.text({"INFO", "commandstats"}).value();
+    auto const at = stats.find("cmdstat_evalsha:calls=");
+    REQUIRE(at != std::string::npos);
+    auto const scripts = std::stoul(stats.substr(at + 22));
+    INFO(scripts << " scripts for 1000 messages");
+    CHECK(scripts >= 1000 / 128);
+    CHECK(scripts < 500);
+    CHECK(inspect.text({"XLEN", "tether:{news}:stream"}) == "1000");
+}
+
 TEST_CASE("a node away for longer than the history skips what Redis no longer has", "[redis][server]") {
     redis_server redis;
     node a{redis.url(), "news", quick(), 16};
@@ -290,13 +320,29 @@ TEST_CASE("the stream keeps the byte budget too", "[redis][server]") {
     o.history_bytes = 100;
     node a{redis.url(), "news", o, 16};
     REQUIRE(a.ready());
-    for (int i = 0; i < 30; ++i) REQUIRE_FALSE(publish_now(*a.topic, std::string(20, static_cast<char>('a' + i % 26))).error);
     auto inspect = redis.connect();
-    CHECK(inspect.text({"XLEN", "tether:{news}:stream"}) == "5");
-    CHECK(inspect.text({"HGET", "tether:{news}:meta", "b"}) == "100");
+    // What the stream holds, counted by Redis itself: the bytes of every entry's body and key.
+    auto held = [&] {
+        return std::stoi(inspect.text({"EVAL",
+                                       "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do "
+                                       "n = n + #e[2][2] + #e[2][4] end return n",
+                                       "1", "tether:{news}:stream"})
+                             .value());
+    };
+    // Trimmed in steps (down to 7/8 of the budget, so that a publish rarely trims), never above it.
+    for (int i = 0; i < 30; ++i) {
+        REQUIRE_FALSE(publish_now(*a.topic, std::string(20, static_cast<char>('a' + i % 26))).error);
+        INFO("after " << i + 1 << " messages");
+        CHECK(held() <= 100);
+        CHECK(held() >= std::min(20 * (i + 1), 100 * 7 / 8 - 20));
+    }
     // One message larger than the whole budget is still kept (the newest always is).
     REQUIRE_FALSE(publish_now(*a.topic, std::string(300, 'x')).error);
     CHECK(inspect.text({"XLEN", "tether:{news}:stream"}) == "1");
+    // And the budget holds again from there.
+    for (int i = 0; i < 10; ++i) REQUIRE_FALSE(publish_now(*a.topic, std::string(30, 'y')).error);
+    CHECK(held() <= 100);
+    CHECK(held() >= 60);
 }
 
 TEST_CASE("Redis forgot our scripts (SCRIPT FLUSH, a restart): publishing goes on", "[redis][server]") {

@@ -150,6 +150,37 @@ TEST_CASE("a gap is filled from a fetch; messages held meanwhile are replayed on
     CHECK(f.redis.fetches.size() == 2);
 }
 
+// A run of messages one script stored: "b <epoch> <first> <count>" and each one's lengths, key and body.
+std::string run(std::uint64_t epoch, std::uint64_t first, std::uint64_t last) {
+    std::string out = "b " + wire::epoch_text(epoch) + " " + std::to_string(first) + " " + std::to_string(last - first + 1) + " ";
+    for (auto o = first; o <= last; ++o) {
+        auto const body = "b" + std::to_string(o);
+        out += "0 " + std::to_string(body.size()) + " " + body;
+    }
+    return out;
+}
+
+TEST_CASE("a run of messages is ingested in order as one arrival; a gap inside one fetches once and the "
+          "fetch covers the rest of it", "[redis][unit][sync]") {
+    fixture f;
+    f.start_following(epoch_a, 1, 3);
+    f.sync.on_channel_message(run(epoch_a, 2, 6));   // starts with two duplicates
+    CHECK(f.ring() == std::vector<std::string>{"b1", "b2", "b3", "b4", "b5", "b6"});
+    CHECK(f.redis.fetches.size() == 1);
+    f.sync.on_channel_message(run(epoch_a, 9, 12));   // 7 and 8 never came: one fetch, the rest not held
+    CHECK(f.redis.fetches == std::vector<std::uint64_t>{1, 7});
+    f.sync.on_channel_message(run(epoch_a, 13, 14));   // while the fetch is out: held whole
+    CHECK(f.topic->next_sequence() == 7);
+    f.sync.on_history(f.histories.build(epoch_a, 7, 12));   // Redis stored 9..12 before it ran the fetch
+    CHECK(f.topic->next_sequence() == 15);
+    CHECK(f.ring().back() == "b14");
+    CHECK(f.sync.in_step());
+    CHECK(f.redis.fetches.size() == 2);
+    f.sync.on_channel_message(run(epoch_a, 15, 16) + "0");   // malformed: none of it
+    CHECK(f.sync.malformed() == 1);
+    CHECK(f.topic->next_sequence() == 15);
+}
+
 TEST_CASE("a gap Redis has trimmed already is skipped: readers are told through their policy",
           "[redis][unit][sync]") {
     fixture f;

@@ -130,6 +130,47 @@ TEST_CASE("channel messages: anything malformed is refused", "[redis][unit]") {
     }
 }
 
+TEST_CASE("channel messages: a run one script stored is checked whole, then handed out in offset order",
+          "[redis][unit]") {
+    std::string const e{epoch_hex};
+    struct seen {
+        cursor position;
+        std::string key, body;
+        bool operator==(seen const&) const = default;
+    };
+    auto each = [](std::string const& text, std::vector<seen>& out) {
+        return wire::for_each_channel_message(text, [&](wire::channel_message const& m) {
+            CHECK(m.type == wire::channel_message::kind::message);
+            out.push_back({m.position, std::string(m.key), std::string(m.body)});
+        });
+    };
+    std::vector<seen> got;
+    // Any bytes in keys and bodies, an empty one, and a body that looks like the next header.
+    REQUIRE(each("b " + e + " 41 3 1 3 kx y0 0 0 5 1 2 a", got));
+    CHECK(got == std::vector<seen>{{{epoch, 41}, "k", "x y"}, {{epoch, 42}, "", ""}, {{epoch, 43}, "", "1 2 a"}});
+    // The single forms go through the same call.
+    got.clear();
+    REQUIRE(each("m " + e + " 7 1 kv", got));
+    CHECK(got == std::vector<seen>{{{epoch, 7}, "k", "v"}});
+    // Malformed anywhere: nothing at all is handed out.
+    for (std::string const& bad : std::vector<std::string>{
+             "b " + e + " 1 2 0 1 x",             // one message short
+             "b " + e + " 1 2 0 1 x0 1 yz",       // bytes left over
+             "b " + e + " 1 1 0 1 x",             // a run of one is an "m"
+             "b " + e + " 0 2 0 1 x0 1 y",        // offset 0
+             "b " + e + " 1 02 0 1 x0 1 y",       // a leading zero
+             "b " + e + " 9007199254740991 2 0 1 x0 1 y",   // past Lua's exact integers
+             "b " + e + " 1 2 0 9 x0 1 y",        // a length past the end
+             "b " + e + " 1 99999999999 0 1 x",   // a count the bytes cannot hold
+             "b " + e + " 1 2 0 1 x0  y",         // a missing length
+             "b 0000000000000000 1 2 0 1 x0 1 y", "b " + e + " 1", "b "}) {
+        INFO("payload: " << bad);
+        got.clear();
+        CHECK_FALSE(each(bad, got));
+        CHECK(got.empty());
+    }
+}
+
 TEST_CASE("the publish script's answer is {epoch, offset}", "[redis][unit]") {
     auto ok = reply("*2\r\n" + bulk(epoch_hex) + ":17\r\n");
     CHECK(wire::parse_stored_as(ok.get()) == cursor{epoch, 17});

@@ -10,9 +10,9 @@
 //
 // The design, and why.
 //
-// One order, decided by Redis. Every publish, from any node, is one Lua script (scripts.hpp) that reads or
-// creates the topic's epoch, INCRs its offset, XADDs the message to a capped stream and PUBLISHes (epoch,
-// offset, key, body) on the topic's channel, atomically: Redis runs scripts one at a time, so the offset
+// One order, decided by Redis. Every publish, from any node, goes through one Lua script (scripts.hpp) that
+// reads or creates the topic's epoch, INCRs its offset, XADDs the message to a capped stream and PUBLISHes
+// (epoch, offset, key, body) on the topic's channel, atomically: Redis runs scripts one at a time, so the offset
 // order is the only order there is, and the id a node gives its clients (`<epoch>-<offset>`) is the same id
 // on every node and every transport. A cursor from node A therefore resumes on node B.
 //
@@ -37,8 +37,14 @@
 // a duplicate; a live subscriber is told the same at the first message of the new epoch (the transports
 // compare each message's epoch with the one they last sent).
 //
-// Completions. hub::topic::submit() (tether::topic::async_publish) puts the message in a queue and the
-// backplane thread sends everything queued as one pipelined burst: one write, not a round trip per message.
+// Completions and batching. hub::topic::submit() (tether::topic::async_publish) puts the message in a queue;
+// the backplane thread sends a topic's queued messages as one run, one script that stores them all and
+// PUBLISHes them as one channel message, and while a run is in Redis the topic's next messages wait for it
+// (session.hpp). An idle topic's publish thus leaves at once, and a busy topic's runs grow with Redis' round
+// trip, with no timer: Redis pays its per-script and per-PUBLISH costs (a Lua call, a write to every node)
+// once per run, and each node wakes once per run and writes it to each subscriber in one send. One publish
+// per script, pipelined, was measured first: at 7,000 messages/s across three nodes Redis spent 24 us a
+// script and every stage woke once per message.
 // A request completes only when Redis answered: with the id it was stored under, or an error (errors.hpp),
 // never success for a message Redis did not store. Unanswered publishes are bounded (count and bytes):
 // past that, or while Redis is unreachable, they fail at once instead of queueing without limit.

@@ -177,6 +177,35 @@ private:
         std::string sha;
     };
 
+    struct entry;
+    struct queued {
+        hub::topic* topic;
+        hub::publish_request_ptr request;
+        std::size_t bytes;
+    };
+
+    // A topic's run of publishes between the queue and Redis' answer; hiredis carries it as its callback's
+    // data. One per topic and at most one in flight: what is submitted meanwhile waits in `pending` and goes
+    // as the next run. So an idle topic's publish leaves at once, and a busy one's runs grow with Redis'
+    // round trip (the batching adapts to the load by itself; nothing waits on a timer). One in flight also
+    // keeps a NOSCRIPT retry from being overtaken by the topic's next run.
+    struct publish_batch {
+        session* self = nullptr;
+        entry* target = nullptr;
+        std::vector<queued> runs;     // the requests it carries, in order
+        std::size_t bytes = 0;
+        bool busy = false;
+        bool as_eval = false;
+        char floor[24] = {};
+        std::size_t floor_length = 0;
+        std::vector<char const*> argv;   // the command, rebuilt per run; views into `runs` and the entry
+        std::vector<std::size_t> lengths;
+    };
+    // A run stops at this many messages or bytes (a script blocks Redis while it runs; the first message
+    // always goes, however large).
+    static constexpr std::size_t max_batch_messages = 128;
+    static constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
+
     struct entry {
         entry(session& owner, hub::topic_handle const& t, backplane_topic o, std::string const& prefix, int db)
             : keys{prefix, t->name(), db}, options{o}, name{t->name()}, maxlen{std::to_string(t->capacity())},
@@ -189,24 +218,10 @@ private:
         bool subscribed = false;         // its channel, in this session
         bool presence_written = false;   // an entry of ours is in Redis
         std::uint64_t last_stored = 0;   // the highest offset Redis said it stored for us
+        std::deque<queued> pending;      // publishes waiting for the batch in flight to be answered
+        publish_batch batch;             // the run of publishes one script is storing (if busy)
     };
 
-    struct queued {
-        hub::topic* topic;
-        hub::publish_request_ptr request;
-        std::size_t bytes;
-    };
-
-    // A publish between the queue and Redis' answer; hiredis carries it as its callback's data.
-    struct in_flight {
-        session* self;
-        entry* target;
-        hub::publish_request_ptr request;
-        std::size_t bytes;
-        bool as_eval = false;
-        char floor[24] = {};
-        std::size_t floor_length = 0;
-    };
 
     struct stopped_sequencer_type final : hub::sequencer {
         void submit(hub::topic&, hub::publish_request_ptr r) override { r->complete(errc::stopped, {}); }
@@ -337,6 +352,7 @@ private:
         outstanding_ = 0;
         cmd_.close();   // unanswered publishes complete here, as indeterminate
         sub_.close();
+        for (auto& e : topics_) fail_pending(*e, errc::not_connected);   // never sent: certainly not stored
         // Full jitter over an exponentially growing window (so that many nodes do not reconnect in step).
         auto window = options_.reconnect_min * (std::int64_t{1} << std::min(attempts_++, 16u));
         window = std::min(window, options_.reconnect_max);
@@ -413,63 +429,115 @@ private:
         }
         for (auto& q : draining_) {
             auto found = by_topic_.find(q.topic);
-            auto* f = new in_flight{this, found != by_topic_.end() ? found->second : nullptr, std::move(q.request), q.bytes};
-            if (f->target == nullptr || state_ != state::ready) finish(f, state_ == state::stopped ? errc::stopped : errc::not_connected);
-            else send_publish(f);
+            if (found == by_topic_.end() || state_ != state::ready) {
+                finish(q, state_ == state::stopped ? errc::stopped : errc::not_connected);
+                continue;
+            }
+            found->second->pending.push_back(std::move(q));
         }
         draining_.clear();
+        for (auto& e : topics_) {
+            if (!e->pending.empty() && !e->batch.busy) send_batch(*e);
+        }
     }
 
-    void send_publish(in_flight* f) {
-        auto& e = *f->target;
+    // Sends the topic's next run: as many pending publishes as one script may carry.
+    void send_batch(entry& e) {
+        auto& b = e.batch;
+        if (state_ != state::ready) return fail_pending(e, errc::not_connected);
+        b.self = this;
+        b.target = &e;
+        b.as_eval = false;
+        b.bytes = 0;
+        b.runs.clear();
+        while (!e.pending.empty() && b.runs.size() < max_batch_messages &&
+               (b.runs.empty() || b.bytes + e.pending.front().bytes <= max_batch_bytes)) {
+            b.bytes += e.pending.front().bytes;
+            b.runs.push_back(std::move(e.pending.front()));
+            e.pending.pop_front();
+        }
+        send_script(b);
+    }
+
+    void send_script(publish_batch& b) {
+        auto& e = *b.target;
         // Where a new epoch would start: after everything this node has seen or was told it stored.
         auto const floor = std::max(e.sync.topic().next_sequence() - 1, e.last_stored);
-        f->floor_length = static_cast<std::size_t>(std::to_chars(f->floor, f->floor + sizeof f->floor, floor).ptr - f->floor);
-        std::string_view const args[] = {f->as_eval ? std::string_view{"EVAL"} : std::string_view{"EVALSHA"},
-                                         f->as_eval ? publish_.body : std::string_view{publish_.sha}, "3",
-                                         e.keys.meta, e.keys.stream, e.keys.latest, f->request->body(),
-                                         f->request->key(), candidate_text_, {f->floor, f->floor_length}, e.maxlen,
-                                         e.maxbytes, e.keys.channel, e.options.conflating ? "1" : "0"};
-        constexpr int argc = sizeof args / sizeof args[0];
-        char const* argv[argc];
-        std::size_t lengths[argc];
-        for (int i = 0; i < argc; ++i) {
-            argv[i] = args[i].data();
-            lengths[i] = args[i].size();
+        b.floor_length = static_cast<std::size_t>(std::to_chars(b.floor, b.floor + sizeof b.floor, floor).ptr - b.floor);
+        b.argv.clear();
+        b.lengths.clear();
+        auto const add = [&b](std::string_view a) {
+            b.argv.push_back(a.data());
+            b.lengths.push_back(a.size());
+        };
+        add(b.as_eval ? std::string_view{"EVAL"} : std::string_view{"EVALSHA"});
+        add(b.as_eval ? publish_.body : std::string_view{publish_.sha});
+        for (std::string_view a : {std::string_view{"3"}, std::string_view{e.keys.meta}, std::string_view{e.keys.stream},
+                                   std::string_view{e.keys.latest}, std::string_view{candidate_text_},
+                                   std::string_view{b.floor, b.floor_length}, std::string_view{e.maxlen},
+                                   std::string_view{e.maxbytes}, std::string_view{e.keys.channel},
+                                   e.options.conflating ? std::string_view{"1"} : std::string_view{"0"}}) {
+            add(a);
         }
-        if (!cmd_.ready() || !cmd_.send_raw(argc, argv, lengths, &on_published, f)) return finish(f, errc::not_connected);
+        for (auto const& q : b.runs) {
+            add(q.request->body());
+            add(q.request->key());
+        }
+        if (!cmd_.ready() || !cmd_.send_raw(static_cast<int>(b.argv.size()), b.argv.data(), b.lengths.data(), &on_published, &b)) {
+            return finish_batch(b, errc::not_connected);
+        }
+        b.busy = true;
         note_sent();
     }
 
     static void on_published(redisAsyncContext*, void* reply, void* data) {
-        auto* f = static_cast<in_flight*>(data);
-        auto* self = f->self;
+        auto& b = *static_cast<publish_batch*>(data);
+        auto* self = b.self;
         auto* r = static_cast<redisReply*>(reply);
-        if (r == nullptr) return self->finish(f, errc::indeterminate);
+        b.busy = false;
+        if (r == nullptr) return self->finish_batch(b, errc::indeterminate);   // the connection is gone
         self->note_answered();
         if (r->type == REDIS_REPLY_ERROR) {
             std::string_view const text{r->str, r->len};
-            if (!f->as_eval && text.starts_with("NOSCRIPT")) {
-                f->as_eval = true;
-                return self->send_publish(f);
+            if (!b.as_eval && text.starts_with("NOSCRIPT")) {
+                b.as_eval = true;
+                return self->send_script(b);
             }
-            self->log(log::level::warning, "Redis refused a message for " + f->target->name + ": " + std::string(text));
-            return self->finish(f, errc::rejected);
+            self->log(log::level::warning, "Redis refused " + std::to_string(b.runs.size()) + " message(s) for " +
+                                               b.target->name + ": " + std::string(text));
+            self->finish_batch(b, errc::rejected);
+        } else if (auto const stored = wire::parse_stored_as(r)) {
+            if (stored->epoch == self->candidate_) self->new_candidate();   // it started an epoch: never offer it again
+            auto& e = *b.target;
+            e.last_stored = std::max(e.last_stored, stored->sequence + b.runs.size() - 1);
+            self->finish_batch(b, {}, *stored);
+        } else {
+            self->finish_batch(b, errc::bad_reply);
         }
-        auto const stored = wire::parse_stored_as(r);
-        if (!stored) return self->finish(f, errc::bad_reply);
-        if (stored->epoch == self->candidate_) self->new_candidate();   // it started an epoch: never offer it again
-        f->target->last_stored = std::max(f->target->last_stored, stored->sequence);
-        self->finish(f, {}, *stored);
+        if (!b.target->pending.empty()) self->send_batch(*b.target);
     }
 
-    void finish(in_flight* f, std::error_code ec, hub::cursor stored_as = {}) {
-        std::unique_ptr<in_flight> owned{f};
+    // Completes every publish of the run: with consecutive ids from `first` on, or with the error.
+    void finish_batch(publish_batch& b, std::error_code ec, hub::cursor first = {}) {
+        // A completion handler that publishes again only queues (submit): the run stays as it is meanwhile.
+        for (std::size_t i = 0; i < b.runs.size(); ++i) {
+            finish(b.runs[i], ec, ec ? hub::cursor{} : hub::cursor{first.epoch, first.sequence + i});
+        }
+        b.runs.clear();
+    }
+
+    void fail_pending(entry& e, errc why) {
+        auto pending = std::move(e.pending);
+        e.pending.clear();
+        for (auto& q : pending) finish(q, why);
+    }
+
+    void finish(queued& q, std::error_code ec, hub::cursor stored_as = {}) {
         unanswered_.fetch_sub(1, std::memory_order_relaxed);
-        unanswered_bytes_.fetch_sub(f->bytes, std::memory_order_relaxed);
+        unanswered_bytes_.fetch_sub(q.bytes, std::memory_order_relaxed);
         (ec ? failed_ : stored_).fetch_add(1, std::memory_order_relaxed);
         try {
-            f->request->complete(ec, stored_as);
+            q.request->complete(ec, stored_as);
         } catch (std::exception const& e) {   // we may be inside hiredis: nothing may unwind through it
             log(log::level::error, std::string("a publish completion handler threw: ") + e.what());
         } catch (...) {
@@ -572,6 +640,7 @@ private:
         reconnect_.cancel();
         cmd_.close();
         sub_.close();
+        for (auto& e : topics_) fail_pending(*e, errc::stopped);
         drain_queue();   // fails what was queued meanwhile
         work_.reset();
     }

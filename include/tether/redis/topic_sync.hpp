@@ -25,6 +25,8 @@
 //     under one id. Sequences keep growing, so the hub never sees them go back.
 //   - Held messages are bounded (count and bytes); past that they are dropped and a fresh fetch, sent after
 //     all of them arrived, covers them.
+//   - A run of messages one script stored (a "b" payload) is one arrival: its messages go through the rules
+//     in order, and a fetch one of them sends covers the others.
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -78,16 +80,18 @@ public:
     /// Both connections are gone: what was asked will not be answered.
     void on_session_end() { reset_waits(); }
 
-    /// A message of the topic's channel (the raw payload). Malformed ones are counted and ignored.
+    /// A message of the topic's channel (the raw payload: one message, or a run one script stored). Malformed
+    /// ones are counted and ignored. A run's messages are taken one by one by the rules above; once one of
+    /// them sends a fetch, the rest are dropped, since Redis stored them before it runs the fetch.
     void on_channel_message(std::string_view payload) {
         ++arrivals_;
-        auto m = wire::parse_channel_message(payload);
-        if (!m) {
-            ++malformed_;
-            return;
-        }
-        if (waiting_) return hold(*m);
-        apply(*m);
+        bool fetched = false;
+        bool const parsed = wire::for_each_channel_message(payload, [&](wire::channel_message const& m) {
+            if (fetched) return;
+            if (waiting_) return hold(m);
+            fetched = !apply(m);
+        });
+        if (!parsed) ++malformed_;
     }
 
     /// The answer to fetch(); nullopt: it did not parse (treated as a lost answer: fetch again).

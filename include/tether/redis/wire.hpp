@@ -5,6 +5,9 @@
 //
 // Channel messages, built by the publish and epoch scripts (scripts.hpp):
 //   m <epoch> <offset> <key length> <key><body>    a message stored at offset <offset> of epoch <epoch>
+//   b <epoch> <first> <count> then <count> times <key length> <body length> <key><body>
+//                                                   messages stored at offsets first .. first+count-1 (count
+//                                                   >= 2) by one script: a node's publishes, batched
 //   e <epoch> <last>                                the topic's history restarts: epoch <epoch>, next is last+1
 // <epoch> is 16 lowercase hex digits (hub/cursor.hpp's form) and numbers are decimal without leading zeros:
 // one spelling per value, so there is no second way to say the same thing. Offsets are below 2^53 (Lua's
@@ -139,6 +142,46 @@ inline std::optional<channel_message> parse_channel_message(std::string_view tex
     m.key = text.substr(0, static_cast<std::size_t>(*length));
     m.body = text.substr(static_cast<std::size_t>(*length));
     return m;
+}
+
+/// Calls `each(channel_message const&)` for every message of a channel payload: the one of an `m` or `e`
+/// payload, or each of a `b` batch in offset order. The whole payload is checked before the first call, so
+/// a malformed one (false) delivers nothing: a batch is applied whole or not at all, as Redis stored it.
+template <class Each>
+bool for_each_channel_message(std::string_view text, Each&& each) {
+    if (!text.starts_with("b ")) {
+        auto const m = parse_channel_message(text);
+        if (m) each(*m);
+        return m.has_value();
+    }
+    std::string_view rest = text.substr(2), epoch, first_text, count_text;
+    if (!detail::field(rest, epoch) || !detail::field(rest, first_text) || !detail::field(rest, count_text)) return false;
+    auto const e = detail::epoch(epoch);
+    auto const first = detail::offset(first_text);
+    auto const count = detail::decimal(count_text);
+    if (!e || !first || *first == 0 || !count || *count < 2 || *count >= detail::max_offset - *first) return false;
+    // One message: "<key length> <body length> <key><body>"; `next` advances past it.
+    auto const split = [](std::string_view& at, std::string_view& key, std::string_view& body) {
+        std::string_view key_length, body_length;
+        if (!detail::field(at, key_length) || !detail::field(at, body_length)) return false;
+        auto const k = detail::decimal(key_length);
+        auto const b = detail::decimal(body_length);
+        if (!k || !b || *k > at.size() || *b > at.size() - *k) return false;
+        key = at.substr(0, static_cast<std::size_t>(*k));
+        body = at.substr(static_cast<std::size_t>(*k), static_cast<std::size_t>(*b));
+        at.remove_prefix(static_cast<std::size_t>(*k + *b));
+        return true;
+    };
+    std::string_view check = rest, key, body;
+    for (std::uint64_t i = 0; i < *count; ++i) {
+        if (!split(check, key, body)) return false;   // also bounds the count: each message takes 4 bytes
+    }
+    if (!check.empty()) return false;
+    for (std::uint64_t i = 0; i < *count; ++i) {
+        split(rest, key, body);
+        each(channel_message{channel_message::kind::message, {*e, *first + i}, key, body});
+    }
+    return true;
 }
 
 /// The publish script's answer: {epoch, offset}.
