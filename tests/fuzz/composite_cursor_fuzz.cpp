@@ -6,8 +6,9 @@
 // - an entry whose cursor parsed prints back, with append_named_cursor, to exactly its own text
 //   (so the server's ids and what it accepts agree byte for byte);
 // - find_named_cursor answers what the first matching entry of the walk says;
-// - split_topic_list gives distinct, non-empty names without ',' in their order of first
+// - http::split_list gives distinct, non-empty names without ',' in their order of first
 //   appearance, never more than max_topics, and refuses (nullopt) only when there are more.
+#include <tether/http/query.hpp>
 #include <tether/hub/composite_cursor.hpp>
 
 #include <cstddef>
@@ -52,7 +53,7 @@ void composite(std::string_view in, std::size_t max_entries) {
 }
 
 void topic_list(std::string_view in, std::size_t max_topics) {
-    auto names = tether::hub::split_topic_list(in, max_topics);
+    auto names = tether::http::split_list(in, max_topics);
     std::set<std::string_view> distinct;
     for (std::string_view rest = in;;) {
         auto comma = rest.find(',');

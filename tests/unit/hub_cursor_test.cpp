@@ -123,12 +123,3 @@ TEST_CASE("a named composite cursor: entries by topic, each cursor strict, the r
     hub::append_named_cursor(out, "b", {0xab, 0}, false);
     CHECK(out == "a:00000000000000ab-3,b:00000000000000ab-0");
 }
-
-TEST_CASE("a ?topics= list: names in order, empties and repeats dropped, more than the cap refused") {
-    auto names = hub::split_topic_list("b,,a,b,c,", 3);
-    REQUIRE(names);
-    CHECK(*names == std::vector<std::string_view>{"b", "a", "c"});
-    CHECK_FALSE(hub::split_topic_list("a,b,c,d", 3));
-    CHECK(hub::split_topic_list("a,a,a,a,a", 1)->size() == 1);   // repeats do not count against it
-    CHECK(hub::split_topic_list("", 3)->empty());
-}

@@ -190,3 +190,12 @@ TEST_CASE("find_query_param keeps a malformed escape as text, as URLSearchParams
     CHECK(http::find_query_param("q=100%&r=%zz%4", "q") == "100%");
     CHECK(http::find_query_param("q=100%&r=%zz%4", "r") == "%zz%4");
 }
+
+TEST_CASE("a ?topics= list: names in order, empties and repeats dropped, more than the cap refused") {
+    auto names = http::split_list("b,,a,b,c,", 3);
+    REQUIRE(names);
+    CHECK(*names == std::vector<std::string_view>{"b", "a", "c"});
+    CHECK_FALSE(http::split_list("a,b,c,d", 3));
+    CHECK(http::split_list("a,a,a,a,a", 1)->size() == 1);   // repeats do not count against it
+    CHECK(http::split_list("", 3)->empty());
+}

@@ -133,12 +133,13 @@ function toBase64(data) {
 const bodyOf = (m) => m.encoding === 'base64' ? fromBase64(m.data) : m.data;
 
 const fill = (template, topic) => template.replace('{topic}', encodeURIComponent(topic));
-const withQuery = (url, name, value) => value ? `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}` : url;
+const appendParam = (url, name, encoded) => `${url}${url.includes('?') ? '&' : '?'}${name}=${encoded}`;
+const withQuery = (url, name, value) => value ? appendParam(url, name, encodeURIComponent(value)) : url;
 
 // The one-request routes' lists: topics=a,b and the composite cursor a:<cursor>,b:<cursor> (of the
 // topics that have one). Names and cursors are unreserved characters, so the commas and colons
 // can stay as they are, readable in logs.
-const withList = (url, name, items) => items.length ? `${url}${url.includes('?') ? '&' : '?'}${name}=${items.join(',')}` : url;
+const withList = (url, name, items) => items.length ? appendParam(url, name, items.join(',')) : url;
 const topicList = (entries) => entries.map((t) => encodeURIComponent(t.topic));
 const compositeOf = (entries) => entries.filter((t) => t.cursor).map((t) => `${encodeURIComponent(t.topic)}:${encodeURIComponent(t.cursor)}`);
 function parseComposite(id) {   // "a:<cursor>,b:<cursor>" -> Map topic -> cursor

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace tether::http {
 
@@ -226,6 +227,25 @@ inline std::optional<std::string> find_query_param(std::string_view query, std::
         return value;
     }
     return std::nullopt;
+}
+
+/// The items of a comma-separated query value (`?topics=a,b,c`), in order, without empty items or
+/// repeats. nullopt when there are more than `max_items` distinct ones: the caller answers 400 rather
+/// than serving a prefix. Views into `text`.
+inline std::optional<std::vector<std::string_view>> split_list(std::string_view text, std::size_t max_items) {
+    std::vector<std::string_view> items;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        std::string_view item = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        if (item.empty()) continue;
+        bool repeat = false;
+        for (auto n : items) repeat = repeat || n == item;
+        if (repeat) continue;
+        if (items.size() == max_items) return std::nullopt;
+        items.push_back(item);
+    }
+    return items;
 }
 
 } // namespace tether::http

@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <tether/hub/cursor.hpp>
 
@@ -65,24 +64,6 @@ inline void append_named_cursor(std::string& out, std::string_view topic, cursor
     out.push_back(':');
     char text[cursor_max_chars];
     out.append(text, format_cursor(c, text));
-}
-
-// The topic names of `?topics=a,b,c`, in order, without empty names or repeats. nullopt when there
-// are more than `max_topics` distinct names: the caller answers 400 rather than serving a prefix.
-inline std::optional<std::vector<std::string_view>> split_topic_list(std::string_view text, std::size_t max_topics) {
-    std::vector<std::string_view> names;
-    while (!text.empty()) {
-        auto comma = text.find(',');
-        std::string_view name = text.substr(0, comma);
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-        if (name.empty()) continue;
-        bool repeat = false;
-        for (auto n : names) repeat = repeat || n == name;
-        if (repeat) continue;
-        if (names.size() == max_topics) return std::nullopt;
-        names.push_back(name);
-    }
-    return names;
 }
 
 }  // namespace tether::hub

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <tether/core/json_writer.hpp>
@@ -44,32 +45,37 @@
 
 namespace tether::poll {
 
-// One topic of a many-topic poll, as admitted for this request.
+// One topic of a many-topic poll, as admitted for this request: the server's registry entry (which
+// outlives every request, held ones included) and the client's position in it.
+template <class Entry>
 struct polled_topic {
-    std::string_view name;   // the registry's, which outlives every request
-    hub::topic_handle handle;
-    bool conflating = false;
+    const Entry* entry;
     std::optional<hub::named_cursor> since;   // nullopt: the client has no position in it yet
+
+    const hub::topic& topic() const { return *entry->handle; }
+    std::string_view name() const { return entry->handle->name(); }
 };
 
+template <class Entry>
 struct polled_topics {
-    std::vector<polled_topic> topics;
+    std::vector<polled_topic<Entry>> topics;
     std::string refused;   // members of the "refused" object, comma-separated
 };
 
 // Reads ?topics= and ?since=, and admits each topic: `admit(name)` throws http::error(403, ...)
 // to refuse one. nullopt, with the 400 written, when the list itself is unusable.
 template <class Server, class Admit>
-std::optional<polled_topics> admit_polled_topics(Server& server, const http::request& req, std::size_t max_topics,
-                                                 Admit&& admit, http::response& res) {
+auto admit_polled_topics(Server& server, const http::request& req, std::size_t max_topics,
+                         Admit&& admit, http::response& res) {
+    using entry_type = std::remove_cvref_t<decltype(*server.find_topic(std::string_view{}))>;
     auto list = http::find_query_param(req.query_string(), "topics").value_or(std::string{});
-    auto names = hub::split_topic_list(list, max_topics);
+    auto names = http::split_list(list, max_topics);
     if (!names || names->empty()) {
         http::write_error(res, 400, "topics: 1 to " + std::to_string(max_topics) + " names, comma-separated");
-        return std::nullopt;
+        return std::optional<polled_topics<entry_type>>{};
     }
     auto since = http::find_query_param(req.query_string(), "since").value_or(std::string{});
-    polled_topics out;
+    polled_topics<entry_type> out;
     auto refuse = [&](std::string_view name, int status, std::string_view message) {
         if (!out.refused.empty()) out.refused.push_back(',');
         json::escape_quoted(out.refused, name);
@@ -88,50 +94,53 @@ std::optional<polled_topics> admit_polled_topics(Server& server, const http::req
             refuse(name, e.status(), e.what());
             continue;
         }
-        out.topics.push_back({entry->handle->name(), entry->handle, entry->conflating,
-                              hub::find_named_cursor(since, name, max_topics * 2)});
+        out.topics.push_back({entry, hub::find_named_cursor(since, name, max_topics * 2)});
     }
-    return out;
+    return std::optional{std::move(out)};
 }
 
 // What a topic's cursor means now: replay from `resume.from`, or not recoverable.
-inline hub::resumption resumption_of(const polled_topic& p) {
-    const hub::topic& t = *p.handle;
+template <class Entry>
+hub::resumption resumption_of(const polled_topic<Entry>& p) {
+    const hub::topic& t = p.topic();
     if (!p.since || !p.since->valid) return {false, t.next_sequence()};
     return t.resume(p.since->position);
 }
 
 // A long poll must answer now: the client is new to the topic, lost its place, or has news.
-inline bool answer_now(const polled_topic& p) {
+template <class Entry>
+bool answer_now(const polled_topic<Entry>& p) {
     if (!p.since) return true;
     auto r = resumption_of(p);
-    return !r.recovered || r.from < p.handle->next_sequence();
+    return !r.recovered || r.from < p.topic().next_sequence();
 }
 
 // One topic's entry, as /poll/{topic} would answer it alone (long_poll.hpp).
-inline void append_long_poll_batch(std::string& out, const polled_topic& p, batch_limits limits) {
-    const hub::topic& t = *p.handle;
+template <class Entry>
+void append_long_poll_batch(std::string& out, const polled_topic<Entry>& p, batch_limits limits) {
+    const hub::topic& t = p.topic();
     if (!p.since) {   // its position only
         append_batch(out, t, t.next_sequence(), true, {0, 0}, 0);
         return;
     }
     auto resume = resumption_of(p);
     if (resume.recovered) append_batch(out, t, resume.from, true, limits, 0, p.since->position.epoch);
-    else if (p.conflating) append_latest_per_key(out, t, false, limits, 0);   // the state: every key's latest
+    else if (p.entry->conflating) append_latest_per_key(out, t, false, limits, 0);   // the state: every key's latest
     else append_batch(out, t, t.next_sequence(), false, limits, 0);
 }
 
 // One topic's entry, as /status/{topic} would answer it alone (short_poll.hpp); `tag` gains what
 // the entry depends on, for the answer's ETag.
-inline void append_short_poll_batch(std::string& out, std::string& tag, const polled_topic& p, batch_limits limits) {
-    const hub::topic& t = *p.handle;
+template <class Entry>
+void append_short_poll_batch(std::string& out, std::string& tag, const polled_topic<Entry>& p, batch_limits limits) {
+    const hub::topic& t = p.topic();
     hub::resumption resume{false, t.next_sequence()};
     if (p.since) resume = resumption_of(p);
     std::uint64_t from = resume.recovered ? resume.from : t.next_sequence();
     if (!resume.recovered && t.next_sequence() > t.oldest_retained()) from = t.next_sequence() - 1;   // the latest
     bool recovered = resume.recovered || !p.since;
-    bool whole_state = p.conflating && !resume.recovered;
-    tag.append(p.name).push_back('@');
+    bool whole_state = p.entry->conflating && !resume.recovered;
+    tag.append(p.name()).push_back('@');
     tag.append(hub::to_string(t.position())).append(whole_state ? ".state" : "." + std::to_string(from));
     tag.append(recovered ? ";" : ".r;");
     if (whole_state) append_latest_per_key(out, t, recovered, limits, 0);
@@ -157,12 +166,12 @@ inline batch_limits per_topic_limits(std::size_t max_messages, std::size_t max_b
 }
 
 // {"topics":{...},"refused":{...}} with `entry(out, topic)` writing each topic's batch.
-template <class Entry>
-std::string many_answer(const polled_topics& r, Entry&& entry) {
+template <class Entry, class Write>
+std::string many_answer(const polled_topics<Entry>& r, Write&& entry) {
     std::string body = "{\"topics\":{";
     for (std::size_t i = 0; i < r.topics.size(); ++i) {
         if (i) body.push_back(',');
-        json::escape_quoted(body, r.topics[i].name);
+        json::escape_quoted(body, r.topics[i].name());
         body.push_back(':');
         entry(body, r.topics[i]);
     }
@@ -170,9 +179,10 @@ std::string many_answer(const polled_topics& r, Entry&& entry) {
     return body;
 }
 
-inline std::string long_poll_answer(const polled_topics& r, const long_poll_options& o) {
+template <class Entry>
+std::string long_poll_answer(const polled_topics<Entry>& r, const long_poll_options& o) {
     auto limits = per_topic_limits(o.max_batch, o.max_batch_bytes, r.topics.size());
-    return many_answer(r, [&](std::string& out, const polled_topic& p) { append_long_poll_batch(out, p, limits); });
+    return many_answer(r, [&](std::string& out, const auto& p) { append_long_poll_batch(out, p, limits); });
 }
 
 // `admit(request) -> Admit`: authorizes the whole request (throw http::error(401/403)) and returns
@@ -192,8 +202,7 @@ auto long_poll_many_handler(Server& server, long_poll_options o, std::size_t max
         auto& thread = server.current_thread();
         std::vector<net::many_topics_waiter::watch> watches;
         for (const auto& p : polled->topics) {
-            auto* entry = server.find_topic(p.name);
-            watches.push_back({&entry->group_for(thread, entry->handle), resumption_of(p).from});
+            watches.push_back({&p.entry->group_for(thread, p.entry->handle), resumption_of(p).from});
         }
         hold_long_poll(server, req, res, o.max_held_per_client, [&](std::function<void()> on_done) {
             return std::make_unique<net::many_topics_waiter>(
@@ -215,7 +224,7 @@ auto short_poll_many_handler(Server& server, short_poll_options o, std::size_t m
         if (!polled) return;
         auto limits = per_topic_limits(o.max_batch, o.max_batch_bytes, polled->topics.size());
         std::string tag = polled->refused;
-        std::string body = many_answer(*polled, [&](std::string& out, const polled_topic& p) {
+        std::string body = many_answer(*polled, [&](std::string& out, const auto& p) {
             append_short_poll_batch(out, tag, p, limits);
         });
         // The answer depends only on what `tag` gathered: a digest of it names this answer.

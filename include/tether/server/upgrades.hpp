@@ -138,7 +138,7 @@ std::optional<net::sse_client_topics> admit_client_topics(Server& server,
                                                           const http::request& req, const UserData& data,
                                                           http::response& res) {
     auto list = http::find_query_param(req.query_string(), "topics").value_or(std::string{});
-    auto names = hub::split_topic_list(list, b.max_topics);
+    auto names = http::split_list(list, b.max_topics);
     if (!names || names->empty()) {
         http::write_error(res, 400, "topics: 1 to " + std::to_string(b.max_topics) + " names, comma-separated");
         return std::nullopt;
