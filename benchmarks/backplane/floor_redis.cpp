@@ -90,8 +90,8 @@ int publish(const options& o) {
             std::snprintf(body.data(), 21, "%020lld", static_cast<long long>(now_ns()));
             body[20] = 'x';
             // The arguments redis-benchmark's EVALSHA row uses in run.sh.
-            redisAppendCommand(c, "EVALSHA %s 3 tether:{rb}:meta tether:{rb}:stream tether:{rb}:latest %b %s %s %s %s %s %s %s",
-                               o.sha.c_str(), body.data(), body.size(), "", "00c0ffee00c0ffee", "0", "4096", "0", channel, "0");
+            redisAppendCommand(c, "EVALSHA %s 3 tether:{rb}:meta tether:{rb}:stream tether:{rb}:latest %s %s %s %s %s %s %b %s",
+                               o.sha.c_str(), "00c0ffee00c0ffee", "0", "4096", "0", channel, "0", body.data(), body.size(), "");
         }
         for (std::size_t i = 0; i < batch; ++i) {
             void* reply = nullptr;

@@ -252,8 +252,10 @@ load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for (( rep = 1; rep <= REPS; rep++ )); do
     redis_benchmark publish_cmd PUBLISH 'tether:{rb}:0' "$payload"
     redis-cli -p "$redis_port" script load "$("$publish_bench" --print-script)" >/dev/null   # FLUSHALL keeps it; be sure
-    redis_benchmark evalsha EVALSHA "$sha" 3 'tether:{rb}:meta' 'tether:{rb}:stream' 'tether:{rb}:latest' "$payload" '' \
-        00c0ffee00c0ffee 0 4096 0 'tether:{rb}:0' 0
+    # One message per script (ARGV: candidate epoch, floor, max entries, max bytes, channel, conflating,
+    # then body and key), as a node sends it when its topic is idle.
+    redis_benchmark evalsha EVALSHA "$sha" 3 'tether:{rb}:meta' 'tether:{rb}:stream' 'tether:{rb}:latest' \
+        00c0ffee00c0ffee 0 4096 0 'tether:{rb}:0' 0 "$payload" ''
     measure_publish
     measure_cluster
 done
