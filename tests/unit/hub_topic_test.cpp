@@ -459,3 +459,65 @@ TEST_CASE("a group hands each subscriber its own format's shared bytes, looked u
               (i % 2 ? std::vector<std::string>{"<a>", "<b>"} : std::vector<std::string>{"a", "b"}));
     }
 }
+
+namespace {
+// Throws once, on the chosen subscriber's first delivery of the chosen sequence.
+struct throwing_delivery : recording_delivery {
+    hub::subscriber* victim = nullptr;
+    std::uint64_t at = 0;
+    bool thrown = false;
+    void deliver(hub::subscriber& s, hub::payload_ptr const& message) {
+        if (&s == victim && message->sequence() == at && !thrown) {
+            thrown = true;
+            throw std::runtime_error("hook failed");
+        }
+        recording_delivery::deliver(s, message);
+    }
+};
+}  // namespace
+
+TEST_CASE("a drain hands out new messages in runs, subscriber by subscriber: longer than one run, a subscriber "
+          "out of budget mid-run, another that had some already, and a hook that throws",
+          "[hub][topic]") {
+    auto topic = std::make_shared<hub::topic>("t", std::vector<hub::wire_format>{}, hub::topic_options{.capacity = 512});
+    manual_loop loop;
+    hub::reader_group<throwing_delivery, hub::backpressure::drop_oldest> readers{topic, loop.waker()};
+    recording_subscriber roomy{0, 1 << 20}, tight{0, 705}, late{0, 1 << 20};   // tight: 70 of 10 bytes, not 71
+    readers.subscribe(roomy);
+    readers.subscribe(tight);
+    publish_n(*topic, 150);   // more than two runs of 64 before the one drain
+    readers.subscribe(late);  // live from 151 on
+    publish_n(*topic, 50);
+    loop.run();
+    CHECK(roomy.received == range(1, 200));
+    CHECK(tight.received == range(1, 70));   // parked in the middle of the second run
+    CHECK(tight.state() == hub::subscriber_state::parked);
+    CHECK(late.received == range(151, 200));
+    while (tight.received.size() < 200) {
+        write_all(readers, tight);
+        loop.run();
+    }
+    CHECK(tight.received == range(1, 200));
+    CHECK(tight.gaps.empty());
+
+    // A hook that throws mid-run: the drain stops there, and the next one offers the run again; those that
+    // had a message already skip it by their cursors, so nobody gets one twice, and only the message whose
+    // hook failed is lost, to that subscriber alone.
+    readers.delivery().victim = &late;
+    readers.delivery().at = 230;
+    publish_n(*topic, 100);
+    CHECK_THROWS_AS(loop.run(), std::runtime_error);
+    readers.drain();
+    loop.run();
+    CHECK(roomy.received == range(1, 300));
+    auto expected = range(151, 229);
+    for (auto s : range(231, 300)) expected.push_back(s);
+    CHECK(late.received == expected);
+    write_all(readers, tight);
+    loop.run();
+    while (tight.received.size() < 300) {
+        write_all(readers, tight);
+        loop.run();
+    }
+    CHECK(tight.received == range(1, 300));
+}

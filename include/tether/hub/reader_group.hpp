@@ -27,6 +27,7 @@
 #include "tether/hub/wake.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -284,39 +285,76 @@ private:
         return catch_up_result::caught_up;
     }
 
-    // Returns true when it stopped at the batch limit with more to read.
+    // New messages are handed out in runs, subscriber by subscriber: each live subscriber takes the whole run
+    // before the walk moves on. A subscriber's state (its cursor and budget, its connection, its write queue)
+    // lives in three or four heap objects of its own; walked message by message, a 1,000-subscriber group
+    // reloads all of them from beyond L1 for every message, and those loads were most of the walk's cost
+    // (perf: the hottest instructions in deliver and append_shared sat right after their first touch of a
+    // subscriber's objects). Per run they are loaded once for up to `max_run` messages.
+    static constexpr std::size_t max_run = 64;
+    struct run {
+        std::array<payload_ptr, max_run> messages;
+        std::size_t size = 0;
+    };
+
+    // Returns true when it stopped at the batch limit with more to read. `next_` moves past a run only once
+    // the run was offered to everyone, so a hook that throws leaves it to be offered again (subscribers that
+    // already had it skip it by their cursors).
     bool read_new_messages() {
-        for (std::size_t budget = topic_->capacity(); budget != 0; --budget) {
-            auto found = topic_->read(next_);
-            if (found.state == ring::slot_state::pending) return false;
+        run pending;
+        auto at = next_;
+        bool more = true;
+        for (std::size_t budget = topic_->capacity();; --budget) {
+            if (budget == 0) break;
+            auto found = topic_->read(at);
+            if (found.state == ring::slot_state::pending) {
+                more = false;
+                break;
+            }
             if (found.state == ring::slot_state::lapped) {
+                offer_run(pending);
+                next_ = at;
                 group_lapped();
+                at = next_;
                 continue;
             }
             if constexpr (conflating) cache_.remember(found.message);
-            offer_to_live(found.message);
-            ++next_;
+            pending.messages[pending.size++] = std::move(found.message);
+            ++at;
+            if (pending.size == max_run) {
+                offer_run(pending);
+                next_ = at;
+            }
         }
-        return true;
+        offer_run(pending);
+        next_ = at;
+        return more;
     }
 
-    void offer_to_live(payload_ptr const& message) {
-        auto const sequence = message->sequence();
-        encoding_memo memo;
+    void offer_run(run& r) {
+        if (r.size == 0) return;
+        std::array<encoding_memo, max_run> memos{};   // per message, shared by the subscribers
         for (auto* s = lists_.of(subscriber_state::live).head; s != nullptr; s = lists_.walk_next) {
             lists_.walk_next = s->link_next_;
-            if (s->next_sequence_ != sequence) continue;   // joined later, or skipped ahead
             lists_.current = s;
-            if (offer(*s, message, memo) == offer_result::no_room) {
-                if constexpr (disconnecting) {
-                    cut_off(*s, disconnect_reason::budget_exceeded);
-                } else {
-                    lists_.move(*s, subscriber_state::parked);
+            for (std::size_t i = 0; i < r.size; ++i) {
+                if (s->next_sequence_ != r.messages[i]->sequence()) continue;   // joined later, or skipped ahead
+                auto const result = offer(*s, r.messages[i], memos[i]);
+                if (result == offer_result::gone) break;
+                if (result == offer_result::no_room) {
+                    if constexpr (disconnecting) {
+                        cut_off(*s, disconnect_reason::budget_exceeded);
+                    } else {
+                        lists_.move(*s, subscriber_state::parked);
+                    }
+                    break;
                 }
             }
         }
         lists_.current = nullptr;
         lists_.walk_next = nullptr;
+        for (std::size_t i = 0; i < r.size; ++i) r.messages[i] = nullptr;
+        r.size = 0;
     }
 
     // This thread fell a whole ring behind (it was stalled): every live subscriber lost the same span.
