@@ -7,6 +7,12 @@
 // state below is shared or locked, except the publish queue (one short critical section per publish: a
 // lock-free queue would save nanoseconds on a path that then waits for a network round trip) and the list
 // of attached topics (touched at start-up and shutdown).
+//
+// Why one header of ~700 lines: it is one state machine on one thread. A session's state, its generation
+// (which makes every callback of a lost session stale), the publish runs in flight and the topics' catch-up
+// all change together in lost(), became_ready() and shutdown; split by concern, each part would need the
+// others' private state. The parts with no I/O in them live apart: topic_sync.hpp (catch-up decisions),
+// wire.hpp (parsing), scripts.hpp (the Lua side), connection.hpp (hiredis on Asio), presence.hpp.
 #include <unistd.h>
 
 #include <asio.hpp>
