@@ -67,7 +67,8 @@ if not epoch then
   redis.call('HSET', meta, 'e', epoch, 'o', ARGV[2], 'b', 0, 't', 0)
 end
 local first = redis.call('HINCRBY', meta, 'o', count) - count + 1
-local out, latest = {}, {}
+local conflating = ARGV[6] == '1'
+local out, latest = {}, {}   -- the run's channel message (more than one), the conflation table's pairs
 for i = 0, count - 1 do
   local body, key = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
   local id = string.format('%d-0', first + i)
@@ -77,9 +78,11 @@ for i = 0, count - 1 do
     total = total + #body + #key
     redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, 'd', body, 'k', key, 'c', string.format('%d', total))
   end
-  out[#out + 1] = string.format('%d %d ', #key, #body) .. key .. body
-  latest[#latest + 1] = key
-  latest[#latest + 1] = string.format('%d ', first + i) .. body
+  if count > 1 then out[#out + 1] = string.format('%d %d ', #key, #body) .. key .. body end
+  if conflating then
+    latest[#latest + 1] = key
+    latest[#latest + 1] = string.format('%d ', first + i) .. body
+  end
 end
 if maxbytes ~= 0 then
   redis.call('HSET', meta, 'b', string.format('%d', total))
@@ -107,7 +110,7 @@ if maxbytes ~= 0 then
     end
   end
 end
-if ARGV[6] == '1' then redis.call('HSET', KEYS[3], unpack(latest)) end
+if conflating then redis.call('HSET', KEYS[3], unpack(latest)) end
 if count == 1 then
   local key, body = ARGV[8], ARGV[7]
   redis.call('PUBLISH', channel, 'm ' .. epoch .. ' ' .. string.format('%d %d ', first, #key) .. key .. body)

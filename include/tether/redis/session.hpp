@@ -199,7 +199,6 @@ private:
         session* self = nullptr;
         entry* target = nullptr;
         std::vector<queued> runs;     // the requests it carries, in order
-        std::size_t bytes = 0;
         bool busy = false;
         bool as_eval = false;
         char floor[24] = {};
@@ -216,7 +215,10 @@ private:
         entry(session& owner, hub::topic_handle const& t, backplane_topic o, std::string const& prefix, int db)
             : keys{prefix, t->name(), db}, options{o}, name{t->name()}, maxlen{std::to_string(t->capacity())},
               maxbytes{std::to_string(owner.options_.history_bytes != 0 ? owner.options_.history_bytes : t->max_bytes())},
-              sync{t, owner} {}
+              sync{t, owner} {
+            batch.self = &owner;
+            batch.target = this;
+        }
         scripts::topic_keys keys;
         backplane_topic options;
         std::string name, maxlen, maxbytes;   // the stream's budgets: the ring's count, the byte budget
@@ -439,26 +441,25 @@ private:
                 finish(q, state_ == state::stopped ? errc::stopped : errc::not_connected);
                 continue;
             }
-            found->second->pending.push_back(std::move(q));
+            auto& e = *found->second;
+            if (e.pending.empty() && !e.batch.busy) idle_.push_back(&e);   // its run leaves after this loop
+            e.pending.push_back(std::move(q));
         }
         draining_.clear();
-        for (auto& e : topics_) {
-            if (!e->pending.empty() && !e->batch.busy) send_batch(*e);
-        }
+        for (auto* e : idle_) send_batch(*e);   // only topics this drain touched, not every attached one
+        idle_.clear();
     }
 
     // Sends the topic's next run: as many pending publishes as one script may carry.
     void send_batch(entry& e) {
         auto& b = e.batch;
         if (state_ != state::ready) return fail_pending(e, errc::not_connected);
-        b.self = this;
-        b.target = &e;
         b.as_eval = false;
-        b.bytes = 0;
         b.runs.clear();
+        std::size_t bytes = 0;
         while (!e.pending.empty() && b.runs.size() < max_batch_messages &&
-               (b.runs.empty() || b.bytes + e.pending.front().bytes <= max_batch_bytes)) {
-            b.bytes += e.pending.front().bytes;
+               (b.runs.empty() || bytes + e.pending.front().bytes <= max_batch_bytes)) {
+            bytes += e.pending.front().bytes;
             b.runs.push_back(std::move(e.pending.front()));
             e.pending.pop_front();
         }
@@ -490,7 +491,8 @@ private:
             add(q.request->key());
         }
         if (!cmd_.ready() || !cmd_.send_raw(static_cast<int>(b.argv.size()), b.argv.data(), b.lengths.data(), &on_published, &b)) {
-            return finish_batch(b, errc::not_connected);
+            finish_batch(b, errc::not_connected);
+            return fail_pending(e, errc::not_connected);   // the connection is going: lost() follows
         }
         b.busy = true;
         note_sent();
@@ -679,6 +681,7 @@ private:
     std::uint64_t candidate_ = 0;
     std::string candidate_text_;
     std::vector<queued> draining_;
+    std::vector<entry*> idle_;   // drain_queue(): topics with no run out that got publishes
     presence_users users_;
 
     // Shared with other threads.

@@ -160,7 +160,7 @@ bool for_each_channel_message(std::string_view text, Each&& each) {
     auto const first = detail::offset(first_text);
     auto const count = detail::decimal(count_text);
     if (!e || !first || *first == 0 || !count || *count < 2 || *count >= detail::max_offset - *first) return false;
-    // One message: "<key length> <body length> <key><body>"; `next` advances past it.
+    // One message: "<key length> <body length> <key><body>"; `split` advances `at` past it.
     auto const split = [](std::string_view& at, std::string_view& key, std::string_view& body) {
         std::string_view key_length, body_length;
         if (!detail::field(at, key_length) || !detail::field(at, body_length)) return false;
