@@ -521,3 +521,136 @@ TEST_CASE("a drain hands out new messages in runs, subscriber by subscriber: lon
     }
     CHECK(tight.received == range(1, 300));
 }
+
+namespace {
+// Takes runs as joined blocks: records each run's size and bytes, and the sequences it stands for.
+struct joining_delivery : recording_delivery {
+    struct joined {
+        std::uint64_t first;
+        std::size_t count;
+        std::string bytes;
+    };
+    std::vector<std::pair<hub::subscriber*, joined>> runs;
+    void deliver_run(hub::subscriber& s, hub::payload_ptr const& first, hub::payload_ptr const& block,
+                     std::string_view bytes, std::size_t count) {
+        auto& r = static_cast<recording_subscriber&>(s);
+        CHECK(bytes.data() >= block->encoded(0).data());   // inside the block it is handed to keep
+        CHECK(bytes.data() + bytes.size() == block->encoded(0).data() + block->encoded(0).size());
+        for (std::size_t i = 0; i < count; ++i) r.received.push_back(first->sequence() + i);
+        r.unwritten_bytes += bytes.size();
+        r.unwritten.push_back(block);
+        runs.push_back({&s, {first->sequence(), count, std::string(bytes)}});
+    }
+    std::vector<joined> runs_of(hub::subscriber const& s) const {
+        std::vector<joined> out;
+        for (auto const& [who, run] : runs)
+            if (who == &s) out.push_back(run);
+        return out;
+    }
+};
+
+std::string bodies_joined(std::uint64_t first, std::uint64_t last, bool bracketed) {
+    std::string out;
+    for (auto s = first; s <= last; ++s) {
+        auto body = "m" + std::to_string(s);
+        out += bracketed ? "[" + body + "]" : body;
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("a run of new messages reaches a subscriber that takes joined runs as one block of its format's bytes, "
+          "in order; a tombstone, a full budget or a lone message take the per-message path",
+          "[hub][topic]") {
+    auto topic = std::make_shared<hub::topic>("t", two_formats(), hub::topic_options{.capacity = 512});
+    manual_loop loop;
+    hub::reader_group<joining_delivery, hub::backpressure::drop_oldest> readers{topic, loop.waker()};
+    recording_subscriber plain{0, 1 << 20}, bracketed{1, 1 << 20}, single{0, 1 << 20}, late{0, 1 << 20};
+    recording_subscriber tight{0, 22};   // "m1".."m9" are 2 bytes, "m10" on 3: room for m1..m10, not the run
+    for (auto* s : {&plain, &bracketed, &late, &tight}) s->take_joined_runs(true);
+    for (auto* s : {&plain, &bracketed, &single, &tight}) readers.subscribe(*s);
+    auto publish = [&](std::uint64_t from, std::uint64_t to) {
+        for (auto s = from; s <= to; ++s) topic->publish("m" + std::to_string(s));
+    };
+    publish(1, 5);
+    readers.subscribe(late);   // live from 6: in the middle of the coming run
+    publish(6, 20);
+    loop.run();
+
+    for (auto* s : {&plain, &bracketed, &single}) CHECK(s->received == range(1, 20));
+    auto const& d = readers.delivery();
+    REQUIRE(d.runs_of(plain).size() == 1);
+    CHECK(d.runs_of(plain)[0].count == 20);
+    CHECK(d.runs_of(plain)[0].bytes == bodies_joined(1, 20, false));
+    REQUIRE(d.runs_of(bracketed).size() == 1);
+    CHECK(d.runs_of(bracketed)[0].bytes == bodies_joined(1, 20, true));
+    CHECK(d.runs_of(single).empty());   // did not ask: one delivery per message
+    CHECK(single.bodies.size() == 20);
+    REQUIRE(d.runs_of(late).size() == 1);   // the rest of the run, from its own cursor
+    CHECK(d.runs_of(late)[0].first == 6);
+    CHECK(d.runs_of(late)[0].bytes == bodies_joined(6, 20, false));
+    CHECK(late.received == range(6, 20));
+    // Without room for the rest of the run: message by message, parked exactly where the budget ends.
+    CHECK(d.runs_of(tight).empty());
+    CHECK(tight.received == range(1, 10));
+    CHECK(tight.state() == hub::subscriber_state::parked);
+    // The joined bytes count against the budget like single messages, and written() gives them back.
+    CHECK(plain.pending_bytes() == bodies_joined(1, 20, false).size());
+    write_all(readers, plain);
+    CHECK(plain.pending_bytes() == 0);
+
+    // More than one run's worth in one drain: runs of 64 (max_run), each one block.
+    publish(21, 170);
+    loop.run();
+    CHECK(plain.received == range(1, 170));
+    auto plain_runs = d.runs_of(plain);
+    REQUIRE(plain_runs.size() == 4);
+    CHECK(plain_runs[1].first == 21);
+    CHECK(plain_runs[1].count == 64);
+    CHECK(plain_runs[2].first == 85);
+    CHECK(plain_runs[3].first == 149);
+    CHECK(plain_runs[3].count == 22);
+    std::string all;
+    for (auto const& r : plain_runs) all += r.bytes;
+    CHECK(all == bodies_joined(1, 170, false));
+
+    // A lone new message is not worth a copy.
+    write_all(readers, plain);
+    publish(171, 171);
+    loop.run();
+    CHECK(d.runs_of(plain).size() == 4);
+    CHECK(plain.received.back() == 171);
+}
+
+TEST_CASE("a run holding a tombstone, or past the size worth copying, goes message by message", "[hub][topic]") {
+    std::vector<hub::wire_format> formats{
+        {"picky", [](hub::encode_input const& in, std::string& out) {
+             if (in.body == "bad") throw std::runtime_error("cannot encode");
+             out.append(in.body);
+         }}};
+    auto topic = std::make_shared<hub::topic>("t", formats);
+    manual_loop loop;
+    hub::reader_group<joining_delivery, hub::backpressure::drop_oldest> readers{topic, loop.waker()};
+    recording_subscriber s{0, 1 << 20};
+    s.take_joined_runs(true);
+    readers.subscribe(s);
+    topic->publish("good");
+    CHECK_THROWS_AS(topic->publish("bad"), std::runtime_error);
+    topic->publish("good");
+    loop.run();
+    CHECK(s.received == std::vector<std::uint64_t>{1, 3});
+    CHECK(s.gaps == std::vector<gap>{{2, 2}});
+    CHECK(readers.delivery().runs.empty());
+
+    std::string const big(40 * 1024, 'x');   // two of them: past what a joined run copies
+    topic->publish(big);
+    topic->publish(big);
+    loop.run();
+    CHECK(s.received == std::vector<std::uint64_t>{1, 3, 4, 5});
+    CHECK(readers.delivery().runs.empty());
+    topic->publish("a");
+    topic->publish("b");
+    loop.run();
+    REQUIRE(readers.delivery().runs.size() == 1);
+    CHECK(readers.delivery().runs[0].second.bytes == "ab");
+}

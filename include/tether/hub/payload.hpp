@@ -27,6 +27,7 @@
 #include "tether/hub/ref_ptr.hpp"
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -102,6 +103,32 @@ public:
                             std::pmr::memory_resource* memory = nullptr, std::uint64_t epoch = 0) {
         auto const all = encodings.size() >= 32 ? ~0u : (1u << encodings.size()) - 1;
         return make(sequence, key, {}, encodings, all, memory, epoch);
+    }
+
+    /// A block whose one format (encoded(0)) is `parts` back to back, `total` bytes: a run of messages' frames
+    /// joined so that a reader group can queue them to each subscriber as one write (reader_group.hpp). It is
+    /// never published; `sequence` and `epoch` are those of the run's first message.
+    static payload_ptr make_joined(std::uint64_t sequence, std::uint64_t epoch, std::span<std::string_view const> parts,
+                                   std::size_t total, std::pmr::memory_resource* memory = nullptr) {
+        if (memory == nullptr) memory = std::pmr::get_default_resource();
+        if (total > std::numeric_limits<std::uint32_t>::max()) {
+            throw std::length_error("tether::hub::payload: joined run larger than 4 GiB");
+        }
+        std::size_t const allocated = sizeof(payload) + sizeof(lazy_slot) + sizeof(std::uint32_t) + total;
+        void* block = memory->allocate(allocated, alignof(payload));
+        auto* self = ::new (block) payload(memory, epoch, sequence, allocated, 1, 0, 0, 1u, content::binary);
+        ::new (static_cast<void*>(self->lazy_slots())) lazy_slot(nullptr);
+        auto const end = static_cast<std::uint32_t>(total);
+        char* out = self->ends_area();
+        std::memcpy(out, &end, sizeof end);
+        out += sizeof end;
+        for (auto part : parts) {
+            if (part.empty()) continue;
+            std::memcpy(out, part.data(), part.size());
+            out += part.size();
+        }
+        assert(out == self->ends_area() + sizeof end + total);
+        return payload_ptr::adopt(self);
     }
 
     /// The topic-wide, monotonically increasing id (the first message of a local topic is 1).

@@ -20,8 +20,13 @@
 //      also takes deliver(s, message, bytes) gets those bytes handed over, already looked up: the group
 //      looks a message's encoding up once per format per message (its subscribers nearly always share
 //      one format), not once per subscriber, and the transport need not look it up again.
+//      A Delivery that also has deliver_run(s, first, joined, bytes, count) may be handed a run of new
+//      messages as one block: `bytes` (inside `joined`, a payload_ptr to keep) are `count` messages' bytes
+//      in s's format back to back, the first of them `first`; written(s, n) as for single messages. Only
+//      subscribers that said take_joined_runs(true) are handed runs so.
 //   4. unsubscribe(s) (or destroy s) when the connection ends; destroy the group on its own thread.
 #include "tether/hub/backpressure.hpp"
+#include "tether/hub/joined_run.hpp"
 #include "tether/hub/subscriber.hpp"
 #include "tether/hub/topic.hpp"
 #include "tether/hub/wake.hpp"
@@ -159,6 +164,8 @@ private:
     };
     static constexpr bool takes_bytes =
         requires(Delivery& d, subscriber& s, payload_ptr const& m, std::string_view b) { d.deliver(s, m, b); };
+    static constexpr bool takes_runs = requires(Delivery& d, subscriber& s, payload_ptr const& m, std::string_view b,
+                                                std::size_t n) { d.deliver_run(s, m, m, b, n); };
     enum class catch_up_result : std::uint8_t { caught_up, parked, gone };
 
     static void drain_thunk(void* self) { static_cast<reader_group*>(self)->drain(); }
@@ -291,11 +298,8 @@ private:
     // reloads all of them from beyond L1 for every message, and those loads were most of the walk's cost
     // (perf: the hottest instructions in deliver and append_shared sat right after their first touch of a
     // subscriber's objects). Per run they are loaded once for up to `max_run` messages.
-    static constexpr std::size_t max_run = 64;
-    struct run {
-        std::array<payload_ptr, max_run> messages;
-        std::size_t size = 0;
-    };
+    using run = detail::message_run;
+    static constexpr std::size_t max_run = run::max_run;
 
     // Returns true when it stopped at the batch limit with more to read. `next_` moves past a run only once
     // the run was offered to everyone, so a hook that throws leaves it to be offered again (subscribers that
@@ -334,9 +338,13 @@ private:
     void offer_run(run& r) {
         if (r.size == 0) return;
         std::array<encoding_memo, max_run> memos{};   // per message, shared by the subscribers
+        detail::joined_runs joins;                    // per format, shared by the subscribers
         for (auto* s = lists_.of(subscriber_state::live).head; s != nullptr; s = lists_.walk_next) {
             lists_.walk_next = s->link_next_;
             lists_.current = s;
+            if constexpr (takes_runs) {
+                if (s->takes_joined_runs_ && offer_joined(*s, r, joins) != joined_result::not_joined) continue;
+            }
             for (std::size_t i = 0; i < r.size; ++i) {
                 if (s->next_sequence_ != r.messages[i]->sequence()) continue;   // joined later, or skipped ahead
                 auto const result = offer(*s, r.messages[i], memos[i]);
@@ -353,8 +361,28 @@ private:
         }
         lists_.current = nullptr;
         lists_.walk_next = nullptr;
-        for (std::size_t i = 0; i < r.size; ++i) r.messages[i] = nullptr;
-        r.size = 0;
+        r.clear();
+    }
+
+    // A run of small messages leaves as one write per subscriber, too (joined_run.hpp says why and when):
+    // the subscriber's rest of the run, joined in its format, if it has room for all of it; otherwise the
+    // per-message path parks it exactly where its budget ends.
+    enum class joined_result : std::uint8_t { not_joined, delivered, gone };
+
+    joined_result offer_joined(subscriber& s, run const& r, detail::joined_runs& joins) {
+        auto const first = r.first_sequence();   // a run's sequences are consecutive
+        if (s.next_sequence_ < first || s.next_sequence_ - first + detail::joined_runs::min_joined > r.size) {
+            return joined_result::not_joined;
+        }
+        auto const k = static_cast<std::size_t>(s.next_sequence_ - first);
+        auto const joined = joins.from(*topic_, r, s.format_, k);
+        if (joined.block == nullptr || s.pending_ + joined.bytes.size() > s.budget_) return joined_result::not_joined;
+        auto const count = r.size - k;
+        s.pending_ += joined.bytes.size();
+        s.next_sequence_ = first + r.size;
+        delivered_ += count;
+        delivery_.deliver_run(s, r.messages[k], *joined.block, joined.bytes, count);
+        return still_here(s) ? joined_result::delivered : joined_result::gone;
     }
 
     // This thread fell a whole ring behind (it was stalled): every live subscriber lost the same span.

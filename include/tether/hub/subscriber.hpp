@@ -45,6 +45,11 @@ public:
     std::uint64_t next_sequence() const noexcept { return next_sequence_; }
     bool subscribed() const noexcept { return state_ != subscriber_state::detached; }
     subscriber_state state() const noexcept { return state_; }
+    /// Whether this subscriber's transport takes a run of messages as one joined block (a Delivery with
+    /// deliver_run, see reader_group.hpp): set before subscribing, by a transport that queues those bytes
+    /// as they are and needs nothing per message (a compressing one, for one, does).
+    bool takes_joined_runs() const noexcept { return takes_joined_runs_; }
+    void take_joined_runs(bool yes) noexcept { takes_joined_runs_ = yes; }
 
 private:
     friend class detail::subscriber_lists;
@@ -60,6 +65,7 @@ private:
     std::size_t format_;
     std::size_t budget_;
     subscriber_state state_ = subscriber_state::detached;
+    bool takes_joined_runs_ = false;
 };
 
 namespace detail {

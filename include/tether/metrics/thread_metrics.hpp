@@ -108,7 +108,7 @@ struct alignas(cache_line) thread_metrics {
     std::array<counter, 2> refused_connections{}, refused_streams{};
 
     void hit(budget b) noexcept { budget_hits[static_cast<std::size_t>(b)].add(); }
-    void ws_message(direction d) noexcept { ws_messages[static_cast<std::size_t>(d)].add(); }
+    void ws_message(direction d, std::uint64_t count = 1) noexcept { ws_messages[static_cast<std::size_t>(d)].add(count); }
     void ws_traffic(direction d, std::uint64_t bytes) noexcept { ws_bytes[static_cast<std::size_t>(d)].add(bytes); }
     void close_frame(direction d, std::uint16_t code) noexcept {
         ws_closes[static_cast<std::size_t>(d)][close_code_slot(code)].add();

@@ -203,6 +203,8 @@ private:
                 std::make_unique<topic_subscription>(static_cast<topic_sink&>(*this), format,
                                                      behaviour_.max_buffered_bytes),
                 hub::cursor{epoch, resume.from - 1}, t.name()});
+            // One topic's chunks carry their own id lines: a run of them can come as one joined block.
+            st.subscription->take_joined_runs(format == topic_format::sse_chunk);
             entry->group_for(thread_, entry->handle).subscribe(*st.subscription, resume.from);
         }
     }
@@ -268,6 +270,19 @@ private:
         out_.append(scratch_);
         out_.append_shared(message, block, &sub);
         if (chunked_) out_.append("\r\n");
+        wrote_since_heartbeat_ = true;
+        schedule_flush();
+    }
+    // A run of one topic's chunks (sse_chunk only, see subscribe), queued as they are.
+    void deliver_run(topic_subscription& sub, const hub::payload_ptr& first, const hub::payload_ptr& joined,
+                     std::string_view chunks, std::size_t count) override {
+        stream_topic* t = find(sub);
+        if (first->epoch() != t->position.epoch) {
+            t->position.epoch = first->epoch();
+            append_reset(sub.group->source().name());
+        }
+        t->position.sequence = first->sequence() + count - 1;
+        out_.append_shared(joined, chunks, &sub);
         wrote_since_heartbeat_ = true;
         schedule_flush();
     }

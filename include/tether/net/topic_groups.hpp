@@ -52,6 +52,11 @@ public:
     // `bytes` is the message in the subscription's format (message->encoded(s.format())), looked up
     // once for all subscribers of the group that share that format.
     virtual void deliver(topic_subscription& s, const hub::payload_ptr& message, std::string_view bytes) = 0;
+    // `count` consecutive messages, `first` the first of them, whose bytes in the subscription's format lie
+    // back to back in `bytes` inside `joined` (reader_group.hpp: joined runs). Only for subscriptions that
+    // said take_joined_runs(true); the sink queues them as one piece.
+    virtual void deliver_run(topic_subscription& s, const hub::payload_ptr& first, const hub::payload_ptr& joined,
+                             std::string_view bytes, std::size_t count) = 0;
     // The subscriber will never get [first, last] (drop_oldest lapped it, conflation, history lost).
     virtual void missed(topic_subscription& s, std::uint64_t first, std::uint64_t last) = 0;
     // The disconnect policy cut this subscriber off.
@@ -77,6 +82,11 @@ struct sink_delivery {
     void deliver(hub::subscriber& s, const hub::payload_ptr& m, std::string_view bytes) {
         auto& t = static_cast<topic_subscription&>(s);
         t.sink->deliver(t, m, bytes);
+    }
+    void deliver_run(hub::subscriber& s, const hub::payload_ptr& first, const hub::payload_ptr& joined,
+                     std::string_view bytes, std::size_t count) {
+        auto& t = static_cast<topic_subscription&>(s);
+        t.sink->deliver_run(t, first, joined, bytes, count);
     }
     void missed(hub::subscriber& s, std::uint64_t first, std::uint64_t last) {
         auto& t = static_cast<topic_subscription&>(s);

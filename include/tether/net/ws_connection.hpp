@@ -552,6 +552,9 @@ private:
                                                                                     format, behaviour_.max_buffered_bytes))
                          .first->second;
         sub.epoch = epoch;
+        // A run of messages may come as one joined block unless each compressed frame must enter our
+        // compressor's window one by one (deliver).
+        sub.take_joined_runs(f == framing::raw || !deflate_);
         group_for(thread_, topic).subscribe(sub, resume.from);
         schedule_flush();
         return true;
@@ -564,15 +567,19 @@ private:
         thread_.metrics.ws_message(sent);
     }
 
-    void deliver(topic_subscription& sub, const hub::payload_ptr& message, std::string_view frame) override {
-        const bool raw = sub.format() == static_cast<std::size_t>(topic_format::ws_raw);
-        // The topic's epoch changed under this subscriber (a backplane lost its history): the same
-        // notice a resume from a lost cursor gets, before the first message of the new epoch. (Not on a
-        // raw subscription: it asked for bodies only, and a notice would be taken for one.)
-        if (message->epoch() != sub.epoch) {
-            sub.epoch = message->epoch();
-            if (!raw) send_subscribed(sub.group->source().name(), false, {sub.epoch, message->sequence() - 1});
+    // The topic's epoch changed under this subscriber (a backplane lost its history): the same notice a
+    // resume from a lost cursor gets, before the first message of the new epoch. (Not on a raw
+    // subscription: it asked for bodies only, and a notice would be taken for one.)
+    void note_epoch(topic_subscription& sub, hub::payload const& message) {
+        if (message.epoch() == sub.epoch) return;
+        sub.epoch = message.epoch();
+        if (sub.format() != static_cast<std::size_t>(topic_format::ws_raw)) {
+            send_subscribed(sub.group->source().name(), false, {sub.epoch, message.sequence() - 1});
         }
+    }
+
+    void deliver(topic_subscription& sub, const hub::payload_ptr& message, std::string_view frame) override {
+        note_epoch(sub, *message);
         if (deflate_ && !frame.empty() && (static_cast<unsigned char>(frame[0]) & 0x40) != 0) {
             // A compressed frame that did not come from our compressor enters the client's window.
             deflate_->shared_frame_sent();
@@ -580,6 +587,14 @@ private:
         }
         out_.append_shared(message, frame, &sub);
         thread_.metrics.ws_message(sent);
+        schedule_flush();
+    }
+    // Uncompressed frames only (see subscribe): their bytes go out as they are, one piece for the run.
+    void deliver_run(topic_subscription& sub, const hub::payload_ptr& first, const hub::payload_ptr& joined,
+                     std::string_view frames, std::size_t count) override {
+        note_epoch(sub, *first);
+        out_.append_shared(joined, frames, &sub);
+        thread_.metrics.ws_message(sent, count);
         schedule_flush();
     }
     // drop_oldest and conflate: say exactly which messages will never come (a raw subscription asked
