@@ -16,13 +16,15 @@
 // the owned segments' bytes follow one another in that buffer. Owned bytes coalesce into the
 // last segment when it is owned, so a burst of small frames is still one buffer.
 //
-// Memory: an empty queue owns nothing unless its last burst was large. A queue that drains after
-// a burst (at least initial_segments segments) keeps its arrays if they are small (keep_segments,
-// keep_owned_bytes): a subscriber that gets a window of messages every loop turn would otherwise
-// regrow them from nothing every turn (seven allocations for 64 messages). release_memory() gives
-// them back with the rest of the queue, and connections call it from their keep-alive tick, so an
-// idle connection (which only ever writes the odd pong or notice) holds one null pointer. A queue
-// that never quite drains drops its written front once that is most of what it holds.
+// Memory: a queue that drains keeps its arrays for the next write if they are small (keep_segments,
+// keep_owned_bytes) and gives larger ones back at once. A subscriber written to every loop turn would
+// otherwise regrow them from nothing every turn: seven allocations for a window of 64 messages, and,
+// across a thousand subscribers that each write one joined run (reader_group.hpp), half a megabyte
+// of small arrays allocated and freed per turn, which glibc returned to the kernel (brk) and faulted
+// back in every time: 30,000 page faults for 20 million frames. release_memory() gives the arrays
+// back with the rest of the queue, and connections call it from their keep-alive tick, so an idle
+// connection (which only ever writes the odd pong or notice) holds one null pointer again after one
+// tick. A queue that never quite drains drops its written front once that is most of what it holds.
 //
 // One write hands the socket up to max_gather segments: 64, what epoll_socket (max_iov) and
 // asio (max_buffers) pass to one sendmsg anyway, so a flow-controlled window of 64 messages
@@ -33,10 +35,12 @@
 #include <asio.hpp>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -89,22 +93,28 @@ public:
     template <class Transport, class Socket, class OnWritten>
     std::error_code write(Socket& socket, OnWritten&& on_written) {
         while (bytes_ != 0) {
-            std::array<asio::const_buffer, max_gather> buffers;
+            // Only the iovecs used are constructed: asio::const_buffer zeroes itself by default, and a
+            // fan-out write of one joined run would otherwise clear 64 of them (1 KiB) to use one.
+            static_assert(std::is_trivially_destructible_v<asio::const_buffer>);
+            alignas(asio::const_buffer) std::byte storage[max_gather * sizeof(asio::const_buffer)];
+            auto* buffers = reinterpret_cast<asio::const_buffer*>(storage);
             std::size_t count = 0;
-            char const* owned = owned_ ? owned_->bytes.data() + owned_->read : nullptr;
+            char const* owned = nullptr;   // loaded at the first owned segment: a subscriber's write may have none
             std::size_t const end = std::min(segments_.size(), head_ + max_gather);
             for (std::size_t i = head_; i < end; ++i) {
                 segment const& s = segments_[i];
                 char const* data = s.data;
                 if (!s.shared) {
+                    if (owned == nullptr) owned = owned_->bytes.data() + owned_->read;
                     data = owned;
                     owned += s.size;
                 }
-                buffers[count++] = asio::const_buffer(data, s.size);
+                // The head segment's first head_offset_ bytes were written already.
+                std::size_t const skip = i == head_ ? head_offset_ : 0;
+                ::new (static_cast<void*>(buffers + count++)) asio::const_buffer(data + skip, s.size - skip);
             }
-            buffers[0] += head_offset_;
             std::error_code ec;
-            std::size_t n = Transport::write_some(socket, std::span<const asio::const_buffer>(buffers.data(), count), ec);
+            std::size_t n = Transport::write_some(socket, std::span<const asio::const_buffer>(buffers, count), ec);
             if (ec) return ec;
             consume(n, on_written);
         }
@@ -177,16 +187,14 @@ private:
         }
     }
 
-    // Keeps the arrays for the next burst only if this was one (see above): a connection that
-    // writes the odd frame gives everything back each time, as an idle one must.
+    // Keeps small arrays for the next write (see above); the keep-alive tick takes them back.
     void drained() noexcept {
-        bool const burst = segments_.size() >= initial_segments;
         head_ = 0;
         head_offset_ = 0;
-        if (!burst || segments_.capacity() > keep_segments) std::vector<segment>{}.swap(segments_);
+        if (segments_.capacity() > keep_segments) std::vector<segment>{}.swap(segments_);
         else segments_.clear();
         if (!owned_) return;
-        if (!burst || owned_->bytes.capacity() > keep_owned_bytes) {
+        if (owned_->bytes.capacity() > keep_owned_bytes) {
             owned_.reset();
         } else {
             owned_->bytes.clear();
