@@ -26,6 +26,21 @@ void publish_n(hub::topic& topic, int n, std::string const& body = "0123456789")
     for (int i = 0; i < n; ++i) topic.publish(body);
 }
 
+// One format whose encoder throws on the body "bad", so that publishing it leaves a tombstone.
+std::vector<hub::wire_format> picky_formats() {
+    return {{"picky", [](hub::encode_input const& in, std::string& out) {
+                 if (in.body == "bad") throw std::runtime_error("cannot encode");
+                 out.append(in.body);
+             }}};
+}
+
+// Sequences 1 and 3 published, 2 a tombstone.
+void publish_good_bad_good(hub::topic& topic) {
+    topic.publish("good");
+    CHECK_THROWS_AS(topic.publish("bad"), std::runtime_error);
+    topic.publish("good");
+}
+
 }  // namespace
 
 TEST_CASE("publish encodes once per wire format, whatever the number of subscribers", "[hub][topic]") {
@@ -372,19 +387,12 @@ TEST_CASE("a destroyed reader group is never woken again, and its queued drain d
 }
 
 TEST_CASE("a message whose encoder throws is reported missed instead of stalling readers", "[hub][topic]") {
-    std::vector<hub::wire_format> formats{
-        {"picky", [](hub::encode_input const& in, std::string& out) {
-             if (in.body == "bad") throw std::runtime_error("cannot encode");
-             out.append(in.body);
-         }}};
-    auto topic = std::make_shared<hub::topic>("t", formats);
+    auto topic = std::make_shared<hub::topic>("t", picky_formats());
     manual_loop loop;
     group<hub::backpressure::drop_oldest> readers{topic, loop.waker()};
     recording_subscriber s{0, 100};
     readers.subscribe(s);
-    topic->publish("good");
-    CHECK_THROWS_AS(topic->publish("bad"), std::runtime_error);
-    topic->publish("good");
+    publish_good_bad_good(*topic);
     loop.run();
     CHECK(s.received == std::vector<std::uint64_t>{1, 3});
     CHECK(s.gaps == std::vector<gap>{{2, 2}});
@@ -623,20 +631,13 @@ TEST_CASE("a run of new messages reaches a subscriber that takes joined runs as 
 }
 
 TEST_CASE("a run holding a tombstone, or past the size worth copying, goes message by message", "[hub][topic]") {
-    std::vector<hub::wire_format> formats{
-        {"picky", [](hub::encode_input const& in, std::string& out) {
-             if (in.body == "bad") throw std::runtime_error("cannot encode");
-             out.append(in.body);
-         }}};
-    auto topic = std::make_shared<hub::topic>("t", formats);
+    auto topic = std::make_shared<hub::topic>("t", picky_formats());
     manual_loop loop;
     hub::reader_group<joining_delivery, hub::backpressure::drop_oldest> readers{topic, loop.waker()};
     recording_subscriber s{0, 1 << 20};
     s.take_joined_runs(true);
     readers.subscribe(s);
-    topic->publish("good");
-    CHECK_THROWS_AS(topic->publish("bad"), std::runtime_error);
-    topic->publish("good");
+    publish_good_bad_good(*topic);
     loop.run();
     CHECK(s.received == std::vector<std::uint64_t>{1, 3});
     CHECK(s.gaps == std::vector<gap>{{2, 2}});
