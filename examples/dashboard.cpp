@@ -7,11 +7,11 @@
 // A background thread publishes a reading for each of 8 gauges every 50 ms. The topic conflates
 // by key (the gauge name): a browser that falls behind, or a tab the browser throttles, is not
 // sent every stale reading on catch-up, only the latest value of each gauge.
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -47,10 +47,10 @@ int main(int argc, char** argv) try {
     app.get("/", [](auto&, auto& res) { res.html(page); });
     app.sse("/metrics", metrics);
 
-    std::atomic<bool> running{true};
-    std::thread sensors([&] {
+    // A jthread: on every way out (a failed listen() included) it is told to stop and joined.
+    std::jthread sensors([&](std::stop_token stop) {
         constexpr const char* gauges[] = {"cpu", "memory", "disk", "network", "queue", "latency", "errors", "users"};
-        for (unsigned tick = 0; running.load(std::memory_order_relaxed); ++tick) {
+        for (unsigned tick = 0; !stop.stop_requested(); ++tick) {
             for (unsigned g = 0; g < 8; ++g) {
                 double value = 50 + 45 * std::sin(tick * 0.05 + g);
                 std::string body;
@@ -65,8 +65,6 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
-    running = false;
-    sensors.join();
 } catch (const tether::help_requested& help) {
     std::fputs(help.what(), stdout);   // --help: the usage, and success
     return 0;

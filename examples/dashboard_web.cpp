@@ -15,11 +15,11 @@
 // state. Since the feed never pauses, the page also uses tether.js's idleTimeout: a stream that
 // goes quiet for two seconds is reconnected, which catches a connection a proxy silently dropped.
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -39,9 +39,9 @@ int main(int argc, char** argv) try {
     std::apply([&](auto&... topics) { app.realtime(topics...); }, gauges);
     web_example::serve_page(app, root);
 
-    std::atomic<bool> running{true};
-    std::thread sensors([&] {
-        for (unsigned tick = 0; running.load(std::memory_order_relaxed); ++tick) {
+    // A jthread: on every way out (a failed listen() included) it is told to stop and joined.
+    std::jthread sensors([&](std::stop_token stop) {
+        for (unsigned tick = 0; !stop.stop_requested(); ++tick) {
             for (unsigned g = 0; g < gauges.size(); ++g) {
                 double value = 50 + 45 * std::sin(tick * 0.05 + g);
                 std::string body;
@@ -56,8 +56,6 @@ int main(int argc, char** argv) try {
     app.listen();
     web_example::print_listening(app.url());
     app.run();
-    running = false;
-    sensors.join();
 } catch (const tether::help_requested& help) {
     return web_example::print_help(help);
 } catch (const std::exception& e) {

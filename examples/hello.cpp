@@ -72,6 +72,14 @@ int main(int argc, char** argv) try {
     asio::io_context timers;
     auto keep_running = asio::make_work_guard(timers);
     std::thread timer_thread([&timers] { timers.run(); });
+    struct stop_timers {   // on every way out, a failed listen() included: a joinable thread must not be destroyed
+        asio::io_context& io;
+        std::thread& thread;
+        ~stop_timers() {
+            io.stop();
+            thread.join();
+        }
+    } stop_timers_on_exit{timers, timer_thread};
     app.get("/delayed", [&timers](auto& req, auto& res) {
         unsigned ms = 0;
         auto text = tether::http::find_query_param(req.query_string(), "ms").value_or("");
@@ -105,9 +113,6 @@ int main(int argc, char** argv) try {
     std::printf("listening on %s\n", app.url().c_str());
     std::fflush(stdout);
     app.run();
-    keep_running.reset();
-    timers.stop();
-    timer_thread.join();
 } catch (const tether::help_requested& help) {
     std::fputs(help.what(), stdout);   // --help: the usage, and success
     return 0;
