@@ -23,9 +23,11 @@
 //   server/signals.hpp         SIGINT/SIGTERM stop, SIGHUP reloads the certificates
 //   net/http_connection.hpp, ws_connection.hpp, sse_connection.hpp   one connection each
 //
-// Threads: N I/O threads, each with its own io_context. The acceptor (on thread 0) hands new
-// sockets to the threads round-robin and each connection then lives on its thread for good, so
-// the per-connection path takes no lock. The calling thread of run() is I/O thread 0.
+// Threads: N I/O threads, each with its own loop (net/io_thread.hpp: on Linux an epoll loop of
+// its own, else asio's io_context). The acceptor, on one service thread running asio with the
+// signal watch, hands new sockets to the I/O threads round-robin and each connection then lives
+// on its thread for good, so the per-connection path takes no lock. The calling thread of run()
+// is I/O thread 0.
 //
 // Stopping: stop() (any thread) or SIGINT/SIGTERM with handle_signals: the acceptor closes,
 // idle keep-alive connections close at once, connections with a request in flight finish it
@@ -129,7 +131,7 @@ public:
     template <class UserData = sse::no_user_data>
     using sse_behaviour = sse::behaviour<sse_stream<UserData>, UserData>;
 
-    // Per I/O thread: the io_context and wheel (io_thread), plus the scratch request and
+    // Per I/O thread: the loop and wheel (io_thread), plus the scratch request and
     // response every connection on the thread reuses, since a thread runs one handler at a time.
     struct thread_state : net::io_thread {
         using net::io_thread::io_thread;
@@ -145,7 +147,7 @@ public:
 
         template <class Policy>
         static net::group_base& group_for(thread_state& t, const hub::topic_handle& topic) {
-            return t.groups.template for_topic<Policy>(topic, t.io());
+            return t.groups.template for_topic<Policy>(topic, t);
         }
     };
     using topic_entry = typename topic_registry<thread_state>::entry;
@@ -166,9 +168,10 @@ public:
         } else if (options_.tls.redirect_port) {
             throw std::invalid_argument("tether: tls.redirect_port needs TLS certificates");
         }
-        for (unsigned i = 0; i < options_.threads; ++i) threads_.push_back(std::make_unique<thread_state>(i));
-        acceptor_.emplace(threads_[0]->io(), logger_);
-        if (options_.tls.redirect_port) redirect_acceptor_.emplace(threads_[0]->io(), logger_);
+        for (unsigned i = 0; i < options_.threads; ++i)
+            threads_.push_back(std::make_unique<thread_state>(i, net::uses_own_loop<transport>()));
+        acceptor_.emplace(service_io_, logger_);
+        if (options_.tls.redirect_port) redirect_acceptor_.emplace(service_io_, logger_);
     }
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
@@ -393,11 +396,13 @@ public:
             redirect_acceptor_->start([this](net::owned_fd fd, const sockaddr_storage& peer) { admit(std::move(fd), peer, false); });
         serving_since_ = std::chrono::steady_clock::now();
         serving_.store(true, std::memory_order_release);
+        std::thread service([this] { run_service(); });
         std::vector<std::thread> others;
         for (std::size_t i = 1; i < threads_.size(); ++i)
             others.emplace_back([this, i] { run_thread(*threads_[i]); });
         run_thread(*threads_[0]);
         for (auto& t : others) t.join();
+        service.join();
     }
 
     // A token that is asked to stop when the server begins to stop (stop(), or SIGINT/SIGTERM with
@@ -412,11 +417,10 @@ public:
         stop_source_.request_stop();
         acceptor_->stop();
         if (redirect_acceptor_) redirect_acceptor_->stop();
-        asio::post(threads_[0]->io(), [this] {
+        asio::post(service_io_, [this] {
             if (signals_) signals_->cancel();
         });
-        for (auto& t : threads_)
-            asio::post(t->io(), [this, state = t.get()] { state->drain(options_.drain_timeout); });
+        for (auto& t : threads_) t->post([this, state = t.get()] { state->drain(options_.drain_timeout); });
     }
 
     bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
@@ -571,7 +575,7 @@ private:
         }
         thread_state& target = *threads_[next_thread_];
         next_thread_ = (next_thread_ + 1) % threads_.size();
-        asio::post(target.io(), [this, &target, tls, owned = std::move(fd), t = std::move(ticket)]() mutable {
+        target.post([this, &target, tls, owned = std::move(fd), t = std::move(ticket)]() mutable {
             if (target.draining()) return;
             std::error_code e;
             auto socket = adopt(target, owned.release(), tls, e);
@@ -593,7 +597,7 @@ private:
         current_thread_state() = &t;
         for (;;) {
             try {
-                t.io().run();
+                t.run();
                 break;
             } catch (const std::exception& e) {
                 logger_.log(log::level::error, std::string("I/O thread caught: ") + e.what());
@@ -602,11 +606,25 @@ private:
         current_thread_state() = nullptr;
     }
 
+    // The listeners and the signal watch, on asio (the resolver, accept's edge and a signal are
+    // rare next to the I/O threads' work, which runs on their own loops): done once the
+    // listeners have closed and the watch is cancelled, both in stop().
+    void run_service() {
+        for (;;) {
+            try {
+                service_io_.run();
+                break;
+            } catch (const std::exception& e) {
+                logger_.log(log::level::error, std::string("service thread caught: ") + e.what());
+            }
+        }
+    }
+
     void watch_signals() {
         std::function<void()> reload;
         if (tls_enabled()) reload = [this] { reload_certificates(); };
         signals_ = std::make_unique<signal_watch>(
-            threads_[0]->io(), [this] { stop(); }, std::move(reload),
+            service_io_, [this] { stop(); }, std::move(reload),
             [this](log::level l, std::string_view text) { logger_.log(l, text); });
     }
 
@@ -618,6 +636,7 @@ private:
     http::trusted_proxies trusted_proxies_;
     net::admission_control admission_;
     std::vector<std::unique_ptr<thread_state>> threads_;
+    asio::io_context service_io_{1};   // run_service(): before what runs on it, so it outlives them
     std::optional<net::acceptor<logger_type>> acceptor_;
     std::optional<net::acceptor<logger_type>> redirect_acceptor_;   // tls.redirect_port
 #if TETHER_HAS_TLS
@@ -625,7 +644,7 @@ private:
 #endif
     std::unique_ptr<signal_watch> signals_;   // handle_signals (server/signals.hpp)
     std::vector<std::shared_ptr<const void>> kept_alive_;
-    std::size_t next_thread_ = 0;   // touched only on I/O thread 0, which accepts
+    std::size_t next_thread_ = 0;   // touched only on the service thread, which accepts
     std::uint16_t port_ = 0, redirect_port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> serving_{false};               // run() accepts: set once, before the other threads start

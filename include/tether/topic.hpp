@@ -30,6 +30,7 @@
 // the same JSON code as every other message (one indexOf in a browser), it names its fields, and a
 // field added later breaks no reader; it costs some 20 bytes more than a packed header, and clients
 // that want no envelope at all take raw frames.
+#include <asio.hpp>
 #include <algorithm>
 #include <atomic>
 #include <bit>

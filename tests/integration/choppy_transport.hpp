@@ -20,6 +20,7 @@ namespace tether::itest {
 template <class Next>
 struct choppy {
     using protocol = typename Next::protocol;
+    static constexpr bool own_loop = net::uses_own_loop<Next>();
     static constexpr std::size_t max_write = 7;
 
     class socket {

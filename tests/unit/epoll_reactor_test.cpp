@@ -1,17 +1,21 @@
-// The per-thread epoll reactor and its sockets (net/epoll_reactor.hpp, net/epoll_socket.hpp):
-// the contract the connections rely on, checked on socket pairs without a server.
+// The per-thread epoll loop and its sockets (net/epoll_reactor.hpp, net/epoll_socket.hpp):
+// the contract the connections rely on, checked on socket pairs without a server, and its
+// posted work (net/posted_task.hpp).
 #if defined(__linux__)
 #include <catch2/catch.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <asio.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <tether/net/epoll_socket.hpp>
@@ -52,14 +56,14 @@ auto recorder(outcome& o) {
     };
 }
 
-// A thread's worth of reactor, run by the test a turn at a time.
+// A thread's worth of reactor, run by the test: turn() runs its loop for a while.
 struct reactor_fixture {
-    asio::io_context io{1};
-    epoll_reactor reactor{io};
+    epoll_reactor reactor;
 
     void turn(std::chrono::milliseconds for_at_most = 50ms) {
-        io.restart();
-        io.run_for(for_at_most);
+        auto until = std::chrono::steady_clock::now() + for_at_most;
+        for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now())
+            reactor.run_once(static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(until - now).count()));
     }
 };
 
@@ -205,15 +209,62 @@ TEST_CASE_METHOD(reactor_fixture, "epoll socket: moving a socket keeps its regis
     CHECK(reactor.sockets() == 1);
 }
 
-TEST_CASE_METHOD(reactor_fixture, "epoll reactor: with its last socket closed, it stops waiting and io_context::run returns") {
-    {
-        socket_pair pair{reactor};
-        CHECK(reactor.sockets() == 1);
-    }
-    CHECK(reactor.sockets() == 0);
-    io.restart();
+TEST_CASE_METHOD(reactor_fixture, "epoll reactor: a post from another thread wakes a loop blocked in epoll_wait") {
+    std::vector<int> ran;
+    std::thread poster([this, &ran] {
+        std::this_thread::sleep_for(20ms);   // the loop below is asleep in epoll_wait by then
+        for (int i = 0; i < 3; ++i) reactor.post([&ran, i] { ran.push_back(i); });
+    });
     auto started = std::chrono::steady_clock::now();
-    io.run();   // would block forever if the reactor still had its wait pending
-    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    while (ran.size() < 3 && std::chrono::steady_clock::now() - started < 10s) reactor.run_once(-1);
+    poster.join();
+    CHECK(ran == std::vector<int>{0, 1, 2});   // all of them, in the order posted
+    CHECK(reactor.idle());
+}
+
+TEST_CASE_METHOD(reactor_fixture, "epoll reactor: a post from the loop's own thread runs in the next turn, never inside the caller") {
+    std::vector<std::string> ran;
+    reactor.post([this, &ran] {
+        ran.push_back("first");
+        reactor.post([&ran] { ran.push_back("posted by first"); });
+        ran.push_back("first, after posting");
+    });
+    reactor.run_once(1000);
+    CHECK(ran == std::vector<std::string>{"first", "first, after posting"});
+    CHECK_FALSE(reactor.idle());   // the second is queued: the loop must not block or end
+    reactor.run_once(-1);          // returns at once: queued work means no waiting
+    CHECK(ran == std::vector<std::string>{"first", "first, after posting", "posted by first"});
+    CHECK(reactor.idle());
+}
+
+TEST_CASE_METHOD(reactor_fixture, "epoll reactor: a handler that throws leaves the ones after it queued, each runs once") {
+    std::vector<int> ran;
+    reactor.post([&ran] { ran.push_back(1); });
+    reactor.post([] { throw std::runtime_error("handler failed"); });
+    reactor.post([&ran] { ran.push_back(3); });
+    CHECK_THROWS_AS(reactor.run_once(1000), std::runtime_error);
+    CHECK(ran == std::vector<int>{1});
+    CHECK_FALSE(reactor.idle());
+    reactor.run_once(1000);
+    CHECK(ran == std::vector<int>{1, 3});
+    CHECK(reactor.idle());
+}
+
+TEST_CASE("posted task: small callables live inline, large ones on the heap; both run once and are destroyed once") {
+    auto counter = std::make_shared<int>(0);
+    {
+        tether::net::posted_task small([counter] { ++*counter; });
+        std::array<char, 200> big{};
+        tether::net::posted_task large([counter, big] { *counter += 10 + big[0]; });
+        tether::net::posted_task moved_small(std::move(small));
+        tether::net::posted_task moved_large(std::move(large));
+        CHECK_FALSE(small);
+        CHECK_FALSE(large);
+        moved_small();
+        moved_large();
+        CHECK(*counter == 11);
+        CHECK(counter.use_count() == 3);
+    }
+    CHECK(counter.use_count() == 1);   // every copy of the capture was destroyed
 }
 #endif

@@ -1,10 +1,11 @@
 #pragma once
 // The listening socket and the loop that takes connections off it.
 //
-// One acceptor runs on one I/O thread and hands each accepted descriptor to a callback (the
-// server posts it to an I/O thread round-robin). asio reports the listener edge-triggered, so
-// every wake drains the queue, at most max_accepts_per_turn at a time (then a posted
-// continuation lets the acceptor's own thread serve its connections in between).
+// One acceptor runs on an asio io_context (the server's service thread) and hands each accepted
+// descriptor to a callback (the server posts it to an I/O thread round-robin). asio reports the
+// listener edge-triggered, so every wake drains the queue, at most max_accepts_per_turn at a
+// time (then a posted continuation lets the same thread's other work, a second listener or a
+// signal, run in between).
 //
 // Out of descriptors (EMFILE/ENFILE) or a transient error: back off 50 ms and retry rather than
 // spin, keep serving the connections we have, and say so once per episode, not on every retry.

@@ -5,18 +5,19 @@
 // owning thread, plus an atomic "alive" flag other threads may test to skip useless posts.
 // A call through the handle is posted to the owning thread and does nothing if the connection
 // has closed by then. The anchor is allocated only for connections that hand out a handle.
-#include <asio.hpp>
 #include <atomic>
 #include <memory>
 #include <utility>
 
 namespace tether::net {
 
+class io_thread;
+
 template <class Connection>
 struct connection_anchor {
-    connection_anchor(Connection* c, asio::io_context* context) noexcept : connection(c), io(context) {}
+    connection_anchor(Connection* c, io_thread* owner) noexcept : connection(c), thread(owner) {}
     Connection* connection;   // touched only on the owning thread
-    asio::io_context* io;
+    io_thread* thread;
     std::atomic<bool> alive{true};
 
     // On the owning thread, when the connection closes.
@@ -40,7 +41,7 @@ protected:
     template <class F>
     bool post(F&& f) const {
         if (!alive()) return false;
-        asio::post(*anchor_->io, [a = anchor_, f = std::forward<F>(f)]() mutable {
+        anchor_->thread->post([a = anchor_, f = std::forward<F>(f)]() mutable {
             if (a->connection) f(*a->connection);
         });
         return true;

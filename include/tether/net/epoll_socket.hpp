@@ -182,22 +182,6 @@ private:
     bool peer_shut_down_ = false;   // EPOLLRDHUP/HUP seen: reads end in EOF, never EAGAIN
 };
 
-inline void epoll_reactor::poll() {
-    constexpr int batch = 128;
-    epoll_event events[batch];
-    for (;;) {
-        int n = ::epoll_wait(epoll_.native_handle(), events, batch, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        for (int i = 0; i < n; ++i) {
-            auto fd = static_cast<std::size_t>(events[i].data.fd);
-            if (fd < by_fd_.size() && by_fd_[fd]) by_fd_[fd]->on_events(events[i].events, ready_);
-        }
-        run_ready();
-        // Our descriptor is edge-triggered in asio's reactor too: drain the set completely, or
-        // events still queued in it would never be reported again.
-        if (n < batch) return;
-    }
-}
+inline void epoll_reactor::dispatch(epoll_socket& s, std::uint32_t events) { s.on_events(events, ready_); }
 
 } // namespace tether::net

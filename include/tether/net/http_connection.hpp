@@ -457,7 +457,7 @@ private:
         if (wake_posted_) return;
         wake_posted_ = true;
         ++pending_ops_;
-        asio::post(thread_.io(), [this] {
+        thread_.post([this] {
             op_guard guard(*this);
             wake_posted_ = false;
             if (phase_ != phase::closed) complete_deferred(false);

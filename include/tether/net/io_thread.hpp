@@ -1,9 +1,13 @@
 #pragma once
-// What one I/O thread owns: its io_context, its socket readiness (epoll_reactor, on Linux), its
-// timer wheel, the read buffer every connection on the thread shares, and the list of those
-// connections (for graceful stop).
+// What one I/O thread owns: its loop, its timer wheel, the read buffer every connection on the
+// thread shares, and the list of those connections (for graceful stop).
 //
-// Loop lag: the wheel's 100 ms tick is an asio timer, so how late it fires is how long this
+// The loop: on Linux, with a transport whose sockets are epoll_sockets (epoll_tcp and what wraps
+// it: uses_own_loop below), the thread runs its own epoll loop (net/epoll_reactor.hpp: one
+// epoll_wait per turn, posts through an eventfd); otherwise asio's io_context (asio_tcp, other
+// systems). post() and run() hide which.
+//
+// Loop lag: the wheel's 100 ms tick is the loop's timer, so how late it fires is how long this
 // thread's loop took to come back to it: a handler that blocks the thread shows up here, in the
 // /metrics histogram and in liveness (server/health.hpp). Measuring it costs one subtraction per
 // tick, since the tick reads the clock anyway; current_lag() also sees a thread that is blocked
@@ -11,7 +15,7 @@
 //
 // A connection is created on, and only ever touched by, its thread (the threading rule: "One I/O thread
 // owns a connection for its whole life"), so nothing here is locked. Other threads reach a
-// thread only through asio::post on its io_context.
+// thread only through post().
 #include <algorithm>
 #include <asio.hpp>
 #include <chrono>
@@ -55,6 +59,14 @@ template <class Transport, class Socket>
 channel channel_of(const Socket& s) noexcept {
     if constexpr (requires { Transport::channel_of(s); }) return Transport::channel_of(s);
     else return channel::cleartext;
+}
+
+// Whether a transport's sockets are readied by the I/O thread's own epoll loop (a transport
+// says so with `static constexpr bool own_loop = true`; wrappers pass on their inner one's).
+template <class Transport>
+constexpr bool uses_own_loop() noexcept {
+    if constexpr (requires { Transport::own_loop; }) return Transport::own_loop;
+    else return false;
 }
 
 // The part of every connection the thread needs to know: a deadline entry, the links of the
@@ -104,41 +116,80 @@ private:
     Connection& c_;
 };
 
+class io_thread;
+
 // Posting to an I/O thread from something that may outlive it (a deferred reply's handle kept by
 // a worker after the server is gone): the gate says whether the thread is still there, under a
 // mutex the thread takes once, when it goes. Costs a lock per post, so only for rare posts.
 class post_gate {
 public:
-    explicit post_gate(asio::io_context& io) : io_(&io) {}
+    explicit post_gate(io_thread& thread) : thread_(&thread) {}
     template <class F>
-    bool post(F&& f) {
-        std::lock_guard lock(mutex_);
-        if (!io_) return false;
-        asio::post(*io_, std::forward<F>(f));
-        return true;
-    }
+    bool post(F&& f);
     void close() {
         std::lock_guard lock(mutex_);
-        io_ = nullptr;
+        thread_ = nullptr;
     }
 
 private:
     std::mutex mutex_;
-    asio::io_context* io_;
+    io_thread* thread_;
 };
 
 class io_thread {
 public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
 
-    explicit io_thread(unsigned index) : index_(index), tick_(io_), read_buffer_(new char[read_buffer_size]) {}
+    // own_loop: run this thread on its epoll loop (Linux; see uses_own_loop), else on asio.
+    io_thread(unsigned index, [[maybe_unused]] bool own_loop) : index_(index), tick_(io_), read_buffer_(new char[read_buffer_size]) {
+#if defined(__linux__)
+        own_loop_ = own_loop;
+#endif
+    }
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
     ~io_thread() { gate_->close(); }
 
     const std::shared_ptr<post_gate>& gate() const noexcept { return gate_; }
 
+    // asio's io_context: what asio_tcp sockets are bound to; runs only when the thread is not on
+    // its own loop. Reach the thread with post(), which knows which.
     asio::io_context& io() noexcept { return io_; }
+
+    // Any thread: runs `f` on this thread, later (never inside the caller).
+    template <class F>
+    void post(F&& f) {
+#if defined(__linux__)
+        if (own_loop_) return reactor_.post(std::forward<F>(f));
+#endif
+        asio::post(io_, std::forward<F>(f));
+    }
+
+    // On the thread: serves until the thread has drained (drain()), or, before start_ticking(),
+    // until nothing is left to do. An exception from a handler comes out of here; calling run()
+    // again goes on with what is left.
+    void run() {
+#if defined(__linux__)
+        if (own_loop_) {
+            epoll_reactor::loop_scope here(reactor_);
+            for (;;) {
+                if (!ticking_ && reactor_.sockets() == 0 && reactor_.idle()) return;
+                int timeout_ms = -1;
+                if (ticking_) {
+                    auto left = next_tick_ - timer_wheel::clock::now();
+                    timeout_ms = left <= left.zero() ? 0
+                                                     : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+                }
+                reactor_.run_once(timeout_ms);
+                if (ticking_) {
+                    auto now = timer_wheel::clock::now();
+                    if (now >= next_tick_) on_tick(now, next_tick_);
+                }
+            }
+        }
+#endif
+        io_.run();
+    }
 #if defined(__linux__)
     epoll_reactor& reactor() noexcept { return reactor_; }
 #endif
@@ -159,7 +210,7 @@ public:
         if (c.next_conn_) c.next_conn_->prev_conn_ = c.prev_conn_;
         c.prev_conn_ = c.next_conn_ = nullptr;
         --connections_;
-        if (draining_ && connections_ == 0) tick_.cancel();   // nothing left: let run() return
+        if (draining_ && connections_ == 0) stop_ticking();   // nothing left: let run() return
     }
     std::size_t connections() const noexcept { return connections_; }
 
@@ -171,7 +222,7 @@ public:
         corked_.push_back(&c);
         if (uncork_posted_) return;
         uncork_posted_ = true;
-        asio::post(io_, [this] {
+        post([this] {
             uncork_posted_ = false;
             std::vector<connection_base*> batch;
             batch.swap(corked_);
@@ -199,23 +250,18 @@ public:
                          std::chrono::duration_cast<std::chrono::nanoseconds>(overdue), std::chrono::nanoseconds(0)});
     }
 
-    // Starts the wheel's clock; the io_context stays busy until drain completes.
+    // Starts the wheel's clock; the loop keeps running until drain completes.
     void start_ticking() {
+#if defined(__linux__)
+        if (own_loop_) {
+            ticking_ = true;
+            next_tick_ = timer_wheel::clock::now() + timer_wheel::resolution;
+            return;
+        }
+#endif
         tick_.expires_after(timer_wheel::resolution);
         tick_.async_wait([this](std::error_code ec) {
-            if (ec) return;
-            auto now = timer_wheel::clock::now();
-            auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - tick_.expiry()).count();
-            if (late < 0) late = 0;
-            lag_.lateness.observe(static_cast<std::uint64_t>(late));
-            lag_.last_lateness_ns.set(late);
-            lag_.last_tick_ns.set(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
-            wheel_.advance(now);
-            if (draining_ && (connections_ == 0 || timer_wheel::clock::now() >= drain_deadline_)) {
-                close_all_now();
-                return;
-            }
-            start_ticking();
+            if (!ec) on_tick(timer_wheel::clock::now(), tick_.expiry());
         });
     }
 
@@ -230,23 +276,47 @@ public:
             c->begin_drain();
             c = next;
         }
-        if (connections_ == 0) tick_.cancel();
+        if (connections_ == 0) stop_ticking();
     }
     bool draining() const noexcept { return draining_; }
 
 private:
+    void on_tick(timer_wheel::clock::time_point now, timer_wheel::clock::time_point due) {
+        auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count();
+        if (late < 0) late = 0;
+        lag_.lateness.observe(static_cast<std::uint64_t>(late));
+        lag_.last_lateness_ns.set(late);
+        lag_.last_tick_ns.set(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+        wheel_.advance(now);
+        if (draining_ && (connections_ == 0 || timer_wheel::clock::now() >= drain_deadline_)) {
+            close_all_now();
+            return;
+        }
+        start_ticking();
+    }
+
+    void stop_ticking() {
+#if defined(__linux__)
+        ticking_ = false;
+#endif
+        tick_.cancel();
+    }
+
     void close_all_now() {
         while (head_) head_->force_close();   // each removes itself, synchronously or on completion
-        tick_.cancel();
+        stop_ticking();
     }
 
     unsigned index_;
     asio::io_context io_{1};   // hint: exactly one thread runs it (posts from others stay safe)
-    std::shared_ptr<post_gate> gate_ = std::make_shared<post_gate>(io_);
+    std::shared_ptr<post_gate> gate_ = std::make_shared<post_gate>(*this);
 #if defined(__linux__)
-    epoll_reactor reactor_{io_};
+    epoll_reactor reactor_;
+    bool own_loop_ = false;
+    bool ticking_ = false;
+    timer_wheel::clock::time_point next_tick_{};
 #endif
-    asio::steady_timer tick_;
+    asio::steady_timer tick_;   // the tick on asio's loop
     timer_wheel wheel_;
     std::unique_ptr<char[]> read_buffer_;
     connection_base* head_ = nullptr;
@@ -257,5 +327,13 @@ private:
     timer_wheel::clock::time_point drain_deadline_{};
     loop_lag lag_;
 };
+
+template <class F>
+bool post_gate::post(F&& f) {
+    std::lock_guard lock(mutex_);
+    if (!thread_) return false;
+    thread_->post(std::forward<F>(f));
+    return true;
+}
 
 } // namespace tether::net

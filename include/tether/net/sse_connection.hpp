@@ -105,7 +105,7 @@ public:
     };
 
     handle get_handle() {
-        if (!anchor_) anchor_ = std::make_shared<connection_anchor<sse_connection>>(this, &thread_.io());
+        if (!anchor_) anchor_ = std::make_shared<connection_anchor<sse_connection>>(this, &thread_);
         return handle(anchor_);
     }
 

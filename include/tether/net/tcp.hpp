@@ -91,6 +91,7 @@ struct asio_tcp {
 struct epoll_tcp {
     using protocol = asio::ip::tcp;
     using socket = net::epoll_socket;
+    static constexpr bool own_loop = true;   // its I/O threads run their own epoll loop (net/io_thread.hpp)
 
     static socket adopt(net::io_thread& thread, int fd, std::error_code& ec) { return socket(thread.reactor(), fd, ec); }
     static void prepare(socket& s, std::error_code& ec) { s.set_no_delay(ec); }

@@ -35,6 +35,7 @@ struct tls {
     using protocol = typename Next::protocol;
     using next_layer = Next;
     using session_type = net::tls::session<Next>;
+    static constexpr bool own_loop = net::uses_own_loop<Next>();
 
     class socket {
     public:

@@ -1,14 +1,13 @@
 #pragma once
 // Where the hub meets the I/O threads: for every (I/O thread, topic) pair one hub::reader_group,
 // created the first time a connection on that thread subscribes, woken by a post to the
-// thread's io_context, draining to the thread's own connections (hub/reader_group.hpp).
+// thread (io_thread::post), draining to the thread's own connections (hub/reader_group.hpp).
 //
 // Connections receive messages through topic_sink, the one interface every streaming transport
 // (WebSocket, SSE, long-poll waiters) implements, and hold one topic_subscription per topic.
 // The policy (disconnect, drop_oldest, conflate) is a property of the topic, chosen when the
 // application opens it, so groups are reached through a small virtual base; the per-message
 // path inside a group stays fully typed.
-#include <asio.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -111,8 +110,10 @@ public:
 template <class Policy>
 class group final : public group_base {
 public:
-    group(hub::topic_handle topic, asio::io_context& io)
-        : group_(std::move(topic), [&io](hub::drain_request r) { asio::post(io, std::move(r)); }) {}
+    // `thread` is the I/O thread the group drains on: anything with post(callable), any thread.
+    template <class Thread>
+    group(hub::topic_handle topic, Thread& thread)
+        : group_(std::move(topic), [&thread](hub::drain_request r) { thread.post(std::move(r)); }) {}
     // Also counts the topic's open subscriptions (presence): one up per subscribe, one down when the
     // transport lets go, whether or not the group cut it off first.
     void subscribe(topic_subscription& s, std::optional<std::uint64_t> from) override {
@@ -136,10 +137,10 @@ private:
 // One I/O thread's groups, by topic.
 class topic_groups {
 public:
-    template <class Policy>
-    group_base& for_topic(const hub::topic_handle& topic, asio::io_context& io) {
+    template <class Policy, class Thread>
+    group_base& for_topic(const hub::topic_handle& topic, Thread& thread) {
         auto& slot = groups_[topic.get()];
-        if (!slot) slot = std::make_unique<group<Policy>>(topic, io);
+        if (!slot) slot = std::make_unique<group<Policy>>(topic, thread);
         return *slot;
     }
 

@@ -160,7 +160,7 @@ public:
 
     handle get_handle() {
         auto& anchor = extras().anchor;
-        if (!anchor) anchor = std::make_shared<connection_anchor<ws_connection>>(this, &thread_.io());
+        if (!anchor) anchor = std::make_shared<connection_anchor<ws_connection>>(this, &thread_);
         return handle(anchor);
     }
 

@@ -3,7 +3,7 @@
 //   SIGINT, SIGTERM   graceful stop (what systemd, Docker and Ctrl-C send)
 //   SIGHUP            reload the TLS certificates (only with TLS), as nginx and HAProxy do, so a
 //                     renewed certificate goes live without dropping a connection
-// Asio's signal_set turns a signal into a completion on an io_context (the server's thread 0), so
+// Asio's signal_set turns a signal into a completion on an io_context (the server's service thread), so
 // the stop and the reload run as ordinary handlers there, never inside a signal handler.
 #include <asio.hpp>
 
