@@ -595,14 +595,7 @@ private:
 
     void run_thread(thread_state& t) {
         current_thread_state() = &t;
-        for (;;) {
-            try {
-                t.run();
-                break;
-            } catch (const std::exception& e) {
-                logger_.log(log::level::error, std::string("I/O thread caught: ") + e.what());
-            }
-        }
+        run_logging_exceptions("I/O thread", [&t] { t.run(); });
         current_thread_state() = nullptr;
     }
 
@@ -610,12 +603,19 @@ private:
     // rare next to the I/O threads' work, which runs on their own loops): done once the
     // listeners have closed and the watch is cancelled, both in stop().
     void run_service() {
+        run_logging_exceptions("service thread", [this] { service_io_.run(); });
+    }
+
+    // Runs `loop` until it returns; an exception a handler let through is logged and the loop
+    // goes on with what is left (both loops allow being run again after one).
+    template <class Loop>
+    void run_logging_exceptions(const char* thread, Loop loop) {
         for (;;) {
             try {
-                service_io_.run();
-                break;
+                loop();
+                return;
             } catch (const std::exception& e) {
-                logger_.log(log::level::error, std::string("service thread caught: ") + e.what());
+                logger_.log(log::level::error, std::string(thread) + " caught: " + e.what());
             }
         }
     }
