@@ -21,6 +21,7 @@
 
 #include <tether/log.hpp>
 #include <tether/net/accept.hpp>
+#include <tether/net/would_block.hpp>
 
 namespace tether::net {
 
@@ -108,7 +109,7 @@ private:
             }
             on_accept_(owned_fd(fd), peer);
         }
-        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait();
+        if (net::would_block(ec)) return wait();
         if (failed_accepts_++ == 0)
             logger_.log(log::level::warning, "accept failed: " + ec.message() + "; retrying every 50 ms");
         retry_.expires_after(std::chrono::milliseconds(50));

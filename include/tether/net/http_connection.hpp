@@ -47,6 +47,7 @@
 #include <tether/net/deferred_reply.hpp>
 #include <tether/net/io_thread.hpp>
 #include <tether/net/upload_slot.hpp>
+#include <tether/net/would_block.hpp>
 
 namespace tether::net {
 
@@ -138,7 +139,7 @@ private:
         char* buffer = thread_.read_buffer();
         for (int round = 0; round < max_reads_per_turn; ++round) {
             std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+            if (net::would_block(ec)) break;
             if (ec) {   // EOF or reset: answer what was complete, then go
                 peer_closed_ = true;
                 if (phase_ == phase::lingering || !output_pending()) return close();
@@ -557,7 +558,7 @@ private:
                 std::error_code ec;
                 std::size_t n = transport::write_some(
                     socket_, asio::const_buffer(out_.data() + out_sent_, out_.size() - out_sent_), ec);
-                if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+                if (net::would_block(ec)) return wait_writable();
                 if (ec) return close();
                 out_sent_ += n;
             }

@@ -30,6 +30,7 @@
 #include <tether/net/topic_groups.hpp>
 #include <tether/net/connection_handle.hpp>
 #include <tether/net/io_thread.hpp>
+#include <tether/net/would_block.hpp>
 #include <tether/sse/behaviour.hpp>
 #include <tether/sse/event.hpp>
 
@@ -321,7 +322,7 @@ private:
             char* buffer = thread_.read_buffer();
             for (;;) {
                 std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
-                if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+                if (net::would_block(ec)) break;
                 if (ec || n == 0) return close();   // EOF: the browser closed the stream
             }
             wait_readable();
@@ -369,7 +370,7 @@ private:
         if (writing_ || closed_) return;
         std::size_t before = out_.size();
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (net::would_block(ec)) {
             // The stalled-writer deadline replaces the heartbeat while the socket is full, and
             // restarts whenever the peer took some bytes.
             if (out_.size() < before || !stalled_) thread_.wheel().arm(*this, server_.options().send_timeout);

@@ -49,6 +49,7 @@
 #include <tether/net/io_thread.hpp>
 #include <tether/net/output_queue.hpp>
 #include <tether/net/topic_groups.hpp>
+#include <tether/net/would_block.hpp>
 #include <tether/topic.hpp>
 #include <tether/ws/behaviour.hpp>
 #include <tether/ws/close_code.hpp>
@@ -224,7 +225,7 @@ private:
         in_callbacks_ = true;
         for (int round = 0; round < max_reads_per_turn; ++round) {
             std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+            if (net::would_block(ec)) break;
             if (ec) {   // EOF without a closing handshake, or a reset
                 in_callbacks_ = false;
                 return abort(ws::close_code::abnormal_closure, "connection lost");
@@ -484,7 +485,7 @@ private:
         for (;;) {
             std::error_code ec;
             std::size_t n = transport::read_some(socket_, thread_.read_buffer(), io_thread::read_buffer_size, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_readable();
+            if (net::would_block(ec)) return wait_readable();
             if (ec || (lingered += n) > max_linger_bytes) return close_socket();   // EOF: the peer is done too
         }
     }
@@ -669,7 +670,7 @@ private:
         const std::size_t before = out_.size();
         std::error_code ec = out_.template write<transport>(socket_, [this](void* tag, std::size_t n) { give_back(tag, n); });
         thread_.metrics.ws_traffic(sent, before - out_.size());
-        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_writable();
+        if (net::would_block(ec)) return wait_writable();
         if (ec) return abort(ws::close_code::abnormal_closure, "write failed");
         if (close_after_flush_ && state_ == state::closing) {
             // We echoed the peer's Close (or failed the connection): the handshake is over for us.

@@ -43,6 +43,7 @@
 #include <openssl/ssl.h>
 
 #include <tether/net/tls/context.hpp>
+#include <tether/net/would_block.hpp>
 
 namespace tether::net::tls {
 
@@ -299,7 +300,7 @@ private:
         }
         std::error_code ec;
         std::size_t n = Next::read_some(*self->next_, out, size, ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (net::would_block(ec)) {
             BIO_set_retry_read(bio);
             return 0;
         }
@@ -316,7 +317,7 @@ private:
         BIO_clear_retry_flags(bio);
         std::error_code ec;
         std::size_t n = Next::write_some(*self->next_, asio::const_buffer(in, size), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (net::would_block(ec)) {
             BIO_set_retry_write(bio);
             return 0;
         }
