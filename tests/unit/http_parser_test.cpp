@@ -380,6 +380,54 @@ TEST_CASE("the request-target is split into path and query", "[http][parser]") {
     }
 }
 
+// The parser reads each line first in one pass that accepts only its plain form, and gives any other
+// line to the exact per-line code (parser.hpp, parse_header_section). These pairs differ only in what
+// sends a line down one path or the other, so both must describe the same request.
+TEST_CASE("a plain line and its unusual but valid spelling parse to the same request", "[http][parser]") {
+    auto same_request = [](std::string_view plain, std::string_view unusual) {
+        const message a = parse_one(plain), b = parse_one(unusual);
+        CHECK(a.method_name == b.method_name);
+        CHECK(a.verb == b.verb);
+        CHECK(a.path == b.path);
+        CHECK(a.query == b.query);
+        CHECK(a.version_minor == b.version_minor);
+        CHECK(a.fields == b.fields);
+        CHECK(a.keep_alive == b.keep_alive);
+    };
+    SECTION("a later minor version (the exact code reads the request-line)") {
+        same_request("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "GET /a HTTP/1.9\r\nHost: h\r\n\r\n");
+    }
+    SECTION("a query and a fragment (split by the exact code), against a target without them") {
+        same_request("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "GET /a#f?q HTTP/1.1\r\nHost: h\r\n\r\n");
+        const message m = parse_one("GET /a?q#f HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(m.path == "/a");
+        CHECK(m.query == "q");
+    }
+    SECTION("whitespace around values, empty values and obs-text") {
+        same_request("GET / HTTP/1.1\r\nHost: h\r\nX: v w\r\nY:\r\nZ: \xc3\xa9\r\n\r\n"sv,
+                     "GET / HTTP/1.1\r\nHost:h\r\nX: \t v w \t\r\nY:  \t\r\nZ:\xc3\xa9 \r\n\r\n"sv);
+    }
+    SECTION("an unknown method is still a token") {
+        const message m = parse_one("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(m.method_name == "BREW");
+        CHECK(m.verb == tether::http::method::other);
+    }
+    SECTION("a line the plain pass refuses still gets the exact status") {
+        CHECK(rejection("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n"sv) == 400);   // a bare CR inside a value
+        CHECK(rejection("GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n") == 400);            // an empty name
+        CHECK(rejection("GET  / HTTP/1.1\r\nHost: h\r\n\r\n") == 400);                   // two spaces
+        CHECK(rejection("GET / HTTP/2.0\r\nHost: h\r\n\r\n") == 505);
+        limits l;
+        l.max_fields = 2;
+        CHECK(rejection("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n", l) == 0);
+        CHECK(rejection("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", l) == 431);
+        l = limits{};
+        l.max_target_bytes = 4;
+        CHECK(rejection("GET /abc HTTP/1.1\r\nHost: h\r\n\r\n", l) == 0);
+        CHECK(rejection("GET /abcd HTTP/1.1\r\nHost: h\r\n\r\n", l) == 414);
+    }
+}
+
 TEST_CASE("methods are tokens, compared case-sensitively", "[http][parser]") {
     CHECK(parse_one("DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n").verb == method::delete_);
     const message custom = parse_one("PURGE /x HTTP/1.1\r\nHost: h\r\n\r\n");

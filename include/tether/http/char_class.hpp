@@ -35,6 +35,13 @@ inline constexpr std::array<bool, 256> target_table = [] {
     return t;
 }();
 
+// The same, without '?' and '#': the bytes of an origin-form path, so one scan finds where it ends.
+inline constexpr std::array<bool, 256> path_table = [] {
+    std::array<bool, 256> t = target_table;
+    t['?'] = t['#'] = false;
+    return t;
+}();
+
 // reg-name bytes of a URI host (RFC 3986 §3.2.2): unreserved / sub-delims; '%' starts a
 // pct-encoded triplet, checked by the caller.
 inline constexpr std::array<bool, 256> reg_name_table = [] {
@@ -49,6 +56,7 @@ inline constexpr std::array<bool, 256> reg_name_table = [] {
 inline bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
 inline bool is_field_value_char(char c) noexcept { return field_value_table[static_cast<unsigned char>(c)]; }
 inline bool is_target_char(char c) noexcept { return target_table[static_cast<unsigned char>(c)]; }
+inline bool is_path_char(char c) noexcept { return path_table[static_cast<unsigned char>(c)]; }
 
 inline bool is_hex_digit(char c) noexcept {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -68,21 +76,19 @@ inline bool is_valid_host(std::string_view host) noexcept {
             if (!is_hex_digit(c) && c != ':' && c != '.') return false;
         i = close + 1;
     } else {
-        for (; i < host.size() && host[i] != ':'; ++i) {
-            char c = host[i];
-            if (c == '%') {
-                if (i + 2 >= host.size() || !is_hex_digit(host[i + 1]) || !is_hex_digit(host[i + 2])) return false;
-                i += 2;
-            } else if (!reg_name_table[static_cast<unsigned char>(c)]) {
-                return false;
-            }
+        for (;;) {
+            while (i < host.size() && reg_name_table[static_cast<unsigned char>(host[i])]) ++i;
+            if (i == host.size() || host[i] != '%') break;
+            if (i + 2 >= host.size() || !is_hex_digit(host[i + 1]) || !is_hex_digit(host[i + 2])) return false;
+            i += 3;
         }
+        if (i < host.size() && host[i] != ':') return false;
         if (i == 0 && i < host.size()) return false;   // ":80": a port without a host
     }
     if (i == host.size()) return true;
     if (host[i] != ':') return false;
-    for (char c : host.substr(i + 1))
-        if (c < '0' || c > '9') return false;
+    for (++i; i < host.size(); ++i)
+        if (host[i] < '0' || host[i] > '9') return false;
     return true;
 }
 
@@ -97,8 +103,14 @@ inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? stati
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+        if (x == y) continue;
+        // Different bytes are equal ignoring case only as the two cases of one letter: setting the
+        // 0x20 bit makes them the same lower-case letter (and a non-letter never becomes one).
+        const unsigned char lower = x | 0x20;
+        if (lower != (y | 0x20) || lower < 'a' || lower > 'z') return false;
+    }
     return true;
 }
 

@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include <tether/http/byte_scan.hpp>
 #include <tether/http/char_class.hpp>
 #include <tether/http/chunked.hpp>
 #include <tether/http/limits.hpp>
@@ -249,26 +250,88 @@ private:
     }
 
     // Validates the request-line and field lines of data[start_, header_end_) and fills `req`.
+    //
+    // Each line is first read by one pass of table lookups that accepts only the plain, valid form
+    // (fast_request_line, fast_field_line); a line it does not accept (anything unusual, valid or not)
+    // is read again by the exact per-line code below it, which decides and names the error. So the
+    // fast pass never widens or narrows what is accepted: it only spares a valid request the separate
+    // searches (CR, LF, SP, ':') and checks that the exact code makes of every line.
     bool parse_header_section(std::string_view data, request& req) {
-        std::string_view block = data.substr(start_, header_end_ - start_);
-        std::size_t line_end = block.find('\n');
-        if (line_end == 0 || block[line_end - 1] != '\r') return fail(400, "request-line must end with CRLF"), false;
-        if (!parse_request_line(block.substr(0, line_end - 1), req)) return false;
+        const char* const block = data.data() + start_;
+        const char* const end = data.data() + header_end_;   // the block ends with LF: every scan stops
+        const char* p = fast_request_line(block, end, req);
+        if (!p) {
+            if (stage_ == stage::failed) return false;   // plain, but its target was refused
+            std::size_t line_end = std::string_view(block, static_cast<std::size_t>(end - block)).find('\n');
+            if (line_end == 0 || block[line_end - 1] != '\r') return fail(400, "request-line must end with CRLF"), false;
+            if (!parse_request_line(std::string_view(block, line_end - 1), req)) return false;
+            p = block + line_end + 1;
+        }
         req.route_ = {};   // the router names it, if a route matches
 
         req.field_count_ = 0;
-        std::size_t pos = line_end + 1;
         for (;;) {
-            std::size_t lf = block.find('\n', pos);
-            // find_header_end guarantees the block ends with an empty line, so lf exists.
-            if (lf == pos || block[lf - 1] != '\r')
-                return fail(400, "bare LF in field section"), false;
-            std::string_view line = block.substr(pos, lf - 1 - pos);
-            pos = lf + 1;
-            if (line.empty()) break;
-            if (!parse_field_line(line, req)) return false;
+            if (p[0] == '\r' && p[1] == '\n') break;   // the empty line: p + 2 == end
+            if (const char* next = fast_field_line(p, end, req)) {
+                p = next;
+                continue;
+            }
+            // find_header_end guarantees the block ends with an empty line, so an LF follows.
+            const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            if (lf == p || lf[-1] != '\r') return fail(400, "bare LF in field section"), false;
+            if (!parse_field_line(std::string_view(p, static_cast<std::size_t>(lf - 1 - p)), req)) return false;
+            p = lf + 1;
         }
         return interpret_fields(req);
+    }
+
+    // The request-line in its plain form, "token SP target SP HTTP/1.x CRLF" with the target within
+    // its limit: fills `req` and returns where the field lines start; nullptr for anything else. An
+    // origin-form target without '?' or '#' is its own path, found by the same scan.
+    const char* fast_request_line(const char* p, const char* end, request& req) {
+        const char* method_end = p;
+        while (detail::is_tchar(*method_end)) ++method_end;
+        if (*method_end != ' ' || method_end == p) return nullptr;
+        const char* target_end = detail::skip_target(method_end + 1, end, /*path_only=*/true);
+        const bool path_only = *target_end == ' ' && method_end[1] == '/';
+        target_end = detail::skip_target(target_end, end, false);
+        std::size_t target_size = static_cast<std::size_t>(target_end - method_end - 1);
+        if (*target_end != ' ' || target_size == 0 || target_size > limits_->max_target_bytes) return nullptr;
+        if (end - target_end < 11 || std::memcmp(target_end + 1, "HTTP/1.", 7) != 0 ||
+            (target_end[8] != '1' && target_end[8] != '0') || target_end[9] != '\r' || target_end[10] != '\n')
+            return nullptr;
+        std::string_view method_name(p, static_cast<std::size_t>(method_end - p));
+        req.method_name_ = method_name;
+        req.method_ = method_from_string(method_name);
+        req.target_ = std::string_view(method_end + 1, target_size);
+        req.version_minor_ = target_end[8] == '0' ? 0 : 1;
+        if (path_only) {
+            req.host_ = {};
+            absolute_form_ = false;
+            req.path_ = req.target_;
+            req.query_ = {};
+            return target_end + 11;
+        }
+        return split_target(req.target_, req) ? target_end + 11 : nullptr;
+    }
+
+    // A field line in its plain form, "token ':' OWS value OWS CRLF" with every value byte allowed,
+    // under the field limit: stores the field and returns where the next line starts; nullptr for
+    // anything else.
+    const char* fast_field_line(const char* p, const char* end, request& req) {
+        const char* name_end = p;
+        while (detail::is_tchar(*name_end)) ++name_end;
+        if (*name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
+        const char* value = name_end + 1;
+        while (*value == ' ' || *value == '\t') ++value;
+        const char* line_end = detail::skip_field_value(value, end);
+        if (line_end[0] != '\r' || line_end[1] != '\n') return nullptr;
+        const char* value_end = line_end;
+        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
+        if (req.field_count_ == req.fields_.size()) req.fields_.emplace_back();
+        req.fields_[req.field_count_++] = field{std::string_view(p, static_cast<std::size_t>(name_end - p)),
+                                                std::string_view(value, static_cast<std::size_t>(value_end - value))};
+        return line_end + 2;
     }
 
     bool parse_request_line(std::string_view line, request& req) {
@@ -335,9 +398,16 @@ private:
             else
                 path_and_query = target.substr(path_start);
         }
-        // A fragment is never sent by conforming clients; some old ones did, so drop it.
-        path_and_query = path_and_query.substr(0, path_and_query.find('#'));
-        auto q = path_and_query.find('?');
+        // A fragment is never sent by conforming clients; some old ones did, so drop it. One walk finds
+        // the first '?' and the '#' (a '#' before any '?' ends the path, and there is then no query).
+        std::size_t q = std::string_view::npos;
+        for (std::size_t i = 0; i < path_and_query.size(); ++i) {
+            if (path_and_query[i] == '#') {
+                path_and_query = path_and_query.substr(0, i);
+                break;
+            }
+            if (path_and_query[i] == '?' && q == std::string_view::npos) q = i;
+        }
         if (q == std::string_view::npos) {
             req.path_ = path_and_query.empty() ? std::string_view{"/"} : path_and_query;
             req.query_ = {};
