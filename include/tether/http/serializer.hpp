@@ -4,6 +4,7 @@
 // body, chunked for a streamed one (close-delimited for an HTTP/1.0 peer, which has no
 // chunked coding), nothing for HEAD bodies and for statuses that forbid content.
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -22,25 +23,24 @@ struct serialize_context {
     std::string_view date{};   // IMF-fixdate, from date_cache
 };
 
-inline void append_status_line(std::string& out, int status) {
-    switch (status) {   // the common lines, pre-joined
-    case 200: out.append("HTTP/1.1 200 OK\r\n"sv); return;
-    case 204: out.append("HTTP/1.1 204 No Content\r\n"sv); return;
-    case 404: out.append("HTTP/1.1 404 Not Found\r\n"sv); return;
-    default: break;
+// The common status lines, pre-joined; empty for the others (built from the code and its reason).
+inline std::string_view joined_status_line(int status) noexcept {
+    switch (status) {
+    case 200: return "HTTP/1.1 200 OK\r\n"sv;
+    case 204: return "HTTP/1.1 204 No Content\r\n"sv;
+    case 404: return "HTTP/1.1 404 Not Found\r\n"sv;
+    default: return {};
     }
-    char digits[4];
-    std::to_chars(digits, digits + 3, status);
-    out.append("HTTP/1.1 "sv).append(digits, 3).push_back(' ');
-    out.append(reason_phrase(status)).append("\r\n"sv);
 }
 
-inline void append_decimal(std::string& out, std::size_t value) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-    (void)ec;
-    out.append(digits, end);
+namespace detail {
+// Copies `bytes` to `at` and returns the end: the head is written into room made once, so each piece
+// is a copy, not an append that checks capacity and may grow the string again.
+inline char* put(char* at, std::string_view bytes) noexcept {
+    if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());   // an empty view's data() may be null
+    return at + bytes.size();
 }
+} // namespace detail
 
 // Serializes `res`. Returns whether the connection stays open afterwards.
 inline bool serialize(const response& res, std::string& out, const serialize_context& ctx) {
@@ -51,26 +51,57 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     if (chunked && ctx.version_minor == 0) keep_alive = false;   // 1.0: body ends at close
     if (res.streaming()) keep_alive = ctx.version_minor >= 1;     // a stream owns the connection until it ends
 
-    append_status_line(out, status);
-    out.append("Date: "sv).append(ctx.date).append("\r\n"sv);
-    out.append(res.fields());
+    // What the head holds, piece by piece, measured before anything is written.
+    const std::string_view joined = joined_status_line(status);
+    const std::string_view reason = joined.empty() ? reason_phrase(status) : std::string_view{};
+    char length[24];
+    std::size_t length_size = 0;
+    std::string_view framing;
     if (!no_content) {
-        if (chunked) {
-            if (ctx.version_minor >= 1) out.append("Transfer-Encoding: chunked\r\n"sv);
-        } else {
-            out.append("Content-Length: "sv);
-            append_decimal(out, res.body_bytes().size());
-            out.append("\r\n"sv);
+        if (!chunked) {
+            framing = "Content-Length: "sv;
+            length_size = static_cast<std::size_t>(std::to_chars(length, length + sizeof length, res.body_bytes().size()).ptr - length);
+        } else if (ctx.version_minor >= 1) {
+            framing = "Transfer-Encoding: chunked\r\n"sv;
         }
     }
-    if (!keep_alive) out.append("Connection: close\r\n"sv);
-    else if (ctx.version_minor == 0) out.append("Connection: keep-alive\r\n"sv);
-    out.append("\r\n"sv);
+    std::string_view connection;
+    if (!keep_alive) connection = "Connection: close\r\n"sv;
+    else if (ctx.version_minor == 0) connection = "Connection: keep-alive\r\n"sv;
+    // A body of known length follows the head (appended: resize() would zero-fill it first).
+    const bool body_with_head = !ctx.head && !no_content && !res.streaming() && !chunked;
+    const std::string_view body = body_with_head ? res.body_bytes() : std::string_view{};
 
-    if (ctx.head || no_content || res.streaming()) return keep_alive;
-    if (!chunked) {
-        out.append(res.body_bytes());
-    } else if (ctx.version_minor >= 1) {
+    const std::size_t status_size = joined.empty() ? "HTTP/1.1 "sv.size() + 3 + 1 + reason.size() + 2 : joined.size();
+    const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + res.fields().size() +
+                             framing.size() + (length_size ? length_size + 2 : 0) + connection.size() + 2;
+    const std::size_t start = out.size();
+    out.resize(start + head);
+    char* at = out.data() + start;
+    if (!joined.empty()) {
+        at = detail::put(at, joined);
+    } else {
+        at = detail::put(at, "HTTP/1.1 "sv);
+        at = std::to_chars(at, at + 3, status).ptr;   // three digits: response::status() checks
+        *at++ = ' ';
+        at = detail::put(at, reason);
+        at = detail::put(at, "\r\n"sv);
+    }
+    at = detail::put(at, "Date: "sv);
+    at = detail::put(at, ctx.date);
+    at = detail::put(at, "\r\n"sv);
+    at = detail::put(at, res.fields());
+    at = detail::put(at, framing);
+    if (length_size) {
+        at = detail::put(at, std::string_view(length, length_size));
+        at = detail::put(at, "\r\n"sv);
+    }
+    at = detail::put(at, connection);
+    at = detail::put(at, "\r\n"sv);
+    out.append(body);
+
+    if (ctx.head || no_content || res.streaming() || !chunked) return keep_alive;
+    if (ctx.version_minor >= 1) {
         out.append(res.body_bytes()).append("0\r\n\r\n"sv);
     } else {
         // Undo the chunk framing for a 1.0 peer: walk "size CRLF data CRLF" pieces.
