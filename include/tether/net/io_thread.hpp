@@ -172,18 +172,28 @@ public:
 #if defined(__linux__)
         if (own_loop_) {
             epoll_reactor::loop_scope here(reactor_);
+            // One clock read per turn: the one taken after the turn's handlers, to see whether the tick
+            // is due, also times the next wait, unless the wheel was not ticking then (the read did not
+            // happen) or the tick ran since (it may have taken a while).
+            timer_wheel::clock::time_point now{};
+            bool now_is_recent = false;
             for (;;) {
                 if (!ticking_ && reactor_.sockets() == 0 && reactor_.idle()) return;
                 int timeout_ms = -1;
                 if (ticking_) {
-                    auto left = next_tick_ - timer_wheel::clock::now();
+                    if (!now_is_recent) now = timer_wheel::clock::now();
+                    auto left = next_tick_ - now;
                     timeout_ms = left <= left.zero() ? 0
                                                      : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
                 }
                 reactor_.run_once(timeout_ms);
+                now_is_recent = ticking_;
                 if (ticking_) {
-                    auto now = timer_wheel::clock::now();
-                    if (now >= next_tick_) on_tick(now, next_tick_);
+                    now = timer_wheel::clock::now();
+                    if (now >= next_tick_) {
+                        on_tick(now, next_tick_);
+                        now_is_recent = false;
+                    }
                 }
             }
         }
