@@ -45,7 +45,7 @@ protected:
             if (captures[i].raw.find('%') != std::string_view::npos) decoded_bytes += captures[i].raw.size();
         // Reserve up front: decoding only shrinks, so the views below never see a reallocation.
         req.param_storage_.clear();
-        req.param_storage_.reserve(decoded_bytes);
+        if (decoded_bytes) req.param_storage_.reserve(decoded_bytes);   // most paths decode nothing
         for (std::size_t i = 0; i < count; ++i) {
             std::string_view value = captures[i].raw;
             if (value.find('%') != std::string_view::npos) {
@@ -188,10 +188,11 @@ private:
             // "/files/*" also serves "/files/" (an empty remainder), never "/files".
             return nullptr;
         }
-        auto slash = rest.find('/');
-        std::string_view segment = rest.substr(0, slash);
-        bool next_at_end = slash == std::string_view::npos;
-        std::string_view next = next_at_end ? std::string_view{} : rest.substr(slash + 1);
+        // memchr itself: string_view::find wraps it in an out-of-line call that costs as much again.
+        const auto* slash = rest.empty() ? nullptr : static_cast<const char*>(std::memchr(rest.data(), '/', rest.size()));
+        const bool next_at_end = slash == nullptr;
+        const std::string_view segment = next_at_end ? rest : std::string_view(rest.data(), static_cast<std::size_t>(slash - rest.data()));
+        const std::string_view next = next_at_end ? std::string_view{} : rest.substr(segment.size() + 1);
 
         for (auto& [text, child] : at.literals)
             // Length first, then the bytes with memcmp: string_view's == goes through an out-of-line compare().
