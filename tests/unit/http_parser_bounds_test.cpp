@@ -104,17 +104,32 @@ TEST_CASE("chunk extensions and trailers are bounded together", "[http][parser][
     }
 }
 
+// A Host value, bare and with tabs, spaces and a mixed-case name around it, gets is_valid_host's verdict,
+// and a valid value is the request's host.
 TEST_CASE("Host must be uri-host [\":\" port]", "[http][parser][bounds]") {
     auto with_host = [](std::string_view host) { return "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n"; };
+    auto spaced = [](std::string_view host) { return "GET / HTTP/1.1\r\nhOsT:\t " + std::string(host) + " \t\r\n\r\n"; };
     for (auto good : {"example.com", "a.b-c_d~e", "example.com:8080", "[::1]", "[2001:db8::1]:443", "127.0.0.1:1",
-                      "%41bc", "x!$&'()*+,;=", ""}) {
+                      "%41bc", "x!$&'()*+,;=", "", "h:", "[::1]:"}) {
         INFO(good);
-        CHECK(status_of(with_host(good)) == 200);
+        CHECK(tether::http::detail::is_valid_host(good));
+        for (const std::string& wire : {with_host(good), spaced(good)}) {
+            request_parser parser;
+            request req;
+            REQUIRE(parser.parse(wire, req) == parse_status::complete);
+            CHECK(req.host() == good);
+        }
     }
     for (auto bad : {"a b", "a, b", "user@host", "a:b:c", "[::1", "[]", "[::1]x", "host:8o", ":80", "a/b", "a\"b",
-                     "%4", "%zz"}) {
+                     "%4", "%zz", "[::1]]", "[::g]", "a%4", "\xc3\xa9", "h:80 x"}) {
         INFO(bad);
+        CHECK_FALSE(tether::http::detail::is_valid_host(bad));
         CHECK(status_of(with_host(bad)) == 400);
+        CHECK(status_of(spaced(bad)) == 400);
+    }
+    SECTION("a valid Host beside an invalid second one is still a 400") {
+        CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b c\r\n\r\n") == 400);
+        CHECK(status_of("GET / HTTP/1.1\r\nHost: b c\r\nHost: a\r\n\r\n") == 400);
     }
 }
 

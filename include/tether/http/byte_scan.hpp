@@ -34,8 +34,9 @@ inline const char* skip_field_value(const char* p, const char* end) noexcept {
     return p;
 }
 
-// The first byte in [p, end) that may not appear in a request-target (visible ASCII, 0x21-0x7e), or
-// end; with `path_only`, '?' and '#' end the run as well (where an origin-form path ends).
+// The first byte in [p, end) that may not appear in a request-target (visible ASCII, 0x21-0x7e, as
+// target_table: RFC 9112 §3.2), or end; with `path_only`, '?' and '#' end the run as well (where an
+// origin-form path ends, RFC 3986 §3.3).
 inline const char* skip_target(const char* p, const char* end, bool path_only) noexcept {
 #if defined(__SSE2__)
     for (; end - p >= 16; p += 16) {

@@ -35,7 +35,8 @@ inline constexpr std::array<bool, 256> target_table = [] {
     return t;
 }();
 
-// The same, without '?' and '#': the bytes of an origin-form path, so one scan finds where it ends.
+// The same, without '?' and '#': the bytes of an origin-form path (RFC 3986 §3.3: a path ends at the
+// first '?' or '#'), so one scan finds where it ends.
 inline constexpr std::array<bool, 256> path_table = [] {
     std::array<bool, 256> t = target_table;
     t['?'] = t['#'] = false;

@@ -398,16 +398,9 @@ private:
             else
                 path_and_query = target.substr(path_start);
         }
-        // A fragment is never sent by conforming clients; some old ones did, so drop it. One walk finds
-        // the first '?' and the '#' (a '#' before any '?' ends the path, and there is then no query).
-        std::size_t q = std::string_view::npos;
-        for (std::size_t i = 0; i < path_and_query.size(); ++i) {
-            if (path_and_query[i] == '#') {
-                path_and_query = path_and_query.substr(0, i);
-                break;
-            }
-            if (path_and_query[i] == '?' && q == std::string_view::npos) q = i;
-        }
+        // A fragment is never sent by conforming clients; some old ones did, so drop it.
+        path_and_query = path_and_query.substr(0, path_and_query.find('#'));
+        auto q = path_and_query.find('?');
         if (q == std::string_view::npos) {
             req.path_ = path_and_query.empty() ? std::string_view{"/"} : path_and_query;
             req.query_ = {};
