@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <tether/http/byte_scan.hpp>
 #include <tether/http/char_class.hpp>
@@ -47,4 +48,55 @@ TEST_CASE("the run scanners stop at the first byte outside their class, at any p
         CHECK(skip_field_value(none, none) == none);
         CHECK(skip_target(none, none, true) == none);
     }
+}
+
+// is_plain_host answers "plain name[:port]" or "can't tell"; is_valid_host (the whole Host grammar)
+// decides. So it may never accept what the grammar refuses, and must accept the plain shape it is for,
+// including when bytes outside the value (read by the same 16-byte load) are anything at all.
+TEST_CASE("the plain-Host check accepts only valid hosts, and every plain one", "[http][parser]") {
+    const std::string alphabet = std::string("aZ09.-:%[]@_ \t/\x7f\x80\xff") + '\0';
+    std::size_t accepted = 0, wrong = 0;
+    std::string buffer(32, '\0');
+    // Every value of up to 4 bytes over the alphabet, padded after it with each byte of the alphabet.
+    std::vector<std::string> values{""};
+    for (std::size_t length = 1; length <= 4; ++length) {
+        const std::size_t before = values.size();
+        for (std::size_t i = 0; i < before; ++i)
+            if (values[i].size() == length - 1)
+                for (char c : alphabet) values.push_back(values[i] + c);
+    }
+    for (const std::string& value : values)
+        for (char pad : alphabet) {
+            buffer.assign(32, pad);
+            buffer.replace(0, value.size(), value);
+            const bool plain = is_plain_host(buffer.data(), value.size(), buffer.data() + buffer.size());
+            if (plain) ++accepted;
+            if (plain && !is_valid_host(value)) ++wrong;
+        }
+    CHECK(wrong == 0);
+    for (const char* host : {"", "a", "localhost", "127.0.0.1:8080", "Example-Host.COM", "h:", "a.b.c.d.e.f.g.h:", "0123456789abcdef",
+                             "x:01234567890123"}) {
+        INFO(host);
+        const std::string value(host);
+        buffer.assign(32, '\r');
+        buffer.replace(0, value.size(), value);
+#if defined(__SSE2__)
+        CHECK(is_plain_host(buffer.data(), value.size(), buffer.data() + buffer.size()));
+#endif
+        CHECK(is_valid_host(value));
+    }
+    for (const char* host : {":80", "a:b", "a:8:0", "[::1]", "a_b", "%41", "a b", "host:8o", "0123456789abcdefg"}) {
+        INFO(host);
+        const std::string value(host);
+        buffer.assign(32, '0');
+        buffer.replace(0, value.size(), value);
+        CHECK_FALSE(is_plain_host(buffer.data(), value.size(), buffer.data() + buffer.size()));
+    }
+    SECTION("without 16 readable bytes it does not look") {
+        const std::string value = "example.com";
+        CHECK_FALSE(is_plain_host(value.data(), value.size(), value.data() + value.size()));
+    }
+#if defined(__SSE2__)
+    CHECK(accepted > 1000);   // the loop above tried the plain shape, not only refusals
+#endif
 }

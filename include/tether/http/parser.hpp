@@ -282,7 +282,7 @@ private:
             if (!parse_field_line(std::string_view(p, static_cast<std::size_t>(lf - 1 - p)), req)) return false;
             p = lf + 1;
         }
-        return interpret_fields(req);
+        return interpret_fields(req, end);
     }
 
     // The request-line in its plain form, "token SP target SP HTTP/1.x CRLF" with the target within
@@ -430,8 +430,9 @@ private:
         return true;
     }
 
-    // Reads the fields that decide framing and connection handling.
-    bool interpret_fields(request& req) {
+    // Reads the fields that decide framing and connection handling. Every field lies before
+    // `readable_end` (the end of the header section), so a scan may read ahead up to it.
+    bool interpret_fields(request& req, const char* readable_end) {
         req.content_length_.reset();
         req.chunked_ = req.upgrade_ = req.expect_continue_ = false;
         bool connection_close = false, connection_keep_alive = false, connection_upgrade = false;
@@ -476,7 +477,8 @@ private:
             case 'h':
                 if (detail::iequals(f.name, "host")) {
                     // RFC 9112 §3.2: an invalid Host value is a 400, like a missing or repeated one.
-                    if (!detail::is_valid_host(f.value)) return fail(400, "invalid Host"), false;
+                    if (!detail::is_plain_host(f.value.data(), f.value.size(), readable_end) && !detail::is_valid_host(f.value))
+                        return fail(400, "invalid Host"), false;
                     if (++hosts == 1 && !absolute_form_) req.host_ = f.value;
                 }
                 break;
