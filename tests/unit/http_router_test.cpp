@@ -210,6 +210,43 @@ TEST_CASE("a path no route serves is not found", "[http][router]") {
     }
 }
 
+// A connection parses each request into the same request object, so what the router bound for one request
+// must not show through on the next: the router writes its captures into the request's own slots.
+TEST_CASE("a reused request keeps nothing the router bound for the previous one", "[http][router]") {
+    int_router r;
+    r.add(method::get, "/items/:id/files/*", 1);
+    r.add(method::get, "/items/:id/:part", 2);
+    r.add(method::post, "/users/:name", 3);
+    request req;
+    auto parse_into = [&req](std::string& wire, std::string_view target, std::string_view verb = "GET") {
+        wire = std::string(verb) + " " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+        request_parser parser;
+        REQUIRE(parser.parse(wire, req) == parse_status::complete);
+    };
+    std::string first, second, third, fourth;
+    parse_into(first, "/items/a%2Fb/files/x/y");
+    REQUIRE(r.match(req).result == outcome::found);
+    CHECK(req.param("id") == "a/b");
+    CHECK(req.wildcard() == "x/y");
+
+    parse_into(second, "/nothing/here");
+    CHECK(r.match(req).result == outcome::not_found);
+    CHECK(req.param("id").empty());
+    CHECK(req.wildcard().empty());
+    CHECK(req.route().empty());
+
+    parse_into(third, "/items/7/summary");   // the wildcard route is tried first and fails
+    REQUIRE(r.match(req).result == outcome::found);
+    CHECK(req.param("id") == "7");
+    CHECK(req.param("part") == "summary");
+    CHECK(req.wildcard().empty());
+
+    parse_into(fourth, "/users/ann");         // served under POST only: 405, nothing bound
+    CHECK(r.match(req).result == outcome::method_not_allowed);
+    CHECK(req.param("name").empty());
+    CHECK(req.param("id").empty());
+}
+
 TEST_CASE("a path served under other methods answers 405 with the exact Allow list", "[http][router]") {
     int_router r;
     r.add(method::get, "/items", 1);

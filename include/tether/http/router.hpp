@@ -26,35 +26,44 @@ namespace tether::http {
 // Grants the router access to the request's parameter slots.
 class router_base {
 protected:
-    struct capture {
-        std::string_view name, raw;
-    };
+    // The search writes captures straight into the request's parameter slots (no array of its own to
+    // clear and copy from): a failed branch only lowers the count, and bind() makes the count final.
+    using capture = request::bound_param;
+    static capture* capture_slots(request& req) noexcept { return req.params_.data(); }
 
     static void set_route(request& req, std::string_view pattern, std::uint32_t id) noexcept {
         req.route_ = pattern;
         req.route_id_ = id;
     }
 
-    // Binds captures into `req`, percent-decoding values that need it. False when a value holds
-    // a malformed escape, which the caller answers with 400.
-    static bool bind(request& req, const capture* captures, std::size_t count, std::string_view wildcard) {
+    // Forgets what matched the connection's previous request: a request no route matches has no
+    // route, parameters or wildcard (not views into the last request's bytes).
+    static void unbind(request& req) noexcept {
+        set_route(req, {}, 0);
         req.param_count_ = 0;
+        req.wildcard_ = {};
+    }
+
+    // Binds the `count` captures in the request's slots, percent-decoding values that need it. False
+    // when a value holds a malformed escape, which the caller answers with 400.
+    static bool bind(request& req, std::size_t count, std::string_view wildcard) {
         req.wildcard_ = wildcard;
+        req.param_storage_.clear();
         std::size_t decoded_bytes = 0;
         for (std::size_t i = 0; i < count; ++i)
-            if (captures[i].raw.find('%') != std::string_view::npos) decoded_bytes += captures[i].raw.size();
-        // Reserve up front: decoding only shrinks, so the views below never see a reallocation.
-        req.param_storage_.clear();
-        if (decoded_bytes) req.param_storage_.reserve(decoded_bytes);   // most paths decode nothing
-        for (std::size_t i = 0; i < count; ++i) {
-            std::string_view value = captures[i].raw;
-            if (value.find('%') != std::string_view::npos) {
+            if (req.params_[i].value.find('%') != std::string_view::npos) decoded_bytes += req.params_[i].value.size();
+        if (decoded_bytes) {
+            // Reserve up front: decoding only shrinks, so the views below never see a reallocation.
+            req.param_storage_.reserve(decoded_bytes);
+            for (std::size_t i = 0; i < count; ++i) {
+                std::string_view& value = req.params_[i].value;
+                if (value.find('%') == std::string_view::npos) continue;
                 std::size_t start = req.param_storage_.size();
                 if (!percent_decode_append(req.param_storage_, value, /*plus_as_space=*/false)) return false;
                 value = std::string_view{req.param_storage_}.substr(start);
             }
-            req.params_[req.param_count_++] = {captures[i].name, value};
         }
+        req.param_count_ = count;
         return true;
     }
 };
@@ -126,24 +135,23 @@ public:
     // Finds the handler for `req` and binds its path parameters.
     match_result match(request& req) const {
         std::string_view path = req.path();
-        set_route(req, {}, 0);
+        unbind(req);
         if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
         const method m = req.method();
-        std::array<capture, request::max_params> captures{};
-        search_state state{captures.data(), 0, {}};
+        search_state state{capture_slots(req), 0, {}};
 
         const std::string_view rest = path.substr(1);
         const node* found = m == method::other ? nullptr : find(root_, rest, false, m, state);
-        if (!found && m == method::head) found = find(root_, rest, false, method::get, state = {captures.data(), 0, {}});
+        if (!found && m == method::head) found = find(root_, rest, false, method::get, state = {capture_slots(req), 0, {}});
         if (found) {
             auto slot = static_cast<std::size_t>(m);
             const Handler* h = found->handlers[slot] ? found->handlers[slot].get()
                                                      : found->handlers[static_cast<std::size_t>(method::get)].get();
-            if (!bind(req, captures.data(), state.count, state.wildcard)) return {outcome::bad_request, nullptr, {}};
+            if (!bind(req, state.count, state.wildcard)) return {outcome::bad_request, nullptr, {}};
             set_route(req, found->pattern, found->id);
             return {outcome::found, h, {}};
         }
-        state = {captures.data(), 0, {}};
+        state = {capture_slots(req), 0, {}};
         if (!find(root_, rest, false, std::nullopt, state)) return {outcome::not_found, nullptr, {}};
         match_result r{m == method::options ? outcome::options : outcome::method_not_allowed, nullptr, {}};
         r.allow = allow_list(rest);
