@@ -47,14 +47,7 @@ failures=0
 checked=0
 build_lines=0
 
-stop_pid() {
-  local pid=$1
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$(dirname "$0")/stop_pid.sh"
 cleanup() {
   for entry in "${background[@]}"; do stop_pid "${entry%%|*}"; done
   [ -n "$server_pid" ] && stop_pid "$server_pid"
@@ -219,12 +212,10 @@ run_block() {   # FILE holding one block's lines
 # sanitizer's report, a crash, a hang past 5 s) fails the block.
 stop_example() {
   [ -n "$server_pid" ] || return 0
-  local pid=$server_pid status=0
+  local status
+  stop_pid "$server_pid"
   server_pid=
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || status=$?
+  status=$stopped_status
   if [ "$status" -ne 0 ]; then fail "the example exited with status $status on SIGTERM:"$'\n'"$(tail -30 "$work/server.out")"
   else pass "the example stopped cleanly on SIGTERM"; fi
 }

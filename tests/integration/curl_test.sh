@@ -13,14 +13,10 @@ hello=${1:?usage: curl_test.sh PATH_TO_HELLO_BINARY}
 curl_bin=${CURL:-curl}
 work=$(mktemp -d)
 server_pid=
+. "$(dirname "$0")/../stop_pid.sh"
 
 stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid"
   server_pid=
 }
 trap 'stop_server; rm -rf "$work"' EXIT

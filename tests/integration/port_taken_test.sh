@@ -12,15 +12,8 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: port_taken_test.sh EXAMPLE_BINARY..." >&2; exit 2; }
 work=$(mktemp -d)
 holder_pid=
-stop_holder() {
-  if [ -n "$holder_pid" ] && kill -0 "$holder_pid" 2>/dev/null; then
-    kill -TERM "$holder_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$holder_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$holder_pid" 2>/dev/null || true
-    wait "$holder_pid" 2>/dev/null || true
-  fi
-}
-trap 'stop_holder; rm -rf "$work"' EXIT
+. "$(dirname "$0")/../stop_pid.sh"
+trap 'stop_pid "$holder_pid"; rm -rf "$work"' EXIT
 
 "$1" --port 0 --threads 1 >"$work/holder.out" 2>"$work/holder.err" &
 holder_pid=$!

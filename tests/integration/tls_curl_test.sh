@@ -16,13 +16,9 @@ dashboard=${2:?usage: tls_curl_test.sh HYBRID DASHBOARD_WEB}
 curl_bin=${CURL:-curl}
 work=$(mktemp -d)
 pids=()
+. "$here/../stop_pid.sh"
 cleanup() {
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
   rm -rf "$work"
 }
 trap cleanup EXIT

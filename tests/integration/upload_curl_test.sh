@@ -17,15 +17,12 @@ work=$(mktemp -d)
 server_pid=
 
 server_status=
+. "$(dirname "$0")/../stop_pid.sh"
 stop_server() {   # sets server_status to the server's exit status
   [ -n "$server_pid" ] || return 0
-  local pid=$server_pid
+  stop_pid "$server_pid"
   server_pid=
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  server_status=0
-  wait "$pid" 2>/dev/null || server_status=$?
+  server_status=$stopped_status
 }
 trap 'stop_server; rm -rf "$work"' EXIT
 

@@ -16,20 +16,12 @@ interop_npm_install() {
 interop_pids=()
 interop_files=()
 
-# interop_stop_pid PID: TERM, up to 5 s, then KILL; nothing if it is gone already.
-interop_stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$here/../stop_pid.sh"
 
 # The EXIT trap: every process started by interop_start, then every temporary file.
 interop_cleanup() {
   local pid
-  for pid in "${interop_pids[@]}"; do interop_stop_pid "$pid"; done
+  for pid in "${interop_pids[@]}"; do stop_pid "$pid"; done
   [ ${#interop_files[@]} -eq 0 ] || rm -rf "${interop_files[@]}"
 }
 trap interop_cleanup EXIT
