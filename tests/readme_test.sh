@@ -212,11 +212,9 @@ run_block() {   # FILE holding one block's lines
 # sanitizer's report, a crash, a hang past 5 s) fails the block.
 stop_example() {
   [ -n "$server_pid" ] || return 0
-  local status
   stop_pid "$server_pid"
   server_pid=
-  status=$stopped_status
-  if [ "$status" -ne 0 ]; then fail "the example exited with status $status on SIGTERM:"$'\n'"$(tail -30 "$work/server.out")"
+  if [ "$stopped_status" -ne 0 ]; then fail "the example exited with status $stopped_status on SIGTERM:"$'\n'"$(tail -30 "$work/server.out")"
   else pass "the example stopped cleanly on SIGTERM"; fi
 }
 

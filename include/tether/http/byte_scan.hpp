@@ -1,9 +1,10 @@
 #pragma once
-// The end of a run of allowed bytes, found 16 bytes at a time with SSE2 (part of every x86-64 CPU), for
-// the parser's long runs: field values (a browser's User-Agent, Accept and Cookie lines run to hundreds
-// of bytes) and request-targets. The per-byte table lookup costs about five instructions a byte; one
-// 16-byte compare costs about as much for sixteen. Without SSE2 the per-byte loop gives the same answers.
-// Loads stay inside [p, end): the last, shorter stretch is always walked byte by byte.
+// The parser's byte-class checks done 16 bytes at a time with SSE2 (part of every x86-64 CPU): where a run
+// of allowed bytes ends, for the long runs (field values: a browser's User-Agent, Accept and Cookie lines
+// run to hundreds of bytes; request-targets), and whether a Host value has the usual plain shape. The
+// per-byte table lookup costs about five instructions a byte; one 16-byte compare costs about as much
+// for sixteen. Without SSE2 the per-byte code gives the same answers. Loads stay inside the bounds each
+// function is given: the run scanners walk their last, shorter stretch byte by byte.
 #include <cstddef>
 #if defined(__SSE2__)
 #include <emmintrin.h>
