@@ -100,6 +100,74 @@ TEST_CASE("an epoch change reaches live WebSocket and SSE clients as recovered:f
     CHECK(e->data == "m3");
 }
 
+// The new epoch's messages ingested while the I/O thread is held in a handler: its next drain reads them all
+// and hands the WebSocket one joined run, which the connection may write at once (net/ws_connection.hpp,
+// deliver_run). The notice it queued for the epoch change must still go first.
+TEST_CASE("an epoch change at the head of a run of messages reaches a WebSocket client as the notice, then the run in order") {
+    refusing_sequencer sequencer;
+    std::shared_ptr<tether::hub::topic> topic;
+    std::atomic<bool> holding{false}, ingested{false};
+    auto options = test_server::defaults();
+    options.threads = 1;   // the held request and the subscribers share the thread that drains the topic
+    test_server server{[&](tether::server& app) {
+        auto news = app.topic("news");
+        topic = news.handle();
+        topic->set_sequencer(&sequencer);
+        app.pubsub("/ws");
+        app.sse("/events", news);
+        app.get("/hold", [&](auto&, auto& res) {
+            holding = true;
+            for (int i = 0; i < 1000 && !ingested; ++i) std::this_thread::sleep_for(5ms);
+            res.text("released");
+        });
+    }, options};
+    auto ingest = [&](std::uint64_t epoch, std::uint64_t first, std::uint64_t last) {
+        std::thread([&] {
+            for (auto sequence = first; sequence <= last; ++sequence) topic->ingest({epoch, sequence}, "m" + std::to_string(sequence));
+        }).join();
+    };
+    ingest(epoch_a, 1, 1);
+    cluster_test::ws_subscriber ws{server.port(), "news", id(epoch_a, 1)};
+    cluster_test::sse_stream sse{server.port(), "/events", id(epoch_a, 1)};
+    ingest(epoch_a, 2, 2);
+    auto m = ws.next_envelope();
+    REQUIRE(m);
+    CHECK(m->id == id(epoch_a, 2));
+
+    tether::itest::raw_client hold(server.port());
+    REQUIRE(hold.send(tether::itest::get_request("/hold")));
+    for (int i = 0; i < 1000 && !holding; ++i) std::this_thread::sleep_for(5ms);
+    REQUIRE(holding);
+    constexpr std::uint64_t last = 66;
+    ingest(epoch_b, 3, last);
+    ingested = true;
+    auto released = hold.read_response();
+    REQUIRE(released);
+    CHECK(released->body == "released");
+
+    auto notice = ws.next_envelope();
+    REQUIRE(notice);
+    CHECK(notice->type == "subscribed");
+    CHECK(notice->recovered == false);
+    CHECK(notice->id == id(epoch_b, 2));
+    for (std::uint64_t sequence = 3; sequence <= last; ++sequence) {
+        m = ws.next_envelope();
+        REQUIRE(m);
+        REQUIRE(m->id == id(epoch_b, sequence));
+    }
+    auto e = sse.next();
+    REQUIRE(e);
+    CHECK(e->id == id(epoch_a, 2));
+    auto reset = sse.next();
+    REQUIRE(reset);
+    CHECK(reset->type == "reset");
+    for (std::uint64_t sequence = 3; sequence <= last; ++sequence) {
+        e = sse.next();
+        REQUIRE(e);
+        REQUIRE(e->id == id(epoch_b, sequence));
+    }
+}
+
 TEST_CASE("a skipped range reaches a live WebSocket client as missed, then the stream goes on") {
     sequenced_fixture f;
     f.ingest(epoch_a, 1);

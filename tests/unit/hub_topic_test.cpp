@@ -537,17 +537,18 @@ struct joining_delivery : recording_delivery {
         std::uint64_t first;
         std::size_t count;
         std::string bytes;
+        bool more_follow;
     };
     std::vector<std::pair<hub::subscriber*, joined>> runs;
     void deliver_run(hub::subscriber& s, hub::payload_ptr const& first, hub::payload_ptr const& block,
-                     std::string_view bytes, std::size_t count) {
+                     std::string_view bytes, std::size_t count, bool more_follow) {
         auto& r = static_cast<recording_subscriber&>(s);
         CHECK(bytes.data() >= block->encoded(0).data());   // inside the block it is handed to keep
         CHECK(bytes.data() + bytes.size() == block->encoded(0).data() + block->encoded(0).size());
         for (std::size_t i = 0; i < count; ++i) r.received.push_back(first->sequence() + i);
         r.unwritten_bytes += bytes.size();
         r.unwritten.push_back(block);
-        runs.push_back({&s, {first->sequence(), count, std::string(bytes)}});
+        runs.push_back({&s, {first->sequence(), count, std::string(bytes), more_follow}});
     }
     std::vector<joined> runs_of(hub::subscriber const& s) const {
         std::vector<joined> out;
@@ -597,6 +598,7 @@ TEST_CASE("a run of new messages reaches a subscriber that takes joined runs as 
     REQUIRE(d.runs_of(late).size() == 1);   // the rest of the run, from its own cursor
     CHECK(d.runs_of(late)[0].first == 6);
     CHECK(d.runs_of(late)[0].bytes == bodies_joined(6, 20, false));
+    CHECK_FALSE(d.runs_of(plain)[0].more_follow);   // the drain found nothing behind it
     CHECK(late.received == range(6, 20));
     // Without room for the rest of the run: message by message, parked exactly where the budget ends.
     CHECK(d.runs_of(tight).empty());
@@ -618,6 +620,11 @@ TEST_CASE("a run of new messages reaches a subscriber that takes joined runs as 
     CHECK(plain_runs[2].first == 85);
     CHECK(plain_runs[3].first == 149);
     CHECK(plain_runs[3].count == 22);
+    // Only the last run of the drain says nothing follows: a transport may write that one at once, and
+    // holds the others to send with it.
+    CHECK(plain_runs[1].more_follow);
+    CHECK(plain_runs[2].more_follow);
+    CHECK_FALSE(plain_runs[3].more_follow);
     std::string all;
     for (auto const& r : plain_runs) all += r.bytes;
     CHECK(all == bodies_joined(1, 170, false));

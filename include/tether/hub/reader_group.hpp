@@ -20,10 +20,13 @@
 //      also takes deliver(s, message, bytes) gets those bytes handed over, already looked up: the group
 //      looks a message's encoding up once per format per message (its subscribers nearly always share
 //      one format), not once per subscriber, and the transport need not look it up again.
-//      A Delivery that also has deliver_run(s, first, joined, bytes, count) may be handed a run of new
-//      messages as one block: `bytes` (inside `joined`, a payload_ptr to keep) are `count` messages' bytes
-//      in s's format back to back, the first of them `first`; written(s, n) as for single messages. Only
-//      subscribers that said take_joined_runs(true) are handed runs so.
+//      A Delivery that also has deliver_run(s, first, joined, bytes, count, more_follow) may be handed a run
+//      of new messages as one block: `bytes` (inside `joined`, a payload_ptr to keep) are `count` messages'
+//      bytes in s's format back to back, the first of them `first`; written(s, n) as for single messages,
+//      and may be called from inside deliver_run (a transport that wrote the bytes at once). Only
+//      subscribers that said take_joined_runs(true) are handed runs so. `more_follow` is false when this
+//      drain found nothing after the run: a transport that holds its writes until the end of the loop turn,
+//      to send several runs with one write, may send this one now.
 //   4. unsubscribe(s) (or destroy s) when the connection ends; destroy the group on its own thread.
 #include "tether/hub/backpressure.hpp"
 #include "tether/hub/joined_run.hpp"
@@ -165,7 +168,7 @@ private:
     static constexpr bool takes_bytes =
         requires(Delivery& d, subscriber& s, payload_ptr const& m, std::string_view b) { d.deliver(s, m, b); };
     static constexpr bool takes_runs = requires(Delivery& d, subscriber& s, payload_ptr const& m, std::string_view b,
-                                                std::size_t n) { d.deliver_run(s, m, m, b, n); };
+                                                std::size_t n) { d.deliver_run(s, m, m, b, n, false); };
     enum class catch_up_result : std::uint8_t { caught_up, parked, gone };
 
     static void drain_thunk(void* self) { static_cast<reader_group*>(self)->drain(); }
@@ -316,26 +319,28 @@ private:
                 break;
             }
             if (found.state == ring::slot_state::lapped) {
-                offer_run(pending);
+                offer_run(pending, true);   // the notices of what was lapped follow
                 next_ = at;
                 group_lapped();
                 at = next_;
                 continue;
             }
+            // A full run is offered once the next message is in sight, so that the last run of a drain,
+            // full or not, is the one offered with nothing to follow.
+            if (pending.size == max_run) {
+                offer_run(pending, true);
+                next_ = at;
+            }
             if constexpr (conflating) cache_.remember(found.message);
             pending.messages[pending.size++] = std::move(found.message);
             ++at;
-            if (pending.size == max_run) {
-                offer_run(pending);
-                next_ = at;
-            }
         }
-        offer_run(pending);
+        offer_run(pending, more);
         next_ = at;
         return more;
     }
 
-    void offer_run(run& r) {
+    void offer_run(run& r, bool more_follow) {
         if (r.size == 0) return;
         std::array<encoding_memo, max_run> memos{};   // per message, shared by the subscribers
         detail::joined_runs joins;                    // per format, shared by the subscribers
@@ -343,7 +348,7 @@ private:
             lists_.walk_next = s->link_next_;
             lists_.current = s;
             if constexpr (takes_runs) {
-                if (s->takes_joined_runs_ && offer_joined(*s, r, joins) != joined_result::not_joined) continue;
+                if (s->takes_joined_runs_ && offer_joined(*s, r, joins, more_follow) != joined_result::not_joined) continue;
             }
             for (std::size_t i = 0; i < r.size; ++i) {
                 if (s->next_sequence_ != r.messages[i]->sequence()) continue;   // joined later, or skipped ahead
@@ -369,7 +374,7 @@ private:
     // per-message path parks it exactly where its budget ends.
     enum class joined_result : std::uint8_t { not_joined, delivered, gone };
 
-    joined_result offer_joined(subscriber& s, run const& r, detail::joined_runs& joins) {
+    joined_result offer_joined(subscriber& s, run const& r, detail::joined_runs& joins, bool more_follow) {
         auto const first = r.first_sequence();   // a run's sequences are consecutive
         if (s.next_sequence_ < first || s.next_sequence_ - first + detail::joined_runs::min_joined > r.size) {
             return joined_result::not_joined;
@@ -381,7 +386,7 @@ private:
         s.pending_ += joined.bytes.size();
         s.next_sequence_ = first + r.size;
         delivered_ += count;
-        delivery_.deliver_run(s, r.messages[k], *joined.block, joined.bytes, count);
+        delivery_.deliver_run(s, r.messages[k], *joined.block, joined.bytes, count, more_follow);
         return still_here(s) ? joined_result::delivered : joined_result::gone;
     }
 

@@ -55,7 +55,7 @@ private:
     // Any news is enough: the batch itself is read from the history in fill().
     void deliver(topic_subscription&, const hub::payload_ptr&, std::string_view) override { ready(); }
     void deliver_run(topic_subscription&, const hub::payload_ptr&, const hub::payload_ptr&, std::string_view,
-                     std::size_t) override {
+                     std::size_t, bool) override {
         ready();
     }
     void missed(topic_subscription&, std::uint64_t, std::uint64_t) override { ready(); }

@@ -53,7 +53,7 @@ private:
     // Any news on any topic is enough: the answer itself is read from the histories in fill().
     void deliver(topic_subscription&, const hub::payload_ptr&, std::string_view) override { ready(); }
     void deliver_run(topic_subscription&, const hub::payload_ptr&, const hub::payload_ptr&, std::string_view,
-                     std::size_t) override {
+                     std::size_t, bool) override {
         ready();
     }
     void missed(topic_subscription&, std::uint64_t, std::uint64_t) override { ready(); }

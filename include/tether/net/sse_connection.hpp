@@ -276,7 +276,7 @@ private:
     }
     // A run of one topic's chunks (sse_chunk only, see subscribe), queued as they are.
     void deliver_run(topic_subscription& sub, const hub::payload_ptr& first, const hub::payload_ptr& joined,
-                     std::string_view chunks, std::size_t count) override {
+                     std::string_view chunks, std::size_t count, bool) override {
         stream_topic* t = find(sub);
         if (first->epoch() != t->position.epoch) {
             t->position.epoch = first->epoch();

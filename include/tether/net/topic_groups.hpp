@@ -53,9 +53,10 @@ public:
     virtual void deliver(topic_subscription& s, const hub::payload_ptr& message, std::string_view bytes) = 0;
     // `count` consecutive messages, `first` the first of them, whose bytes in the subscription's format lie
     // back to back in `bytes` inside `joined` (reader_group.hpp: joined runs). Only for subscriptions that
-    // said take_joined_runs(true); the sink queues them as one piece.
+    // said take_joined_runs(true); the sink queues them as one piece, or writes them at once when
+    // `more_follow` is false (the drain found nothing behind them) and nothing else is waiting to go.
     virtual void deliver_run(topic_subscription& s, const hub::payload_ptr& first, const hub::payload_ptr& joined,
-                             std::string_view bytes, std::size_t count) = 0;
+                             std::string_view bytes, std::size_t count, bool more_follow) = 0;
     // The subscriber will never get [first, last] (drop_oldest lapped it, conflation, history lost).
     virtual void missed(topic_subscription& s, std::uint64_t first, std::uint64_t last) = 0;
     // The disconnect policy cut this subscriber off.
@@ -83,9 +84,9 @@ struct sink_delivery {
         t.sink->deliver(t, m, bytes);
     }
     void deliver_run(hub::subscriber& s, const hub::payload_ptr& first, const hub::payload_ptr& joined,
-                     std::string_view bytes, std::size_t count) {
+                     std::string_view bytes, std::size_t count, bool more_follow) {
         auto& t = static_cast<topic_subscription&>(s);
-        t.sink->deliver_run(t, first, joined, bytes, count);
+        t.sink->deliver_run(t, first, joined, bytes, count, more_follow);
     }
     void missed(hub::subscriber& s, std::uint64_t first, std::uint64_t last) {
         auto& t = static_cast<topic_subscription&>(s);
