@@ -90,7 +90,9 @@ public:
     }
 
     // Gathers up to max_iov buffers into one sendmsg (MSG_NOSIGNAL: a peer that went away is
-    // an error code, not SIGPIPE).
+    // an error code, not SIGPIPE). A single buffer, the usual case (a response, a fan-out's joined
+    // run), goes with send(): sendmsg first copies in and checks the message header and the iovec
+    // array, ~0.1-0.3 us of kernel time a call here (4.4 KB to a loopback peer: 5.9 vs 5.7 us).
     template <class ConstBufferSequence>
     std::size_t write_some(const ConstBufferSequence& buffers, std::error_code& ec) {
         std::array<iovec, max_iov> iov;
@@ -107,7 +109,7 @@ public:
         msg.msg_iov = iov.data();
         msg.msg_iovlen = count;
         for (;;) {
-            ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            ssize_t n = count == 1 ? ::send(fd_, iov[0].iov_base, total, MSG_NOSIGNAL) : ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
             if (n >= 0) {
                 if (static_cast<std::size_t>(n) < total) write_ready_ = false;   // the send buffer is full
                 return static_cast<std::size_t>(n);
