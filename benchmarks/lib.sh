@@ -200,12 +200,14 @@ collect_failures() {
 # ---- callgrind: one server process under valgrind, for instruction counts ---------------------------------
 # callgrind_server NAME LOG BINARY ARGS...: starts BINARY --port 0 --threads 1 ARGS under callgrind on
 # SERVER_CPU and waits (valgrind starts slowly: up to 60 s) for its "listening on" line; sets cg_pid and
-# cg_port, or notes the failure, reaps it and returns 1.
+# cg_port, or notes the failure, reaps it and returns 1. A script may add valgrind options in the array
+# callgrind_options (e.g. a cache simulation).
+callgrind_options=()
 callgrind_server() {
     local name=$1 logf=$2 bin=$3 line
     shift 3
     rm -f "$logf"   # a previous run's log must not announce a stale port (see launch_server)
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$work_dir/callgrind.%p.out" \
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind "${callgrind_options[@]}" --callgrind-out-file="$work_dir/callgrind.%p.out" \
         "$bin" --port 0 --threads 1 "$@" >"$logf" 2>&1 &
     cg_pid=$!
     track_pid "$cg_pid"
@@ -225,12 +227,17 @@ callgrind_server() {
 
 # callgrind_finish NAME WORK: stops cg_pid (SIGTERM; up to 60 s, valgrind writes its profile on the way out)
 # and prints its total Ir (empty on failure, noted). The first profile of each NAME with work (WORK > 0) and
-# without is kept as profile-NAME.out and profile-NAME-base.out, for "where do the instructions go".
+# without is kept as profile-NAME.out and profile-NAME-base.out, for "where do the instructions go". Every
+# event's total (Ir, and D1mr, DLmr, ... under a cache simulation) goes to $work_dir/last-totals as
+# "event value" lines, for callers that want more than Ir (this runs in a command substitution).
 callgrind_finish() {
     local name=$1 work=$2 profile=$work_dir/callgrind.$cg_pid.out ir
     stop_pid "$cg_pid" 60 || note_failure "$name: ignored SIGTERM for 60 s under valgrind (killed; no count)"
     ir=$(awk '/^summary:/ { print $2; f = 1 } /^totals:/ && !f { print $2; f = 1 }' "$profile" 2>/dev/null | head -1)
     [[ -n $ir ]] || { note_failure "$name: no callgrind totals in $profile"; return 0; }
+    awk '/^events:/ { for (i = 2; i <= NF; i++) event[i] = $i }
+         /^summary:/ || (/^totals:/ && !done) { for (i = 2; i <= NF; i++) print event[i], $i; done = 1 }' \
+        "$profile" >"$work_dir/last-totals"
     local kept=$work_dir/profile-$name.out
     (( work > 0 )) || kept=$work_dir/profile-$name-base.out
     [[ -e $kept ]] || cp "$profile" "$kept"

@@ -16,10 +16,17 @@
 #
 #   BUILD_DIR=build/rel benchmarks/callgrind/fanout.sh
 #   benchmarks/callgrind/fanout.sh --smoke        # SUBS=20, MESSAGES=64, RUNS=1
+#   CACHE_SIM=1 SUBS=10000 CASES="tether-raw floor-raw" RUNS=1 benchmarks/callgrind/fanout.sh
+#
+# CACHE_SIM=1 adds callgrind's cache simulation and reports data read misses per frame, in L1 and past the
+# last simulated level (CACHE_LL: by default 1 MiB 16-way, the per-core L2 of the machine these results come
+# from, so "past L2"). Instructions stop telling the story once the subscribers' objects outgrow L2: at 10,000
+# subscribers what a subscriber costs is mostly which of its cache lines are loaded, and how often.
 #
 # Environment (defaults in brackets):
 #   BUILD_DIR [<repo>/build/bench]   an existing Release build with fanout_server, peer_floor_fanout, fanout_load
 #   SUBS [200]  MESSAGES [512]  RUNS [2]  SIZE [64]  WINDOW [64]
+#   CACHE_SIM [0]  CACHE_D1 [49152,12,64]  CACHE_LL [1048576,16,64]   (size, ways, line: valgrind's --D1/--LL)
 #   CASES ["tether-ws floor-ws tether-raw floor-raw"]
 #   SERVER_CPU [0]  CLIENT_CPU [1]
 #   RESULTS [unset: the report goes to stdout only]
@@ -38,6 +45,10 @@ WINDOW=${WINDOW:-64}
 CASES=${CASES:-"tether-ws floor-ws tether-raw floor-raw"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+CACHE_SIM=${CACHE_SIM:-0}
+CACHE_D1=${CACHE_D1:-49152,12,64}
+CACHE_LL=${CACHE_LL:-1048576,16,64}
+(( CACHE_SIM )) && callgrind_options=(--cache-sim=yes "--D1=$CACHE_D1" "--LL=$CACHE_LL")
 
 bench_init callgrind/fanout.sh valgrind taskset timeout awk
 raise_fd_limit "$SUBS"
@@ -61,7 +72,8 @@ for c in $CASES; do
 done
 (( ${#cases[@]} > 0 )) || { echo "callgrind/fanout.sh: no server binary found" >&2; exit 1; }
 
-# measure CASE MESSAGES: prints "Ir frames" (empty on failure, with a note in failures).
+# measure CASE MESSAGES: prints "Ir frames D1mr DLmr" (the misses 0 without CACHE_SIM; empty on failure, with a
+# note in failures).
 measure() {
     local name=$1 messages=$2 rc=0 ir frames
     callgrind_server "$name" "$work_dir/$name-$messages.log" "$(case_binary "$name")" || return 0
@@ -76,8 +88,10 @@ measure() {
     fi
     frames=$(awk '/^result / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "frames") print kv[2] } }' "$work_dir/load.out")
     [[ -n $ir && -n $frames ]] || { note_failure "$name: no callgrind totals or no frame count"; return 0; }
-    echo "$ir $frames"
+    echo "$ir $frames $(total_of D1mr) $(total_of DLmr)"
 }
+
+total_of() { awk -v e="$1" '$1 == e { v = $2 } END { print v + 0 }' "$work_dir/last-totals" 2>/dev/null || echo 0; }
 
 records=$work_dir/records.tsv
 : >"$records"
@@ -89,10 +103,12 @@ for (( run = 1; run <= RUNS; run++ )); do
         base=$(measure "$name" 0)
         full=$(measure "$name" "$MESSAGES")
         if [[ -n $base && -n $full ]]; then
-            read -r base_ir _ <<<"$base"
-            read -r full_ir frames <<<"$full"
+            read -r base_ir _ base_d1 base_ll <<<"$base"
+            read -r full_ir frames full_d1 full_ll <<<"$full"
             per=$(awk -v a="$full_ir" -v b="$base_ir" -v n="$frames" 'BEGIN { printf "%.1f", (a - b) / n }')
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$run" "$base_ir" "$full_ir" "$frames" "$per" >>"$records"
+            d1=$(awk -v a="$full_d1" -v b="$base_d1" -v n="$frames" 'BEGIN { printf "%.3f", (a - b) / n }')
+            ll=$(awk -v a="$full_ll" -v b="$base_ll" -v n="$frames" 'BEGIN { printf "%.3f", (a - b) / n }')
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$run" "$base_ir" "$full_ir" "$frames" "$per" "$d1" "$ll" >>"$records"
             log "$(printf '%-10s run %s: Ir baseline %s, with %s messages %s (%s frames): %s Ir/frame' "$name" "$run" "$base_ir" "$MESSAGES" "$full_ir" "$frames" "$per")"
         fi
     done
@@ -100,7 +116,7 @@ done
 
 # ---- report --------------------------------------------------------------------------------------------
 per_run() { awk -F'\t' -v s="$1" -v r="$2" '$1 == s && $2 == r { print $6 }' "$records"; }
-mean_of() { awk -F'\t' -v s="$1" '$1 == s { t += $6; n++ } END { if (n) printf "%.1f", t / n }' "$records"; }
+mean_of() { awk -F'\t' -v s="$1" -v c="${2:-6}" '$1 == s { t += $c; n++ } END { if (n) printf "%.3f", t / n }' "$records"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 case_label() {
     case $1 in
@@ -149,6 +165,17 @@ report=$work_dir/report.md
         if [[ $name == tether-* ]]; then r=$(ratio "$(mean_of "$name")" "$(mean_of "floor-${name#*-}")"); else r="1"; fi
         echo "$row $r |"
     done
+    if (( CACHE_SIM )); then
+        echo
+        echo "Data read misses per delivered frame (cache simulation: L1 \`--D1=$CACHE_D1\`, last level \`--LL=$CACHE_LL\`;"
+        echo "with $MESSAGES messages minus at baseline, ÷ frames; mean of the runs):"
+        echo
+        echo "| frames | server | L1 read misses/frame | last-level read misses/frame |"
+        echo "|---|---|---|---|"
+        for name in "${cases[@]}"; do
+            echo "| $(case_what "$name") | $(case_label "$name") | $(mean_of "$name" 7) | $(mean_of "$name" 8) |"
+        done
+    fi
     for name in "${cases[@]}"; do
         if [[ -e $work_dir/profile-$name.out ]] && command -v callgrind_annotate >/dev/null; then
             echo
