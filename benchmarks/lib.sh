@@ -168,7 +168,7 @@ stop_server() {
 # Self Ir per function from a profile (callgrind_annotate's listing), as "Ir<TAB>name": the name without its
 # source file, template arguments, parameter list and binary; costs of the same short name are summed.
 function_costs() {
-    callgrind_annotate --threshold=100 "$1" 2>/dev/null |
+    callgrind_annotate --show=Ir --threshold=100 "$1" 2>/dev/null |
         awk '
             /PROGRAM TOTALS/ { listing = 1; next }
             listing && match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {
