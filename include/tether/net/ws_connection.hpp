@@ -2,7 +2,7 @@
 // One WebSocket connection after the upgrade (RFC 6455 §5-§7): frames in through the codec,
 // messages out to the application, frames out through a bounded queue.
 //
-// At ~720 lines it is over the house's ~450, on purpose: reading, control frames and the closing
+// At ~790 lines it is over the house's ~450, on purpose: reading, control frames and the closing
 // handshake, the topic sink and writing all touch the same connection state (its phase, its queue,
 // its pending operations) and its lifetime rule (op_guard), and split into several classes each would
 // reach into the others' privates. The codec, deflate session, output queue and subscriptions, which
@@ -16,7 +16,9 @@
 //
 // Writes are corked: sends made while the connection handles its own input are written once at
 // the end of that batch; sends from elsewhere on the thread (a broadcast, a timer) mark the
-// connection dirty and the thread writes every dirty connection once per loop turn. The queue is
+// connection dirty and the thread writes every dirty connection once per loop turn. One exception,
+// for fan-out at scale: a topic's last run of a drain, to a connection that follows only that
+// topic and has nothing queued, is written at once (deliver_run says why). The queue is
 // bounded by behaviour::max_buffered_bytes; past it the overflow action applies (close 1013/1008
 // or drop), never unbounded growth. Control frames (pong, close) bypass the bound: they are
 // small, and a connection that cannot send its Close must still end.
