@@ -106,11 +106,8 @@ public:
         }
         ec.clear();
         if (total == 0) return 0;
-        msghdr msg{};
-        msg.msg_iov = iov.data();
-        msg.msg_iovlen = count;
         for (;;) {
-            ssize_t n = count == 1 ? ::send(fd_, iov[0].iov_base, total, MSG_NOSIGNAL) : ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            ssize_t n = count == 1 ? ::send(fd_, iov[0].iov_base, total, MSG_NOSIGNAL) : send_gathered(iov.data(), count);
             if (n >= 0) {
                 if (static_cast<std::size_t>(n) < total) write_ready_ = false;   // the send buffer is full
                 return static_cast<std::size_t>(n);
@@ -155,6 +152,14 @@ public:
     }
 
 private:
+    // The message header is built only for a write that gathers: one buffer needs none.
+    ssize_t send_gathered(iovec* iov, std::size_t count) noexcept {
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = count;
+        return ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    }
+
     friend class epoll_reactor;
     static constexpr std::size_t max_iov = 64;
 

@@ -787,7 +787,9 @@ private:
     bool reading_ = false, writing_ = false, corked_ = false, in_callbacks_ = false;
     bool awaiting_pong_ = false, close_after_flush_ = false, waited_for_writable_ = false;
     bool close_received_ = false;   // the peer's Close frame arrived (else the close code is 1006)
-    bool sole_subscription_ = false;   // subscribed to exactly one topic (deliver_run may write at once)
+    // Subscribed to exactly one topic (deliver_run may write at once). Derivable from extras_->subscriptions,
+    // but kept here: deliver_run reads it per subscriber and run, and extras_ is another cache line to load.
+    bool sole_subscription_ = false;
 };
 
 } // namespace tether::net
