@@ -2,6 +2,9 @@
 # HTTP/1.1 plaintext benchmark: tether's `hello` example against Boost.Beast and cpp-httplib, side by side, with
 # the "kernel floor" (peers/floor_http.cpp: raw epoll, no parsing, no allocation, a fixed answer) as a reference:
 # what a server doing no user-space work scores on the same rig, so floor/beast bounds any X/beast target.
+# A second reference, the strict floor (peers/floor_http_strict.cpp), is that floor plus tether's own request
+# parser and response serializer and nothing else: what a server that parses what it is sent must spend at
+# least, so tether/strict is the cost of routing, handlers and connection bookkeeping alone.
 #
 # Every server is started pinned to one core (SERVER_CPU, default 0), wrk runs pinned to another (CLIENT_CPU,
 # default 1), servers are interleaved inside each repetition so that drift in machine load hits all of them,
@@ -18,7 +21,7 @@
 #   THREADS [1]                           --threads given to tether and Beast
 #   HTTPLIB_THREADS [CONNS]               --threads (pool size) given to cpp-httplib; see README
 #   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
-#   SERVERS ["tether beast floor httplib"]  subset to run
+#   SERVERS ["tether beast floor strict httplib"]  subset to run
 #   RESULTS [<repo>/benchmarks/results/http.md]
 set -euo pipefail
 
@@ -35,20 +38,21 @@ THREADS=${THREADS:-1}
 HTTPLIB_THREADS=${HTTPLIB_THREADS:-$CONNS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-SERVERS=${SERVERS:-"tether beast floor httplib"}
+SERVERS=${SERVERS:-"tether beast floor strict httplib"}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/http.md}
 clk_tck=$(getconf CLK_TCK)
 lua_script=$script_dir/pipeline.lua
 modes="plain pipelined"
 
 bench_init http/run.sh wrk curl taskset cmake
-bench_build hello peer_beast_http peer_floor_http peer_httplib
+bench_build hello peer_beast_http peer_floor_http peer_floor_http_strict peer_httplib
 
 server_binary() {
     case $1 in
         tether) echo "$build_dir/examples/hello" ;;
         beast) echo "$build_dir/benchmarks/peer_beast_http" ;;
         floor) echo "$build_dir/benchmarks/peer_floor_http" ;;
+        strict) echo "$build_dir/benchmarks/peer_floor_http_strict" ;;
         httplib) echo "$build_dir/benchmarks/peer_httplib" ;;
         *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
     esac
@@ -58,6 +62,7 @@ server_label() {
     case $1 in
         httplib) echo "httplib (pool $HTTPLIB_THREADS)" ;;
         floor) echo "floor — reference (kernel floor: no parsing, no allocation, fixed answer)" ;;
+        strict) echo "strict floor — reference (the floor + tether's parser and serializer)" ;;
         *) echo "$1" ;;
     esac
 }
@@ -282,6 +287,26 @@ report=$work_dir/report.md
     plain_tether=$(ratio "$(summary 4 tether plain | cut -d' ' -f1)" "$(summary 4 beast plain | cut -d' ' -f1)")
     echo "Issue target, plain mode: tether/beast requests/s ≥ 2: $(at_least_2 "$plain_tether" met '**missed**') ($plain_tether);"\
          "reachable at all (floor/beast ≥ 2): $(at_least_2 "$plain_floor" yes '**no**') ($plain_floor)."
+    echo
+    echo "Against the two references, CPU µs/request (goal: tether ≤ 1.1× the floor). The strict floor parses every"
+    echo "request with tether's request_parser and writes one prebuilt answer with tether's serializer, with a Date of"
+    echo "this second; nothing else. strict/floor is what strictness itself costs a request, and where it exceeds 1.1"
+    echo "no server that parses what it is sent can meet 1.1× the floor; tether/strict is what tether adds on top of it"
+    echo "(routing, the handler and its response, the connection's bookkeeping)."
+    echo
+    echo "| mode | tether/floor | strict/floor | tether/strict | tether ≤ 1.1× floor |"
+    echo "|---|---|---|---|---|"
+    for mode in $modes; do
+        t_us=$(summary 5 tether "$mode" | cut -d' ' -f1)
+        f_us=$(summary 5 floor "$mode" | cut -d' ' -f1)
+        s_us=$(summary 5 strict "$mode" | cut -d' ' -f1)
+        tf=$(ratio "$t_us" "$f_us")
+        verdict=$(awk -v r="$tf" -v s="$(ratio "$s_us" "$f_us")" 'BEGIN {
+            if (r == "n/a") print "n/a"; else if (r <= 1.1) print "met";
+            else if (s != "n/a" && s > 1.1) print "**missed**; out of reach for a strict server (strict/floor > 1.1)";
+            else print "**missed**" }')
+        echo "| $mode | $tf | $(ratio "$s_us" "$f_us") | $(ratio "$t_us" "$s_us") | $verdict |"
+    done
     echo
     echo "RSS is the median over repetitions of VmRSS: before any load (start), halfway through the measured run"
     echo "(mid) and right after it (end). Errors are wrk's non-2xx responses plus socket errors, worst repetition."
