@@ -14,32 +14,14 @@
 #include <tether/http/response.hpp>
 #include <tether/http/serializer.hpp>
 
+#include "sample_requests.hpp"
+
 namespace http = tether::http;
 
 namespace {
 
-// What Chrome 120 sends for a same-origin fetch: 15 fields, about 500 bytes.
-constexpr std::string_view chrome_request =
-    "GET /api/products/12345?view=full&lang=en HTTP/1.1\r\n"
-    "Host: shop.example.com\r\n"
-    "Connection: keep-alive\r\n"
-    "sec-ch-ua: \"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\", \"Google Chrome\";v=\"120\"\r\n"
-    "sec-ch-ua-mobile: ?0\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "sec-ch-ua-platform: \"Linux\"\r\n"
-    "Accept: application/json, text/plain, */*\r\n"
-    "Sec-Fetch-Site: same-origin\r\n"
-    "Sec-Fetch-Mode: cors\r\n"
-    "Sec-Fetch-Dest: empty\r\n"
-    "Referer: https://shop.example.com/products\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-GB,en-US;q=0.9,en;q=0.8\r\n"
-    "Cookie: session=7f3c9a1e2b4d6f80; theme=dark\r\n"
-    "\r\n";
-
-// What wrk sends: the request line and Host only.
-constexpr std::string_view wrk_request = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+using tether_bench::chrome_request;
+using tether_bench::wrk_request;
 
 void parse_one(benchmark::State& state, std::string_view bytes) {
     http::request_parser parser;
@@ -64,7 +46,7 @@ void BM_http_parse_wrk_request(benchmark::State& state) { parse_one(state, wrk_r
 // 16 wrk requests in one buffer (what a pipelined read delivers), parsed one after another.
 void BM_http_parse_wrk_pipelined16(benchmark::State& state) {
     std::string batch;
-    for (int i = 0; i < 16; ++i) batch.append(wrk_request);
+    for (int i = 0; i < tether_bench::pipeline_depth; ++i) batch.append(wrk_request);
     http::request_parser parser;
     http::request req;
     for (auto _ : state) {
@@ -81,7 +63,7 @@ void BM_http_parse_wrk_pipelined16(benchmark::State& state) {
         }
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * batch.size()));
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 16));
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * tether_bench::pipeline_depth));
 }
 
 // A chunked body of state.range(0) bytes in 1 KiB chunks (the last one shorter), with one extension-free
