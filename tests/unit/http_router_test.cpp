@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tether/http/parser.hpp>
 #include <tether/http/router.hpp>
@@ -361,4 +362,68 @@ TEST_CASE("a malformed route registration throws std::invalid_argument", "[http]
         CHECK_NOTHROW(r.add(method::get, "/p/:a/:b/:c/:d/:e/:f/:g/:h", 9));
     }
     SECTION("the routes registered before still work") { CHECK(route_of(r, "GET", "/a/1") == 1); }
+}
+
+// The all-literal lookup (router.hpp's opening comment) may answer only where the search would have answered
+// the same; every other case must fall through to the search.
+TEST_CASE("a literal path the lookup holds still reaches other routes when its node does not serve the method",
+          "[http][router]") {
+    int_router r;
+    r.add(method::get, "/files/new", 1);
+    r.add(method::post, "/files/:id", 2);
+    r.add(method::put, "/files/*", 3);
+    r.add(method::head, "/files/:id", 4);
+
+    CHECK(route_of(r, "GET", "/files/new") == 1);
+    SECTION("a parameter route serving the method") {
+        incoming in("POST", "/files/new");
+        auto m = r.match(in.req);
+        REQUIRE(m.result == outcome::found);
+        CHECK(*m.handler == 2);
+        CHECK(in.req.param("id") == "new");
+        CHECK(in.req.route() == "/files/:id");
+    }
+    SECTION("a wildcard route serving the method") {
+        incoming in("PUT", "/files/new");
+        REQUIRE(r.match(in.req).result == outcome::found);
+        CHECK(in.req.wildcard() == "new");
+    }
+    SECTION("an explicit HEAD on a parameter route beats the literal route's GET") {
+        CHECK(route_of(r, "HEAD", "/files/new") == 4);
+    }
+    SECTION("a method no route serves on the path answers 405 with every method") {
+        incoming in("DELETE", "/files/new");
+        auto m = r.match(in.req);
+        CHECK(m.result == outcome::method_not_allowed);
+        CHECK(m.allow == "GET, HEAD, POST, PUT, OPTIONS");
+    }
+    SECTION("a request after a parameter match keeps none of its captures") {
+        incoming first("POST", "/files/9");
+        REQUIRE(r.match(first.req).result == outcome::found);
+        incoming second("GET", "/files/new");
+        auto m = r.match(second.req);
+        REQUIRE(m.result == outcome::found);
+        CHECK(second.req.param("id").empty());
+        CHECK(second.req.wildcard().empty());
+        CHECK(second.req.route() == "/files/new");
+    }
+}
+
+TEST_CASE("many literal routes with shared prefixes and lengths each reach their own handler", "[http][router]") {
+    int_router r;
+    std::vector<std::string> paths;
+    for (int i = 0; i < 300; ++i) {
+        // Same prefix, same length within each hundred: only the middle bytes tell some of them apart.
+        paths.push_back("/api/v1/resource-" + std::to_string(100 + i % 100) + "/" + std::string(1 + i / 100, 'x') +
+                        "/list");
+        r.add(method::get, paths.back(), i);
+    }
+    r.add(method::get, "/", 1000);
+    r.add(method::get, "/a", 1001);
+    for (int i = 0; i < 300; ++i) CHECK(route_of(r, "GET", paths[static_cast<std::size_t>(i)]) == i);
+    CHECK(route_of(r, "GET", "/") == 1000);
+    CHECK(route_of(r, "GET", "/a") == 1001);
+    CHECK(route_of(r, "GET", "/api/v1/resource-100/x/lis") == -1);
+    CHECK(route_of(r, "GET", "/api/v1/resource-100/x/list/") == -1);
+    CHECK(route_of(r, "GET", "/b") == -1);
 }

@@ -7,6 +7,11 @@
 // "/files/:id", and "/files/:id/raw" still matches "/files/new/raw"). A path that exists under
 // other methods answers 405 with Allow (RFC 9110 §15.5.6); OPTIONS is answered automatically
 // from the same knowledge, and HEAD falls back to GET (RFC 9110 §9.3.2).
+//
+// Patterns made only of literal segments are also kept in a hash table by their whole text: for a
+// request path equal to one, that node is the first candidate the depth-first search reaches, so
+// when it serves the method the search would return it, and one lookup answers instead of a walk
+// (the common case: "/api/items", "/plaintext"). Any other outcome takes the search.
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -89,7 +94,7 @@ public:
         std::string_view rest = pattern.substr(1);
         // "/" is the empty segment under the root, as "/files/" is under "files", so "/*" serves "/"
         // the way "/files/*" serves "/files/".
-        bool last = false;
+        bool last = false, wildcard = false;
         while (!last) {
             auto slash = rest.find('/');
             std::string_view segment = rest.substr(0, slash);
@@ -99,6 +104,7 @@ public:
                 if (!last) throw std::invalid_argument("tether: '*' may only end a route pattern");
                 if (!at->wildcard) at->wildcard = std::make_unique<node>();
                 at = at->wildcard.get();
+                wildcard = true;
                 break;
             }
             if (!segment.empty() && segment.front() == ':') {
@@ -123,6 +129,9 @@ public:
             at->pattern = std::string(pattern);
             patterns_.push_back(at->pattern);
             at->id = static_cast<std::uint32_t>(patterns_.size());
+            // Every node that can hold handlers is a heap child (even "/" is the empty segment under
+            // the root), so the pointer stays valid when the router moves.
+            if (params == 0 && !wildcard) literal_paths_.insert(at->pattern, at);
         }
     }
 
@@ -134,10 +143,21 @@ public:
 
     // Finds the handler for `req` and binds its path parameters.
     match_result match(request& req) const {
-        std::string_view path = req.path();
+        const std::string_view path = req.path();
         unbind(req);
-        if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
         const method m = req.method();
+        if (m != method::other)
+            if (const node* hit = literal_paths_.find(path); hit && hit->serves(m)) {
+                set_route(req, hit->pattern, hit->id);
+                return {outcome::found, hit->handlers[static_cast<std::size_t>(m)].get(), {}};
+            }
+        return search(req, path, m);
+    }
+
+private:
+    // Everything but the literal lookup's hit, apart so that the hit pays for none of its frame.
+    match_result search(request& req, std::string_view path, method m) const {
+        if (path.empty() || path.front() != '/') return {outcome::not_found, nullptr, {}};
         search_state state{capture_slots(req), 0, {}};
 
         const std::string_view rest = path.substr(1);
@@ -158,7 +178,6 @@ public:
         return r;
     }
 
-private:
     struct node {
         std::vector<std::pair<std::string, std::unique_ptr<node>>> literals;
         std::unique_ptr<node> param;
@@ -180,6 +199,64 @@ private:
                 if (h) return true;
             return false;
         }
+    };
+
+    // Whole literal paths to their nodes: open addressing with linear probing, at most half full.
+    // Entries are only added at registration, so how long a probe runs depends on the routes alone,
+    // never on what a client sends.
+    class literal_path_table {
+    public:
+        void insert(std::string_view path, const node* at) {
+            if ((count_ + 1) * 2 > slots_.size()) grow();
+            place(std::string(path), at);
+            ++count_;
+        }
+        const node* find(std::string_view path) const noexcept {
+            if (count_ == 0) return nullptr;
+            for (std::size_t i = hash(path) & mask_;; i = (i + 1) & mask_) {
+                const slot& s = slots_[i];
+                if (!s.at) return nullptr;
+                if (s.path.size() == path.size() && std::memcmp(s.path.data(), path.data(), path.size()) == 0) return s.at;
+            }
+        }
+
+    private:
+        struct slot {
+            std::string path;
+            const node* at = nullptr;
+        };
+        // Length, the first and the last eight bytes: route paths that share a prefix ("/api/v1/...")
+        // differ in their length or their end. Not a defence against chosen collisions, which it needs
+        // none of (see above).
+        static std::size_t hash(std::string_view s) noexcept {
+            constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
+            std::uint64_t head = 0, tail = 0;
+            if (s.size() >= 8) {
+                std::memcpy(&head, s.data(), 8);
+                std::memcpy(&tail, s.data() + s.size() - 8, 8);
+            } else {
+                for (char c : s) head = (head << 8) | static_cast<unsigned char>(c);
+            }
+            std::uint64_t h = (s.size() * k) ^ head;
+            h = (h * k) ^ tail;
+            h *= k;
+            return static_cast<std::size_t>(h ^ (h >> 29));
+        }
+        void place(std::string path, const node* at) {
+            std::size_t i = hash(path) & mask_;
+            while (slots_[i].at) i = (i + 1) & mask_;
+            slots_[i] = {std::move(path), at};
+        }
+        void grow() {
+            std::vector<slot> old = std::move(slots_);
+            slots_.assign(old.empty() ? 8 : old.size() * 2, slot{});
+            mask_ = slots_.size() - 1;
+            for (auto& s : old)
+                if (s.at) place(std::move(s.path), s.at);
+        }
+        std::vector<slot> slots_;
+        std::size_t mask_ = 0;   // slots_.size() - 1, a power of two minus one
+        std::size_t count_ = 0;
     };
 
     struct search_state {
@@ -245,6 +322,7 @@ private:
 
     node root_;
     std::vector<std::string> patterns_;   // by id - 1
+    literal_path_table literal_paths_;
 };
 
 } // namespace tether::http
