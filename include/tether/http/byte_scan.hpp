@@ -6,6 +6,7 @@
 // for sixteen. Without SSE2 the per-byte code gives the same answers. Loads stay inside the bounds each
 // function is given: the run scanners walk their last, shorter stretch byte by byte.
 #include <cstddef>
+#include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -29,6 +30,16 @@ inline const char* skip_field_value(const char* p, const char* end) noexcept {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         const __m128i control = _mm_andnot_si128(equal(x, '\t'), at_most(x, 0x1f));
         if (int bad = _mm_movemask_epi8(_mm_or_si128(control, equal(x, 0x7f)))) return p + __builtin_ctz(static_cast<unsigned>(bad));
+    }
+    // The last, shorter stretch (a header section's last value always ends in one): from a copy padded
+    // with NUL, which stops the scan at `end`. Worth the copy's call from about six bytes on.
+    if (end - p >= 6) {
+        char copy[16] = {};
+        std::memcpy(copy, p, static_cast<std::size_t>(end - p));
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(copy));
+        const __m128i control = _mm_andnot_si128(equal(x, '\t'), at_most(x, 0x1f));
+        const int bad = _mm_movemask_epi8(_mm_or_si128(control, equal(x, 0x7f)));
+        return p + __builtin_ctz(static_cast<unsigned>(bad));   // never 0: the padding is bad
     }
 #endif
     while (p < end && is_field_value_char(*p)) ++p;
@@ -55,14 +66,20 @@ inline const char* skip_target(const char* p, const char* end, bool path_only) n
 }
 
 // Whether the n bytes at p are a Host value of the plain shape "name[:port]" (name: letters, digits, '.'
-// and '-'; port: digits; RFC 9110 §7.2), told with one 16-byte load when n <= 16 and the 16 bytes from p
-// lie before `readable_end`. False means "not known plain", never "invalid": the caller then applies the
-// whole grammar (is_valid_host), which every value this accepts also passes. A request's Host is
-// nearly always this shape ("127.0.0.1:8080", "example.com"), and the per-byte grammar costs ~9
-// instructions a byte.
+// and '-'; port: digits; RFC 9110 §7.2), told with one 16-byte load when n <= 16: from p when the 16
+// bytes from p lie before `readable_end`, else from a copy (a short Host on the header section's last
+// line, "Host: example.com\r\n\r\n", has fewer than 16 bytes after it). False means "not known plain",
+// never "invalid": the caller then applies the whole grammar (is_valid_host), which every value this
+// accepts also passes. A request's Host is nearly always this shape ("127.0.0.1:8080", "example.com"),
+// and the per-byte grammar costs ~9 instructions a byte.
 inline bool is_plain_host(const char* p, std::size_t n, const char* readable_end) noexcept {
 #if defined(__SSE2__)
-    if (n > 16 || readable_end - p < 16) return false;
+    if (n > 16) return false;
+    char copy[16] = {};
+    if (readable_end - p < 16) {
+        if (n) std::memcpy(copy, p, n);
+        p = copy;
+    }
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20));   // a letter's lower case; no other byte becomes one
     const __m128i letter = _mm_and_si128(at_least(lower, 'a'), at_most(lower, 'z'));
