@@ -1,10 +1,12 @@
 // fixed_client: a deterministic, fixed-count client for instruction counting (benchmarks/callgrind/run.sh).
 //
-//   fixed_client http --port N --count K [--path /plaintext] [--expect "Hello, World!"]
+//   fixed_client http --port N --count K [--path /plaintext] [--expect "Hello, World!"] [--pipeline D]
 //   fixed_client ws   --port N --count K [--path /ws] [--size 64]
 //
 // http: one keep-alive connection, K sequential GET requests, each response read completely (Content-Length)
-//       and checked (status 200, body), then the connection is closed.
+//       and checked (status 200, body), then the connection is closed. With --pipeline D the requests go D at a
+//       time in one send (the last batch holds what is left), and the D answers are read before the next batch:
+//       what wrk's pipeline.lua does, with a fixed count.
 // ws:   one connection, the opening handshake (fixed key, RFC 6455 §1.3's sample nonce), K sequential masked
 //       binary messages of --size bytes (fixed mask key and pattern), each echo read and checked byte for byte,
 //       then the closing handshake (Close 1000, the server's Close awaited).
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -46,10 +49,11 @@ struct options {
     std::string path;
     std::string expect = "Hello, World!";
     std::size_t size = 64;
+    unsigned long pipeline = 1;
 };
 
 options parse(int argc, char** argv) {
-    if (argc < 2) fail("usage: fixed_client http|ws --port N --count K [--path P] [--expect BODY] [--size BYTES]");
+    if (argc < 2) fail("usage: fixed_client http|ws --port N --count K [--path P] [--expect BODY] [--size BYTES] [--pipeline D]");
     options o;
     o.mode = argv[1];
     if (o.mode != "http" && o.mode != "ws") fail("mode must be http or ws");
@@ -62,9 +66,11 @@ options parse(int argc, char** argv) {
         else if (a == "--path") o.path = v;
         else if (a == "--expect") o.expect = v;
         else if (a == "--size") o.size = std::strtoul(v, nullptr, 10);
+        else if (a == "--pipeline") o.pipeline = std::strtoul(v, nullptr, 10);
         else fail("unknown option " + std::string(a));
     }
     if (o.port == 0 || o.port > 65535) fail("--port is required");
+    if (o.pipeline == 0) fail("--pipeline must be at least 1");
     return o;
 }
 
@@ -139,12 +145,17 @@ std::pair<int, std::string> read_response(connection& c, std::string& in) {
 void run_http(const options& o) {
     connection c(o.port);
     const std::string request = "GET " + o.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    std::string in;
-    for (unsigned long i = 0; i < o.count; ++i) {
-        c.send_all(request);
-        auto [status, body] = read_response(c, in);
-        if (status != 200) fail("request " + std::to_string(i) + ": status " + std::to_string(status));
-        if (body != o.expect) fail("request " + std::to_string(i) + ": unexpected body '" + body + "'");
+    std::string in, batch;
+    for (unsigned long i = 0; i < o.count;) {
+        const unsigned long depth = std::min(o.pipeline, o.count - i);
+        batch.clear();
+        for (unsigned long k = 0; k < depth; ++k) batch += request;
+        c.send_all(batch);
+        for (unsigned long k = 0; k < depth; ++k, ++i) {
+            auto [status, body] = read_response(c, in);
+            if (status != 200) fail("request " + std::to_string(i) + ": status " + std::to_string(status));
+            if (body != o.expect) fail("request " + std::to_string(i) + ": unexpected body '" + body + "'");
+        }
     }
 }
 

@@ -13,6 +13,10 @@
 #   tether-deferred    `hello` GET /deferred: /plaintext's answer finished on another thread (res.defer())
 #   tether-middleware  `hello --middleware` GET /plaintext through the built-in chain (request id, security
 #                      headers, access log, compression); both reported against tether-http as well
+#   tether-pipelined, strict-pipelined, floor-pipelined   GET /plaintext DEPTH at a time in one send (wrk's
+#                      pipeline.lua with a fixed count) to `hello`, the strict floor (peer_floor_http_strict: the
+#                      kernel floor + tether's parser and serializer) and the kernel floor (peer_floor_http):
+#                      what benchmarks/http/run.sh's pipelined CPU ratios are made of, without the host's noise
 # Every measurement is taken RUNS times (default 2) to show that it repeats.
 #
 #   BUILD_DIR=build/bench benchmarks/callgrind/run.sh
@@ -21,8 +25,9 @@
 # Environment (defaults in brackets):
 #   BUILD_DIR [<repo>/build/bench]   an existing Release build with hello, ws_echo, peer_beast_http, peer_beast_ws
 #                                    and callgrind_fixed_client (this script does not build)
-#   COUNT [2000]  RUNS [2]  SIZE [64]
-#   CASES ["tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware"]
+#   COUNT [2000]  RUNS [2]  SIZE [64]  DEPTH [16]
+#   CASES ["tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware tether-pipelined
+#           strict-pipelined floor-pipelined"]
 #   SERVER_CPU [0]  CLIENT_CPU [1]
 #   RESULTS [unset: the report goes to stdout only]
 set -euo pipefail
@@ -35,7 +40,8 @@ COUNT=${COUNT:-2000}
 RUNS=${RUNS:-2}
 if (( smoke )); then COUNT=200; RUNS=1; fi
 SIZE=${SIZE:-64}
-CASES=${CASES:-"tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware"}
+DEPTH=${DEPTH:-16}
+CASES=${CASES:-"tether-http beast-http tether-ws beast-ws tether-deferred tether-middleware tether-pipelined strict-pipelined floor-pipelined"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
@@ -44,7 +50,9 @@ client=$(find_binary benchmarks/micro/callgrind_fixed_client)
 [[ -x $client ]] || { echo "callgrind/run.sh: $client is missing (target callgrind_fixed_client)" >&2; exit 1; }
 case_binary() {
     case $1 in
-        tether-http|tether-deferred|tether-middleware) find_binary examples/hello ;;
+        tether-http|tether-deferred|tether-middleware|tether-pipelined) find_binary examples/hello ;;
+        strict-pipelined) find_binary benchmarks/peer_floor_http_strict ;;
+        floor-pipelined) find_binary benchmarks/peer_floor_http ;;
         beast-http) find_binary benchmarks/peer_beast_http ;;
         tether-ws) find_binary examples/ws_echo ;;
         beast-ws) find_binary benchmarks/ws/peer_beast_ws ;;
@@ -54,13 +62,14 @@ case_binary() {
 # hello without /metrics, as the peers count nothing (benchmarks/metrics/run.sh measures what they cost).
 case_server_args() {
     case $1 in
-        tether-http|tether-deferred) echo "--no-metrics" ;;
+        tether-http|tether-deferred|tether-pipelined) echo "--no-metrics" ;;
         tether-middleware) echo "--no-metrics --middleware" ;;
     esac
 }
 case_client_args() {
     case $1 in
         tether-deferred) echo "http --path /deferred" ;;
+        *-pipelined) echo "http --pipeline $DEPTH" ;;
         *-http|tether-middleware) echo "http" ;;
         *-ws) echo "ws --size $SIZE" ;;
     esac
@@ -121,12 +130,16 @@ case_label() {
         beast-ws) echo "Beast \`peer_beast_ws\`" ;;
         tether-deferred) echo "tether \`hello\`, deferred" ;;
         tether-middleware) echo "tether \`hello --middleware\`" ;;
+        tether-pipelined) echo "tether \`hello\`" ;;
+        strict-pipelined) echo "strict floor \`peer_floor_http_strict\`" ;;
+        floor-pipelined) echo "kernel floor \`peer_floor_http\`" ;;
     esac
 }
 case_what() {
     case $1 in
         tether-deferred) echo "HTTP GET /deferred (answered from another thread)" ;;
         tether-middleware) echo "HTTP GET /plaintext, 4 middlewares" ;;
+        *-pipelined) echo "HTTP GET /plaintext pipelined ×$DEPTH" ;;
         *-http) echo "HTTP GET /plaintext" ;;
         *-ws) echo "WebSocket echo ${SIZE} B" ;;
     esac
@@ -163,19 +176,27 @@ report=$work_dir/report.md
     echo
     header="| what | server |"; rule="|---|---|"
     for (( run = 1; run <= RUNS; run++ )); do header+=" Ir/request run $run |"; rule+="---|"; done
-    echo "$header spread | ratio to Beast |"
+    echo "$header spread | ratio to the reference |"
     echo "$rule---|---|"
     for name in "${cases[@]}"; do
         row="| $(case_what "$name") | $(case_label "$name") |"
         for (( run = 1; run <= RUNS; run++ )); do v=$(per_run "$name" "$run"); row+=" ${v:-FAILED} |"; done
         peer=beast-${name#*-}
         [[ $name == tether-deferred || $name == tether-middleware ]] && peer=beast-http
-        if [[ $name == tether-* ]]; then r=$(ratio "$(mean_of "$name")" "$(mean_of "$peer")"); else r="1"; fi
+        [[ $name == *-pipelined ]] && peer=floor-pipelined
+        if [[ $name == tether-* || $name == strict-* ]]; then r=$(ratio "$(mean_of "$name")" "$(mean_of "$peer")"); else r="1"; fi
         echo "$row $(spread_of "$name") | $r |"
     done
     echo
     echo "Ratio < 1: tether executes fewer user-space instructions per request than Beast (mean of the runs;"
-    echo "the deferred and middleware rows against Beast's synchronous /plaintext)."
+    echo "the deferred and middleware rows against Beast's synchronous /plaintext). The pipelined rows' reference is"
+    echo "the kernel floor, whose user space does next to nothing: there the ratio only says how many times the"
+    echo "floor's instructions a server executes, and the line below splits tether's into what strictness costs"
+    echo "(the strict floor) and what tether adds on top."
+    if [[ -n $(mean_of tether-pipelined) && -n $(mean_of strict-pipelined) && -n $(mean_of floor-pipelined) ]]; then
+        awk -v t="$(mean_of tether-pipelined)" -v s="$(mean_of strict-pipelined)" -v f="$(mean_of floor-pipelined)" -v d="$DEPTH" \
+            'BEGIN { printf "Pipelined ×%d: tether %d Ir/request = the floor %d + strictness (parse, serialize) %d + tether'"'"'s own %d (routing, handler, connection); tether/strict %.2f.\n", d, t, f, s - f, t - s, t / s }'
+    fi
     for name in tether-deferred tether-middleware; do
         [[ -n $(mean_of "$name") && -n $(mean_of tether-http) ]] || continue
         awk -v a="$(mean_of "$name")" -v b="$(mean_of tether-http)" -v what="$(case_what "$name")" \
