@@ -4,7 +4,8 @@
 // run to hundreds of bytes; request-targets), and whether a Host value has the usual plain shape. The
 // per-byte table lookup costs about five instructions a byte; one 16-byte compare costs about as much
 // for sixteen. Without SSE2 the per-byte code gives the same answers. Loads stay inside the bounds each
-// function is given: the run scanners walk their last, shorter stretch byte by byte.
+// function is given: a last stretch shorter than 16 bytes is copied into a padded 16-byte buffer and
+// checked there (or, when only a few bytes are left, walked byte by byte).
 #include <cstddef>
 #include <cstring>
 #if defined(__SSE2__)
