@@ -21,6 +21,11 @@ namespace tether::http::detail {
 inline __m128i at_most(__m128i x, char high) noexcept { return _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(high)), x); }
 inline __m128i at_least(__m128i x, char low) noexcept { return _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(low)), x); }
 inline __m128i equal(__m128i x, char c) noexcept { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); }
+// Bit i set for each byte i of `x` a field value may not hold: a control other than HTAB, or DEL.
+inline int field_value_refusals(__m128i x) noexcept {
+    const __m128i control = _mm_andnot_si128(equal(x, '\t'), at_most(x, 0x1f));
+    return _mm_movemask_epi8(_mm_or_si128(control, equal(x, 0x7f)));
+}
 #endif
 
 // The first byte in [p, end) that may not appear in a field value (RFC 9110 §5.5: VCHAR, obs-text,
@@ -28,18 +33,15 @@ inline __m128i equal(__m128i x, char c) noexcept { return _mm_cmpeq_epi8(x, _mm_
 inline const char* skip_field_value(const char* p, const char* end) noexcept {
 #if defined(__SSE2__)
     for (; end - p >= 16; p += 16) {
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i control = _mm_andnot_si128(equal(x, '\t'), at_most(x, 0x1f));
-        if (int bad = _mm_movemask_epi8(_mm_or_si128(control, equal(x, 0x7f)))) return p + __builtin_ctz(static_cast<unsigned>(bad));
+        const int bad = field_value_refusals(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        if (bad) return p + __builtin_ctz(static_cast<unsigned>(bad));
     }
     // The last, shorter stretch (a header section's last value always ends in one): from a copy padded
     // with NUL, which stops the scan at `end`. Worth the copy's call from about six bytes on.
     if (end - p >= 6) {
         char copy[16] = {};
         std::memcpy(copy, p, static_cast<std::size_t>(end - p));
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(copy));
-        const __m128i control = _mm_andnot_si128(equal(x, '\t'), at_most(x, 0x1f));
-        const int bad = _mm_movemask_epi8(_mm_or_si128(control, equal(x, 0x7f)));
+        const int bad = field_value_refusals(_mm_loadu_si128(reinterpret_cast<const __m128i*>(copy)));
         return p + __builtin_ctz(static_cast<unsigned>(bad));   // never 0: the padding is bad
     }
 #endif
@@ -76,8 +78,9 @@ inline const char* skip_target(const char* p, const char* end, bool path_only) n
 inline bool is_plain_host(const char* p, std::size_t n, const char* readable_end) noexcept {
 #if defined(__SSE2__)
     if (n > 16) return false;
-    char copy[16] = {};
+    char copy[16];   // zeroed only when used: the usual Host line is read in place
     if (readable_end - p < 16) {
+        std::memset(copy, 0, sizeof copy);
         if (n) std::memcpy(copy, p, n);
         p = copy;
     }

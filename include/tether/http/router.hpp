@@ -131,7 +131,7 @@ public:
             at->id = static_cast<std::uint32_t>(patterns_.size());
             // Every node that can hold handlers is a heap child (even "/" is the empty segment under
             // the root), so the pointer stays valid when the router moves.
-            if (params == 0 && !wildcard) literal_paths_.insert(at->pattern, at);
+            if (params == 0 && !wildcard) literal_paths_.insert(at);
         }
     }
 
@@ -206,9 +206,10 @@ private:
     // never on what a client sends.
     class literal_path_table {
     public:
-        void insert(std::string_view path, const node* at) {
+        // `at` is a heap node (never the root): its pattern, the whole path, never changes or moves.
+        void insert(const node* at) {
             if ((count_ + 1) * 2 > slots_.size()) grow();
-            place(std::string(path), at);
+            place({at->pattern, at});
             ++count_;
         }
         const node* find(std::string_view path) const noexcept {
@@ -222,7 +223,7 @@ private:
 
     private:
         struct slot {
-            std::string path;
+            std::string_view path;   // the node's pattern: read here, next to the pointer, not through it
             const node* at = nullptr;
         };
         // Length, the first and the last eight bytes: route paths that share a prefix ("/api/v1/...")
@@ -242,17 +243,17 @@ private:
             h *= k;
             return static_cast<std::size_t>(h ^ (h >> 29));
         }
-        void place(std::string path, const node* at) {
-            std::size_t i = hash(path) & mask_;
+        void place(slot entry) {
+            std::size_t i = hash(entry.path) & mask_;
             while (slots_[i].at) i = (i + 1) & mask_;
-            slots_[i] = {std::move(path), at};
+            slots_[i] = entry;
         }
         void grow() {
             std::vector<slot> old = std::move(slots_);
             slots_.assign(old.empty() ? 8 : old.size() * 2, slot{});
             mask_ = slots_.size() - 1;
-            for (auto& s : old)
-                if (s.at) place(std::move(s.path), s.at);
+            for (const slot& s : old)
+                if (s.at) place(s);
         }
         std::vector<slot> slots_;
         std::size_t mask_ = 0;   // slots_.size() - 1, a power of two minus one

@@ -97,9 +97,9 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     }
     at = detail::put_literal(at, "Date: ");
     // An IMF-fixdate is always 29 bytes (RFC 9110 §5.6.7): a copy of known length, when it is one.
-    if (ctx.date.size() == 29) {
-        std::memcpy(at, ctx.date.data(), 29);
-        at += 29;
+    if (ctx.date.size() == date_cache::length) {
+        std::memcpy(at, ctx.date.data(), date_cache::length);
+        at += date_cache::length;
     } else {
         at = detail::put(at, ctx.date);
     }

@@ -74,8 +74,6 @@ public:
 
     void dispatch(http::request& req, http::response& res, detail::thread_counters& counters) const {
         counters.requests.add();
-        // The common server (no CORS, no middleware) goes straight to its route: one call fewer per request.
-        if (!cors_ && middleware_.empty()) return route(req, res, counters);
         if (!cors_) return before_and_route(req, res, counters);
         // A preflight never reaches the routes; other responses get the fields appended after
         // the handler, so handler errors (res.clear()) keep them too, and a held response gets
@@ -175,9 +173,14 @@ private:
         for (const auto& f : http::cors_response_fields(*cors_, req.header("origin"))) res.header(f.name, f.value);
     }
 
+    // Without middleware (the common server) straight to the route. Kept this small so it inlines
+    // into dispatch: the hooks' guarded call is out of line, in admitted_then_route.
     void before_and_route(http::request& req, http::response& res, detail::thread_counters& counters) const {
-        if (middleware_.empty() || guarded(req, res, counters, [&] { return middleware_.before(req, res); }))
-            route(req, res, counters);
+        if (middleware_.empty()) return route(req, res, counters);
+        admitted_then_route(req, res, counters);
+    }
+    void admitted_then_route(http::request& req, http::response& res, detail::thread_counters& counters) const {
+        if (guarded(req, res, counters, [&] { return middleware_.before(req, res); })) route(req, res, counters);
     }
 
     void route(http::request& req, http::response& res, detail::thread_counters& counters) const {
