@@ -8,7 +8,7 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import {assert, launchBrowser, post, sleep, startProxy, startServer, stopAll, withTimeout} from './harness.mjs';
+import {assert, launchBrowser, post, sleep, startProxy, startRestartableServer, startServer, stopAll, withTimeout} from './harness.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
@@ -89,7 +89,7 @@ const tests = {
   // publish exactly once; errors are shown; a killed and restarted server is lived through by
   // all four columns, each told that history was lost, with nothing twice.
   async demo() {
-    let server = await startServer(binary('hybrid'));
+    let server = await startRestartableServer(binary('hybrid'));
     const port = server.port;
     const browser = await launchBrowser();
     const page = await openPage(browser, server.url);
@@ -266,7 +266,7 @@ const tests = {
     try {
       for (const transport of ['websocket', 'sse', 'longpoll']) {
         const file = path.join(state, `${transport}.log`);
-        let server = await startServer(binary('notifications_web'), ['--state', file]);
+        let server = await startRestartableServer(binary('notifications_web'), ['--state', file]);
         const port = server.port;
         const browser = await launchBrowser();
         const page = await openPage(browser, `${server.url}/?transports=${transport}&connectTimeout=3000`);
@@ -722,7 +722,7 @@ const tests = {
       const secret = path.join(dir, 'secret');
       writeFileSync(secret, 'an HS256 secret of at least 32 bytes, for the test only');
       const args = ['--secret-file', secret, '--token-ttl', '2'];
-      let server = await startServer(binary('auth_web'), args);
+      let server = await startRestartableServer(binary('auth_web'), args);
       const port = server.port;
       for (const route of ['/sse/room', '/poll/room', '/status/room']) {
         const r = await fetch(`${server.url}${route}`);

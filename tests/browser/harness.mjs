@@ -3,7 +3,7 @@
 // misconfigured proxy does), and headless Chromium from Debian (/usr/bin/chromium) driven by
 // playwright-core, which never downloads a browser of its own.
 import {spawn} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,24 @@ export function startServer(binary, args = []) {
       if (!server.port) reject(new Error(`${binary} exited (${code ?? signal}):\n${output}`));
     });
   });
+}
+
+// Starts an example that the test will kill and start again on the same port: on a free port below
+// the kernel's ephemeral range (ip_local_port_range), not on the kernel's choice for port 0. A port
+// in that range can, while the server is down, become the local end of any outgoing connection on
+// this machine (another test's, or the page's own reconnect, which a loopback connect to a port in
+// that range can be given as its local port), and the restart's bind then fails. Below the range
+// only another test's pick can take it; a start that loses that race tries another port.
+export async function startRestartableServer(binary, args = []) {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  for (let attempt = 1; ; ++attempt) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000));
+    try {
+      return await startServer(binary, [...args, '--port', String(port)]);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+  }
 }
 
 // A loopback TCP proxy in front of `target` (a port number, changeable later).

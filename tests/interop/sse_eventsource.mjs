@@ -17,6 +17,7 @@
 //
 // Exits 0 when every check held, 1 naming the first that did not. Bounded by a deadline.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { EventSource } from 'eventsource';
 
@@ -237,7 +238,13 @@ async function hybridDroppedConnection() {
 
 async function hybridRestartedServer() {
   const what = 'hybrid, restarted server';
-  let server = await startServer();
+  // A port below the kernel's ephemeral range (what port 0 gets): in that range, while the server is
+  // down, the port can become the local end of any outgoing connection (the stream's own reconnect
+  // included), and the restart could not bind it. A start that loses the race for it tries another.
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768;
+  let server;
+  for (let attempt = 1; !server; ++attempt)
+    server = await startServer(10000 + Math.floor(Math.random() * (low - 10000))).catch((e) => { if (attempt >= 5) throw e; });
   const port = server.port;
   const start = await currentCursor(port);
   const { epoch } = parseCursor(start, what);

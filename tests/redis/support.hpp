@@ -18,11 +18,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -46,20 +48,41 @@ inline bool eventually(std::function<bool()> const& condition, std::chrono::mill
     }
 }
 
-/// A port nobody listens on right now (the kernel's choice for port 0).
-inline std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+/// Whether nothing on this machine holds 127.0.0.1:`port` (bound, listening or connected) right now.
+inline bool port_is_free(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        if (fd >= 0) ::close(fd);
-        throw std::system_error(errno, std::generic_category(), "free_port");
-    }
+    addr.sin_port = htons(port);
+    bool const free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    return ntohs(addr.sin_port);
+    return free;
+}
+
+/// A port nobody holds right now, below the kernel's ephemeral range (ip_local_port_range). Not the
+/// kernel's own choice for port 0: that comes from the ephemeral range, where between this check and
+/// redis-server's bind (or its restart, minutes later) the port can become the local end of any
+/// test's outgoing connection, even of a client that connects to this very port while nothing
+/// listens there (a loopback connect to a port in that range can be given it as its own local port
+/// and connect to itself). Below the range only another test's pick can take it, and start() then
+/// tries another.
+inline std::uint16_t free_port() {
+    unsigned low = 32768;   // Linux's default first ephemeral port
+    if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        if (std::fscanf(f, "%u", &low) != 1) low = 32768;
+        std::fclose(f);
+    }
+    constexpr unsigned first = 10000;   // above the well-known and most registered services' ports
+    if (low > first + 1000) {
+        static thread_local std::mt19937 pick{std::random_device{}()};
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            auto const port = static_cast<std::uint16_t>(first + pick() % (low - first));
+            if (port_is_free(port)) return port;
+        }
+    }
+    throw std::runtime_error("free_port: no free port below the ephemeral range");
 }
 
 /// A child process, optionally with its stdout readable line by line; killed by PID when destroyed.
@@ -230,7 +253,16 @@ public:
         if (::mkdtemp(pattern) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
         dir_ = pattern;
         port_ = free_port();
-        if (config_.start) start();
+        if (!config_.start) return;
+        // Another test may take the port between free_port() and redis-server's bind. Only here,
+        // before anyone was told the port, can the server move to another one.
+        launch_result result = launch();
+        for (int tries = 1; result == launch_result::exited && tries < 5; ++tries) {
+            port_ = free_port();
+            result = launch();
+        }
+        if (result != launch_result::answered)
+            throw std::runtime_error("redis-server did not answer on port " + std::to_string(port_));
     }
     redis_server(redis_server const&) = delete;
     redis_server& operator=(redis_server const&) = delete;
@@ -251,21 +283,8 @@ public:
     /// Starts it (again: same port, same directory, so an AOF is replayed), and waits until it answers.
     void start(std::optional<bool> append_only = std::nullopt) {
         if (append_only) config_.append_only = *append_only;
-        std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                      "--dir", dir_, "--save", "", "--daemonize", "no", "--logfile", dir_ + "/redis.log",
-                                      "--unixsocket", socket_path(), "--unixsocketperm", "700",
-                                      "--appendonly", config_.append_only ? "yes" : "no", "--appendfsync", "always"};
-        if (!config_.password.empty()) argv.insert(argv.end(), {"--requirepass", config_.password});
-        process_ = std::make_unique<child_process>(argv, false);
-        bool const up = eventually([&] {
-            try {
-                inspector probe{port_, config_.password};
-                return probe.text({"PING"}) == "PONG";
-            } catch (std::exception const&) {
-                return false;
-            }
-        });
-        if (!up) throw std::runtime_error("redis-server did not answer on port " + std::to_string(port_));
+        if (launch() != launch_result::answered)
+            throw std::runtime_error("redis-server did not answer on port " + std::to_string(port_));
     }
 
     void kill() { process_->kill_now(); }            // SIGKILL: no shutdown save, no goodbye to clients
@@ -282,6 +301,27 @@ public:
     inspector connect() const { return inspector{port_, config_.password}; }
 
 private:
+    enum class launch_result { answered, exited, silent };
+    launch_result launch() {
+        std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                      "--dir", dir_, "--save", "", "--daemonize", "no", "--logfile", dir_ + "/redis.log",
+                                      "--unixsocket", socket_path(), "--unixsocketperm", "700",
+                                      "--appendonly", config_.append_only ? "yes" : "no", "--appendfsync", "always"};
+        if (!config_.password.empty()) argv.insert(argv.end(), {"--requirepass", config_.password});
+        process_ = std::make_unique<child_process>(argv, false);
+        bool exited = false;
+        bool const up = eventually([&] {
+            if (!process_->running()) return exited = true;   // it could not start: its port was taken
+            try {
+                inspector probe{port_, config_.password};
+                return probe.text({"PING"}) == "PONG";
+            } catch (std::exception const&) {
+                return false;
+            }
+        });
+        return exited ? launch_result::exited : up ? launch_result::answered : launch_result::silent;
+    }
+
     config config_;
     std::string dir_;
     std::uint16_t port_ = 0;
