@@ -66,8 +66,8 @@ inline bool port_is_free(std::uint16_t port) {
 /// redis-server's bind (or its restart, minutes later) the port can become the local end of any
 /// test's outgoing connection, even of a client that connects to this very port while nothing
 /// listens there (a loopback connect to a port in that range can be given it as its own local port
-/// and connect to itself). Below the range only another test's pick can take it, and start() then
-/// tries another.
+/// and connect to itself). Below the range only another test's pick can take it, and the
+/// constructor's first start then moves to another.
 inline std::uint16_t free_port() {
     unsigned low = 32768;   // Linux's default first ephemeral port
     if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
