@@ -25,6 +25,7 @@
 #include <tether/http/method.hpp>
 #include <tether/http/query.hpp>
 #include <tether/http/request.hpp>
+#include <tether/http/short_bytes.hpp>
 
 namespace tether::http {
 
@@ -217,7 +218,7 @@ private:
             for (std::size_t i = hash(path) & mask_;; i = (i + 1) & mask_) {
                 const slot& s = slots_[i];
                 if (!s.at) return nullptr;
-                if (s.path.size() == path.size() && std::memcmp(s.path.data(), path.data(), path.size()) == 0) return s.at;
+                if (detail::equal_short(s.path, path)) return s.at;
             }
         }
 
@@ -281,8 +282,8 @@ private:
         const std::string_view next = next_at_end ? std::string_view{} : rest.substr(segment.size() + 1);
 
         for (auto& [text, child] : at.literals)
-            // Length first, then the bytes with memcmp: string_view's == goes through an out-of-line compare().
-            if (text.size() == segment.size() && std::memcmp(text.data(), segment.data(), text.size()) == 0)
+            // Not string_view's ==, which goes through an out-of-line compare() and memcmp.
+            if (detail::equal_short(text, segment))
                 if (auto* hit = find(*child, next, next_at_end, m, state)) return hit;
         if (at.param && !segment.empty()) {
             std::size_t saved = state.count;
