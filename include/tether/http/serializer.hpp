@@ -38,7 +38,7 @@ namespace detail {
 // Copies `bytes` to `at` and returns the end: the head is written into room made once, so each piece
 // is a copy, not an append that checks capacity and may grow the string again (and a short one, with no
 // call to memcpy: short_bytes.hpp).
-inline char* put(char* at, std::string_view bytes) noexcept { return copy_short(at, bytes.data(), bytes.size()); }
+[[gnu::always_inline]] inline char* put(char* at, std::string_view bytes) noexcept { return copy_short(at, bytes.data(), bytes.size()); }
 // A string literal: its length is known here, so the copy compiles to a move or two instead of a call to
 // memcpy (each call costs ~10 instructions, and a head has a handful of these short pieces). Named apart
 // from put() so that a char buffer holding fewer bytes than its size can never pick it by overload.
@@ -82,16 +82,9 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     const std::size_t status_size = joined.empty() ? "HTTP/1.1 "sv.size() + 3 + 1 + reason.size() + 2 : joined.size();
     const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + res.fields().size() +
                              framing.size() + (length_size ? length_size + 2 : 0) + connection.size() + 2;
-    // A head and body that fit are written on the stack and appended with one copy: room made in `out` with
-    // resize() would first be zero-filled (a call to memset for bytes about to be overwritten).
-    char small[512];
-    const bool on_stack = head + body.size() <= sizeof small;
-    char* at = small;
-    if (!on_stack) {
-        const std::size_t start = out.size();
-        out.resize(start + head);
-        at = out.data() + start;
-    }
+    const std::size_t start = out.size();
+    out.resize(start + head);
+    char* at = out.data() + start;
     if (!joined.empty()) {
         at = detail::put(at, joined);
     } else {
@@ -118,12 +111,7 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     }
     at = detail::put(at, connection);
     at = detail::put_literal(at, "\r\n");
-    if (on_stack) {
-        at = detail::put(at, body);
-        out.append(small, static_cast<std::size_t>(at - small));
-    } else {
-        out.append(body);
-    }
+    out.append(body);
 
     if (ctx.head || no_content || res.streaming() || !chunked) return keep_alive;
     if (ctx.version_minor >= 1) {
