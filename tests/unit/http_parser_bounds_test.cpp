@@ -158,3 +158,39 @@ TEST_CASE("raw bytes >= 0x80 in the request-target are refused", "[http][parser]
     CHECK(status_of("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
     CHECK(status_of("GET /caf%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n") == 200);
 }
+
+// A whole request in one buffer is read in one pass (read_plain_head); the same bytes arriving one at a time
+// go through the search for the header section's end first. Both must give the same answer at every limit
+// that search applies, and wherever the plain form stops short of the empty line.
+TEST_CASE("a request read in one pass and one byte at a time get the same answer at the limits", "[http][parser][bounds]") {
+    limits lim;
+    lim.max_header_bytes = 200;
+    lim.max_target_bytes = 40;
+    lim.max_fields = 3;
+    const std::string long_method(lim.max_target_bytes + 70, 'A');   // the request-line over the target bound
+    const std::string at_limit_value(200 - std::string_view("GET / HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n").size(), 'v');
+    const struct { std::string_view what; std::string wire; int status; } cases[] = {
+        {"a method that takes the request-line past its bound", long_method + " / HTTP/1.1\r\nHost: h\r\n\r\n", 414},
+        {"a header section of exactly the limit", "GET / HTTP/1.1\r\nHost: h\r\nX: " + at_limit_value + "\r\n\r\n", 200},
+        {"one byte over it", "GET / HTTP/1.1\r\nHost: h\r\nX: v" + at_limit_value + "\r\n\r\n", 431},
+        {"one field over the count", "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431},
+        {"a leading empty line", "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 200},
+        {"a bare LF ending a field line", "GET / HTTP/1.1\r\nHost: h\n\r\n", 400},
+        {"an empty line of a bare LF", "GET / HTTP/1.1\r\nHost: h\r\n\n", 400},
+        {"a refused absolute-form target", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        {"a refused target in a section over the limit", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\nX: " + at_limit_value + "\r\n\r\n", 431},
+        {"two Hosts", "GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n", 400},
+        {"a field value with a control byte", "GET / HTTP/1.1\r\nHost: h\r\nX: a\x01" "b\r\n\r\n", 400},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        request_parser whole(lim);
+        request req;
+        const parse_status s = whole.parse(c.wire, req);
+        const int status = s == parse_status::error ? whole.error().status : s == parse_status::complete ? 200 : 0;
+        CHECK(status == c.status);
+        const fed trickled = feed_like_a_connection(c.wire, 1, lim);
+        CHECK((trickled.status == parse_status::complete ? 200 : trickled.error) == c.status);
+        if (s == parse_status::complete) CHECK(whole.consumed() == c.wire.size());
+    }
+}

@@ -66,9 +66,14 @@ public:
     parse_status parse(std::string_view data, request& req) {
         switch (stage_) {
         case stage::header: {
-            auto found = find_header_end(data);
-            if (found != parse_status::complete) return found;
-            if (!parse_header_section(data, req)) return parse_status::error;
+            // A request's first look (scan_from_ moves on from 0 once a look finds it incomplete).
+            const plain_head plain = scan_from_ == 0 ? read_plain_head(data, req) : plain_head::unknown;
+            if (plain == plain_head::refused) return parse_status::error;
+            if (plain == plain_head::unknown) {
+                auto found = find_header_end(data);
+                if (found != parse_status::complete) return found;
+                if (!parse_header_section(data, req)) return parse_status::error;
+            }
             if (!note_framing(req)) return parse_status::error;
             if (stage_ == stage::done) {
                 consumed_ = header_end_;
@@ -249,6 +254,40 @@ private:
         return true;
     }
 
+    // The usual request, read in one pass: a header section at the front of `data` whose every line is
+    // in the plain form fast_request_line and fast_field_line accept, within the size limits, read line
+    // by line until its empty line, with no search for where it ends first (find_header_end's memchr per
+    // line and its bookkeeping were a fifth of a pipelined request's parse). The answer is the one the
+    // two passes give: every line before the empty one ends in CRLF and starts with a token byte, so the
+    // first LF that an LF or CRLF follows is the empty line's (find_header_end's end), and the request-line
+    // and header section are within the bounds find_header_end applies. `unknown` for anything else
+    // (incomplete, unusual, leading empty lines, over a limit): the two passes then start from scratch.
+    // `refused`: interpret_fields failed, as it would in parse_header_section.
+    enum class plain_head : std::uint8_t { unknown, read, refused };
+    plain_head read_plain_head(std::string_view data, request& req) {
+        const char* const block = data.data();
+        const char* const end = block + (data.size() < limits_->max_header_bytes ? data.size() : limits_->max_header_bytes);
+        const char* p = fast_request_line(block, end, req);
+        if (!p) {
+            if (stage_ == stage::failed) stage_ = stage::header, error_ = {};   // the two passes name the error
+            return plain_head::unknown;
+        }
+        // find_header_end's bound on the request-line (its length without the LF); within the header limit
+        // here already.
+        const std::size_t target_bound = limits_->max_target_bytes + max_request_line_overhead;
+        if (static_cast<std::size_t>(p - 1 - block) > target_bound && target_bound <= limits_->max_header_bytes)
+            return plain_head::unknown;
+        req.route_ = {};
+        req.field_count_ = 0;
+        while (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+            p = fast_field_line(p, end, req);
+            if (!p) return plain_head::unknown;
+        }
+        header_end_ = static_cast<std::size_t>(p + 2 - block);
+        request_line_seen_ = true;
+        return interpret_fields(req, p + 2) ? plain_head::read : plain_head::refused;
+    }
+
     // Validates the request-line and field lines of data[start_, header_end_) and fills `req`.
     //
     // Each line is first read by one pass of table lookups that accepts only the plain, valid form
@@ -287,14 +326,17 @@ private:
 
     // The request-line in its plain form, "token SP target SP HTTP/1.x CRLF" with the target within
     // its limit: fills `req` and returns where the field lines start; nullptr for anything else. An
-    // origin-form target without '?' or '#' is its own path, found by the same scan.
+    // origin-form target without '?' or '#' is its own path, found by the same scan. Reads nothing at
+    // or past `end`, which need not end a line (see read_plain_head).
     const char* fast_request_line(const char* p, const char* end, request& req) {
         const char* method_end = p;
-        while (detail::is_tchar(*method_end)) ++method_end;
-        if (*method_end != ' ' || method_end == p) return nullptr;
+        while (method_end != end && detail::is_tchar(*method_end)) ++method_end;
+        if (end - method_end < 2 || *method_end != ' ' || method_end == p) return nullptr;
         const char* target_end = detail::skip_target(method_end + 1, end, /*path_only=*/true);
+        if (target_end == end) return nullptr;
         const bool path_only = *target_end == ' ' && method_end[1] == '/';
         target_end = detail::skip_target(target_end, end, false);
+        if (target_end == end) return nullptr;
         std::size_t target_size = static_cast<std::size_t>(target_end - method_end - 1);
         if (*target_end != ' ' || target_size == 0 || target_size > limits_->max_target_bytes) return nullptr;
         if (end - target_end < 11 || std::memcmp(target_end + 1, "HTTP/1.", 7) != 0 ||
@@ -317,15 +359,15 @@ private:
 
     // A field line in its plain form, "token ':' OWS value OWS CRLF" with every value byte allowed,
     // under the field limit: stores the field and returns where the next line starts; nullptr for
-    // anything else.
+    // anything else. Reads nothing at or past `end`, which need not end a line.
     const char* fast_field_line(const char* p, const char* end, request& req) {
         const char* name_end = p;
-        while (detail::is_tchar(*name_end)) ++name_end;
-        if (*name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
+        while (name_end != end && detail::is_tchar(*name_end)) ++name_end;
+        if (name_end == end || *name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
         const char* value = name_end + 1;
-        while (*value == ' ' || *value == '\t') ++value;
+        while (value != end && (*value == ' ' || *value == '\t')) ++value;
         const char* line_end = detail::skip_field_value(value, end);
-        if (line_end[0] != '\r' || line_end[1] != '\n') return nullptr;
+        if (end - line_end < 2 || line_end[0] != '\r' || line_end[1] != '\n') return nullptr;
         const char* value_end = line_end;
         while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
         if (req.field_count_ == req.fields_.size()) req.fields_.emplace_back();
