@@ -343,18 +343,21 @@ private:
             (target_end[8] != '1' && target_end[8] != '0') || target_end[9] != '\r' || target_end[10] != '\n')
             return nullptr;
         std::string_view method_name(p, static_cast<std::size_t>(method_end - p));
+        const std::string_view target(method_end + 1, target_size);
         req.method_name_ = method_name;
         req.method_ = method_from_string(method_name);
-        req.target_ = std::string_view(method_end + 1, target_size);
+        req.target_ = target;
         req.version_minor_ = target_end[8] == '0' ? 0 : 1;
         if (path_only) {
             req.host_ = {};
             absolute_form_ = false;
-            req.path_ = req.target_;
+            // From `target`, not req.target_: reading that back just after storing it is a 16-byte load of two
+            // 8-byte stores, which the CPU cannot forward (perf put a quarter of this function's time there).
+            req.path_ = target;
             req.query_ = {};
             return target_end + 11;
         }
-        return split_target(req.target_, req) ? target_end + 11 : nullptr;
+        return split_target(target, req) ? target_end + 11 : nullptr;
     }
 
     // A field line in its plain form, "token ':' OWS value OWS CRLF" with every value byte allowed,
