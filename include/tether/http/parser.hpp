@@ -6,7 +6,9 @@
 // parser therefore keeps offsets, never pointers, and resumes its search for the end of the
 // header section where it stopped, so a request trickled in one byte per read costs O(n), not
 // O(n^2). Once the header section is complete it is validated in one pass and the request's
-// fields become views into the caller's bytes. Many pipelined requests in one buffer are
+// fields become views into the caller's bytes. A request whole at its first look (the usual case,
+// and every request of a pipelined batch but the last) skips the search: its plain lines are read
+// straight to the empty line (read_plain_head). Many pipelined requests in one buffer are
 // parsed one after another: consumed() says where the next one starts.
 //
 // Strictness (RFC 9112 §2.2, §3, §5, §6): the grammar is enforced rather than guessed at,
