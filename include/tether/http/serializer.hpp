@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include <tether/http/short_bytes.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/response.hpp>
+#include <tether/http/short_bytes.hpp>
 #include <tether/http/status.hpp>
 
 namespace tether::http {
@@ -38,7 +38,9 @@ namespace detail {
 // Copies `bytes` to `at` and returns the end: the head is written into room made once, so each piece
 // is a copy, not an append that checks capacity and may grow the string again (and a short one, with no
 // call to memcpy: short_bytes.hpp).
-[[gnu::always_inline]] inline char* put(char* at, std::string_view bytes) noexcept { return copy_short(at, bytes.data(), bytes.size()); }
+[[gnu::always_inline]] inline char* put(char* at, std::string_view bytes) noexcept {
+    return copy_short(at, bytes.data(), bytes.size());
+}
 // A string literal: its length is known here, so the copy compiles to a move or two instead of a call to
 // memcpy (each call costs ~10 instructions, and a head has a handful of these short pieces). Named apart
 // from put() so that a char buffer holding fewer bytes than its size can never pick it by overload.
