@@ -232,6 +232,12 @@ summary() {
 unsupported() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m && $4 == "unsupported" { f = 1 } END { exit !f }' "$records"; }
 fmt_int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# user_room MODE: the user µs/request 1.1x the floor leaves a server whose kernel time is the floor's (the
+# floor's user time plus a tenth of its total); empty without a floor measurement.
+user_room() {
+    awk -v u="$(summary 11 floor "$1" | cut -d' ' -f1)" -v k="$(summary 12 floor "$1" | cut -d' ' -f1)" \
+        'BEGIN { if (u != "" && k != "") printf "%.3f", u + 0.1 * (u + k) }'
+}
 at_least_2() { awk -v r="$1" -v y="$2" -v n="$3" 'BEGIN { print (r == "n/a" ? "n/a" : r >= 2 ? y : n) }'; }  # RATIO YES NO
 
 report=$work_dir/report.md
@@ -307,8 +313,7 @@ report=$work_dir/report.md
         s_us=$(summary 5 strict "$mode" | cut -d' ' -f1)
         tf=$(ratio "$t_us" "$f_us")
         # The strict floor's user time against the user-space room 1.1x the floor leaves (see the table below).
-        strict_room=$(awk -v su="$(summary 11 strict "$mode" | cut -d' ' -f1)" -v fu="$(summary 11 floor "$mode" | cut -d' ' -f1)" \
-            -v fk="$(summary 12 floor "$mode" | cut -d' ' -f1)" 'BEGIN { r = fu + 0.1 * (fu + fk); print (su == "" || fu == "" || r <= 0 ? "n/a" : su / r) }')
+        strict_room=$(ratio "$(summary 11 strict "$mode" | cut -d' ' -f1)" "$(user_room "$mode")")
         verdict=$(awk -v r="$tf" -v s="$(ratio "$s_us" "$f_us")" -v sr="$strict_room" 'BEGIN {
             if (r == "n/a") print "n/a"; else if (r <= 1.1) print "met";
             else if (s != "n/a" && s > 1.1) print "**missed**; out of reach for a strict server (strict/floor > 1.1)";
@@ -330,7 +335,7 @@ report=$work_dir/report.md
         read -r su _ <<<"$(summary 11 strict "$mode")"; read -r sk _ <<<"$(summary 12 strict "$mode")"
         read -r tu _ <<<"$(summary 11 tether "$mode")"; read -r tk _ <<<"$(summary 12 tether "$mode")"
         [[ -n ${fu:-} && -n ${fk:-} ]] || continue
-        room=$(awk -v u="$fu" -v k="$fk" 'BEGIN { printf "%.3f", u + 0.1 * (u + k) }')
+        room=$(user_room "$mode")
         echo "| $mode | $fk / ${sk:-–} / ${tk:-–} | $fu / ${su:-–} / ${tu:-–} | $room | $(ratio "${su:-}" "$room") | $(ratio "${tu:-}" "$room") |"
         fu=""; fk=""; su=""; sk=""; tu=""; tk=""
     done

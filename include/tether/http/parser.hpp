@@ -249,11 +249,18 @@ private:
     // limit it is a 414, past the header limit a 431. Whichever limit a line trickled in byte by byte
     // would cross first decides, so the status never depends on how the bytes were split into reads.
     bool request_line_within_limits(std::size_t length) noexcept {
+        switch (request_line_refusal(length)) {
+        case 414: return fail(414, "request-target too long"), false;
+        case 431: return fail(431, "header section too large"), false;
+        default: return true;
+        }
+    }
+    // The status that bound gives (0: within it), for read_plain_head to test without failing.
+    int request_line_refusal(std::size_t length) const noexcept {
         const std::size_t target_bound = limits_->max_target_bytes + max_request_line_overhead;
-        if (length > target_bound && target_bound <= limits_->max_header_bytes)
-            return fail(414, "request-target too long"), false;
-        if (length > limits_->max_header_bytes) return fail(431, "header section too large"), false;
-        return true;
+        if (length > target_bound && target_bound <= limits_->max_header_bytes) return 414;
+        if (length > limits_->max_header_bytes) return 431;
+        return 0;
     }
 
     // The usual request, read in one pass: a header section at the front of `data` whose every line is
@@ -274,11 +281,8 @@ private:
             if (stage_ == stage::failed) stage_ = stage::header, error_ = {};   // the two passes name the error
             return plain_head::unknown;
         }
-        // find_header_end's bound on the request-line (its length without the LF); within the header limit
-        // here already.
-        const std::size_t target_bound = limits_->max_target_bytes + max_request_line_overhead;
-        if (static_cast<std::size_t>(p - 1 - block) > target_bound && target_bound <= limits_->max_header_bytes)
-            return plain_head::unknown;
+        // find_header_end's bound on the request-line (its length without the LF).
+        if (request_line_refusal(static_cast<std::size_t>(p - 1 - block)) != 0) return plain_head::unknown;
         req.route_ = {};
         req.field_count_ = 0;
         while (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
