@@ -16,6 +16,24 @@
 
 namespace tether::http::detail {
 
+// The 2, 4 or 8 bytes at p as one unsigned integer, to compare a piece of known length ("GET ",
+// "HTTP/1.1") in one instruction; with a literal on the other side the compiler folds its load.
+[[gnu::always_inline]] inline std::uint16_t load_u16(const char* p) noexcept {
+    std::uint16_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+[[gnu::always_inline]] inline std::uint32_t load_u32(const char* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+[[gnu::always_inline]] inline std::uint64_t load_u64(const char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
 // Copies n bytes from `from` to `to` (not overlapping) and returns to + n.
 [[gnu::always_inline]] inline char* copy_short(char* to, const char* from, std::size_t n) noexcept {
     if (n >= 16) {
