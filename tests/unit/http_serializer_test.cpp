@@ -285,6 +285,66 @@ TEST_CASE("a streamed response to an HTTP/1.0 peer is unframed and ends by closi
     CHECK_FALSE(w.keep_alive);
 }
 
+TEST_CASE("Content-Length has the right digits for every body length", "[http][serializer]") {
+    // Every length from 0 to 1,100 (each count of digits, each carry), then powers of ten and their neighbours.
+    std::vector<std::size_t> lengths;
+    for (std::size_t n = 0; n <= 1100; ++n) lengths.push_back(n);
+    for (std::size_t power = 10000; power <= 10000000; power *= 10)
+        for (std::size_t n : {power - 1, power, power + 1, power + 99}) lengths.push_back(n);
+    std::size_t wrong = 0;
+    response res;
+    for (std::size_t n : lengths) {
+        res.clear();
+        res.body(std::string(n, 'b'));
+        const written w = serialize_and_split(res);
+        if (w.field("Content-Length") != std::to_string(n) || w.body.size() != n) ++wrong;
+    }
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("a connection's byte_buffer gets the same bytes a std::string does", "[http][serializer]") {
+    // Bodies either side of the length written with the head (short_body_bytes), and the other framings.
+    std::size_t differ = 0;
+    response res;
+    for (std::size_t n = 0; n <= 2 * short_body_bytes + 1; ++n) {
+        for (const serialize_context ctx : {serialize_context{.date = test_date},
+                                            serialize_context{.version_minor = 0, .date = test_date},
+                                            serialize_context{.head = true, .date = test_date},
+                                            serialize_context{.keep_alive = false, .date = test_date}}) {
+            res.clear();
+            res.header("X-N", std::to_string(n)).text(std::string(n, 't'));
+            std::string text = "earlier bytes stay";
+            byte_buffer buffer;
+            buffer.append(text);
+            const bool text_open = serialize(res, text, ctx);
+            const bool buffer_open = serialize(res, buffer, ctx);
+            if (text_open != buffer_open || buffer.view() != text) ++differ;
+        }
+    }
+    CHECK(differ == 0);
+    res.clear();
+    res.write("piece one").write("two");
+    std::string text;
+    byte_buffer buffer;
+    serialize(res, text, serialize_context{.date = test_date});
+    serialize(res, buffer, serialize_context{.date = test_date});
+    CHECK(buffer.view() == text);
+}
+
+TEST_CASE("body() given bytes of the body it replaces keeps them", "[http][serializer]") {
+    response res;
+    res.text("hello, world and more");   // longer than a string keeps inline
+    res.body(res.body_bytes().substr(7, 5));
+    CHECK(res.body_bytes() == "world");
+    res.body(res.body_bytes());   // all of itself
+    CHECK(res.body_bytes() == "world");
+    res.body(res.body_bytes().substr(0, 0));
+    CHECK(res.body_bytes().empty());
+    std::string elsewhere = "from another string";
+    res.body(elsewhere);
+    CHECK(res.body_bytes() == elsewhere);
+}
+
 TEST_CASE("responses are appended to the output, so pipelined answers queue in order", "[http][serializer]") {
     std::string out;
     response a, b;

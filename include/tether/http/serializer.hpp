@@ -3,11 +3,13 @@
 // The serializer decides framing so handlers cannot get it wrong: Content-Length for a known
 // body, chunked for a streamed one (close-delimited for an HTTP/1.0 peer, which has no
 // chunked coding), nothing for HEAD bodies and for statuses that forbid content.
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include <tether/http/byte_buffer.hpp>
 #include <tether/http/date.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/short_bytes.hpp>
@@ -49,10 +51,51 @@ inline char* put_literal(char* at, const char (&literal)[N]) noexcept {
     std::memcpy(at, literal, N - 1);
     return at + (N - 1);
 }
+// How many decimal digits `n` has, and those digits written straight into the head, two at a time from a
+// table of the pairs 00..99: Content-Length written through a buffer cost a call to to_chars and one to
+// memcpy (GCC turns a byte loop back into that call).
+inline std::size_t decimal_size(std::size_t n) noexcept {
+    std::size_t size = 1;
+    for (; n >= 100; n /= 100) size += 2;
+    return size + (n >= 10 ? 1 : 0);
+}
+inline constexpr auto decimal_pairs = [] {
+    std::array<char, 200> pairs{};
+    for (int i = 0; i < 100; ++i) {
+        pairs[static_cast<std::size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+        pairs[static_cast<std::size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+    }
+    return pairs;
+}();
+inline char* put_decimal(char* at, std::size_t size, std::size_t n) noexcept {
+    char* digit = at + size;
+    for (; n >= 100; n /= 100) {
+        digit -= 2;
+        std::memcpy(digit, &decimal_pairs[2 * (n % 100)], 2);
+    }
+    if (n >= 10) std::memcpy(digit - 2, &decimal_pairs[2 * n], 2);
+    else digit[-1] = static_cast<char>('0' + n);
+    return at + size;
+}
 } // namespace detail
 
-// Serializes `res`. Returns whether the connection stays open afterwards.
-inline bool serialize(const response& res, std::string& out, const serialize_context& ctx) {
+// A body this long or shorter is written with the head (copy_short() moves at most 64 bytes without a call).
+inline constexpr std::size_t short_body_bytes = 64;
+
+namespace detail {
+// Room for n more bytes at the end of `out`, to be written: a byte_buffer makes it without filling it.
+inline char* extend(byte_buffer& out, std::size_t n) { return out.extend(n); }
+inline char* extend(std::string& out, std::size_t n) {
+    const std::size_t start = out.size();
+    out.resize(start + n);
+    return out.data() + start;
+}
+} // namespace detail
+
+// Serializes `res` at the end of `out` (a byte_buffer, as a connection's output is, or a std::string). Returns
+// whether the connection stays open afterwards.
+template <class Buffer>
+bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
     bool keep_alive = ctx.keep_alive && !res.wants_close();
     const int status = res.status();
     const bool no_content = status_forbids_body(status);
@@ -63,13 +106,13 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     // What the head holds, piece by piece, measured before anything is written.
     const std::string_view joined = joined_status_line(status);
     const std::string_view reason = joined.empty() ? reason_phrase(status) : std::string_view{};
-    char length[24];
-    std::size_t length_size = 0;
+    const std::size_t content_length = res.body_bytes().size();
+    std::size_t length_size = 0;   // of Content-Length's digits
     std::string_view framing;
     if (!no_content) {
         if (!chunked) {
             framing = "Content-Length: "sv;
-            length_size = static_cast<std::size_t>(std::to_chars(length, length + sizeof length, res.body_bytes().size()).ptr - length);
+            length_size = detail::decimal_size(content_length);
         } else if (ctx.version_minor >= 1) {
             framing = "Transfer-Encoding: chunked\r\n"sv;
         }
@@ -77,16 +120,16 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     std::string_view connection;
     if (!keep_alive) connection = "Connection: close\r\n"sv;
     else if (ctx.version_minor == 0) connection = "Connection: keep-alive\r\n"sv;
-    // A body of known length follows the head (appended: resize() would zero-fill it first).
+    // A body of known length follows the head. A short one is copied into the room made for the head (one
+    // call into the string, not two); a longer one is appended, since resize() would zero-fill it first.
     const bool body_with_head = !ctx.head && !no_content && !res.streaming() && !chunked;
     const std::string_view body = body_with_head ? res.body_bytes() : std::string_view{};
+    const std::size_t body_in_room = body.size() <= short_body_bytes ? body.size() : 0;
 
     const std::size_t status_size = joined.empty() ? "HTTP/1.1 "sv.size() + 3 + 1 + reason.size() + 2 : joined.size();
     const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + res.fields().size() +
                              framing.size() + (length_size ? length_size + 2 : 0) + connection.size() + 2;
-    const std::size_t start = out.size();
-    out.resize(start + head);
-    char* at = out.data() + start;
+    char* at = detail::extend(out, head + body_in_room);
     if (!joined.empty()) {
         at = detail::put(at, joined);
     } else {
@@ -108,14 +151,13 @@ inline bool serialize(const response& res, std::string& out, const serialize_con
     at = detail::put(at, res.fields());
     at = detail::put(at, framing);
     if (length_size) {
-        // Digit by digit (one to twenty): put()'s wider moves are never taken for so few bytes, but GCC's
-        // -Warray-bounds cannot tell and refuses them on a 24-byte array.
-        for (std::size_t i = 0; i < length_size; ++i) *at++ = length[i];
+        at = detail::put_decimal(at, length_size, content_length);
         at = detail::put_literal(at, "\r\n");
     }
     at = detail::put(at, connection);
     at = detail::put_literal(at, "\r\n");
-    out.append(body);
+    if (body_in_room) detail::copy_short(at, body.data(), body.size());
+    else out.append(body);
 
     if (ctx.head || no_content || res.streaming() || !chunked) return keep_alive;
     if (ctx.version_minor >= 1) {

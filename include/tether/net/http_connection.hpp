@@ -38,6 +38,7 @@
 #include <system_error>
 #include <utility>
 
+#include <tether/http/byte_buffer.hpp>
 #include <tether/http/forwarded.hpp>
 #include <tether/http/parser.hpp>
 #include <tether/http/response.hpp>
@@ -564,7 +565,7 @@ private:
             }
             out_.clear();
             out_sent_ = 0;
-            if (out_.capacity() > keep_capacity) std::string{}.swap(out_);
+            if (out_.capacity() > keep_capacity) out_.release();
             if (upgrade_) return hand_off();
             if (close_after_write_ || (draining_ && !has_partial_request())) return finish();
             if (!held_back_ || deferred_) break;
@@ -654,7 +655,7 @@ private:
     upload_slot<typename Server::running_upload> upload_;         // a streamed body in progress
     const http::request* answering_ = nullptr;                    // while its handler runs
     std::string pending_input_;   // bytes of an unfinished request
-    std::string out_;             // serialized responses not yet written
+    http::byte_buffer out_;       // serialized responses not yet written
     std::size_t out_sent_ = 0;
     std::size_t lingered_bytes_ = 0;
     std::size_t charged_input_ = 0;   // of pending input, charged to the server-wide budget
