@@ -3,6 +3,7 @@
 // Requests go through the real parser, so path and method come out exactly as a connection would see them.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -426,4 +427,34 @@ TEST_CASE("many literal routes with shared prefixes and lengths each reach their
     CHECK(route_of(r, "GET", "/api/v1/resource-100/x/lis") == -1);
     CHECK(route_of(r, "GET", "/api/v1/resource-100/x/list/") == -1);
     CHECK(route_of(r, "GET", "/b") == -1);
+}
+
+TEST_CASE("literal routes of every length the lookup's hash reads differently each reach their own handler", "[http][router]") {
+    // The hash reads short paths byte by byte, 4 to 7 bytes as two 4-byte words, longer ones as two 8-byte
+    // words: every length from 1 to 40, two routes per length that differ in one byte only (first, middle, last).
+    int_router r;
+    std::vector<std::string> paths;
+    for (std::size_t n = 1; n <= 40; ++n) {
+        std::string path(n, 'p');
+        path[0] = '/';
+        for (std::size_t at : {n - 1, n / 2}) {
+            std::string variant = path;
+            if (at != 0) variant[at] = 'q';
+            paths.push_back(variant);
+        }
+    }
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    for (std::size_t i = 0; i < paths.size(); ++i) r.add(method::get, paths[i], static_cast<int>(i));
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < paths.size(); ++i)
+        if (route_of(r, "GET", paths[i]) != static_cast<int>(i)) ++wrong;
+    CHECK(wrong == 0);
+    std::size_t found_unregistered = 0;
+    for (std::size_t n = 2; n <= 40; ++n) {
+        std::string path(n, 'r');   // same lengths, other bytes
+        path[0] = '/';
+        if (route_of(r, "GET", path) != -1) ++found_unregistered;
+    }
+    CHECK(found_unregistered == 0);
 }

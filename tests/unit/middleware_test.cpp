@@ -3,6 +3,7 @@
 // encoded bodies are read back with zlib's and libbrotlidec's own decoders.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <chrono>
 #include <set>
 #include <string>
@@ -88,6 +89,37 @@ TEST_CASE("response: fields can be read back, listed, removed, and the body swap
     CHECK(res.body_bytes() == "encoded");
     CHECK_FALSE(res.chunked());
     CHECK(other == "7\r\na chunk\r\n");
+}
+
+TEST_CASE("response: the Content-Type text(), html() or json() chose reads as a field in its place", "[middleware][response]") {
+    // The line is held apart until something needs the lines joined (response.hpp: known_content_type()):
+    // every reader must still see it, once, where it was set.
+    http::response res;
+    res.header("X-First", "1").json("{}");
+    CHECK(res.field("content-type") == "application/json");
+    CHECK(res.fields_present(std::array<std::string_view, 2>{"x-first", "content-type"}, 2) == 3u);
+    CHECK(res.field_lists("content-type", "application/json"));
+    res.header("X-Second", "2");   // after it: the type keeps its place between the two
+    CHECK(std::string(res.fields()) == "X-First: 1\r\nContent-Type: application/json\r\nX-Second: 2\r\n");
+
+    http::response appended;
+    appended.text("t");
+    appended.append_fields("X-Kept: yes\r\n");
+    CHECK(std::string(appended.fields()) == "Content-Type: text/plain; charset=utf-8\r\nX-Kept: yes\r\n");
+
+    http::response removed;
+    removed.html("<p>");
+    CHECK(removed.remove_field("Content-Type") == 1);
+    CHECK(removed.fields().empty());
+    CHECK_FALSE(removed.has_content_type());
+
+    http::response copied;
+    copied.text("x");
+    const http::response copy = copied;   // a copy holds the same lines
+    CHECK(std::string(copy.fields()) == "Content-Type: text/plain; charset=utf-8\r\n");
+    copied.clear();
+    CHECK(copied.fields().empty());
+    CHECK_FALSE(copied.field("content-type"));
 }
 
 // ---- Accept-Encoding ------------------------------------------------------------------------

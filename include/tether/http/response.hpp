@@ -62,6 +62,7 @@ public:
             return *this;
         }
         if (detail::iequals(name, "content-type")) has_content_type_ = true;
+        settle_known_type();
         fields_.append(name).append(": "sv).append(value).append("\r\n"sv);
         return *this;
     }
@@ -142,7 +143,18 @@ public:
     // Set by the connection before the handler runs.
     void set_deferral(response_deferral* source) noexcept { deferral_ = source; }
 
-    std::string_view fields() const noexcept { return fields_.view(); }
+    // Every field line set so far, "Name: value\r\n" each, in the order they were set.
+    std::string_view fields() const {
+        settle_known_type();
+        return fields_.view();
+    }
+    // The same lines in two pieces, to be written one after the other without being joined first: those set
+    // by header() and, last, the Content-Type line text(), html() or json() chose (empty when none is pending).
+    struct field_pieces {
+        std::string_view set;
+        std::string_view known_type;
+    };
+    field_pieces field_lines() const noexcept { return {fields_.view(), known_type_}; }
 
     // The value of the first field named `name` (case-insensitive), as set; nullopt when none is.
     // A scan of the serialized fields: for `after` middleware deciding on a finished response
@@ -184,6 +196,7 @@ public:
     // Removes every field named `name`; returns how many there were. Middleware replacing a value
     // (a strong ETag made weak by compression) removes it, then sets the new one.
     std::size_t remove_field(std::string_view name) {
+        settle_known_type();
         byte_buffer kept;
         std::size_t removed = 0;
         for_each_field([&](std::string_view n, std::string_view, std::size_t begin, std::size_t end) {
@@ -207,6 +220,7 @@ public:
     // Appends fields taken from fields() of another response: they were validated when set.
     // Only for framing-neutral fields (the held long-poll response keeps its CORS fields so).
     response& append_fields(std::string_view validated) {
+        settle_known_type();
         fields_.append(validated);
         return *this;
     }
@@ -219,6 +233,7 @@ public:
     void clear() noexcept {
         status_ = 200;
         fields_.clear();
+        known_type_ = {};
         body_.clear();
         chunked_ = close_ = has_content_type_ = streaming_ = deferred_ = false;
     }
@@ -233,16 +248,27 @@ public:
 
 private:
     // text(), html() and json() name their type with a whole field line from this file: nothing for
-    // header()'s checks to find, and those checks were most of what answering a small request cost.
+    // header()'s checks to find, and those checks were most of what answering a small request cost. The
+    // line is not copied: it stays pending, and the serializer writes it from this file's static bytes
+    // (field_lines()). A copy made here and read back a moment later by the serializer's wide loads cost
+    // a stall (loads that straddle the copy's overlapping stores cannot be forwarded). Anything that
+    // adds a field after it, or needs the lines joined, first appends it (settle_known_type()).
     void known_content_type(std::string_view field_line) {
-        fields_.append(field_line);
+        known_type_ = field_line;
         has_content_type_ = true;
+    }
+    void settle_known_type() const {
+        if (known_type_.empty()) return;
+        fields_.append(known_type_);
+        known_type_ = {};
     }
     // Calls f(name, raw_value, begin, end) for each "Name: value\r\n" line of fields_, [begin, end)
     // being the whole line and raw_value not yet trimmed of whitespace (callers trim the one they
     // use: a scan for one name should not pay for trimming every other); stops when f returns false.
     template <class F>
     void for_each_field(F&& f) const {
+        // The pending Content-Type line (settle_known_type()) comes last; [begin, end) are offsets into the
+        // settled lines only, which is all remove_field(), their one user, sees (it settles first).
         const std::string_view lines = fields_.view();
         std::size_t begin = 0;
         while (begin < lines.size()) {
@@ -257,12 +283,20 @@ private:
             if (!f(name, raw_value, begin, end + 2)) return;
             begin = end + 2;
         }
+        if (!known_type_.empty()) {
+            const std::size_t colon = known_type_.find(':');
+            f(known_type_.substr(0, colon), known_type_.substr(colon + 1, known_type_.size() - colon - 3), lines.size(),
+              lines.size() + known_type_.size());
+        }
     }
 
     int status_ = 200;
     bool chunked_ = false, close_ = false, has_content_type_ = false, streaming_ = false, deferred_ = false;
     response_deferral* deferral_ = nullptr;
-    byte_buffer fields_;   // "Name: value\r\n" lines, appended in place (byte_buffer.hpp says why not a string)
+    // "Name: value\r\n" lines, appended in place (byte_buffer.hpp says why not a string), and a Content-Type
+    // line of this file's not yet appended to them (known_content_type()). Mutable: fields() joins them.
+    mutable byte_buffer fields_;
+    mutable std::string_view known_type_;
     std::string body_;   // for chunked responses: already framed chunks, without the last-chunk
 };
 

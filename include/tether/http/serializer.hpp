@@ -127,7 +127,8 @@ bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
     const std::size_t body_in_room = body.size() <= short_body_bytes ? body.size() : 0;
 
     const std::size_t status_size = joined.empty() ? "HTTP/1.1 "sv.size() + 3 + 1 + reason.size() + 2 : joined.size();
-    const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + res.fields().size() +
+    const response::field_pieces fields = res.field_lines();
+    const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + fields.set.size() + fields.known_type.size() +
                              framing.size() + (length_size ? length_size + 2 : 0) + connection.size() + 2;
     char* at = detail::extend(out, head + body_in_room);
     if (!joined.empty()) {
@@ -148,7 +149,8 @@ bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
         at = detail::put(at, ctx.date);
     }
     at = detail::put_literal(at, "\r\n");
-    at = detail::put(at, res.fields());
+    at = detail::put(at, fields.set);
+    at = detail::put(at, fields.known_type);
     at = detail::put(at, framing);
     if (length_size) {
         at = detail::put_decimal(at, length_size, content_length);
