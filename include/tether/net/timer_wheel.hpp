@@ -5,7 +5,8 @@
 // Why not one asio::steady_timer per connection: each costs a heap node and a heap operation
 // per re-arm, and a connection re-arms on every request. Deadlines here are coarse (seconds),
 // so a hashed wheel with intrusive entries makes arm/cancel O(1) with no allocation, and an
-// idle connection pays only the entry's three words.
+// idle connection pays only the entry embedded in it. A deadline pushed later is only written
+// down, and the entry moved when the wheel reaches it (arm()).
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -48,11 +49,24 @@ public:
 
     // (Re)arms `e` to fire no earlier than `delay` from now. The due tick is computed from the
     // clock, not from the last processed tick, which may lag now by up to one resolution.
+    //
+    // An armed entry whose deadline moves later (a connection's idle deadline, pushed back by every
+    // request) is only given its new due tick: it stays in the slot it is in, which is never later than
+    // that tick, and advance() moves it on when it reaches that slot. Moving it at once wrote into both its
+    // neighbours and into the new slot's last entry, other connections' memory that the kernel's work
+    // between two reads of a connection has usually pushed out of cache.
     void arm(entry& e, std::chrono::milliseconds delay, clock::time_point now = clock::now()) noexcept {
-        if (e.wheel_) unlink(e);
         auto due = (now - start_ + delay + resolution - clock::duration{1}) / resolution;
-        e.due_tick_ = std::max<std::uint64_t>(current_tick_ + 1, static_cast<std::uint64_t>(due));
-        link(e, slots_[e.due_tick_ % slot_count]);
+        const auto due_tick = std::max<std::uint64_t>(current_tick_ + 1, static_cast<std::uint64_t>(due));
+        if (e.wheel_) {
+            if (due_tick >= e.due_tick_) {
+                e.due_tick_ = due_tick;
+                return;
+            }
+            unlink(e);
+        }
+        e.due_tick_ = due_tick;
+        link(e, slots_[due_tick % slot_count]);
     }
 
     void cancel(entry& e) noexcept {
@@ -67,14 +81,18 @@ public:
             ++current_tick_;
             auto& slot = slots_[current_tick_ % slot_count];
             // Detach the due entries first so callbacks that touch the wheel cannot disturb
-            // the walk.
+            // the walk. An entry whose deadline was pushed back (arm()) moves to its due tick's slot.
             entry* due = nullptr;
+            const std::size_t here = current_tick_ % slot_count;
             for (entry* e = slot.next_; e != &slot;) {
                 entry* next = e->next_;
                 if (e->due_tick_ <= current_tick_) {
                     unlink(*e);
                     e->next_ = due;
                     due = e;
+                } else if (const std::size_t there = e->due_tick_ % slot_count; there != here) {
+                    unlink(*e);
+                    link(*e, slots_[there]);
                 }
                 e = next;
             }
