@@ -48,18 +48,12 @@ public:
         size_ += n;
         return at;
     }
-    // Drops the last n bytes (at most size()): room made by extend() and not needed after all.
-    void shrink_by(std::size_t n) noexcept { size_ -= n; }
 
     byte_buffer& append(std::string_view bytes) {
         if (bytes.empty()) return *this;   // data() may be null: memcpy's arguments must not be
         char* at = extend(bytes.size());
         if (bytes.size() <= 64) detail::copy_short(at, bytes.data(), bytes.size());
         else std::memcpy(at, bytes.data(), bytes.size());
-        return *this;
-    }
-    byte_buffer& push_back(char c) {
-        *extend(1) = c;
         return *this;
     }
 

@@ -77,12 +77,6 @@ inline char* put_decimal(char* at, std::size_t size, std::size_t n) noexcept {
     else digit[-1] = static_cast<char>('0' + n);
     return at + size;
 }
-} // namespace detail
-
-// A body this long or shorter is written with the head (copy_short() moves at most 64 bytes without a call).
-inline constexpr std::size_t short_body_bytes = 64;
-
-namespace detail {
 // Room for n more bytes at the end of `out`, to be written: a byte_buffer makes it without filling it.
 inline char* extend(byte_buffer& out, std::size_t n) { return out.extend(n); }
 inline char* extend(std::string& out, std::size_t n) {
@@ -91,6 +85,9 @@ inline char* extend(std::string& out, std::size_t n) {
     return out.data() + start;
 }
 } // namespace detail
+
+// A body this long or shorter is written with the head (copy_short() moves at most 64 bytes without a call).
+inline constexpr std::size_t short_body_bytes = 64;
 
 // Serializes `res` at the end of `out` (a byte_buffer, as a connection's output is, or a std::string). Returns
 // whether the connection stays open afterwards.
@@ -120,8 +117,9 @@ bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
     std::string_view connection;
     if (!keep_alive) connection = "Connection: close\r\n"sv;
     else if (ctx.version_minor == 0) connection = "Connection: keep-alive\r\n"sv;
-    // A body of known length follows the head. A short one is copied into the room made for the head (one
-    // call into the string, not two); a longer one is appended, since resize() would zero-fill it first.
+    // A body of known length follows the head. A short one is copied into the room made for the head (the
+    // buffer grows once, not twice); a longer one is appended, since a std::string's resize() would zero-fill
+    // it first.
     const bool body_with_head = !ctx.head && !no_content && !res.streaming() && !chunked;
     const std::string_view body = body_with_head ? res.body_bytes() : std::string_view{};
     const std::size_t body_in_room = body.size() <= short_body_bytes ? body.size() : 0;
