@@ -60,7 +60,8 @@ TEST_CASE("copies, moves and swaps carry the bytes; clear() keeps the storage, r
     assigned.append("old");
     assigned = a;
     CHECK(assigned.view() == expected);
-    assigned = assigned;   // self-assignment leaves it as it was
+    const byte_buffer& same = assigned;
+    assigned = same;   // self-assignment leaves it as it was
     CHECK(assigned.view() == expected);
 
     byte_buffer moved(std::move(copy));
