@@ -51,9 +51,7 @@ public:
 
     byte_buffer& append(std::string_view bytes) {
         if (bytes.empty()) return *this;   // data() may be null: memcpy's arguments must not be
-        char* at = extend(bytes.size());
-        if (bytes.size() <= 64) detail::copy_short(at, bytes.data(), bytes.size());
-        else std::memcpy(at, bytes.data(), bytes.size());
+        detail::copy_short(extend(bytes.size()), bytes.data(), bytes.size());   // hands long runs to memcpy
         return *this;
     }
 
