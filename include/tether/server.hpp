@@ -433,8 +433,9 @@ public:
     }
 
     // ---- used by connections and endpoints (on their own thread) ----------------------------
-    void dispatch(http::request& req, http::response& res) {
-        thread_state& t = current_thread();
+    void dispatch(http::request& req, http::response& res) { dispatch(current_thread(), req, res); }
+    // The same, from a connection that knows its thread (`t` is the calling thread's own state).
+    void dispatch(thread_state& t, http::request& req, http::response& res) {
         if (tls_enabled()) {   // server/secure_channel.hpp
             switch (t.current ? t.current->security() : net::channel::cleartext) {
             case net::channel::tls:

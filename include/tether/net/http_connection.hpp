@@ -308,7 +308,7 @@ private:
         const bool after_hooks = admit_request(req);
         auto& res = begin_answer(req);
         thread_.metrics.in_flight.add();   // until settle() answers it, or its held reply is done
-        server_.dispatch(req, res);
+        server_.dispatch(thread_, req, res);
         settle(req, res, after_hooks);
     }
 

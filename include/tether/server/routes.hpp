@@ -74,6 +74,16 @@ public:
 
     void dispatch(http::request& req, http::response& res, detail::thread_counters& counters) const {
         counters.requests.add();
+        // Without CORS or middleware a request goes straight to its route, inside this frame: each layer
+        // called apart paid its own prologue and epilogue (callgrind: ~40 of ~1,180 instructions of a
+        // pipelined request).
+        if (!cors_ && middleware_.empty()) [[likely]] return route(req, res, counters);
+        with_cors_and_hooks(req, res, counters);
+    }
+
+private:
+    [[gnu::noinline]] void with_cors_and_hooks(http::request& req, http::response& res,
+                                               detail::thread_counters& counters) const {
         if (!cors_) return before_and_route(req, res, counters);
         // A preflight never reaches the routes; other responses get the fields appended after
         // the handler, so handler errors (res.clear()) keep them too, and a held response gets
@@ -91,6 +101,7 @@ public:
         for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
     }
 
+public:
     // At the head of a request whose body follows. Only a streamed-body route takes it here: its
     // `before` hooks, its limit (413) and on_start run now, and `out` receives the upload.
     head_outcome open_upload(http::request& req, http::response& res, detail::thread_counters& counters,
@@ -185,8 +196,14 @@ private:
 
     void route(http::request& req, http::response& res, detail::thread_counters& counters) const {
         auto match = router_.match(req);
+        if (match.result == table::outcome::found) [[likely]] return call(match.handler->handler, req, res, counters);
+        unmatched(match, res);
+    }
+
+    // No handler for the request: the answer says why (RFC 9110 §15.5.5, §15.5.6 with Allow, §9.3.7).
+    [[gnu::noinline]] static void unmatched(const typename table::match_result& match, http::response& res) {
         switch (match.result) {
-        case table::outcome::found: return call(match.handler->handler, req, res, counters);
+        case table::outcome::found: return;
         case table::outcome::not_found: return http::write_error(res, 404, "no route for this path");
         case table::outcome::method_not_allowed:
             http::write_error(res, 405, "method not allowed for this path");
