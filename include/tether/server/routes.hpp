@@ -75,33 +75,12 @@ public:
     void dispatch(http::request& req, http::response& res, detail::thread_counters& counters) const {
         counters.requests.add();
         // Without CORS or middleware a request goes straight to its route, inside this frame: each layer
-        // called apart paid its own prologue and epilogue (callgrind: ~40 of ~1,180 instructions of a
+        // called apart paid its own prologue and epilogue (callgrind: 32 of 1,182 instructions of a
         // pipelined request).
         if (!cors_ && middleware_.empty()) [[likely]] return route(req, res, counters);
         with_cors_and_hooks(req, res, counters);
     }
 
-private:
-    [[gnu::noinline]] void with_cors_and_hooks(http::request& req, http::response& res,
-                                               detail::thread_counters& counters) const {
-        if (!cors_) return before_and_route(req, res, counters);
-        // A preflight never reaches the routes; other responses get the fields appended after
-        // the handler, so handler errors (res.clear()) keep them too, and a held response gets
-        // them when its connection fills it (deferred_work::kept_fields).
-        auto origin = req.header("origin");
-        if (origin && http::is_cors_preflight(req.method_name(), true, req.has_header("access-control-request-method"))) {
-            auto answer = http::cors_preflight(*cors_, *origin, *req.header("access-control-request-method"),
-                                               req.header("access-control-request-headers"));
-            if (answer.allowed) res.status(204);
-            else http::write_error(res, 403, "CORS preflight refused");
-            for (const auto& f : answer.fields) res.header(f.name, f.value);
-            return;
-        }
-        before_and_route(req, res, counters);
-        for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
-    }
-
-public:
     // At the head of a request whose body follows. Only a streamed-body route takes it here: its
     // `before` hooks, its limit (413) and on_start run now, and `out` receives the upload.
     head_outcome open_upload(http::request& req, http::response& res, detail::thread_counters& counters,
@@ -184,8 +163,28 @@ private:
         for (const auto& f : http::cors_response_fields(*cors_, req.header("origin"))) res.header(f.name, f.value);
     }
 
-    // Without middleware (the common server) straight to the route. Kept this small so it inlines
-    // into dispatch: the hooks' guarded call is out of line, in admitted_then_route.
+    // CORS, `before` hooks, or both: the path dispatch() keeps out of its own frame.
+    [[gnu::noinline]] void with_cors_and_hooks(http::request& req, http::response& res,
+                                               detail::thread_counters& counters) const {
+        if (!cors_) return before_and_route(req, res, counters);
+        // A preflight never reaches the routes; other responses get the fields appended after
+        // the handler, so handler errors (res.clear()) keep them too, and a held response gets
+        // them when its connection fills it (deferred_work::kept_fields).
+        auto origin = req.header("origin");
+        if (origin && http::is_cors_preflight(req.method_name(), true, req.has_header("access-control-request-method"))) {
+            auto answer = http::cors_preflight(*cors_, *origin, *req.header("access-control-request-method"),
+                                               req.header("access-control-request-headers"));
+            if (answer.allowed) res.status(204);
+            else http::write_error(res, 403, "CORS preflight refused");
+            for (const auto& f : answer.fields) res.header(f.name, f.value);
+            return;
+        }
+        before_and_route(req, res, counters);
+        for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
+    }
+
+    // Without middleware (a server with CORS only) straight to the route. Kept this small so it inlines: the
+    // hooks' guarded call is out of line, in admitted_then_route.
     void before_and_route(http::request& req, http::response& res, detail::thread_counters& counters) const {
         if (middleware_.empty()) return route(req, res, counters);
         admitted_then_route(req, res, counters);
