@@ -180,7 +180,7 @@ private:
             return;
         }
         before_and_route(req, res, counters);
-        for (const auto& f : http::cors_response_fields(*cors_, origin)) res.header(f.name, f.value);
+        add_cors_fields(req, res);
     }
 
     // Without middleware (a server with CORS only) straight to the route. Kept this small so it inlines: the
