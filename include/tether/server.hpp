@@ -57,6 +57,7 @@
 #include <tether/http/deferred_response.hpp>
 #include <tether/http/error.hpp>
 #include <tether/http/forwarded.hpp>
+#include <tether/http/head_memo.hpp>
 #include <tether/http/request.hpp>
 #include <tether/http/response.hpp>
 #include <tether/net/acceptor.hpp>
@@ -138,6 +139,7 @@ public:
         http::request request;
         http::response response;
         http::date_cache dates;
+        http::head_memo heads;   // of this second's plain responses: their heads are copied, not built
         std::unique_ptr<pending_upgrade> upgrade;
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched

@@ -32,6 +32,10 @@ public:
         return {out.data(), length};
     }
 
+    // The second now() last formatted (-1 before the first call): what a response's Date names, for memos
+    // of heads that hold it (head_memo.hpp).
+    std::time_t second() const noexcept { return formatted_at_; }
+
     static date_cache& for_this_thread() noexcept {
         thread_local date_cache cache;
         return cache;

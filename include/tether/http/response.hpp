@@ -227,6 +227,11 @@ public:
     }
     std::string_view body_bytes() const noexcept { return body_; }
     bool chunked() const noexcept { return chunked_; }
+    // Whether the head is a plain one (head_memo.hpp): no field but a pending Content-Type, a body of known
+    // length that the status allows, and the connection not asked to close.
+    bool plain() const noexcept {
+        return !(chunked_ | close_ | streaming_) && fields_.empty() && !status_forbids_body(status_);
+    }
     bool wants_close() const noexcept { return close_; }
     bool has_content_type() const noexcept { return has_content_type_; }
 

@@ -11,6 +11,7 @@
 
 #include <tether/http/byte_buffer.hpp>
 #include <tether/http/date.hpp>
+#include <tether/http/head_memo.hpp>
 #include <tether/http/response.hpp>
 #include <tether/http/short_bytes.hpp>
 #include <tether/http/status.hpp>
@@ -24,6 +25,10 @@ struct serialize_context {
     bool head = false;         // the request was HEAD: fields as for GET, no body (RFC 9110 §9.3.2)
     bool keep_alive = true;    // false: send "Connection: close" and close after writing
     std::string_view date{};   // IMF-fixdate, from date_cache
+    // A thread's memo of its plain heads (head_memo.hpp) and the second `date` names (date_cache::second()),
+    // which a kept head must share. Without a memo every head is built.
+    head_memo* memo = nullptr;
+    std::time_t date_second = -1;
 };
 
 // The common status lines, pre-joined; empty for the others (built from the code and its reason).
@@ -89,10 +94,37 @@ inline char* extend(std::string& out, std::size_t n) {
 // A body this long or shorter is written with the head (copy_short() moves at most 64 bytes without a call).
 inline constexpr std::size_t short_body_bytes = 64;
 
+namespace detail {
+template <class Buffer>
+bool build_and_serialize(const response& res, Buffer& out, const serialize_context& ctx, const head_memo::key* keep);
+} // namespace detail
+
 // Serializes `res` at the end of `out` (a byte_buffer, as a connection's output is, or a std::string). Returns
 // whether the connection stays open afterwards.
+//
+// A plain response (head_memo.hpp says which) whose head this thread built earlier in this second is a copy
+// of that head and its body, inline in the caller; every other response is built piece by piece, out of line
+// (its prologue alone, a dozen saved registers, was a tenth of what a copied head costs).
 template <class Buffer>
-bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
+[[gnu::always_inline]] inline bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
+    if (!ctx.memo || !ctx.keep_alive || ctx.version_minor != 1 || ctx.head || !res.plain())
+        return detail::build_and_serialize(res, out, ctx, nullptr);
+    const head_memo::key plain{res.status(), res.body_bytes().size(), res.field_lines().known_type.data(),
+                               ctx.date_second};
+    const std::string_view kept = ctx.memo->find(plain);
+    if (kept.empty()) return detail::build_and_serialize(res, out, ctx, &plain);
+    const std::string_view body = res.body_bytes();
+    const std::size_t body_in_room = body.size() <= short_body_bytes ? body.size() : 0;
+    char* at = head_memo::copy(detail::extend(out, kept.size() + body_in_room), kept);
+    if (body_in_room) detail::copy_short(at, body.data(), body_in_room);
+    else if (!body.empty()) out.append(body);
+    return true;
+}
+
+// The head built piece by piece, then the body; with `keep`, the head is kept in ctx.memo under that key.
+template <class Buffer>
+[[gnu::noinline]] bool detail::build_and_serialize(const response& res, Buffer& out, const serialize_context& ctx,
+                                                   const head_memo::key* keep) {
     bool keep_alive = ctx.keep_alive && !res.wants_close();
     const int status = res.status();
     const bool no_content = status_forbids_body(status);
@@ -129,6 +161,7 @@ bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
     const std::size_t head = status_size + "Date: "sv.size() + ctx.date.size() + 2 + fields.set.size() + fields.known_type.size() +
                              framing.size() + (length_size ? length_size + 2 : 0) + connection.size() + 2;
     char* at = detail::extend(out, head + body_in_room);
+    char* const head_start = at;
     if (!joined.empty()) {
         at = detail::put(at, joined);
     } else {
@@ -156,6 +189,7 @@ bool serialize(const response& res, Buffer& out, const serialize_context& ctx) {
     }
     at = detail::put(at, connection);
     at = detail::put_literal(at, "\r\n");
+    if (keep) ctx.memo->keep(*keep, std::string_view(head_start, head));
     if (body_in_room) detail::copy_short(at, body.data(), body.size());
     else out.append(body);
 

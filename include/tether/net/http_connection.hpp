@@ -339,7 +339,8 @@ private:
         // stopping() as well as draining_: stop() reaches this thread by a post, which may run
         // only after a slow handler; the response it produces must already say close.
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
-                                    req.keep_alive() && !draining_ && !server_.stopping(), thread_.dates.now()};
+                                    req.keep_alive() && !draining_ && !server_.stopping(), thread_.dates.now(),
+                                    &thread_.heads, thread_.dates.second()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
         thread_.metrics.in_flight.sub();
         answered(req.route_id(), req.method(), res.status(), req.received_at());
@@ -479,7 +480,8 @@ private:
         deferred_.reset();
         server_.release_stream(ticket);
         http::serialize_context ctx{deferred_version_minor_, false,
-                                    deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now()};
+                                    deferred_keep_alive_ && !draining_ && !server_.stopping(), thread_.dates.now(),
+                                    &thread_.heads, thread_.dates.second()};
         if (!http::serialize(res, out_, ctx)) close_after_write_ = true;
         thread_.metrics.in_flight.sub();
         answered(route, method, res.status(), received);
