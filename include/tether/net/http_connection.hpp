@@ -313,10 +313,16 @@ private:
     }
 
     // The handler returned: hold its deferred reply, or start its protocol switch, or run the
-    // `after` hooks and serialize its answer.
-    void settle(const http::request& req, http::response& res, bool after_hooks) {
+    // `after` hooks and serialize its answer. Inline in its callers for the usual answer, which has none of
+    // the three: the frame of a call was ~2 % of a pipelined request's instructions.
+    [[gnu::always_inline]] void settle(const http::request& req, http::response& res, bool after_hooks) {
         thread_.current = nullptr;
         answering_ = nullptr;
+        if (thread_.deferred || thread_.upgrade || after_hooks) [[unlikely]]
+            return settle_held_switched_or_hooked(req, res, after_hooks);
+        write_answer(req, res);
+    }
+    void settle_held_switched_or_hooked(const http::request& req, http::response& res, bool after_hooks) {
         // The handler deferred its reply, then threw: the error answer it got stands.
         if (thread_.deferred && thread_.deferred->from_handle && !res.deferred()) thread_.deferred.reset();
         if (thread_.deferred) {   // a held response (long polling, res.defer()): filled when its work wakes us
@@ -336,6 +342,10 @@ private:
             thread_.upgrade.reset();
         }
         if (after_hooks) server_.finish(req, res);
+        write_answer(req, res);
+    }
+    // Serializes the answer to `req` into the output and counts it.
+    [[gnu::always_inline]] void write_answer(const http::request& req, http::response& res) {
         // stopping() as well as draining_: stop() reaches this thread by a post, which may run
         // only after a slow handler; the response it produces must already say close.
         http::serialize_context ctx{req.version_minor(), req.method() == http::method::head,
