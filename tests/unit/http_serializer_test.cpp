@@ -402,6 +402,43 @@ TEST_CASE("clear() returns the response to 200 with nothing set", "[http][serial
     CHECK_FALSE(res.has_content_type());
 }
 
+TEST_CASE("a body may be set from any view, its own bytes included, and any body form replaces another",
+          "[http][serializer]") {
+    response res;
+    SECTION("a view of the body itself, copied or handed over") {
+        res.body("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz");
+        res.body(res.body_bytes().substr(10, 26));
+        CHECK(res.body_bytes() == "abcdefghijklmnopqrstuvwxyz");
+        res.body(res.body_bytes().substr(1));   // overlapping the copy it replaces
+        CHECK(res.body_bytes() == "bcdefghijklmnopqrstuvwxyz");
+        res.body(std::string("handed over, then viewed"));
+        res.body(res.body_bytes().substr(13));
+        CHECK(res.body_bytes() == "then viewed");
+    }
+    SECTION("copied, handed over, chunked and swapped in turn") {
+        res.body("copied");
+        CHECK(res.body_bytes() == "copied");
+        res.body(std::string("handed over"));
+        CHECK(res.body_bytes() == "handed over");
+        res.body("copied again");
+        CHECK(res.body_bytes() == "copied again");
+        res.write("chunk");
+        CHECK(res.chunked());
+        CHECK(res.body_bytes() == "5\r\nchunk\r\n");
+        res.body("after the chunks");
+        CHECK_FALSE(res.chunked());
+        CHECK(res.body_bytes() == "after the chunks");
+        std::string other = "swapped in";
+        res.swap_body(other);
+        CHECK(res.body_bytes() == "swapped in");
+        CHECK(other == "after the chunks");   // the body it replaced comes back
+        res.clear();
+        CHECK(res.body_bytes().empty());
+        res.body("short");
+        CHECK(res.body_bytes() == "short");
+    }
+}
+
 TEST_CASE("the interim 100 Continue response is a complete status line and empty header section", "[http][serializer]") {
     CHECK(continue_response == "HTTP/1.1 100 Continue\r\n\r\n");
 }
