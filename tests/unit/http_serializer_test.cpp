@@ -459,3 +459,20 @@ TEST_CASE("date_cache formats IMF-fixdate", "[http][date]") {
         CHECK(now.substr(25) == " GMT");
     }
 }
+
+TEST_CASE("date_cache::recent() is the date now() last formatted, without reading the clock", "[http][date]") {
+    std::array<char, 32> buffer{};
+    date_cache dates;
+    CHECK(dates.second() == -1);
+    // Never formatted: recent() reads the clock itself.
+    const std::time_t before = std::time(nullptr);
+    const std::string first(dates.recent());
+    const std::time_t after = std::time(nullptr);
+    REQUIRE(dates.second() >= before);
+    REQUIRE(dates.second() <= after);
+    CHECK(first == date_cache::format(dates.second(), buffer));
+    // Afterwards it answers what now() last formatted, for that second.
+    const std::string formatted(dates.now());
+    CHECK(dates.recent() == formatted);
+    CHECK(dates.recent() == date_cache::format(dates.second(), buffer));
+}

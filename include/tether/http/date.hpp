@@ -32,6 +32,14 @@ public:
         return {out.data(), length};
     }
 
+    // The date now() last formatted, without reading the clock (now() when it never did): for the answers of a
+    // batch of requests after now() at its start.
+    std::string_view recent() noexcept {
+        if (formatted_at_ < 0) [[unlikely]]
+            return now();
+        return {text_.data(), length};
+    }
+
     // The second now() last formatted (-1 before the first call): what a response's Date names, for memos
     // of heads that hold it (head_memo.hpp).
     std::time_t second() const noexcept { return formatted_at_; }
