@@ -41,6 +41,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <tether/net/plain_syscalls.hpp>
 #include <tether/net/posted_task.hpp>
 
 namespace tether::net {
@@ -130,7 +131,7 @@ public:
         loop_scope here(*this);
         if (queued_here()) timeout_ms = 0;
         std::array<epoll_event, 128> events;
-        int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+        int n = plain::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
         bool woken = false;
         for (int i = 0; i < n; ++i) {   // n < 0 is EINTR (a signal): nothing to walk
             const epoll_event& e = events[static_cast<std::size_t>(i)];

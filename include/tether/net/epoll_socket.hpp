@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <tether/net/epoll_reactor.hpp>
+#include <tether/net/plain_syscalls.hpp>
 
 namespace tether::net {
 
@@ -69,7 +70,7 @@ public:
 
     std::size_t read_some(char* data, std::size_t size, std::error_code& ec) {
         for (;;) {
-            ssize_t n = ::recv(fd_, data, size, 0);
+            ssize_t n = plain::recv(fd_, data, size, 0);
             if (n > 0) {
                 // A short read emptied the receive queue; the next arrival raises a new edge. Not
                 // when the peer has shut down its side: that edge came with the data (EPOLLRDHUP)
@@ -107,7 +108,7 @@ public:
         ec.clear();
         if (total == 0) return 0;
         for (;;) {
-            ssize_t n = count == 1 ? ::send(fd_, iov[0].iov_base, total, MSG_NOSIGNAL) : send_gathered(iov.data(), count);
+            ssize_t n = count == 1 ? plain::send(fd_, iov[0].iov_base, total, MSG_NOSIGNAL) : send_gathered(iov.data(), count);
             if (n >= 0) {
                 if (static_cast<std::size_t>(n) < total) write_ready_ = false;   // the send buffer is full
                 return static_cast<std::size_t>(n);
@@ -157,7 +158,7 @@ private:
         msghdr msg{};
         msg.msg_iov = iov;
         msg.msg_iovlen = count;
-        return ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+        return plain::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     }
 
     friend class epoll_reactor;
