@@ -388,11 +388,14 @@ private:
         while (name_end != end && detail::is_tchar(*name_end)) ++name_end;
         if (name_end == end || *name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
         const char* value = name_end + 1;
+        if (value != end && *value == ' ') ++value;   // the usual one space: the loop then ends at its first test
         while (value != end && (*value == ' ' || *value == '\t')) ++value;
         const char* line_end = detail::skip_field_value(value, end);
         if (end - line_end < 2 || line_end[0] != '\r' || line_end[1] != '\n') return nullptr;
+        // Trailing OWS: within the value skip_field_value accepted, a byte up to SP is SP or HTAB (it refused the
+        // other controls), so one compare tells both.
         const char* value_end = line_end;
-        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
+        while (value_end > value && static_cast<unsigned char>(value_end[-1]) <= ' ') --value_end;
         if (req.field_count_ == req.fields_.size()) req.fields_.emplace_back();
         req.fields_[req.field_count_++] = field{std::string_view(p, static_cast<std::size_t>(name_end - p)),
                                                 std::string_view(value, static_cast<std::size_t>(value_end - value))};
