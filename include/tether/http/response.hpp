@@ -216,8 +216,9 @@ public:
 
     // Exchanges the body with `bytes`: a content coding replacing the body with its encoding
     // (middleware/compress.hpp) keeps the original's buffer for the next response instead of
-    // freeing it. The result is a body of known length, never chunked.
-    void swap_body(std::string& bytes) noexcept {
+    // freeing it. The result is a body of known length, never chunked. A body set from a view is first copied
+    // into the string (one copy beside an encoding's work; it may allocate, hence not noexcept).
+    void swap_body(std::string& bytes) {
         if (!in_owned_) {
             owned_.assign(copied_.view());
             copied_.clear();
