@@ -388,12 +388,14 @@ private:
         while (name_end != end && detail::is_tchar(*name_end)) ++name_end;
         if (name_end == end || *name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
         const char* value = name_end + 1;
-        if (value != end && *value == ' ') ++value;   // the usual one space: the loop then ends at its first test
+        // OWS around the value is SP or HTAB (RFC 9112 §5, RFC 9110 §5.6.3); the usual one space is taken first, so
+        // the loop ends at its first test.
+        if (value != end && *value == ' ') ++value;
         while (value != end && (*value == ' ' || *value == '\t')) ++value;
         const char* line_end = detail::skip_field_value(value, end);
         if (end - line_end < 2 || line_end[0] != '\r' || line_end[1] != '\n') return nullptr;
-        // Trailing OWS: within the value skip_field_value accepted, a byte up to SP is SP or HTAB (it refused the
-        // other controls), so one compare tells both.
+        // Trailing OWS: within the value skip_field_value accepted (RFC 9110 §5.5), a byte up to SP is SP or HTAB
+        // (it refused the other controls), so one compare tells both.
         const char* value_end = line_end;
         while (value_end > value && static_cast<unsigned char>(value_end[-1]) <= ' ') --value_end;
         if (req.field_count_ == req.fields_.size()) req.fields_.emplace_back();
@@ -519,7 +521,8 @@ private:
         for (const field& f : req.fields()) {
             const std::size_t k = key(f.name.size(), detail::ascii_lower(f.name.front()));
             if (k == key(4, 'h')) {
-                // One 4-byte compare for iequals(name, "host"): "host" is all letters, and setting bit 0x20 of a
+                // Field names are case-insensitive (RFC 9110 §5.1). One 4-byte compare for iequals(name, "host"):
+                // "host" is all letters, and setting bit 0x20 of a
                 // byte gives one of those letters only from that letter's two cases.
                 if ((detail::load_u32(f.name.data()) | 0x20202020u) != detail::load_u32("host")) continue;
                 // RFC 9112 §3.2: an invalid Host value is a 400, like a missing or repeated one.
