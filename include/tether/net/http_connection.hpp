@@ -253,7 +253,9 @@ private:
                 held_back_ = true;
                 break;
             }
-            auto status = parser_.parse(data.substr(offset), req);
+            // offset ≤ data.size() here (the loop's condition, or a streamed body's final call at the end):
+            // no substr, whose range check gcc kept as an out-of-line call per request.
+            auto status = parser_.parse(std::string_view{data.data() + offset, data.size() - offset}, req);
             if (status == http::parse_status::body) {
                 offset += parser_.consumed();
                 if (!take_piece()) break;   // on_data threw, or paused
