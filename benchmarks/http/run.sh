@@ -5,6 +5,10 @@
 # A second reference, the strict floor (peers/floor_http_strict.cpp), is that floor plus tether's own request
 # parser and response serializer and nothing else: what a server that parses what it is sent must spend at
 # least, so tether/strict is the cost of routing, handlers and connection bookkeeping alone.
+# A third, floor-mt, is the floor again with IDLE_THREADS more threads that only wait (--idle-threads): a process
+# of tether's thread count. A process whose descriptor table is shared by threads pays the kernel a file
+# reference (fdget/fput, two atomic operations) on every recv, send and epoll_wait that a lone thread skips;
+# floor-mt/floor is that cost, and tether/floor-mt what tether's own code adds to a multi-threaded floor.
 #
 # Every server is started pinned to one core (SERVER_CPU, default 0), wrk runs pinned to another (CLIENT_CPU,
 # default 1), servers are interleaved inside each repetition so that drift in machine load hits all of them,
@@ -21,7 +25,10 @@
 #   THREADS [1]                           --threads given to tether and Beast
 #   HTTPLIB_THREADS [CONNS]               --threads (pool size) given to cpp-httplib; see README
 #   SERVER_CPU [0]  CLIENT_CPU [1]        cores for taskset
-#   SERVERS ["tether beast floor strict httplib"]  subset to run
+#   IDLE_THREADS [2]                      floor-mt's idle threads: hello at --threads 1 runs 3 (its I/O thread, the
+#                                         server's service thread, the example's own worker); the report shows each
+#                                         server's thread count under load
+#   SERVERS ["tether beast floor floor-mt strict httplib"]  subset to run
 #   RESULTS [<repo>/benchmarks/results/http.md]
 set -euo pipefail
 
@@ -38,7 +45,8 @@ THREADS=${THREADS:-1}
 HTTPLIB_THREADS=${HTTPLIB_THREADS:-$CONNS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-SERVERS=${SERVERS:-"tether beast floor strict httplib"}
+IDLE_THREADS=${IDLE_THREADS:-2}
+SERVERS=${SERVERS:-"tether beast floor floor-mt strict httplib"}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/http.md}
 clk_tck=$(getconf CLK_TCK)
 lua_script=$script_dir/pipeline.lua
@@ -51,7 +59,7 @@ server_binary() {
     case $1 in
         tether) echo "$build_dir/examples/hello" ;;
         beast) echo "$build_dir/benchmarks/peer_beast_http" ;;
-        floor) echo "$build_dir/benchmarks/peer_floor_http" ;;
+        floor | floor-mt) echo "$build_dir/benchmarks/peer_floor_http" ;;
         strict) echo "$build_dir/benchmarks/peer_floor_http_strict" ;;
         httplib) echo "$build_dir/benchmarks/peer_httplib" ;;
         *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
@@ -62,6 +70,7 @@ server_label() {
     case $1 in
         httplib) echo "httplib (pool $HTTPLIB_THREADS)" ;;
         floor) echo "floor — reference (kernel floor: no parsing, no allocation, fixed answer)" ;;
+        floor-mt) echo "floor-mt — reference (the floor + $IDLE_THREADS idle threads: a shared descriptor table)" ;;
         strict) echo "strict floor — reference (the floor + tether's parser and serializer)" ;;
         *) echo "$1" ;;
     esac
@@ -85,6 +94,7 @@ start_server() {
     # hello without /metrics: the peers count nothing (benchmarks/metrics/run.sh measures what it costs).
     local extra=()
     [[ $1 == tether ]] && extra=(--no-metrics)
+    [[ $1 == floor-mt ]] && extra=(--idle-threads "$IDLE_THREADS")
     launch_server "$1" --threads "$(server_threads "$1")" "${extra[@]}" && return 0
     start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
     return 1
@@ -97,6 +107,7 @@ cpu_ticks() {  # "utime stime" of the whole process (all threads), in clock tick
     echo "${fields[11]} ${fields[12]}"
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+thread_count() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ---- correctness checks --------------------------------------------------------------------------------
 check_plaintext() {  # GET /plaintext with curl: status 200, body "Hello, World!"
@@ -143,7 +154,7 @@ wrk_command() {  # wrk_command SECONDS MODE: sets wrk_cmd; bounded by wrk -d and
 }
 
 measure() {
-    local name=$1 mode=$2 rep=$3 out wrk_pid wrk_cmd busy rss_start rss_mid rss_end requests rps errors us user_us sys_us
+    local name=$1 mode=$2 rep=$3 out wrk_pid wrk_cmd busy rss_start rss_mid rss_end requests rps errors us user_us sys_us threads
     local user0 sys0 user1 sys1
     if ! start_server "$name"; then
         failures+=("$name: did not start (no 'listening on' line within 10 s): ${start_error:-no output}")
@@ -182,6 +193,7 @@ measure() {
     live_pids+=("$wrk_pid")
     sleep "$(awk -v d="$DUR" 'BEGIN { print d / 2 }')"
     rss_mid=$(rss_kib "$server_pid")
+    threads=$(thread_count "$server_pid")
     local wrk_rc=0
     wait "$wrk_pid" || wrk_rc=$?
     forget_pid "$wrk_pid"
@@ -207,8 +219,8 @@ measure() {
     user_us=$(per_request $(( user1 - user0 )))
     sys_us=$(per_request $(( sys1 - sys0 )))
     busy=$(awk -v t=$(( user1 + sys1 - user0 - sys0 )) -v hz="$clk_tck" -v d="$DUR" 'BEGIN { printf "%.0f", t * 100 / hz / d }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$rep" "$rps" "$us" "$rss_start" "$rss_mid" "$rss_end" \
-        "$errors" "$busy" "$user_us" "$sys_us" >>"$records"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$rep" "$rps" "$us" "$rss_start" "$rss_mid" "$rss_end" \
+        "$errors" "$busy" "$user_us" "$sys_us" "$threads" >>"$records"
     log "$(printf '%-8s %-9s rep %s: %12s req/s  %7s us/req  CPU %s%%  RSS %s/%s/%s KiB  errors %s' \
         "$name" "$mode" "$rep" "$rps" "$us" "$busy" "$rss_start" "$rss_mid" "$rss_end" "$errors")"
 }
@@ -256,8 +268,8 @@ report=$work_dir/report.md
          "servers \`taskset -c $SERVER_CPU <server> --threads N\`, a fresh process per run, ${WARMUP}s warm-up, $REPS repetition(s) interleaved"
     (( smoke )) && echo "- **smoke run**: 1 s, 1 repetition; a correctness check, not a measurement"
     echo
-    echo "| server | mode | requests/s median (min–max) | server CPU µs/request | server CPU busy | RSS start / mid / end KiB | errors |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| server | mode | requests/s median (min–max) | server CPU µs/request | server CPU busy | RSS start / mid / end KiB | threads | errors |"
+    echo "|---|---|---|---|---|---|---|---|"
     for mode in $modes; do
         for name in "${servers[@]}"; do
             read -r rps rps_min rps_max <<<"$(summary 4 "$name" "$mode")" || true
@@ -268,11 +280,12 @@ report=$work_dir/report.md
                 read -r re _ <<<"$(summary 8 "$name" "$mode")"
                 read -r _ _ err <<<"$(summary 9 "$name" "$mode")"
                 read -r busy _ <<<"$(summary 10 "$name" "$mode")"
-                echo "| $(server_label "$name") | $mode | $(fmt_int "$rps") ($(fmt_int "$rps_min")–$(fmt_int "$rps_max")) | $us | $busy% | $rs / $rm / $re | $err |"
+                read -r threads _ <<<"$(summary 13 "$name" "$mode")"
+                echo "| $(server_label "$name") | $mode | $(fmt_int "$rps") ($(fmt_int "$rps_min")–$(fmt_int "$rps_max")) | $us | $busy% | $rs / $rm / $re | $threads | $err |"
             elif unsupported "$name" "$mode"; then
-                echo "| $(server_label "$name") | $mode | not supported (answers the first request of a batch only) | – | – | – | – |"
+                echo "| $(server_label "$name") | $mode | not supported (answers the first request of a batch only) | – | – | – | – | – |"
             else
-                echo "| $(server_label "$name") | $mode | FAILED (see log) | – | – | – | – |"
+                echo "| $(server_label "$name") | $mode | FAILED (see log) | – | – | – | – | – |"
             fi
             rps=""
         done
@@ -303,14 +316,18 @@ report=$work_dir/report.md
     echo "request with tether's request_parser and writes one prebuilt answer with tether's serializer, with a Date of"
     echo "this second; nothing else. strict/floor is what strictness itself costs a request, and where it exceeds 1.1"
     echo "no server that parses what it is sent can meet 1.1× the floor; tether/strict is what tether adds on top of it"
-    echo "(routing, the handler and its response, the connection's bookkeeping)."
+    echo "(routing, the handler and its response, the connection's bookkeeping). floor-mt is the floor in a process of"
+    echo "tether's thread count (its other threads idle): floor-mt/floor is what the kernel charges a process whose"
+    echo "descriptor table threads share (a file reference taken and dropped on every system call on a socket), and"
+    echo "tether/floor-mt what tether's code adds to that."
     echo
-    echo "| mode | tether/floor | strict/floor | tether/strict | tether ≤ 1.1× floor |"
-    echo "|---|---|---|---|---|"
+    echo "| mode | tether/floor | strict/floor | tether/strict | floor-mt/floor | tether/floor-mt | tether ≤ 1.1× floor |"
+    echo "|---|---|---|---|---|---|---|"
     for mode in $modes; do
         t_us=$(summary 5 tether "$mode" | cut -d' ' -f1)
         f_us=$(summary 5 floor "$mode" | cut -d' ' -f1)
         s_us=$(summary 5 strict "$mode" | cut -d' ' -f1)
+        m_us=$(summary 5 floor-mt "$mode" | cut -d' ' -f1)
         tf=$(ratio "$t_us" "$f_us")
         # The strict floor's user time against the user-space room 1.1x the floor leaves (see the table below).
         strict_room=$(ratio "$(summary 11 strict "$mode" | cut -d' ' -f1)" "$(user_room "$mode")")
@@ -319,25 +336,27 @@ report=$work_dir/report.md
             else if (s != "n/a" && s > 1.1) print "**missed**; out of reach for a strict server (strict/floor > 1.1)";
             else if (sr != "n/a" && sr > 1) print "**missed**; out of reach for a strict server (its parse and serialize alone spend more user time than 1.1x leaves)";
             else print "**missed**" }')
-        echo "| $mode | $tf | $(ratio "$s_us" "$f_us") | $(ratio "$t_us" "$s_us") | $verdict |"
+        echo "| $mode | $tf | $(ratio "$s_us" "$f_us") | $(ratio "$t_us" "$s_us") | $(ratio "$m_us" "$f_us") | $(ratio "$t_us" "$m_us") | $verdict |"
     done
     echo
     echo "Where the CPU goes: user-space and kernel µs/request (medians; /proc/PID/stat utime and stime). Every server"
     echo "here makes the same system calls for the same bytes (one read and one write per batch of requests), so the"
-    echo "kernel's share is about equal and 1.1× the floor leaves a server's user space room for the floor's own user"
-    echo "time plus a tenth of the floor's total. Where the strict floor's user time alone exceeds that room, parsing"
-    echo "and serializing strictly, with nothing else, already spends the whole budget."
+    echo "kernel's share is about equal (apart from floor-mt's and tether's shared descriptor table) and 1.1× the floor"
+    echo "leaves a server's user space room for the floor's own user time plus a tenth of the floor's total. Where the"
+    echo "strict floor's user time alone exceeds that room, parsing and serializing strictly, with nothing else,"
+    echo "already spends the whole budget."
     echo
-    echo "| mode | kernel µs/request floor / strict / tether | user µs/request floor / strict / tether | user-space room at 1.1× the floor | strict's user time ÷ room | tether's user time ÷ room |"
+    echo "| mode | kernel µs/request floor / floor-mt / strict / tether | user µs/request floor / floor-mt / strict / tether | user-space room at 1.1× the floor | strict's user time ÷ room | tether's user time ÷ room |"
     echo "|---|---|---|---|---|---|"
     for mode in $modes; do
         read -r fu _ <<<"$(summary 11 floor "$mode")"; read -r fk _ <<<"$(summary 12 floor "$mode")"
+        read -r mu _ <<<"$(summary 11 floor-mt "$mode")"; read -r mk _ <<<"$(summary 12 floor-mt "$mode")"
         read -r su _ <<<"$(summary 11 strict "$mode")"; read -r sk _ <<<"$(summary 12 strict "$mode")"
         read -r tu _ <<<"$(summary 11 tether "$mode")"; read -r tk _ <<<"$(summary 12 tether "$mode")"
         [[ -n ${fu:-} && -n ${fk:-} ]] || continue
         room=$(user_room "$mode")
-        echo "| $mode | $fk / ${sk:-–} / ${tk:-–} | $fu / ${su:-–} / ${tu:-–} | $room | $(ratio "${su:-}" "$room") | $(ratio "${tu:-}" "$room") |"
-        fu=""; fk=""; su=""; sk=""; tu=""; tk=""
+        echo "| $mode | $fk / ${mk:-–} / ${sk:-–} / ${tk:-–} | $fu / ${mu:-–} / ${su:-–} / ${tu:-–} | $room | $(ratio "${su:-}" "$room") | $(ratio "${tu:-}" "$room") |"
+        fu=""; fk=""; mu=""; mk=""; su=""; sk=""; tu=""; tk=""
     done
     echo
     echo "RSS is the median over repetitions of VmRSS: before any load (start), halfway through the measured run"

@@ -23,8 +23,15 @@
 //   };
 // The loop sends `out` with one send(MSG_NOSIGNAL) per recv and closes the connection after it when `close`.
 //
-// Usage of the servers: NAME [--host 127.0.0.1] [--port 8080] [--threads 1]; prints
+// Usage of the servers: NAME [--host 127.0.0.1] [--port 8080] [--threads 1] [--idle-threads 0]; prints
 // "listening on http://HOST:PORT" once every listening socket accepts; SIGINT/SIGTERM stop it cleanly.
+//
+// --idle-threads N starts N more threads that only wait for the stop. They do no work, yet they change what
+// the kernel does for the loop: the threads of a process share one descriptor table, and while it is shared
+// every system call on a descriptor (recv, send, epoll_wait) takes and drops a reference on its file (fdget
+// and fput, two atomic operations) that a process's lone thread skips. A server whose other threads idle
+// under load (tether's service thread, which accepts and watches signals; an application's worker) pays
+// that on every call; the floor with as many threads shows what it costs apart from the server's own code.
 
 #include <cerrno>
 #include <charconv>
@@ -35,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <semaphore>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,10 +63,11 @@ struct options {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;
     unsigned threads = 1;
+    unsigned idle_threads = 0;
 };
 
 [[noreturn]] inline void usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--threads N]\n", argv0);
+    std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--threads N] [--idle-threads N]\n", argv0);
     std::exit(2);
 }
 
@@ -80,6 +89,7 @@ inline options parse_options(int argc, char** argv) {
         if (arg == "--host") opt.host = std::string(value);
         else if (arg == "--port") number(value, opt.port);
         else if (arg == "--threads") number(value, opt.threads);
+        else if (arg == "--idle-threads") number(value, opt.idle_threads);
         else usage(argv[0]);
     }
     if (opt.threads == 0) opt.threads = 1;
@@ -309,8 +319,13 @@ int serve(const char* name, int argc, char** argv) {
 
     std::vector<std::thread> workers;
     for (std::size_t i = 1; i < loops.size(); ++i) workers.emplace_back([&loop = *loops[i]] { loop.run(); });
+    std::binary_semaphore stopped{0};
+    std::vector<std::thread> idlers;
+    for (unsigned i = 0; i < opt.idle_threads; ++i) idlers.emplace_back([&stopped] { stopped.acquire(); stopped.release(); });
     loops.front()->run();
     for (auto& w : workers) w.join();
+    stopped.release();
+    for (auto& t : idlers) t.join();
     loops.clear();
     for (int fd : listeners) close(fd);
     close(stop_fd);
