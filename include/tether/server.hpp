@@ -140,6 +140,7 @@ public:
         http::response response;
         http::date_cache dates;
         http::head_memo heads;   // of this second's plain responses: their heads are copied, not built
+        http::byte_buffer output;   // lent to the connection answering a read turn (http_connection::output_loan)
         std::unique_ptr<pending_upgrade> upgrade;
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched

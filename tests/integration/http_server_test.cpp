@@ -126,6 +126,54 @@ TEST_CASE("16 requests pipelined in one write get 16 responses in request order"
     CHECK(c.open_and_quiet_for(100ms));
 }
 
+// A read turn writes its answers into the thread's output buffer and gives it back once they are sent
+// (http_connection::output_loan); answers a slow reader leaves unsent stay with their connection. So here
+// every answer must reach its own connection, whole and in order: one thread, a client whose pipelined
+// answers (12 MiB) back up behind its unread socket, and two clients answered meanwhile on the same thread.
+TEST_CASE("answers waiting for a client that reads late stay its own while other connections on the thread are answered") {
+    auto options = test_server::defaults();
+    options.threads = 1;
+    test_server server([](tether::server& app) {
+        app.get("/block/:n", [](auto& req, auto& res) {
+            std::string body(48 * 1024, static_cast<char>('a' + std::stoi(std::string(req.param("n"))) % 26));
+            res.text(std::string(req.path()) + ":" + body);
+        });
+        app.get("/seq/:n", [](auto& req, auto& res) { res.text(req.path()); });
+    }, options);
+
+    raw_client slow(server.port());
+    constexpr int blocks = 256;
+    std::string batch;
+    for (int i = 0; i < blocks; ++i) batch += get_request("/block/" + std::to_string(i));
+    REQUIRE(slow.send(batch));
+    std::this_thread::sleep_for(200ms);   // the server answers until the socket is full, then waits
+
+    for (int client = 0; client < 2; ++client) {
+        raw_client quick(server.port());
+        for (int round = 0; round < 5; ++round) {
+            std::string pipelined;
+            for (int i = 0; i < 4; ++i) pipelined += get_request("/seq/" + std::to_string(client * 100 + round * 4 + i));
+            REQUIRE(quick.send(pipelined));
+            auto answers = quick.read_responses(4);
+            INFO(describe(quick));
+            REQUIRE(answers.size() == 4);
+            for (int i = 0; i < 4; ++i) CHECK(answers[i].body == "/seq/" + std::to_string(client * 100 + round * 4 + i));
+        }
+    }
+
+    auto answers = slow.read_responses(blocks, 30s);
+    INFO(describe(slow));
+    REQUIRE(answers.size() == blocks);
+    for (int i = 0; i < blocks; ++i) {
+        const std::string head = "/block/" + std::to_string(i) + ":";
+        CHECK(answers[i].status == 200);
+        CHECK(answers[i].body.size() == head.size() + 48 * 1024);
+        CHECK(answers[i].body.rfind(head, 0) == 0);
+        CHECK(answers[i].body.find_first_not_of(static_cast<char>('a' + i % 26), head.size()) == std::string::npos);
+    }
+    CHECK(slow.open_and_quiet_for(100ms));
+}
+
 TEST_CASE("pipelined requests before a malformed one are answered in order, then 400 and a close") {
     test_server server{common_routes};
     raw_client c(server.port());

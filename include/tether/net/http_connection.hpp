@@ -137,6 +137,7 @@ private:
         if (phase_ == phase::closed) return;
         if (ec) return close();
 
+        output_loan loan(out_, thread_.output);   // after the guard: given back before the connection may go
         char* buffer = thread_.read_buffer();
         for (int round = 0; round < max_reads_per_turn; ++round) {
             std::size_t n = transport::read_some(socket_, buffer, io_thread::read_buffer_size, ec);
@@ -568,6 +569,31 @@ private:
     }
 
     // ---- writing -----------------------------------------------------------------------
+    // While a read turn answers what it read, the connection writes into its thread's output buffer instead of
+    // its own: one buffer that every connection of the thread reuses stays in cache, where each connection's own,
+    // written once a turn and sent at once, was cold again by its next turn, for user space writing the answers
+    // and for the kernel copying them out (the floor servers answer from one block per loop). The exchange is a
+    // swap: a connection with nothing pending gives the thread its own empty buffer for the thread's, and swaps
+    // back at the end of the turn when everything was sent. Output still unsent then (a slow reader, a close
+    // after write) stays where it is and the thread keeps the empty buffer it got: no byte is ever copied, every
+    // buffer has one owner, and the thread's is empty between turns, whatever nests.
+    class output_loan {
+    public:
+        output_loan(http::byte_buffer& own, http::byte_buffer& thread) noexcept : own_(own), thread_(thread), lent_(own.empty()) {
+            if (lent_ && own_.empty()) own_.swap(thread_);
+        }
+        output_loan(const output_loan&) = delete;
+        output_loan& operator=(const output_loan&) = delete;
+        ~output_loan() {
+            if (lent_ && own_.empty()) own_.swap(thread_);
+        }
+
+    private:
+        http::byte_buffer& own_;
+        http::byte_buffer& thread_;
+        bool lent_;
+    };
+
     bool output_pending() const noexcept { return out_sent_ < out_.size(); }
     bool output_backlogged() const noexcept { return out_.size() - out_sent_ > max_unsent_output; }
 
