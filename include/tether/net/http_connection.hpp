@@ -700,7 +700,7 @@ private:
     upload_slot<typename Server::running_upload> upload_;         // a streamed body in progress
     const http::request* answering_ = nullptr;                    // while its handler runs
     std::string pending_input_;   // bytes of an unfinished request
-    http::byte_buffer out_;       // serialized responses not yet written
+    http::byte_buffer out_;       // serialized responses not yet written (during a read turn, the thread's: output_loan)
     std::size_t out_sent_ = 0;
     std::size_t lingered_bytes_ = 0;
     std::size_t charged_input_ = 0;   // of pending input, charged to the server-wide budget
