@@ -10,7 +10,9 @@
 #include <array>
 #include <asio.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <stdexcept>
@@ -248,6 +250,54 @@ TEST_CASE_METHOD(reactor_fixture, "epoll reactor: a handler that throws leaves t
     reactor.run_once(1000);
     CHECK(ran == std::vector<int>{1, 3});
     CHECK(reactor.idle());
+}
+
+TEST_CASE_METHOD(reactor_fixture, "epoll reactor: the alarm wakes a wait without a timeout at its time, once, and clear_alarm silences it") {
+    // run_once(-1) has nothing else to wake it: a watchdog post ends the test's wait if the alarm never rings.
+    auto wait_for_ring = [this](std::chrono::milliseconds give_up_after) {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::thread watchdog([&] {
+            std::unique_lock lock(m);
+            if (!cv.wait_for(lock, give_up_after, [&] { return done; })) reactor.post([] {});
+        });
+        reactor.run_once(-1);
+        {
+            std::lock_guard lock(m);
+            done = true;
+        }
+        cv.notify_one();
+        watchdog.join();
+        const bool rang = reactor.rung();
+        while (!reactor.idle()) reactor.run_once(0);   // the watchdog's post, if it came too
+        return rang;
+    };
+
+    auto set_at = std::chrono::steady_clock::now();
+    reactor.set_alarm(set_at + 30ms);
+    CHECK(wait_for_ring(2s));
+    CHECK(std::chrono::steady_clock::now() - set_at >= 30ms);   // never before its time
+    CHECK_FALSE(reactor.rung());                                // rung() answers once per ring
+
+    // Rung and read: it does not ring again until set again.
+    CHECK_FALSE(wait_for_ring(100ms));
+
+    // A time already past rings at once.
+    reactor.set_alarm(std::chrono::steady_clock::now() - 1s);
+    CHECK(wait_for_ring(2s));
+
+    // Cleared before its time: silent.
+    reactor.set_alarm(std::chrono::steady_clock::now() + 20ms);
+    reactor.clear_alarm();
+    CHECK_FALSE(wait_for_ring(150ms));
+
+    // Set again before it rang: only the later time counts.
+    set_at = std::chrono::steady_clock::now();
+    reactor.set_alarm(set_at + 10ms);
+    reactor.set_alarm(set_at + 60ms);
+    CHECK(wait_for_ring(2s));
+    CHECK(std::chrono::steady_clock::now() - set_at >= 60ms);
 }
 
 TEST_CASE("posted task: small callables live inline, large ones on the heap; both run once and are destroyed once") {

@@ -13,7 +13,12 @@
 // readiness batch cost asio's epoll_wait, then ours, then asio's re-arm of its wait on our fd
 // (the same unconditional EPOLL_CTL_MOD): three system calls where one does. So the thread
 // blocks in one epoll_wait on this set, which also holds an eventfd that other threads write
-// when they post work; the thread's 100 ms tick is that wait's timeout (net/io_thread.hpp).
+// when they post work, and a timerfd, the alarm, that rings for the thread's 100 ms tick
+// (net/io_thread.hpp). The tick is not the wait's timeout because a timeout costs every
+// epoll_wait, sleeping or not: the kernel converts it to an end time at entry and estimates a
+// slack from it (two clock reads, ep_timeout_to_timespec and select_estimate_accuracy in
+// fs/eventpoll.c), ~1 % of a pipelined request by perf, where the alarm costs a read and a
+// re-arm ten times a second.
 // asio still runs the listeners, the resolver, the signal watch (on the server's service
 // thread), asio_tcp connections and every non-Linux system.
 //
@@ -26,8 +31,10 @@
 // Completions never run while the epoll results are being walked: first every ready socket
 // gives up its armed callbacks into a queue, then the queue runs. A callback may therefore
 // close and free any socket, including ones later in the same batch.
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -39,6 +46,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <tether/net/plain_syscalls.hpp>
@@ -91,13 +99,38 @@ public:
             ::close(epoll_fd_);
             throw std::system_error(error, std::system_category(), "tether: eventfd");
         }
+        // steady_clock is CLOCK_MONOTONIC on Linux, so set_alarm() takes its time points as they are.
+        alarm_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        ev.data.fd = alarm_fd_;   // level-triggered too: it reports until the loop reads it
+        if (alarm_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, alarm_fd_, &ev) != 0) {
+            int error = errno;
+            if (alarm_fd_ >= 0) ::close(alarm_fd_);
+            ::close(wake_fd_);
+            ::close(epoll_fd_);
+            throw std::system_error(error, std::system_category(), "tether: timerfd");
+        }
     }
     epoll_reactor(const epoll_reactor&) = delete;
     epoll_reactor& operator=(const epoll_reactor&) = delete;
     ~epoll_reactor() {
+        ::close(alarm_fd_);
         ::close(wake_fd_);
         ::close(epoll_fd_);
     }
+
+    // On the loop's thread: the alarm rings once at `at` (a steady_clock time; one already past rings at
+    // once): a later run_once() wakes for it and rung() says so. Setting it again replaces the last time.
+    void set_alarm(std::chrono::steady_clock::time_point at) noexcept {
+        // An all-zero time would disarm it instead (timerfd_settime(2)): the earliest time that rings.
+        arm_alarm(std::max(at.time_since_epoch(), std::chrono::steady_clock::duration(1)));
+    }
+    // Silences the alarm (it rings no more until set again).
+    void clear_alarm() noexcept {
+        arm_alarm(std::chrono::nanoseconds(0));
+        alarm_rang_ = false;
+    }
+    // Whether the alarm rang since the last call (then it is silent until set again).
+    bool rung() noexcept { return std::exchange(alarm_rang_, false); }
 
     std::size_t sockets() const noexcept { return registered_; }
 
@@ -137,6 +170,7 @@ public:
             const epoll_event& e = events[static_cast<std::size_t>(i)];
             auto fd = static_cast<std::size_t>(e.data.fd);
             if (e.data.fd == wake_fd_) woken = true;
+            else if (e.data.fd == alarm_fd_) take_alarm();
             else if (fd < by_fd_.size() && by_fd_[fd]) dispatch(*by_fd_[fd], e.events);
         }
         run_all(take(running_, ready_), [](completion& c) { c.callback(c.ec); });
@@ -208,6 +242,18 @@ private:
         return !ready_.empty() || !running_.empty() || !local_.empty() || !posted_now_.empty() || !taken_.empty();
     }
 
+    void take_alarm() noexcept {
+        std::uint64_t expirations;
+        alarm_rang_ = ::read(alarm_fd_, &expirations, sizeof expirations) == sizeof expirations;
+    }
+    void arm_alarm(std::chrono::nanoseconds since_epoch) noexcept {
+        itimerspec when{};
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+        when.it_value.tv_sec = static_cast<time_t>(seconds.count());
+        when.it_value.tv_nsec = static_cast<long>((since_epoch - seconds).count());
+        ::timerfd_settime(alarm_fd_, TFD_TIMER_ABSTIME, &when, nullptr);
+    }
+
     // Read the eventfd before taking the queue: a post that lands after the take finds the
     // queue empty and writes again, so it is never left without a wake.
     void take_remote() {
@@ -245,6 +291,8 @@ private:
 
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
+    int alarm_fd_ = -1;
+    bool alarm_rang_ = false;
     std::vector<epoll_socket*> by_fd_;   // the socket registered under each descriptor
     std::vector<completion> ready_, running_;
     std::vector<posted_task> local_, posted_now_;   // posted from this thread; this turn's

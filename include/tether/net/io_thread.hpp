@@ -7,11 +7,11 @@
 // epoll_wait per turn, posts through an eventfd); otherwise asio's io_context (asio_tcp, other
 // systems). post() and run() hide which.
 //
-// Loop lag: the wheel's 100 ms tick is the loop's timer, so how late it fires is how long this
-// thread's loop took to come back to it: a handler that blocks the thread shows up here, in the
-// /metrics histogram and in liveness (server/health.hpp). Measuring it costs one subtraction per
-// tick, since the tick reads the clock anyway; current_lag() also sees a thread that is blocked
-// right now, whose next tick is overdue.
+// Loop lag: the wheel's 100 ms tick is the loop's timer (on the own loop, the reactor's alarm), so
+// how late it fires is how long this thread's loop took to come back to it: a handler that blocks
+// the thread shows up here, in the /metrics histogram and in liveness (server/health.hpp).
+// Measuring it costs one subtraction per tick, since the tick reads the clock anyway;
+// current_lag() also sees a thread that is blocked right now, whose next tick is overdue.
 //
 // A connection is created on, and only ever touched by, its thread (the threading rule: "One I/O thread
 // owns a connection for its whole life"), so nothing here is locked. Other threads reach a
@@ -172,28 +172,15 @@ public:
 #if defined(__linux__)
         if (own_loop_) {
             epoll_reactor::loop_scope here(reactor_);
-            // One clock read per turn: the one taken after the turn's handlers, to see whether the tick
-            // is due, also times the next wait, unless the wheel was not ticking then (the read did not
-            // happen) or the tick ran since (it may have taken a while).
-            timer_wheel::clock::time_point now{};
-            bool now_is_recent = false;
+            // The wait has no timeout: the tick is the reactor's alarm (see epoll_reactor.hpp for why), so the
+            // clock is read only when it rings.
             for (;;) {
                 if (!ticking_ && reactor_.sockets() == 0 && reactor_.idle()) return;
-                int timeout_ms = -1;
-                if (ticking_) {
-                    if (!now_is_recent) now = timer_wheel::clock::now();
-                    auto left = next_tick_ - now;
-                    timeout_ms = left <= left.zero() ? 0
-                                                     : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
-                }
-                reactor_.run_once(timeout_ms);
-                now_is_recent = ticking_;
-                if (ticking_) {
-                    now = timer_wheel::clock::now();
-                    if (now >= next_tick_) {
-                        on_tick(now, next_tick_);
-                        now_is_recent = false;
-                    }
+                reactor_.run_once(-1);
+                if (ticking_ && reactor_.rung()) {
+                    const auto now = timer_wheel::clock::now();
+                    if (now >= next_tick_) on_tick(now, next_tick_);
+                    else reactor_.set_alarm(next_tick_);   // rang early (a tick set again since): wait on
                 }
             }
         }
@@ -266,6 +253,7 @@ public:
         if (own_loop_) {
             ticking_ = true;
             next_tick_ = timer_wheel::clock::now() + timer_wheel::resolution;
+            reactor_.set_alarm(next_tick_);
             return;
         }
 #endif
@@ -307,6 +295,7 @@ private:
 
     void stop_ticking() {
 #if defined(__linux__)
+        if (ticking_) reactor_.clear_alarm();
         ticking_ = false;
 #endif
         tick_.cancel();
