@@ -66,7 +66,9 @@ public:
     // into `data` (and, for a chunked body, into this parser) and consumed() is its length.
     // In a streamed body, `data` starts where the last call's consumed() ended instead, and `req`
     // is left as it was at `head` (copy what you need of it there).
-    parse_status parse(std::string_view data, request& req) {
+    // Always inlined into the caller's loop over a batch of requests, and read_plain_head and interpret_fields into
+    // it: as three calls they cost a pipelined request ~45 instructions of frames (callgrind: 870 -> 823 Ir).
+    [[gnu::always_inline]] parse_status parse(std::string_view data, request& req) {
         switch (stage_) {
         case stage::header: {
             // A request's first look (scan_from_ moves on from 0 once a look finds it incomplete).
@@ -274,7 +276,7 @@ private:
     // (incomplete, unusual, leading empty lines, over a limit): the two passes then start from scratch.
     // `refused`: interpret_fields failed, as it would in parse_header_section.
     enum class plain_head : std::uint8_t { unknown, read, refused };
-    plain_head read_plain_head(std::string_view data, request& req) {
+    [[gnu::always_inline]] plain_head read_plain_head(std::string_view data, request& req) {
         const char* const block = data.data();
         const char* const end = block + (data.size() < limits_->max_header_bytes ? data.size() : limits_->max_header_bytes);
         const char* p = fast_request_line(block, end, req);
@@ -385,7 +387,12 @@ private:
     // anything else. Reads nothing at or past `end`, which need not end a line.
     [[gnu::always_inline]] const char* fast_field_line(const char* p, const char* end, request& req) {
         const char* name_end = p;
-        while (name_end != end && detail::is_tchar(*name_end)) ++name_end;
+        // "Host", the one field every HTTP/1.1 request carries (RFC 9112 §3.2), in the case clients send it: its name is
+        // known by one 4-byte compare instead of a table lookup a byte (22 of the ~205 instructions of reading a
+        // one-field request plainly).
+        if (end - p > 4 && detail::load_u32(p) == detail::load_u32("Host") && p[4] == ':') name_end = p + 4;
+        else
+            while (name_end != end && detail::is_tchar(*name_end)) ++name_end;
         if (name_end == end || *name_end != ':' || name_end == p || req.field_count_ == limits_->max_fields) return nullptr;
         const char* value = name_end + 1;
         // OWS around the value is SP or HTAB (RFC 9112 §5, RFC 9110 §5.6.3); the usual one space is taken first, so
@@ -502,7 +509,7 @@ private:
 
     // Reads the fields that decide framing and connection handling. Every field lies before
     // `readable_end` (the end of the data holding the header section), so a scan may read ahead up to it.
-    bool interpret_fields(request& req, const char* readable_end) {
+    [[gnu::always_inline]] bool interpret_fields(request& req, const char* readable_end) {
         req.content_length_.reset();
         req.chunked_ = req.upgrade_ = req.expect_continue_ = false;
         // What the fields said, one bit each: one register to clear and test, not a local apiece.
