@@ -206,9 +206,9 @@ private:
         case table::outcome::not_found: return http::write_error(res, 404, "no route for this path");
         case table::outcome::method_not_allowed:
             http::write_error(res, 405, "method not allowed for this path");
-            res.header("Allow", match.allow);
+            res.header("Allow", match.allow());
             return;
-        case table::outcome::options: res.status(204).header("Allow", match.allow); return;
+        case table::outcome::options: res.status(204).header("Allow", match.allow()); return;
         case table::outcome::bad_request: return http::write_error(res, 400, "malformed percent-encoding in path");
         }
     }
