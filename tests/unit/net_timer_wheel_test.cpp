@@ -153,3 +153,15 @@ TEST_CASE("an entry may re-arm itself or destroy itself from on_timer()", "[net]
     CHECK(deleted_fired == 1);
     CHECK(w.wheel.size() == 0);
 }
+
+TEST_CASE("timer wheel: the coarse clock a connection arms from is never behind the clock", "[net][timer]") {
+    // arm() reads CLOCK_MONOTONIC_COARSE plus one resolution: a deadline computed from it must not fire
+    // before its time, so the reading may run ahead of steady_clock, by at most that resolution.
+    for (int i = 0; i < 100000; ++i) {
+        const auto before = timer_wheel::clock::now();
+        const auto coarse = timer_wheel::coarse_now();
+        const auto after = timer_wheel::clock::now();
+        REQUIRE(coarse >= before);
+        REQUIRE(coarse - after <= timer_wheel::resolution);
+    }
+}
