@@ -177,11 +177,9 @@ public:
             for (;;) {
                 if (!ticking_ && reactor_.sockets() == 0 && reactor_.idle()) return;
                 reactor_.run_once(-1);
-                if (ticking_ && reactor_.rung()) {
-                    const auto now = timer_wheel::clock::now();
-                    if (now >= next_tick_) on_tick(now, next_tick_);
-                    else reactor_.set_alarm(next_tick_);   // rang early (a tick set again since): wait on
-                }
+                // An absolute CLOCK_MONOTONIC timerfd does not ring before its time (timerfd_settime(2)), and
+                // only start_ticking() sets it, so a rung alarm is a due tick.
+                if (ticking_ && reactor_.rung()) on_tick(timer_wheel::clock::now(), next_tick_);
             }
         }
 #endif
