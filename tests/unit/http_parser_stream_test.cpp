@@ -33,9 +33,11 @@ struct streamed {
     bool in_body_at_end = false;
 };
 
-// Feeds `wire` `piece` bytes at a time (0: whole); at each head the body gets `limit` and `how`.
-streamed feed(std::string_view wire, std::size_t piece, std::uint64_t limit, body_delivery how,
-              const limits& lim = limits{}) {
+// Feeds `wire` `piece` bytes at a time (0: whole); at each head the body gets `limit`, and the n-th head (from 0)
+// `hows[n % hows.size()]`.
+streamed feed_each(std::string_view wire, std::size_t piece, std::uint64_t limit, const std::vector<body_delivery>& hows,
+                   const limits& lim = limits{}) {
+    body_delivery how = hows.front();
     request_parser parser(lim);
     parser.pause_at_head(true);
     request req;
@@ -51,7 +53,7 @@ streamed feed(std::string_view wire, std::size_t piece, std::uint64_t limit, bod
         std::size_t drop = 0;
         switch (status) {
         case parse_status::head:
-            ++out.heads;
+            how = hows[out.heads++ % hows.size()];
             CHECK(parser.at_head());
             CHECK(req.body().empty());
             current = {std::string(req.path()), {}, 0, req.expects_continue()};
@@ -103,6 +105,10 @@ streamed feed(std::string_view wire, std::size_t piece, std::uint64_t limit, bod
         held.append(wire.substr(fed, n));
         fed += n;
     }
+}
+
+streamed feed(std::string_view wire, std::size_t piece, std::uint64_t limit, body_delivery how, const limits& lim = limits{}) {
+    return feed_each(wire, piece, limit, {how}, lim);
 }
 
 std::string put(std::string_view path, std::string_view body, std::string_view extra = {}) {
@@ -235,6 +241,65 @@ TEST_CASE("requests pipelined behind a streamed body parse from where it ended",
         CHECK(out.requests[2].body == b + b);
         CHECK(out.requests[3].path == "/c");
         CHECK(!out.in_body_at_end);
+    }
+}
+
+TEST_CASE("each body is taken as its own head says, whatever the one before it was", "[http][parser][stream]") {
+    // The parser resets a body's state only after a request that had one (reset()): a streamed body must leave
+    // nothing behind that would stream the buffered one after it, or the other way round, nor a bodiless GET
+    // between them.
+    const std::string a = pattern(900, 21), b = pattern(40, 22), c = pattern(300, 23), d = pattern(70, 24);
+    const std::string wire = put("/a", a) + put("/b", b) + "GET /between HTTP/1.1\r\nHost: h\r\n\r\n" +
+                             put_chunked("/c", {c, c}) + put_chunked("/d", {d}) + put("/e", a);
+    for (std::size_t piece : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
+        INFO(piece);
+        auto out = feed_each(wire, piece, 1 << 20, {body_delivery::streamed, body_delivery::buffered});
+        REQUIRE(out.error == 0);
+        REQUIRE(out.heads == 5);
+        REQUIRE(out.requests.size() == 6);
+        const std::vector<std::string> bodies{a, b, "", c + c, d, a};
+        for (std::size_t i = 0; i < bodies.size(); ++i) CHECK(out.requests[i].body == bodies[i]);
+        // Streamed bodies arrive as pieces, buffered ones whole: heads 0, 2 and 4 (/a, /c, /e) were streamed.
+        CHECK(out.requests[0].pieces >= 1);
+        CHECK(out.requests[1].pieces == 0);
+        CHECK(out.requests[2].path == "/between");
+        CHECK(out.requests[3].pieces >= 1);
+        CHECK(out.requests[4].pieces == 0);
+        CHECK(out.requests[5].pieces >= 1);
+        CHECK(!out.in_body_at_end);
+    }
+}
+
+TEST_CASE("a streamed body leaves nothing behind for a request read without the pause", "[http][parser][stream]") {
+    // A connection stops pausing at heads when its server has no streamed routes left to ask about; the next
+    // body is buffered whatever the last one was.
+    const std::string body = pattern(500, 25);
+    for (bool chunked : {false, true}) {
+        INFO(chunked);
+        const std::string first = chunked ? put_chunked("/a", {body}) : put("/a", body);
+        request_parser parser;
+        request req;
+        parser.pause_at_head(true);
+        REQUIRE(parser.parse(first, req) == parse_status::head);
+        REQUIRE(parser.begin_body(1 << 20, body_delivery::streamed));
+        std::string_view rest = std::string_view{first}.substr(parser.consumed());
+        std::string got;
+        for (;;) {
+            const auto status = parser.parse(rest, req);
+            if (status == parse_status::complete) break;
+            REQUIRE(status == parse_status::body);
+            got.append(parser.body_piece());
+            rest.remove_prefix(parser.consumed());
+        }
+        REQUIRE(got == body);
+        parser.reset();
+        parser.pause_at_head(false);
+        // Its body arriving after its head, so that the second call finds the parser in the body's stage.
+        const std::string second = put("/b", "buffered");
+        REQUIRE(parser.parse(std::string_view{second}.substr(0, second.size() - 3), req) == parse_status::need_more);
+        CHECK(!parser.streaming_body());
+        REQUIRE(parser.parse(second, req) == parse_status::complete);
+        CHECK(req.body() == "buffered");
     }
 }
 
