@@ -42,6 +42,14 @@ protected:
         req.route_id_ = id;
     }
 
+    // A literal path's match: its route, and no parameters or wildcard. (The route is written once: a hit does
+    // not unbind first.)
+    static void bind_literal(request& req, std::string_view pattern, std::uint32_t id) noexcept {
+        set_route(req, pattern, id);
+        req.param_count_ = 0;
+        req.wildcard_ = {};
+    }
+
     // Forgets what matched the connection's previous request: a request no route matches has no
     // route, parameters or wildcard (not views into the last request's bytes).
     static void unbind(request& req) noexcept {
@@ -163,11 +171,10 @@ public:
     // Finds the handler for `req` and binds its path parameters.
     match_result match(request& req) const {
         const std::string_view path = req.path();
-        unbind(req);
         const method m = req.method();
         if (m != method::other)
             if (const node* hit = literal_paths_.find(path); hit && hit->serves(m)) {
-                set_route(req, hit->pattern, hit->id);
+                bind_literal(req, hit->pattern, hit->id);
                 return {outcome::found, 0, hit->handlers[static_cast<std::size_t>(m)].get()};
             }
         return search(req, path, m);
@@ -176,6 +183,7 @@ public:
 private:
     // Everything but the literal lookup's hit, apart so that the hit pays for none of its frame.
     match_result search(request& req, std::string_view path, method m) const {
+        unbind(req);
         if (path.empty() || path.front() != '/') return {outcome::not_found};
         search_state state{capture_slots(req), 0, {}};
 
