@@ -114,6 +114,21 @@ pick_servers() {
     done
 }
 
+# in_turn REP NAME...: the names in the order repetition REP (from 1) runs them, rotated one place a repetition so
+# that each name takes every position in turn. A measurement inherits the machine from the one before it (the
+# kernel's deferred frees and timers, cold caches, a pool of 64 threads just stopped): with one fixed order the
+# same server paid for the same neighbour in every repetition, which the median then kept. Three back-to-back
+# repetitions of the HTTP stage put tether's pipelined CPU a request at 0.466 us after the floor and 0.493-0.552
+# right after cpp-httplib's plain run.
+in_turn() {
+    local rep=$1
+    shift
+    local n=$# i
+    (( n > 0 )) || return 0
+    local names=("$@")
+    for (( i = 0; i < n; i++ )); do printf '%s\n' "${names[(i + rep - 1) % n]}"; done
+}
+
 # launch_server NAME ARG...: runs server_binary NAME with --port 0 ARG..., pinned to SERVER_CPU, and
 # waits up to 10 s for its "listening on" line; sets server_pid, server_port, server_log. Port 0: the
 # kernel picks a port no socket uses, and the server prints it. Non-zero, with the server's output

@@ -18,7 +18,7 @@
 # latency, loss, and the ratios tether/naive and tether/floor. Issue targets: tether ≥ 3× naive's delivered
 # frames/s at 1,000 WS subscribers; tether's server CPU per delivered frame ≤ 1.1× the floor's (issue 17). Also runs the hub's Google Benchmark (benchmarks/hub/publish_bench.cpp: publish cost vs subscribers)
 # and includes its table. Every server runs pinned to SERVER_CPU, fanout_load to CLIENT_CPU; servers are
-# interleaved inside each repetition, a fresh server process per run. See benchmarks/README.md.
+# interleaved inside each repetition (in an order rotated each repetition: lib.sh, in_turn), a fresh server process per run. See benchmarks/README.md.
 #
 #   benchmarks/fanout/run.sh                  # DUR=10 s, REPS=3, writes benchmarks/results/fanout.md
 #   DUR=5 REPS=1 benchmarks/fanout/run.sh
@@ -217,7 +217,8 @@ load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for (( rep = 1; rep <= REPS; rep++ )); do
     for sc in "${scenarios[@]}"; do
         read -r mode subs <<<"$sc"
-        for name in "${servers[@]}"; do serves "$name" "$mode" && measure "$name" "$mode" "$subs" "$rep"; done
+        mapfile -t order < <(in_turn "$rep" "${servers[@]}")
+        for name in "${order[@]}"; do serves "$name" "$mode" && measure "$name" "$mode" "$subs" "$rep"; done
     done
     if (( run_deflate )); then for setting in off on; do measure_deflate "$setting" "$rep"; done; fi
 done

@@ -12,6 +12,7 @@
 #
 # Every server is started pinned to one core (SERVER_CPU, default 0), wrk runs pinned to another (CLIENT_CPU,
 # default 1), servers are interleaved inside each repetition so that drift in machine load hits all of them,
+# in an order rotated each repetition (lib.sh, in_turn) so that no server always follows the same one,
 # and the report leads with ratios against the peers rather than absolute numbers. See benchmarks/README.md.
 #
 #   benchmarks/http/run.sh               # DUR=10 s per run, REPS=3, writes benchmarks/results/http.md
@@ -229,7 +230,8 @@ measure() {
 log "servers: ${servers[*]}; DUR=${DUR}s REPS=$REPS WARMUP=${WARMUP}s CONNS=$CONNS DEPTH=$DEPTH; server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU"
 for (( rep = 1; rep <= REPS; rep++ )); do
     for mode in $modes; do
-        for name in "${servers[@]}"; do
+        mapfile -t order < <(in_turn "$rep" "${servers[@]}")
+        for name in "${order[@]}"; do
             measure "$name" "$mode" "$rep"
         done
     done

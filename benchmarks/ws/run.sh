@@ -12,7 +12,7 @@
 #           LZ77 contexts (ws_echo --deflate on) or not (--deflate no-context-takeover), next to the same
 #           exchange without deflate. DEFLATE_IDLE_CONNS connections (fewer: context takeover costs zlib state).
 # Every server runs pinned to one core (SERVER_CPU), ws_load to another (CLIENT_CPU); the servers are interleaved
-# inside each repetition, and the report leads with ratios. See benchmarks/README.md.
+# inside each repetition, in an order rotated each repetition (lib.sh, in_turn), and the report leads with ratios. See benchmarks/README.md.
 #
 #   benchmarks/ws/run.sh                 # DUR=10 s per run, REPS=3, writes benchmarks/results/ws.md
 #   DUR=5 REPS=1 benchmarks/ws/run.sh
@@ -208,11 +208,12 @@ for pipeline in $PIPELINE; do
     for conns in $CONNS; do for size in $SIZES; do echo_scenarios+=("$conns $size $pipeline"); done; done
 done
 for (( rep = 1; rep <= REPS; rep++ )); do
+    mapfile -t order < <(in_turn "$rep" "${servers[@]}")
     for sc in "${echo_scenarios[@]}"; do
         read -r conns size pipeline <<<"$sc"
-        for name in "${servers[@]}"; do measure_echo "$name" "$conns" "$size" "$pipeline" "$rep"; done
+        for name in "${order[@]}"; do measure_echo "$name" "$conns" "$size" "$pipeline" "$rep"; done
     done
-    for name in "${servers[@]}"; do measure_idle "$name" "$rep"; done
+    for name in "${order[@]}"; do measure_idle "$name" "$rep"; done
     for kind in "${deflate_kinds[@]}"; do measure_deflate_idle "$kind" "$rep"; done
 done
 
