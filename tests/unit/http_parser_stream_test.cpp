@@ -271,8 +271,8 @@ TEST_CASE("each body is taken as its own head says, whatever the one before it w
 }
 
 TEST_CASE("a streamed body leaves nothing behind for a request read without the pause", "[http][parser][stream]") {
-    // A connection stops pausing at heads when its server has no streamed routes left to ask about; the next
-    // body is buffered whatever the last one was.
+    // The pause may be switched between requests (pause_at_head()); without it the next body is buffered,
+    // whatever the last one was.
     const std::string body = pattern(500, 25);
     for (bool chunked : {false, true}) {
         INFO(chunked);

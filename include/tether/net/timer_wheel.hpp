@@ -126,7 +126,6 @@ public:
     }
 
 private:
-
     static constexpr std::size_t slot_count = 1024;   // ~102 s per lap; longer deadlines wait laps
 
     struct sentinel final : entry {
