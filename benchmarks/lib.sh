@@ -115,7 +115,8 @@ pick_servers() {
 }
 
 # in_turn REP NAME...: the names in the order repetition REP (from 1) runs them, rotated one place a repetition so
-# that each name takes every position in turn. A measurement inherits the machine from the one before it (the
+# that each name takes every position in turn (the servers of the HTTP, WebSocket and fan-out stages, the modes of
+# the metrics stage). A measurement inherits the machine from the one before it (the
 # kernel's deferred frees and timers, cold caches, a pool of 64 threads just stopped): with one fixed order the
 # same server paid for the same neighbour in every repetition, which the median then kept. Three back-to-back
 # repetitions of the HTTP stage put tether's pipelined CPU a request at 0.466 us after the floor and 0.493-0.552

@@ -120,9 +120,8 @@ callgrind_ir() {
 log "MODES=$MODES DUR=$DUR REPS=$REPS CONNS=$CONNS COUNT=$COUNT"
 for (( rep = 1; rep <= REPS; rep++ )); do
     # The order rotates by one each repetition, so no mode always runs first (or after the same one).
-    for (( i = 0; i < ${#modes[@]}; i++ )); do
-        cpu_run "${modes[(i + rep - 1) % ${#modes[@]}]}" "$rep"
-    done
+    mapfile -t order < <(in_turn "$rep" "${modes[@]}")
+    for mode in "${order[@]}"; do cpu_run "$mode" "$rep"; done
 done
 cg_runs=2
 (( smoke )) && cg_runs=0   # CI's bench smoke is over its budget already: valgrind's starts (~20 s) are left out
