@@ -532,9 +532,14 @@ private:
                 // byte gives one of those letters only from that letter's two cases.
                 if ((detail::load_u32(f.name.data()) | 0x20202020u) != detail::load_u32("host")) continue;
                 // RFC 9112 §3.2: an invalid Host value is a 400, like a missing or repeated one.
-                if (!detail::is_plain_host(f.value.data(), f.value.size(), readable_end) && !detail::is_valid_host(f.value))
+                // The value as two words, kept in registers for the copy into host_: the field was just stored as two
+                // 8-byte words, and one 16-byte load of it waits for both stores to reach the cache (a failed
+                // store-to-load forward; perf put 7 % of the request loop's samples on that copy).
+                const char* const value = f.value.data();
+                const std::size_t value_size = f.value.size();
+                if (!detail::is_plain_host(value, value_size, readable_end) && !detail::is_valid_host(f.value))
                     return fail(400, "invalid Host"), false;
-                if (++hosts == 1 && !absolute_form_) req.host_ = f.value;
+                if (++hosts == 1 && !absolute_form_) req.host_ = std::string_view(value, value_size);
             } else if (k == key(14, 'c')) {
                 if (!detail::iequals(f.name, "content-length")) continue;
                 // Duplicates are refused even when equal: RFC 9112 §6.3 allows merging equal
