@@ -145,6 +145,7 @@ public:
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched
         net::topic_groups groups;                       // this thread's reader group per topic
+        basic_server* server = nullptr;                 // the server that made it (a connection's way back)
         detail::thread_counters stats;                  // server_stats (server/stats.hpp)
         metrics::thread_metrics metrics;                // the rest of /metrics (metrics/thread_metrics.hpp)
 
@@ -171,8 +172,10 @@ public:
         } else if (options_.tls.redirect_port) {
             throw std::invalid_argument("tether: tls.redirect_port needs TLS certificates");
         }
-        for (unsigned i = 0; i < options_.threads; ++i)
+        for (unsigned i = 0; i < options_.threads; ++i) {
             threads_.push_back(std::make_unique<thread_state>(i, net::uses_own_loop<transport>()));
+            threads_.back()->server = this;
+        }
         acceptor_.emplace(service_io_, logger_);
         if (options_.tls.redirect_port) redirect_acceptor_.emplace(service_io_, logger_);
     }

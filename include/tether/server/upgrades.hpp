@@ -30,17 +30,14 @@ namespace tether::detail {
 template <class Server, class UserData>
 struct websocket_upgrade final : Server::pending_upgrade {
     using behaviour_type = typename Server::template websocket_behaviour<UserData>;
-    websocket_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string p,
-                      std::optional<ws::deflate_params> z)
-        : server(s), behaviour(b), data(std::move(d)), protocol(std::move(p)), deflate(z) {}
+    websocket_upgrade(const behaviour_type& b, UserData&& d, std::string p, std::optional<ws::deflate_params> z)
+        : behaviour(b), data(std::move(d)), protocol(std::move(p)), deflate(z) {}
     void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket,
                std::string early, net::admission ticket) override {
         auto* c = new typename Server::template websocket_connection<UserData>(
-            server, thread, std::move(socket), std::move(ticket), behaviour, std::move(data), std::move(protocol),
-            deflate);
+            thread, std::move(socket), std::move(ticket), behaviour, std::move(data), std::move(protocol), deflate);
         c->start(std::move(early));
     }
-    Server& server;
     const behaviour_type& behaviour;
     UserData data;
     std::string protocol;
@@ -105,8 +102,8 @@ void accept_websocket(Server& server, const typename Server::template websocket_
         .header("Sec-WebSocket-Accept", ws::accept_key(upgrade.sec_websocket_key));
     if (!protocol.empty()) res.header("Sec-WebSocket-Protocol", protocol);
     auto deflate = negotiate_extensions(b.permessage_deflate, req, res);
-    server.current_thread().upgrade = std::make_unique<websocket_upgrade<Server, UserData>>(
-        server, b, std::move(data), std::move(protocol), deflate);
+    server.current_thread().upgrade =
+        std::make_unique<websocket_upgrade<Server, UserData>>(b, std::move(data), std::move(protocol), deflate);
 }
 
 template <class Server, class UserData>
