@@ -145,9 +145,10 @@ public:
         std::unique_ptr<net::deferred_work> deferred;   // set by a handler that holds its response
         net::connection_base* current = nullptr;        // the connection whose request is dispatched
         net::topic_groups groups;                       // this thread's reader group per topic
-        basic_server* server = nullptr;                 // the server that made it (a connection's way back)
         detail::thread_counters stats;                  // server_stats (server/stats.hpp)
         metrics::thread_metrics metrics;                // the rest of /metrics (metrics/thread_metrics.hpp)
+        // Last, so that adding it moved none of the members a request touches.
+        basic_server* server = nullptr;                 // the server that made it (a connection's way back)
 
         template <class Policy>
         static net::group_base& group_for(thread_state& t, const hub::topic_handle& topic) {
