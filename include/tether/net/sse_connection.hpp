@@ -111,9 +111,9 @@ public:
     }
 
     // ---- set up by the server --------------------------------------------------------------
-    sse_connection(Server& server, thread_state& thread, socket_type socket, admission held,
-                   const behaviour_type& behaviour, UserData user_data, std::string last_event_id, bool chunked)
-        : server_(server), thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
+    sse_connection(thread_state& thread, socket_type socket, admission held, const behaviour_type& behaviour,
+                   UserData user_data, std::string last_event_id, bool chunked)
+        : thread_(thread), socket_(std::move(socket)), behaviour_(behaviour),
           user_data_(std::move(user_data)), last_event_id_(std::move(last_event_id)), chunked_(chunked) {
         ticket = std::move(held);
         thread_.add(*this);
@@ -188,7 +188,7 @@ private:
         auto format = chunked_ && names.size() == 1 && !named_ ? topic_format::sse_chunk : topic_format::sse_block;
         topics_.reserve(names.size());
         for (std::size_t i = 0; i < names.size(); ++i) {
-            auto* entry = server_.find_topic(names[i]);
+            auto* entry = thread_.server->find_topic(names[i]);
             if (!entry) continue;
             const hub::topic& t = *entry->handle;
             auto const epoch = t.epoch();   // read first: if it changes meanwhile, the next message says so
@@ -373,7 +373,7 @@ private:
         if (net::would_block(ec)) {
             // The stalled-writer deadline replaces the heartbeat while the socket is full, and
             // restarts whenever the peer took some bytes.
-            if (out_.size() < before || !stalled_) thread_.wheel().arm(*this, server_.options().send_timeout);
+            if (out_.size() < before || !stalled_) thread_.wheel().arm(*this, thread_.server->options().send_timeout);
             stalled_ = true;
             return wait_writable();
         }
@@ -423,8 +423,7 @@ private:
         if (pending_ops_ == 0 && closed_) delete this;
     }
 
-    Server& server_;
-    thread_state& thread_;
+    thread_state& thread_;   // and through it the server (thread_.server), as for a WebSocket
     socket_type socket_;
     const behaviour_type& behaviour_;
     UserData user_data_;

@@ -109,17 +109,14 @@ void accept_websocket(Server& server, const typename Server::template websocket_
 template <class Server, class UserData>
 struct sse_upgrade final : Server::pending_upgrade {
     using behaviour_type = typename Server::template sse_behaviour<UserData>;
-    sse_upgrade(Server& s, const behaviour_type& b, UserData&& d, std::string id, bool c,
-                std::optional<net::sse_client_topics> t)
-        : server(s), behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c), topics(std::move(t)) {}
+    sse_upgrade(const behaviour_type& b, UserData&& d, std::string id, bool c, std::optional<net::sse_client_topics> t)
+        : behaviour(b), data(std::move(d)), last_event_id(std::move(id)), chunked(c), topics(std::move(t)) {}
     void start(typename Server::thread_state& thread, typename Server::transport::socket&& socket, std::string,
                net::admission ticket) override {
-        auto* c = new typename Server::template sse_stream<UserData>(server, thread, std::move(socket), std::move(ticket),
-                                                                     behaviour, std::move(data), std::move(last_event_id),
-                                                                     chunked);
+        auto* c = new typename Server::template sse_stream<UserData>(thread, std::move(socket), std::move(ticket), behaviour,
+                                                                     std::move(data), std::move(last_event_id), chunked);
         c->start(std::move(topics));
     }
-    Server& server;
     const behaviour_type& behaviour;
     UserData data;
     std::string last_event_id;
@@ -197,7 +194,7 @@ void accept_sse(Server& server, const typename Server::template sse_behaviour<Us
     if (!server.admit_stream(req, res)) return;
     res.stream();
     server.current_thread().upgrade = std::make_unique<sse_upgrade<Server, UserData>>(
-        server, b, std::move(data), std::move(last_event_id), req.version_minor() >= 1, std::move(topics));
+        b, std::move(data), std::move(last_event_id), req.version_minor() >= 1, std::move(topics));
 }
 
 } // namespace tether::detail
