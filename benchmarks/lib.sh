@@ -12,6 +12,7 @@
 #                                subproject), else PATH (missing: the caller checks -x)
 #   raise_fd_limit N             soft limit up to the hard one; exits 2 when N sockets (+64) still do not fit
 #   function_costs PROFILE       self Ir per function of a callgrind profile (callgrind/run.sh, callgrind/fanout.sh)
+#   cpu_ticks PID / cpu_ticks_total PID   "utime stime" of a process in clock ticks / their sum
 # Expects repo_root to be set.
 
 bench_args() {
@@ -158,6 +159,16 @@ launch_server() {
     stop_server
     return 1
 }
+
+# cpu_ticks PID: "utime stime" of the whole process (all threads) in clock ticks, /proc/PID/stat fields 14 and 15
+# (split after the ")" that ends the command name, which may hold spaces); cpu_ticks_total PID: their sum.
+cpu_ticks() {
+    local stat fields
+    stat=$(<"/proc/$1/stat")
+    read -r -a fields <<<"${stat##*) }"
+    echo "${fields[11]} ${fields[12]}"
+}
+cpu_ticks_total() { local user sys; read -r user sys <<<"$(cpu_ticks "$1")"; echo $(( user + sys )); }
 
 # stop_pid PID SECONDS: TERM, up to SECONDS for it to exit, then KILL; reaped and forgotten. Returns 1 when
 # it had to be killed.

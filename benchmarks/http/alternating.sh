@@ -66,12 +66,6 @@ done
 on_cpu_ns() {   # the process's on-CPU time, all threads, in ns
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1 } END { printf "%.0f", ns }'
 }
-ticks() {   # "utime stime" of the process, all threads, in clock ticks
-    local stat fields
-    stat=$(<"/proc/$1/stat")
-    read -r -a fields <<<"${stat##*) }"
-    echo "${fields[11]} ${fields[12]}"
-}
 load() {   # load NAME MODE SECONDS: prints wrk's request count
     local args=(-t1 -c"$CONNS" -d"$3"s --timeout 2s)
     [[ $2 == pipelined ]] && args+=(-s "$lua_script")
@@ -90,9 +84,9 @@ for mode in plain pipelined; do
         for name in "${order[@]}"; do
             pid=${pid_of[$name]}
             kill -0 "$pid" 2>/dev/null || { loud "$name died"; exit 1; }
-            ns0=$(on_cpu_ns "$pid"); read -r u0 s0 <<<"$(ticks "$pid")"
+            ns0=$(on_cpu_ns "$pid"); read -r u0 s0 <<<"$(cpu_ticks "$pid")"
             requests=$(load "$name" "$mode" "$SLICE")
-            ns1=$(on_cpu_ns "$pid"); read -r u1 s1 <<<"$(ticks "$pid")"
+            ns1=$(on_cpu_ns "$pid"); read -r u1 s1 <<<"$(cpu_ticks "$pid")"
             [[ ${requests:-0} -gt 0 ]] || { loud "$name/$mode: wrk reported no requests"; exit 1; }
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$round" "$name" "$requests" $(( ns1 - ns0 )) \
                 $(( u1 - u0 )) $(( s1 - s0 )) >>"$records"

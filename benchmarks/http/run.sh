@@ -105,12 +105,6 @@ start_server() {
     return 1
 }
 
-cpu_ticks() {  # "utime stime" of the whole process (all threads), in clock ticks: /proc/PID/stat fields 14, 15
-    local stat fields
-    stat=$(<"/proc/$1/stat")
-    read -r -a fields <<<"${stat##*) }"
-    echo "${fields[11]} ${fields[12]}"
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 thread_count() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 

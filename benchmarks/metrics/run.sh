@@ -56,7 +56,6 @@ mode_args() {
     esac
 }
 mode_path() { if [[ $1 == deferred ]]; then echo /deferred; else echo /plaintext; fi; }
-cpu_ticks() { local s f; s=$(<"/proc/$1/stat"); read -r -a f <<<"${s##*) }"; echo $(( f[11] + f[12] )); }
 
 failures=()
 records=$work_dir/records.tsv
@@ -83,9 +82,9 @@ cpu_run() {   # cpu_run MODE REP
     fi
     (( WARMUP > 0 )) && taskset -c "$CLIENT_CPU" timeout 60 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$base$path" >/dev/null 2>&1 || true
     out=$work_dir/wrk-$mode-$rep.txt
-    c0=$(cpu_ticks "$server_pid")
+    c0=$(cpu_ticks_total "$server_pid")
     taskset -c "$CLIENT_CPU" timeout -k 5 $(( DUR + 30 )) wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 2s "$base$path" >"$out" 2>&1 || true
-    c1=$(cpu_ticks "$server_pid")
+    c1=$(cpu_ticks_total "$server_pid")
     if [[ $mode == on ]]; then   # what the load left in /metrics: every request counted
         curl -s -m 5 "$base/metrics" >"$work_dir/metrics-$rep.txt" || true
     fi

@@ -17,7 +17,7 @@
 #   benchmarks/tls/run.sh --smoke         # 1 s, 1 rep, 300 idle connections
 #
 # Environment: BUILD_DIR, DUR [10], REPS [3], WARMUP [1], CONNS [64], CONCURRENCY [16], IDLE_CONNS [10000],
-# HOLD [3], SERVER_CPU [0], CLIENT_CPU [1], SCENARIOS ["keepalive handshake idle plaintext"], RESULTS.
+# HOLD [3], SERVER_CPU [0], CLIENT_CPU [1], TLS_SCENARIOS ["keepalive handshake idle plaintext"], RESULTS.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -26,7 +26,7 @@ DUR=${DUR:-10}; REPS=${REPS:-3}; WARMUP=${WARMUP:-1}; CONNS=${CONNS:-64}; CONCUR
 IDLE_CONNS=${IDLE_CONNS:-10000}; HOLD=${HOLD:-3}
 if (( smoke )); then DUR=1; REPS=1; WARMUP=0; IDLE_CONNS=300; HOLD=2; fi
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
-SCENARIOS=${SCENARIOS:-"keepalive handshake idle plaintext"}
+TLS_SCENARIOS=${TLS_SCENARIOS:-"keepalive handshake idle plaintext"}
 suffix=""; (( smoke )) && suffix=-smoke
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/tls$suffix.md}
 clk_tck=$(getconf CLK_TCK)
@@ -116,7 +116,6 @@ start() {   # start NAME [plain]: sets server_pid, server_port
         *) if [[ ${2:-} == plain ]]; then launch_server "$1" --threads 1; else launch_server "$1" --threads 1 "${tls_args[@]}"; fi ;;
     esac
 }
-cpu_ticks() { local s f; s=$(<"/proc/$1/stat"); read -r -a f <<<"${s##*) }"; echo $(( f[11] + f[12] )); }
 
 records=$work_dir/records.tsv
 : >"$records"
@@ -130,9 +129,9 @@ wrk_run() {
     if [[ $(curl -sk -m 5 "$url") != "Hello, World!" ]]; then failures+=("$name: GET $url is not Hello, World!"); stop_server; return; fi
     (( WARMUP > 0 )) && taskset -c "$CLIENT_CPU" timeout 60 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
     out=$work_dir/wrk-$name-$scenario-$rep.txt
-    c0=$(cpu_ticks "$server_pid")
+    c0=$(cpu_ticks_total "$server_pid")
     taskset -c "$CLIENT_CPU" timeout -k 5 $(( DUR + 30 )) wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 2s "$url" >"$out" 2>&1 || true
-    c1=$(cpu_ticks "$server_pid")
+    c1=$(cpu_ticks_total "$server_pid")
     stop_server
     requests=$(awk '/ requests in / { print $1 }' "$out"); rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     errors=$(awk '/Non-2xx/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
@@ -165,13 +164,13 @@ load_run() {
 
 # The reference for the idle goal: what OpenSSL allocates per idle server connection, by site (once).
 openssl_table=$work_dir/openssl_memory.md
-if [[ " $SCENARIOS " == *" idle "* ]]; then
+if [[ " $TLS_SCENARIOS " == *" idle "* ]]; then
     taskset -c "$SERVER_CPU" timeout 120 "$(find_binary benchmarks/tls/openssl_memory)" "${tls_args[@]}" \
         --connections $(( smoke ? 50 : 500 )) >"$openssl_table" 2>&1 || failures+=("openssl_memory failed: $(tail -2 "$openssl_table")")
 fi
 
 for (( rep = 1; rep <= REPS; rep++ )); do
-    for scenario in $SCENARIOS; do
+    for scenario in $TLS_SCENARIOS; do
         case $scenario in
             keepalive) for s in tether nginx beast; do wrk_run "$s" keepalive "$rep" https; done ;;
             handshake)
@@ -187,6 +186,7 @@ for (( rep = 1; rep <= REPS; rep++ )); do
             plaintext)
                 wrk_run tether plaintext "$rep" http plain
                 wrk_run tether-tcp plaintext "$rep" http plain ;;
+            *) echo "tls/run.sh: unknown scenario '$scenario' in TLS_SCENARIOS" >&2; exit 2 ;;
         esac
     done
 done
