@@ -35,29 +35,14 @@ if (( smoke )); then ROUNDS=2; WARMUP=0; fi
 bench_init http/alternating.sh wrk taskset awk cmake
 bench_build hello peer_floor_http peer_floor_http_strict
 RESULTS=${RESULTS:-$build_dir/results/http-alternating.md}
-lua_script=$script_dir/pipeline.lua
-
-server_binary() {
-    case $1 in
-        tether) echo "$build_dir/examples/hello" ;;
-        floor | floor-mt) echo "$build_dir/benchmarks/peer_floor_http" ;;
-        strict) echo "$build_dir/benchmarks/peer_floor_http_strict" ;;
-        *) echo "alternating.sh: unknown server '$1'" >&2; exit 2 ;;
-    esac
-}
-server_args() {
-    case $1 in
-        tether) echo "--no-metrics" ;;
-        floor-mt) echo "--idle-threads $IDLE_THREADS" ;;
-    esac
-}
+source "$script_dir/servers.sh"   # server_binary, server_extra_args, wrk_command
 read -r -a names <<<"$SERVERS"
 [[ " $SERVERS " == *" floor "* ]] || { echo "alternating.sh: SERVERS must include floor (the reference)" >&2; exit 2; }
 
 declare -A pid_of port_of
 for name in "${names[@]}"; do
     # shellcheck disable=SC2046  # the arguments are words
-    launch_server "$name" --threads 1 $(server_args "$name") || { loud "$name did not start"; exit 1; }
+    launch_server "$name" --threads 1 $(server_extra_args "$name") || { loud "$name did not start"; exit 1; }
     pid_of[$name]=$server_pid
     port_of[$name]=$server_port
     server_pid=""   # stopped by the EXIT trap (track_pid), not by the next launch
@@ -67,11 +52,9 @@ on_cpu_ns() {   # the process's on-CPU time, all threads, in ns
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1 } END { printf "%.0f", ns }'
 }
 load() {   # load NAME MODE SECONDS: prints wrk's request count
-    local args=(-t1 -c"$CONNS" -d"$3"s --timeout 2s)
-    [[ $2 == pipelined ]] && args+=(-s "$lua_script")
-    args+=("http://127.0.0.1:${port_of[$1]}/plaintext")
-    [[ $2 == pipelined ]] && args+=(-- "$DEPTH")
-    taskset -c "$CLIENT_CPU" timeout -k 5 $(( $3 + 30 )) wrk "${args[@]}" | awk '/ requests in / { print $1 }'
+    local wrk_cmd
+    wrk_command "$3" "$2" "${port_of[$1]}"
+    "${wrk_cmd[@]}" | awk '/ requests in / { print $1 }'
 }
 
 records=$work_dir/slices.tsv
@@ -115,9 +98,10 @@ report_mode() {
             n = 0; for (r in rounds) all[++n] = r
             k = split(names, server, " ")
             srand(17)
+            floor_us = pooled("floor", all, n)
             for (i = 1; i <= k; i++) {
                 s = server[i]
-                us = pooled(s, all, n); floor_us = pooled("floor", all, n)
+                us = pooled(s, all, n)
                 share = (ut[s] + st[s]) > 0 ? ut[s] / (ut[s] + st[s]) : 0
                 ratio = floor_us > 0 ? us / floor_us : 0
                 lo = hi = "–"; med = "–"; verdict = "–"

@@ -54,22 +54,12 @@ ALT_ROUNDS=${ALT_ROUNDS:-30}
 SERVERS=${SERVERS:-"tether beast floor floor-mt strict httplib"}
 RESULTS=${RESULTS:-$repo_root/benchmarks/results/http.md}
 clk_tck=$(getconf CLK_TCK)
-lua_script=$script_dir/pipeline.lua
 modes="plain pipelined"
 
 bench_init http/run.sh wrk curl taskset cmake
 bench_build hello peer_beast_http peer_floor_http peer_floor_http_strict peer_httplib
 
-server_binary() {
-    case $1 in
-        tether) echo "$build_dir/examples/hello" ;;
-        beast) echo "$build_dir/benchmarks/peer_beast_http" ;;
-        floor | floor-mt) echo "$build_dir/benchmarks/peer_floor_http" ;;
-        strict) echo "$build_dir/benchmarks/peer_floor_http_strict" ;;
-        httplib) echo "$build_dir/benchmarks/peer_httplib" ;;
-        *) echo "run.sh: unknown server '$1'" >&2; exit 2 ;;
-    esac
-}
+source "$script_dir/servers.sh"   # server_binary, server_extra_args, wrk_command
 server_threads() { if [[ $1 == httplib ]]; then echo "$HTTPLIB_THREADS"; else echo "$THREADS"; fi; }
 server_label() {
     case $1 in
@@ -96,10 +86,8 @@ plaintext_answer=""
 
 # start_server NAME: launch_server (lib.sh) with the thread count this server is measured with.
 start_server() {
-    # hello without /metrics: the peers count nothing (benchmarks/metrics/run.sh measures what it costs).
-    local extra=()
-    [[ $1 == tether ]] && extra=(--no-metrics)
-    [[ $1 == floor-mt ]] && extra=(--idle-threads "$IDLE_THREADS")
+    local extra
+    read -r -a extra <<<"$(server_extra_args "$1")"
     launch_server "$1" --threads "$(server_threads "$1")" "${extra[@]}" && return 0
     start_error=$(head -c 300 "$server_log" | tr '\n' ' ')
     return 1
@@ -141,17 +129,6 @@ check_pipelining() {  # DEPTH requests in one write, the last with Connection: c
 records=$work_dir/records.tsv
 : >"$records"
 
-wrk_command() {  # wrk_command SECONDS MODE: sets wrk_cmd; bounded by wrk -d and a hard timeout
-    local seconds=$1 mode=$2
-    wrk_cmd=(taskset -c "$CLIENT_CPU" timeout -k 5 $(( seconds + 30 ))
-             wrk -t1 -c"$CONNS" -d"${seconds}s" --timeout 2s)
-    if [[ $mode == pipelined ]]; then
-        wrk_cmd+=(-s "$lua_script" "http://127.0.0.1:$server_port/plaintext" -- "$DEPTH")
-    else
-        wrk_cmd+=("http://127.0.0.1:$server_port/plaintext")
-    fi
-}
-
 measure() {
     local name=$1 mode=$2 rep=$3 out wrk_pid wrk_cmd busy rss_start rss_mid rss_end requests rps errors us user_us sys_us threads
     local user0 sys0 user1 sys1
@@ -180,13 +157,13 @@ measure() {
 
     rss_start=$(rss_kib "$server_pid")
     if (( WARMUP > 0 )); then
-        wrk_command "$WARMUP" "$mode"
+        wrk_command "$WARMUP" "$mode" "$server_port"
         "${wrk_cmd[@]}" >"$work_dir/warmup.txt" 2>&1 || true
     fi
 
     out=$work_dir/wrk-$name-$mode-$rep.txt
     read -r user0 sys0 <<<"$(cpu_ticks "$server_pid")"
-    wrk_command "$DUR" "$mode"
+    wrk_command "$DUR" "$mode" "$server_port"
     "${wrk_cmd[@]}" >"$out" 2>&1 &   # a simple command: $! is the process itself (taskset execs timeout)
     wrk_pid=$!
     live_pids+=("$wrk_pid")
@@ -234,6 +211,27 @@ for (( rep = 1; rep <= REPS; rep++ )); do
         done
     done
 done
+
+# Issue 17's goals, tether ≤ 1.1x the floor, are judged side by side (alternating.sh): ratios of medians of separate
+# runs, as below, moved by ±0.1 between full runs with no server change, because the kernel's cost of a request
+# drifts between two levels for seconds at a time. Its section ends this report; run before the report is written so
+# that a failure is listed in it.
+alternating_report=""
+if (( ALTERNATE )) && [[ " ${servers[*]} " == *" tether "* && " ${servers[*]} " == *" floor "* ]]; then
+    alt_servers=""
+    for name in tether floor strict; do [[ " ${servers[*]} " == *" $name "* ]] && alt_servers+="$name "; done
+    alt_flags=()
+    (( smoke )) && alt_flags=(--smoke)
+    if env BUILD_DIR="$build_dir" RESULTS="$work_dir/alternating.md" SERVERS="${alt_servers% }" ROUNDS="$ALT_ROUNDS" \
+           CONNS="$CONNS" DEPTH="$DEPTH" SERVER_CPU="$SERVER_CPU" CLIENT_CPU="$CLIENT_CPU" \
+           "$script_dir/alternating.sh" "${alt_flags[@]}" >"$work_dir/alternating.out" 2>&1 &&
+       [[ -s $work_dir/alternating.md ]]; then
+        alternating_report=$work_dir/alternating.md
+    else
+        tail -20 "$work_dir/alternating.out" >&2
+        failures+=("alternating.sh (side-by-side CPU per request against the floor) failed: see the log")
+    fi
+fi
 
 # ---- report --------------------------------------------------------------------------------------------
 # summary FIELD NAME MODE -> "median min max" over the repetitions (empty when there is no measurement)
@@ -364,27 +362,11 @@ report=$work_dir/report.md
     echo "(mid) and right after it (end). Errors are wrk's non-2xx responses plus socket errors, worst repetition."
     echo "CPU busy is the server's CPU time over the run's wall time on its one core: well under 100% means the"
     echo "server was waiting for the client, so requests/s is client-bound and CPU µs/request is the number to compare."
+    if [[ -n $alternating_report ]]; then
+        echo
+        sed 's/^#/##/' "$alternating_report"
+    fi
     failures_section
 } >"$report"
-
-# Issue 17's goals, tether ≤ 1.1x the floor, are judged side by side (alternating.sh): ratios of medians of separate
-# runs, as above, moved by ±0.1 between full runs with no server change, because the kernel's cost of a request
-# drifts between two levels for seconds at a time. The section is added to this report.
-if (( ALTERNATE )) && [[ " ${servers[*]} " == *" tether "* && " ${servers[*]} " == *" floor "* ]]; then
-    alt_servers=""
-    for name in tether floor strict; do [[ " ${servers[*]} " == *" $name "* ]] && alt_servers+="$name "; done
-    alt_flags=()
-    (( smoke )) && alt_flags=(--smoke)
-    if env BUILD_DIR="$build_dir" RESULTS="$work_dir/alternating.md" SERVERS="${alt_servers% }" ROUNDS="$ALT_ROUNDS" \
-           CONNS="$CONNS" DEPTH="$DEPTH" SERVER_CPU="$SERVER_CPU" CLIENT_CPU="$CLIENT_CPU" \
-           "$script_dir/alternating.sh" "${alt_flags[@]}" >"$work_dir/alternating.out" 2>&1 &&
-       [[ -s $work_dir/alternating.md ]]; then
-        { echo; sed 's/^#/##/' "$work_dir/alternating.md"; } >>"$report"
-    else
-        tail -20 "$work_dir/alternating.out" >&2
-        failures+=("alternating.sh (side-by-side CPU per request against the floor) failed")
-        { echo; echo "Side by side against the floor: FAILED (see the log)."; } >>"$report"
-    fi
-fi
 
 finish_report "$report" "$(( ! smoke ))"
